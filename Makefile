@@ -1,0 +1,43 @@
+# testbed: build, test, lint, fuzz and the real end-to-end tier.
+GO        ?= go
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+BIN       ?= bin/testbed
+LDFLAGS   := -s -w -X main.version=$(VERSION)
+FUZZTIME  ?= 20s
+STATICCHECK_VERSION ?= 2025.1.1
+
+.PHONY: all build test integration e2e lint fuzz clean
+
+all: build
+
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/testbed
+
+# Unit tests: no Docker, no root, no network. Must stay under 5 minutes.
+test:
+	$(GO) test -short -count=1 -timeout 5m ./...
+
+# Root-only tests on real network namespaces (no Docker).
+integration:
+	$(GO) test -count=1 -timeout 10m -tags integration -run Integration ./...
+
+# Real KinD labs on a Docker engine. Needs TESTBED_NODE_IMAGE and friends
+# (see README) and a running Docker engine.
+e2e: build
+	TESTBED_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 60m -tags e2e -run E2E -v ./cmd/testbed/
+
+lint:
+	$(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION) ./...
+
+# Every fuzz target for FUZZTIME each.
+fuzz:
+	@set -e; for pkg in $$($(GO) list ./...); do \
+	  for f in $$($(GO) test -list '^Fuzz' $$pkg | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$f"; \
+	    $(GO) test -run '^$$' -fuzz "^$$f$$" -fuzztime $(FUZZTIME) $$pkg; \
+	  done; \
+	done
+
+clean:
+	rm -rf bin

@@ -1,0 +1,183 @@
+package results
+
+import "time"
+
+// This file is the contract between the runner (scenarios), which appends one
+// Run per line to runs.jsonl, and everything that reads a campaign.
+//
+// Campaign directory layout:
+//
+//	manifest.json  what was run, on what, with which versions (Manifest)
+//	runs.jsonl     one Run per line, appended and fsynced as each run ends
+//	...            derived files (summary.json, report.html, plots/)
+//
+// All times are milliseconds (float, sub-ms precision) since the run's t0,
+// taken from one monotonic clock on the runner host. A nil pointer means the
+// event was not observed before the run ended.
+
+// FileManifest and FileRuns are the names of a campaign's files.
+const (
+	FileManifest = "manifest.json"
+	FileRuns     = "runs.jsonl"
+)
+
+// Run is one line of runs.jsonl.
+type Run struct {
+	Campaign  string `json:"campaign"`  // campaign ID
+	Condition string `json:"condition"` // condition name, e.g. "loss-10"
+	// Index counts runs within the condition from 0; warm-up runs included.
+	Index    int       `json:"index"`
+	Warmup   bool      `json:"warmup,omitempty"`
+	Aborted  bool      `json:"aborted,omitempty"`
+	TimedOut bool      `json:"timedOut,omitempty"`
+	Started  time.Time `json:"started"` // wall clock at t0
+	NodeA    string    `json:"nodeA"`
+	Protocol string    `json:"protocol"`
+
+	// Phase is "random" (uniform 0..T pause before start) or "aligned".
+	Phase   string  `json:"phase"`
+	PauseMS float64 `json:"pauseMS"`
+	// CycleOverheadMS is the time spent outside the protocol's window
+	// (reset plus re-arm) before t0.
+	CycleOverheadMS float64 `json:"cycleOverheadMS"`
+
+	Impairment Impairment   `json:"impairment"`
+	Pod        PodTimeline  `json:"pod"`
+	Peers      []PeerTiming `json:"peers"`
+	// Missing lists peers A had not discovered when the run ended.
+	Missing []string `json:"missing,omitempty"`
+	Errors  []string `json:"errors,omitempty"`
+	// APILatencyMS is the median Kubernetes API round trip to node A's
+	// cluster measured during the run (the impaired path must not be the API).
+	APILatencyMS float64 `json:"apiLatencyMS,omitempty"`
+}
+
+// PeerTiming is what happened between node A and one peer during a run.
+type PeerTiming struct {
+	Peer string `json:"peer"`
+	// DiscoveredMS: A's peer resource for this peer first appeared (first
+	// appearance only; later re-adds are flaps).
+	DiscoveredMS *float64 `json:"discoveredMS,omitempty"`
+	// ReverseMS: the peer's resource for A first appeared.
+	ReverseMS *float64 `json:"reverseMS,omitempty"`
+	// GoneMS: the peer removed its resource for A (failure detection or
+	// graceful leave, depending on the measurement).
+	GoneMS *float64 `json:"goneMS,omitempty"`
+	// TruthMS is the agent's own ground-truth receive stamp of the first
+	// announcement, converted to ms since t0 (reference agent only).
+	TruthMS *float64 `json:"truthMS,omitempty"`
+	// TruthSendMS is the sender's send stamp of that announcement.
+	TruthSendMS *float64 `json:"truthSendMS,omitempty"`
+	Flaps       []Flap   `json:"flaps,omitempty"`
+}
+
+// Flap is a peer resource deleted and re-created while the peer was alive.
+type Flap struct {
+	// Observer is the cluster whose resource flapped; Subject the peer it describes.
+	Observer  string   `json:"observer"`
+	Subject   string   `json:"subject"`
+	DeletedMS float64  `json:"deletedMS"`
+	ReaddedMS *float64 `json:"readdedMS,omitempty"`
+}
+
+// PodTimeline is node A's discovery pod during the run.
+type PodTimeline struct {
+	// From the API (kubelet status updates; they lag the container).
+	ScheduledMS *float64 `json:"scheduledMS,omitempty"`
+	StartedMS   *float64 `json:"startedMS,omitempty"`
+	ReadyMS     *float64 `json:"readyMS,omitempty"`
+	// ContainerStartMS comes from the container runtime inside the KinD node
+	// (CRI, sub-second precision); it splits start-up from protocol time.
+	ContainerStartMS *float64 `json:"containerStartMS,omitempty"`
+}
+
+// Impairment is what was applied during the run and what it achieved.
+type Impairment struct {
+	Backend string `json:"backend"` // none | netem | nftables
+	// Target is peers | nodeA | both.
+	Target         string  `json:"target,omitempty"`
+	LossPct        float64 `json:"lossPct"`
+	DelayMS        float64 `json:"delayMS,omitempty"`
+	JitterMS       float64 `json:"jitterMS,omitempty"`
+	CorrelationPct float64 `json:"correlationPct,omitempty"`
+	DuplicatePct   float64 `json:"duplicatePct,omitempty"`
+	CorruptPct     float64 `json:"corruptPct,omitempty"`
+	Rate           string  `json:"rate,omitempty"`
+	Seed           int64   `json:"seed,omitempty"`
+	// AchievedLossPct is read back from netem statistics or nft counters.
+	AchievedLossPct *float64 `json:"achievedLossPct,omitempty"`
+	PacketsSeen     int64    `json:"packetsSeen,omitempty"`
+	PacketsDropped  int64    `json:"packetsDropped,omitempty"`
+}
+
+// Manifest is manifest.json: what was run, on what, with which versions.
+type Manifest struct {
+	Campaign string    `json:"campaign"`
+	Kind     string    `json:"kind"` // campaign | sweep
+	Started  time.Time `json:"started"`
+	Ended    time.Time `json:"ended,omitempty"`
+	Seed     int64     `json:"seed"`
+
+	Software Software `json:"software"`
+	Host     Host     `json:"host"`
+	Lab      Lab      `json:"lab"`
+	Inputs   []Input  `json:"inputs"`
+	// Conditions in the order they were run.
+	Conditions []Condition `json:"conditions"`
+	Protocol   string      `json:"protocol"`
+	NodeA      string      `json:"nodeA"`
+	Peers      []string    `json:"peers"`
+	Phase      string      `json:"phase"`
+	// AnnounceIntervalMS is the protocol's announce period T (for the model).
+	AnnounceIntervalMS float64  `json:"announceIntervalMS"`
+	Measurements       []string `json:"measurements"`
+	Warnings           []string `json:"warnings,omitempty"`
+}
+
+// Condition is one impairment setting of a campaign.
+type Condition struct {
+	Name       string     `json:"name"`
+	Impairment Impairment `json:"impairment"`
+	Runs       int        `json:"runs"`
+	Warmup     int        `json:"warmup"`
+}
+
+// Software lists the versions that built and ran the campaign.
+type Software struct {
+	Tool     string `json:"tool"`
+	Commit   string `json:"commit,omitempty"`
+	Go       string `json:"go"`
+	Kind     string `json:"kind,omitempty"`
+	Helm     string `json:"helm,omitempty"`
+	ClientGo string `json:"clientGo,omitempty"`
+	Docker   string `json:"docker,omitempty"`
+}
+
+// Host describes the machine.
+type Host struct {
+	Kernel            string `json:"kernel,omitempty"`
+	CgroupMode        string `json:"cgroupMode,omitempty"`
+	CPUModel          string `json:"cpuModel,omitempty"`
+	CPUs              int    `json:"cpus,omitempty"`
+	MemoryMiB         int    `json:"memoryMiB,omitempty"`
+	ImpairmentBackend string `json:"impairmentBackend,omitempty"`
+}
+
+// Lab is what actually ran, read back from the clusters.
+type Lab struct {
+	Topology        string            `json:"topology"`
+	Clusters        []string          `json:"clusters"`
+	NodeImageDigest string            `json:"nodeImageDigest,omitempty"`
+	Charts          map[string]string `json:"charts,omitempty"` // name -> version
+	Images          map[string]string `json:"images,omitempty"` // ref -> digest
+	Multus          string            `json:"multus,omitempty"`
+	CNIPlugins      string            `json:"cniPlugins,omitempty"`
+}
+
+// Input is an input file recorded verbatim.
+type Input struct {
+	Role    string `json:"role"` // topology | scenario | sweep
+	Path    string `json:"path"`
+	SHA256  string `json:"sha256"`
+	Content string `json:"content"`
+}

@@ -1,0 +1,130 @@
+package topology
+
+// This file is the contract between topology (which computes a Plan with no
+// I/O) and every package that acts on one (provision, scenarios, results).
+// Field names are stable: `testbed plan -o json` prints exactly this struct.
+
+// Plan is a fully resolved lab: defaults applied, names, addresses, paths and
+// per-cluster chart values computed. Producing it performs no I/O.
+type Plan struct {
+	// Name is the topology's metadata.name; it labels every Docker object.
+	Name string `json:"name"`
+	// File is the topology file the plan was computed from.
+	File string `json:"file"`
+	// StateDir holds kubeconfigs and logs: <state root>/<name>.
+	StateDir string `json:"stateDir"`
+
+	Network    NetworkPlan `json:"network"`
+	Macvlan    MacvlanPlan `json:"macvlan"`
+	Multus     MultusPlan  `json:"multus"`
+	CNIPlugins CNIPlan     `json:"cniPlugins"`
+	// Fluidos is nil when the topology does not install the FLUIDOS node chart.
+	Fluidos     *ChartPlan  `json:"fluidos,omitempty"`
+	ExtraCharts []ChartPlan `json:"extraCharts,omitempty"`
+	// Images are preloaded into every node (pulled once on the host).
+	Images      []string `json:"images,omitempty"`
+	Parallelism int      `json:"parallelism"`
+	Retries     int      `json:"retries"`
+
+	Clusters []ClusterPlan `json:"clusters"`
+	Estimate Resources     `json:"estimate"`
+}
+
+// NetworkPlan is the shared Docker bridge every node joins.
+type NetworkPlan struct {
+	Name    string `json:"name"`
+	Subnet  string `json:"subnet"`  // IPv4 CIDR, e.g. 172.30.0.0/16
+	Gateway string `json:"gateway"` // e.g. 172.30.0.1
+	// MulticastSnooping is the bridge's mcast_snooping setting (false = off).
+	MulticastSnooping bool `json:"multicastSnooping"`
+	MTU               int  `json:"mtu,omitempty"`
+}
+
+// MacvlanPlan is the secondary (discovery) network shared by all clusters.
+type MacvlanPlan struct {
+	// Master is the interface inside the KinD node attached to the shared network (eth0).
+	Master string `json:"master"`
+	// Mode is the macvlan mode (bridge).
+	Mode string `json:"mode"`
+	// Subnet is the pool carved into one /24 per cluster, e.g. 10.100.0.0/16.
+	Subnet string `json:"subnet"`
+	// PodInterface is the interface name inside the pod (eth1).
+	PodInterface string `json:"podInterface"`
+	// NADName is the NetworkAttachmentDefinition name (macvlan-conf).
+	NADName string `json:"nadName"`
+	// NADNamespaces lists the namespaces that get the NAD on every cluster.
+	NADNamespaces []string `json:"nadNamespaces"`
+}
+
+// MultusPlan pins the Multus thin plugin.
+type MultusPlan struct {
+	Version string `json:"version"` // v4.2.2
+	Image   string `json:"image"`   // ghcr.io/k8snetworkplumbingwg/multus-cni:v4.2.2
+}
+
+// CNIPlan pins the CNI plugins release whose macvlan binary goes into every node.
+type CNIPlan struct {
+	Version string `json:"version"`           // v1.6.2
+	URL     string `json:"url,omitempty"`     // release tarball URL
+	SHA256  string `json:"sha256,omitempty"`  // expected checksum of the tarball
+	Tarball string `json:"tarball,omitempty"` // local tarball (offline hosts); wins over URL
+	// Plugins are the binaries copied into /opt/cni/bin (macvlan, host-local, static).
+	Plugins []string `json:"plugins"`
+}
+
+// ChartPlan is one Helm release to install. Values are the fully merged
+// values for one cluster when inside ClusterPlan.Charts; the topology-level
+// copies (Plan.Fluidos, Plan.ExtraCharts) carry the global values only.
+type ChartPlan struct {
+	Name      string `json:"name"`
+	Release   string `json:"release"`
+	Namespace string `json:"namespace"`
+	// Chart is a local directory or .tgz path, or a chart name in Repo.
+	Chart   string         `json:"chart"`
+	Repo    string         `json:"repo,omitempty"`
+	Version string         `json:"version,omitempty"`
+	Values  map[string]any `json:"values,omitempty"`
+	// Images the chart needs; preloaded like Plan.Images.
+	Images []string `json:"images,omitempty"`
+}
+
+// ClusterPlan is one KinD cluster.
+type ClusterPlan struct {
+	Name      string     `json:"name"`
+	Index     int        `json:"index"` // 1-based position in the topology
+	NodeImage string     `json:"nodeImage"`
+	Nodes     []NodePlan `json:"nodes"`
+	// Kubeconfig is this cluster's own kubeconfig file (mode 0600).
+	Kubeconfig    string         `json:"kubeconfig"`
+	LogDir        string         `json:"logDir"`
+	PodSubnet     string         `json:"podSubnet"`
+	ServiceSubnet string         `json:"serviceSubnet"`
+	Macvlan       ClusterMacvlan `json:"macvlan"`
+	// Charts are the releases for this cluster in install order, values merged.
+	Charts []ChartPlan `json:"charts,omitempty"`
+}
+
+// NodePlan is one KinD node container.
+type NodePlan struct {
+	Name string `json:"name"` // container name, e.g. node-01-control-plane
+	Role string `json:"role"` // control-plane | worker
+	// Address on the shared network. Docker's IPAM assigns it when the
+	// container starts, so the plan states the range; status shows the real one.
+	Address string `json:"address"`
+}
+
+// ClusterMacvlan is one cluster's slice of the macvlan plan.
+type ClusterMacvlan struct {
+	Subnet     string `json:"subnet"`     // a.b.c.0/24
+	RangeStart string `json:"rangeStart"` // a.b.c.101
+	RangeEnd   string `json:"rangeEnd"`
+	// Octets are the first three octets (FLUIDOS networkManager.config.address).
+	Octets [3]int `json:"octets"`
+}
+
+// Resources is the estimated footprint of the whole lab.
+type Resources struct {
+	MemoryMiB int     `json:"memoryMiB"`
+	CPUCores  float64 `json:"cpuCores"`
+	DiskMiB   int     `json:"diskMiB"`
+}
