@@ -50,6 +50,10 @@ type Run struct {
 	// APILatencyMS is the median Kubernetes API round trip to node A's
 	// cluster measured during the run (the impaired path must not be the API).
 	APILatencyMS float64 `json:"apiLatencyMS,omitempty"`
+	// EndMS is when observation of the run stopped (ms since t0); it bounds
+	// the observation window for per-peer-minute rates such as flaps. When
+	// zero, readers fall back to the latest time recorded in the run.
+	EndMS float64 `json:"endMS,omitempty"`
 }
 
 // PeerTiming is what happened between node A and one peer during a run.

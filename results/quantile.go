@@ -1,0 +1,116 @@
+package results
+
+import (
+	"math"
+	"sort"
+
+	"gonum.org/v1/gonum/stat"
+)
+
+// Dist summarises a sample of times in ms. Quantiles are type 7 (see the
+// package documentation); Stdev is the sample standard deviation (n-1).
+type Dist struct {
+	N      int     `json:"n"`
+	Min    float64 `json:"min"`
+	P25    float64 `json:"p25"`
+	Median float64 `json:"median"`
+	P75    float64 `json:"p75"`
+	P90    float64 `json:"p90"`
+	P99    float64 `json:"p99"`
+	Max    float64 `json:"max"`
+	Mean   float64 `json:"mean"`
+	Stdev  float64 `json:"stdev"`
+	IQR    float64 `json:"iqr"`
+}
+
+// Quantile returns the type-7 quantile of an ascending sample: with
+// h = (n-1)p, x[⌊h⌋] + (h-⌊h⌋)(x[⌊h⌋+1]-x[⌊h⌋]). It returns NaN for an
+// empty sample and clamps p to [0, 1].
+func Quantile(sorted []float64, p float64) float64 {
+	n := len(sorted)
+	if n == 0 || math.IsNaN(p) {
+		return math.NaN()
+	}
+	p = math.Min(1, math.Max(0, p))
+	h := float64(n-1) * p
+	lo := int(math.Floor(h))
+	if lo >= n-1 {
+		return sorted[n-1]
+	}
+	return sorted[lo] + (h-float64(lo))*(sorted[lo+1]-sorted[lo])
+}
+
+// Describe summarises xs (which it does not modify).
+func Describe(xs []float64) Dist {
+	s := sortedCopy(xs)
+	return describeSorted(s)
+}
+
+func describeSorted(s []float64) Dist {
+	if len(s) == 0 {
+		return Dist{}
+	}
+	d := Dist{
+		N:      len(s),
+		Min:    s[0],
+		P25:    Quantile(s, 0.25),
+		Median: Quantile(s, 0.5),
+		P75:    Quantile(s, 0.75),
+		P90:    Quantile(s, 0.90),
+		P99:    Quantile(s, 0.99),
+		Max:    s[len(s)-1],
+	}
+	if len(s) > 1 {
+		d.Mean, d.Stdev = stat.MeanStdDev(s, nil)
+	} else {
+		d.Mean = s[0]
+	}
+	d.IQR = d.P75 - d.P25
+	return d
+}
+
+// Stat returns the named statistic: min, p25, median, p75, p90, p99, max,
+// mean, stdev, iqr or n.
+func (d Dist) Stat(name string) (float64, bool) {
+	switch name {
+	case "n":
+		return float64(d.N), true
+	case "min":
+		return d.Min, true
+	case "p25":
+		return d.P25, true
+	case "median", "p50":
+		return d.Median, true
+	case "p75":
+		return d.P75, true
+	case "p90":
+		return d.P90, true
+	case "p99":
+		return d.P99, true
+	case "max":
+		return d.Max, true
+	case "mean":
+		return d.Mean, true
+	case "stdev":
+		return d.Stdev, true
+	case "iqr":
+		return d.IQR, true
+	}
+	return 0, false
+}
+
+// StatNames lists the names Dist.Stat accepts.
+func StatNames() []string {
+	return []string{"n", "min", "p25", "median", "p75", "p90", "p99", "max", "mean", "stdev", "iqr"}
+}
+
+func sortedCopy(xs []float64) []float64 {
+	s := make([]float64, 0, len(xs))
+	for _, x := range xs {
+		if !math.IsNaN(x) {
+			s = append(s, x)
+		}
+	}
+	sort.Float64s(s)
+	return s
+}

@@ -1,0 +1,411 @@
+package results
+
+import (
+	"fmt"
+	"math"
+	"sort"
+)
+
+// Summary is the statistics of a campaign (summary.json).
+type Summary struct {
+	Campaign   string           `json:"campaign"`
+	Protocol   string           `json:"protocol,omitempty"`
+	NodeA      string           `json:"nodeA,omitempty"`
+	Phase      string           `json:"phase"`
+	PhaseLabel string           `json:"phaseLabel"`
+	Quantiles  string           `json:"quantiles"`
+	Conditions []ConditionStats `json:"conditions"`
+	Warnings   []string         `json:"warnings,omitempty"`
+}
+
+// ConditionStats is everything measured for one condition. Warm-up and
+// aborted runs are excluded; times are ms since each run's t0.
+type ConditionStats struct {
+	Name       string     `json:"name"`
+	Impairment Impairment `json:"impairment"` // as requested
+	Phase      string     `json:"phase"`
+	PhaseLabel string     `json:"phaseLabel"`
+	// Runs counts the included runs; WarmupRuns and AbortedRuns were excluded.
+	Runs        int `json:"runs"`
+	WarmupRuns  int `json:"warmupRuns"`
+	AbortedRuns int `json:"abortedRuns"`
+	// TimedOutRuns did not discover every peer (flagged or with missing peers).
+	TimedOutRuns int `json:"timedOutRuns"`
+	// Peers is N-1, the number of peers node A should discover.
+	Peers int `json:"peers"`
+	// MissingPeers counts (run, peer) pairs never discovered.
+	MissingPeers int `json:"missingPeers"`
+
+	FirstPeer Dist `json:"firstPeer"`
+	AllPeers  Dist `json:"allPeers"`
+	// AnyPeer pools every (run, peer) discovery time.
+	AnyPeer Dist        `json:"anyPeer"`
+	ByK     []KStats    `json:"byK"`
+	ByPeer  []PeerStats `json:"byPeer"`
+
+	// Responsiveness is P(a given peer discovered within d) and
+	// AllResponsiveness P(all peers discovered within d), over d in ms;
+	// undiscovered peers count as never discovered.
+	Responsiveness    []Point `json:"responsiveness"`
+	AllResponsiveness []Point `json:"allResponsiveness"`
+
+	// ContainerStart is node A's container start (runtime) per run;
+	// Protocol is discovered − container start per (run, peer).
+	ContainerStart Dist `json:"containerStart"`
+	Protocol       Dist `json:"protocol"`
+
+	Flaps       int     `json:"flaps"`
+	PeerMinutes float64 `json:"peerMinutes"`
+	// FlapRate is false failure detections per peer-minute of observation.
+	FlapRate float64 `json:"flapRate"`
+
+	Backend          string   `json:"backend"`
+	RequestedLossPct float64  `json:"requestedLossPct"`
+	AchievedLossPct  *float64 `json:"achievedLossPct,omitempty"`
+	PacketsSeen      int64    `json:"packetsSeen,omitempty"`
+	PacketsDropped   int64    `json:"packetsDropped,omitempty"`
+
+	Model *ModelFit `json:"model,omitempty"`
+
+	Samples Samples `json:"-"`
+}
+
+// Samples are the raw values behind a ConditionStats, ascending.
+type Samples struct {
+	FirstPeer []float64
+	AllPeers  []float64
+	AnyPeer   []float64
+	// ByK[k-1] holds the k-th discovery time of runs that reached k peers.
+	ByK [][]float64
+	// Curves holds each included run's discovery times, ascending, in run order.
+	Curves      [][]float64
+	CurveIndex  []int
+	ContainerMS []float64
+}
+
+// KStats is the time until the k-th peer was discovered.
+type KStats struct {
+	K int `json:"k"`
+	Dist
+	// Missing counts runs that never reached k peers.
+	Missing int `json:"missing"`
+}
+
+// PeerStats is the discovery time of one peer.
+type PeerStats struct {
+	Peer string `json:"peer"`
+	Dist
+	Missing int `json:"missing"`
+	Flaps   int `json:"flaps"`
+}
+
+// Point is one point of a curve.
+type Point struct {
+	X float64 `json:"x"`
+	Y float64 `json:"y"`
+}
+
+// KSK is the KS distance of the k-th peer sample (N values) to the model.
+type KSK struct {
+	K int     `json:"k"`
+	N int     `json:"n"`
+	D float64 `json:"d"`
+}
+
+// ModelFit compares a condition with the periodic-announcer Model.
+type ModelFit struct {
+	Model
+	// LossSource is "achieved" or "requested".
+	LossSource string `json:"lossSource"`
+	// StartupSource says how StartupMS was estimated.
+	StartupSource string `json:"startupSource"`
+	// KSPeer is the KS distance of the pooled per-peer sample to the model.
+	KSPeer float64 `json:"ksPeer"`
+	// KSByK[k-1] is the KS distance of the k-th peer sample to the order
+	// statistic model (independence assumed).
+	KSByK []KSK `json:"ksByK"`
+	// FittedStartupMS minimises KSPeer; KSPeerFitted is that minimum.
+	FittedStartupMS float64 `json:"fittedStartupMS"`
+	KSPeerFitted    float64 `json:"ksPeerFitted"`
+	Caveat          string  `json:"caveat"`
+}
+
+// PhaseLabel names a phase mode for people.
+func PhaseLabel(phase string) string {
+	switch phase {
+	case "random":
+		return "random phase"
+	case "aligned":
+		return "aligned (fixed cycle, as in the reference study)"
+	case "":
+		return "unknown"
+	}
+	return phase
+}
+
+const modelCaveat = "peers' announce tickers keep fixed offsets in the lab, so per-run peer times are correlated; the k-th peer model assumes independence"
+
+const responsivenessPoints = 200
+
+// Analyze computes the statistics of c, condition by condition in manifest
+// order (then any condition found only in runs.jsonl, in order of appearance).
+func Analyze(c *Campaign) *Summary {
+	m := c.Manifest
+	s := &Summary{
+		Campaign:   m.Campaign,
+		Protocol:   m.Protocol,
+		NodeA:      m.NodeA,
+		Phase:      m.Phase,
+		PhaseLabel: PhaseLabel(m.Phase),
+		Quantiles:  "type 7 (linear interpolation between order statistics; R default, numpy.percentile default)",
+		Warnings:   append([]string(nil), c.Warnings...),
+	}
+	var order []string
+	byName := map[string][]Run{}
+	conds := map[string]Condition{}
+	for _, cd := range m.Conditions {
+		if _, ok := conds[cd.Name]; !ok {
+			order = append(order, cd.Name)
+		}
+		conds[cd.Name] = cd
+	}
+	for _, r := range c.Runs {
+		if _, ok := byName[r.Condition]; !ok {
+			if _, known := conds[r.Condition]; !known {
+				order = append(order, r.Condition)
+				conds[r.Condition] = Condition{Name: r.Condition, Impairment: r.Impairment}
+			}
+		}
+		byName[r.Condition] = append(byName[r.Condition], r)
+	}
+	for _, name := range order {
+		cs := analyzeCondition(m, conds[name], byName[name])
+		if cs.Runs == 0 {
+			s.Warnings = append(s.Warnings, fmt.Sprintf("condition %s: no included runs", name))
+		}
+		s.Conditions = append(s.Conditions, cs)
+	}
+	return s
+}
+
+func expectedPeers(m Manifest, runs []Run) []string {
+	if len(m.Peers) > 0 {
+		return m.Peers
+	}
+	seen := map[string]bool{}
+	var out []string
+	add := func(p string) {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	for _, r := range runs {
+		for _, p := range r.Peers {
+			add(p.Peer)
+		}
+		for _, p := range r.Missing {
+			add(p)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+func runEnd(r Run) float64 {
+	if r.EndMS > 0 {
+		return r.EndMS
+	}
+	end := 0.0
+	upd := func(p *float64) {
+		if p != nil && *p > end {
+			end = *p
+		}
+	}
+	for _, p := range r.Peers {
+		upd(p.DiscoveredMS)
+		upd(p.ReverseMS)
+		upd(p.GoneMS)
+		upd(p.TruthMS)
+		for _, f := range p.Flaps {
+			end = math.Max(end, f.DeletedMS)
+			upd(f.ReaddedMS)
+		}
+	}
+	return end
+}
+
+func analyzeCondition(m Manifest, cond Condition, runs []Run) ConditionStats {
+	phase := m.Phase
+	cs := ConditionStats{
+		Name:             cond.Name,
+		Impairment:       cond.Impairment,
+		Backend:          cond.Impairment.Backend,
+		RequestedLossPct: cond.Impairment.LossPct,
+	}
+	peers := expectedPeers(m, runs)
+	cs.Peers = len(peers)
+	perPeer := map[string][]float64{}
+	perPeerFlaps := map[string]int{}
+	var protocol []float64
+	var achievedSum float64
+	var achievedN int
+	for _, r := range runs {
+		switch {
+		case r.Warmup:
+			cs.WarmupRuns++
+			continue
+		case r.Aborted:
+			cs.AbortedRuns++
+			continue
+		}
+		cs.Runs++
+		if phase == "" {
+			phase = r.Phase
+		}
+		if cs.Backend == "" {
+			cs.Backend = r.Impairment.Backend
+		}
+		if r.Impairment.AchievedLossPct != nil {
+			achievedSum += *r.Impairment.AchievedLossPct
+			achievedN++
+		}
+		cs.PacketsSeen += r.Impairment.PacketsSeen
+		cs.PacketsDropped += r.Impairment.PacketsDropped
+		var cstart *float64
+		if r.Pod.ContainerStartMS != nil {
+			cstart = r.Pod.ContainerStartMS
+			cs.Samples.ContainerMS = append(cs.Samples.ContainerMS, *cstart)
+		}
+		end := runEnd(r)
+		var times []float64
+		found := map[string]bool{}
+		for _, p := range r.Peers {
+			for range p.Flaps {
+				cs.Flaps++
+				perPeerFlaps[p.Peer]++
+			}
+			if p.DiscoveredMS == nil || found[p.Peer] {
+				continue
+			}
+			d := *p.DiscoveredMS
+			found[p.Peer] = true
+			times = append(times, d)
+			perPeer[p.Peer] = append(perPeer[p.Peer], d)
+			if cstart != nil {
+				protocol = append(protocol, d-*cstart)
+			}
+			if end > d {
+				cs.PeerMinutes += (end - d) / 60000
+			}
+		}
+		sort.Float64s(times)
+		missing := 0
+		for _, p := range peers {
+			if !found[p] {
+				missing++
+			}
+		}
+		cs.MissingPeers += missing
+		if r.TimedOut || missing > 0 {
+			cs.TimedOutRuns++
+		}
+		cs.Samples.Curves = append(cs.Samples.Curves, times)
+		cs.Samples.CurveIndex = append(cs.Samples.CurveIndex, r.Index)
+		if len(times) > 0 {
+			cs.Samples.FirstPeer = append(cs.Samples.FirstPeer, times[0])
+			cs.Samples.AnyPeer = append(cs.Samples.AnyPeer, times...)
+		}
+		if missing == 0 && len(times) > 0 {
+			cs.Samples.AllPeers = append(cs.Samples.AllPeers, times[len(times)-1])
+		}
+	}
+	cs.Phase = phase
+	cs.PhaseLabel = PhaseLabel(phase)
+	if achievedN > 0 {
+		a := achievedSum / float64(achievedN)
+		cs.AchievedLossPct = &a
+	}
+	if cs.PeerMinutes > 0 {
+		cs.FlapRate = float64(cs.Flaps) / cs.PeerMinutes
+	}
+	sort.Float64s(cs.Samples.FirstPeer)
+	sort.Float64s(cs.Samples.AllPeers)
+	sort.Float64s(cs.Samples.AnyPeer)
+	sort.Float64s(cs.Samples.ContainerMS)
+	cs.FirstPeer = describeSorted(cs.Samples.FirstPeer)
+	cs.AllPeers = describeSorted(cs.Samples.AllPeers)
+	cs.AnyPeer = describeSorted(cs.Samples.AnyPeer)
+	cs.ContainerStart = describeSorted(cs.Samples.ContainerMS)
+	cs.Protocol = Describe(protocol)
+
+	cs.Samples.ByK = kthSamples(cs.Samples.Curves, cs.Peers)
+	for k, s := range cs.Samples.ByK {
+		cs.ByK = append(cs.ByK, KStats{K: k + 1, Dist: describeSorted(s), Missing: cs.Runs - len(s)})
+	}
+	for _, p := range peers {
+		cs.ByPeer = append(cs.ByPeer, PeerStats{Peer: p, Dist: Describe(perPeer[p]), Missing: cs.Runs - len(perPeer[p]), Flaps: perPeerFlaps[p]})
+	}
+	cs.Responsiveness, cs.AllResponsiveness = responsiveness(cs.Samples.AnyPeer, cs.Samples.AllPeers, cs.Runs*cs.Peers, cs.Runs)
+	cs.Model = fitModel(m, &cs)
+	return cs
+}
+
+// responsiveness returns P(D ≤ d) on a grid from 0 to the largest sample,
+// with denominators that count undiscovered peers (runs) as failures.
+func responsiveness(anyPeer, allPeers []float64, pairs, runs int) ([]Point, []Point) {
+	if pairs == 0 || len(anyPeer) == 0 {
+		return nil, nil
+	}
+	hi := anyPeer[len(anyPeer)-1]
+	if len(allPeers) > 0 {
+		hi = math.Max(hi, allPeers[len(allPeers)-1])
+	}
+	curve := func(s []float64, denom int) []Point {
+		pts := make([]Point, 0, responsivenessPoints+1)
+		j := 0
+		for i := 0; i <= responsivenessPoints; i++ {
+			d := hi * float64(i) / responsivenessPoints
+			for j < len(s) && s[j] <= d {
+				j++
+			}
+			pts = append(pts, Point{X: d, Y: float64(j) / float64(denom)})
+		}
+		return pts
+	}
+	one := curve(anyPeer, pairs)
+	var all []Point
+	if runs > 0 {
+		all = curve(allPeers, runs)
+	}
+	return one, all
+}
+
+func fitModel(m Manifest, cs *ConditionStats) *ModelFit {
+	if m.AnnounceIntervalMS <= 0 || len(cs.Samples.AnyPeer) == 0 {
+		return nil
+	}
+	f := &ModelFit{Caveat: modelCaveat}
+	f.IntervalMS = m.AnnounceIntervalMS
+	f.Loss, f.LossSource = cs.RequestedLossPct/100, "requested"
+	if cs.AchievedLossPct != nil {
+		f.Loss, f.LossSource = *cs.AchievedLossPct/100, "achieved"
+	}
+	f.Loss = math.Min(math.Max(f.Loss, 0), 0.999)
+	f.FittedStartupMS, f.KSPeerFitted = f.Model.FitStartup(cs.Samples.AnyPeer)
+	if cs.ContainerStart.N > 0 {
+		f.StartupMS, f.StartupSource = cs.ContainerStart.Median, "median container start"
+	} else {
+		f.StartupMS, f.StartupSource = f.FittedStartupMS, "fitted (no container start recorded)"
+	}
+	f.KSPeer = KSDistance(cs.Samples.AnyPeer, f.Model.PeerCDF)
+	for k, s := range cs.Samples.ByK {
+		if len(s) == 0 {
+			continue
+		}
+		kk := k + 1
+		d := KSDistance(s, func(d float64) float64 { return f.Model.KthCDF(kk, cs.Peers, d) })
+		f.KSByK = append(f.KSByK, KSK{K: kk, N: len(s), D: d})
+	}
+	return f
+}

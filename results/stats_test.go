@@ -1,0 +1,218 @@
+package results
+
+import (
+	"math"
+	"math/rand/v2"
+	"sort"
+	"testing"
+)
+
+func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
+
+func TestQuantileType7(t *testing.T) {
+	oneToTen := []float64{1, 2, 3, 4, 5, 6, 7, 8, 9, 10}
+	tests := []struct {
+		name string
+		x    []float64
+		p    float64
+		want float64
+	}{
+		// Hand computed: h = (n-1)p, x[⌊h⌋] + frac(h)·(x[⌊h⌋+1]-x[⌊h⌋]).
+		{"1..10 p25", oneToTen, 0.25, 3.25},
+		{"1..10 median", oneToTen, 0.5, 5.5},
+		{"1..10 p75", oneToTen, 0.75, 7.75},
+		{"1..10 p90", oneToTen, 0.90, 9.1},
+		{"1..10 p99", oneToTen, 0.99, 9.91},
+		{"1..10 p0", oneToTen, 0, 1},
+		{"1..10 p100", oneToTen, 1, 10},
+		{"uneven p25", []float64{10, 20, 40}, 0.25, 15},
+		{"uneven p75", []float64{10, 20, 40}, 0.75, 30},
+		{"uneven p90", []float64{10, 20, 40}, 0.9, 36},
+		{"single", []float64{7}, 0.9, 7},
+		{"clamped", []float64{1, 2}, 1.5, 2},
+	}
+	for _, tc := range tests {
+		if got := Quantile(tc.x, tc.p); !near(got, tc.want, 1e-12) {
+			t.Errorf("%s: Quantile = %v, want %v", tc.name, got, tc.want)
+		}
+	}
+	if !math.IsNaN(Quantile(nil, 0.5)) {
+		t.Error("Quantile of empty sample is not NaN")
+	}
+}
+
+func TestDescribe(t *testing.T) {
+	d := Describe([]float64{10, 3, 7, 1, 9, 2, 8, 4, 6, 5})
+	want := Dist{N: 10, Min: 1, P25: 3.25, Median: 5.5, P75: 7.75, P90: 9.1, P99: 9.91, Max: 10, Mean: 5.5, Stdev: math.Sqrt(55.0 / 6), IQR: 4.5}
+	if d.N != want.N || d.Min != want.Min || d.Max != want.Max {
+		t.Fatalf("Describe = %+v", d)
+	}
+	for _, name := range StatNames() {
+		g, _ := d.Stat(name)
+		w, _ := want.Stat(name)
+		if !near(g, w, 1e-9) {
+			t.Errorf("%s = %v, want %v", name, g, w)
+		}
+	}
+	if (Describe(nil) != Dist{}) {
+		t.Error("Describe(nil) is not zero")
+	}
+	if _, ok := d.Stat("p42"); ok {
+		t.Error("unknown stat accepted")
+	}
+}
+
+func TestModelCDF(t *testing.T) {
+	tests := []struct {
+		m    Model
+		d    float64
+		want float64
+	}{
+		{Model{IntervalMS: 1000, Loss: 0, StartupMS: 500}, 400, 0},
+		{Model{IntervalMS: 1000, Loss: 0, StartupMS: 500}, 750, 0.25},
+		{Model{IntervalMS: 1000, Loss: 0, StartupMS: 500}, 1500, 1},
+		// p=0.5, x=1.5: P(G=0)·1 + P(G=1)·P(U≤0.5) = 0.5 + 0.25·0.5.
+		{Model{IntervalMS: 1000, Loss: 0.5}, 1500, 0.625},
+		// p=0.1, x=2.25: 1 - 0.01 + 0.01·0.9·0.25.
+		{Model{IntervalMS: 2000, Loss: 0.1}, 4500, 0.99225},
+	}
+	for _, tc := range tests {
+		if got := tc.m.PeerCDF(tc.d); !near(got, tc.want, 1e-12) {
+			t.Errorf("%+v PeerCDF(%v) = %v, want %v", tc.m, tc.d, got, tc.want)
+		}
+	}
+	m := Model{IntervalMS: 1000, Loss: 0.2, StartupMS: 100}
+	for _, d := range []float64{300, 900, 1700, 4000} {
+		f := m.PeerCDF(d)
+		if got := m.KthCDF(1, 1, d); !near(got, f, 1e-12) {
+			t.Errorf("KthCDF(1,1) = %v, want %v", got, f)
+		}
+		if got := m.KthCDF(3, 3, d); !near(got, f*f*f, 1e-12) {
+			t.Errorf("KthCDF(3,3) = %v, want %v", got, f*f*f)
+		}
+		if got := m.KthCDF(1, 3, d); !near(got, 1-math.Pow(1-f, 3), 1e-12) {
+			t.Errorf("KthCDF(1,3) = %v, want %v", got, 1-math.Pow(1-f, 3))
+		}
+		if q := m.Quantile(f); !near(q, d, 1e-6) {
+			t.Errorf("Quantile(PeerCDF(%v)) = %v", d, q)
+		}
+	}
+}
+
+func TestModelKS(t *testing.T) {
+	m := Model{IntervalMS: 5000, Loss: 0.25, StartupMS: 1000}
+	rng := rand.New(rand.NewPCG(42, 1))
+	const n = 3000
+	var same, shifted []float64
+	for i := 0; i < n; i++ {
+		x := m.Sample(rng)
+		same = append(same, x)
+		shifted = append(shifted, x+2000)
+	}
+	sort.Float64s(same)
+	sort.Float64s(shifted)
+	// The 99 % critical value of the one-sample KS test is 1.63/√n ≈ 0.030.
+	if d := KSDistance(same, m.PeerCDF); d > 0.03 {
+		t.Errorf("KS of model samples = %.4f, want < 0.03", d)
+	}
+	if d := KSDistance(shifted, m.PeerCDF); d < 0.15 {
+		t.Errorf("KS of shifted samples = %.4f, want > 0.15", d)
+	}
+	s, d := m.FitStartup(shifted)
+	if !near(s, 3000, 150) || d > 0.03 {
+		t.Errorf("FitStartup(shifted) = %.0f ms, KS %.4f; want ≈3000, < 0.03", s, d)
+	}
+}
+
+func TestAnalyzeHandMade(t *testing.T) {
+	f := ptr
+	c := &Campaign{
+		Manifest: Manifest{Campaign: "hand", Phase: "random", Peers: []string{"b", "c"}, AnnounceIntervalMS: 1000,
+			Conditions: []Condition{{Name: "loss-10", Impairment: Impairment{Backend: "nftables", LossPct: 10}}}},
+		Runs: []Run{
+			{Condition: "loss-10", Index: 0, Warmup: true, Peers: []PeerTiming{{Peer: "b", DiscoveredMS: f(1)}}},
+			{Condition: "loss-10", Index: 1, Pod: PodTimeline{ContainerStartMS: f(500)}, EndMS: 60500,
+				Impairment: Impairment{AchievedLossPct: f(8)},
+				Peers: []PeerTiming{{Peer: "b", DiscoveredMS: f(1000)}, {Peer: "c", DiscoveredMS: f(3000),
+					Flaps: []Flap{{Observer: "a", Subject: "c", DeletedMS: 20000}}}}},
+			{Condition: "loss-10", Index: 2, Pod: PodTimeline{ContainerStartMS: f(700)}, EndMS: 60000,
+				Impairment: Impairment{AchievedLossPct: f(12)},
+				Peers: []PeerTiming{{Peer: "c", DiscoveredMS: f(2000)}, {Peer: "b", DiscoveredMS: f(4000)}}},
+			{Condition: "loss-10", Index: 3, Pod: PodTimeline{ContainerStartMS: f(600)}, EndMS: 60000, TimedOut: true,
+				Peers: []PeerTiming{{Peer: "b", DiscoveredMS: f(6000)}}, Missing: []string{"c"}},
+			{Condition: "loss-10", Index: 4, Aborted: true},
+		},
+	}
+	s := Analyze(c)
+	if len(s.Conditions) != 1 {
+		t.Fatalf("conditions = %d", len(s.Conditions))
+	}
+	cs := s.Conditions[0]
+	if cs.Runs != 3 || cs.WarmupRuns != 1 || cs.AbortedRuns != 1 || cs.TimedOutRuns != 1 || cs.MissingPeers != 1 || cs.Peers != 2 {
+		t.Fatalf("counts: %+v", cs)
+	}
+	check := func(name string, got, want float64) {
+		t.Helper()
+		if !near(got, want, 1e-9) {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	check("first median", cs.FirstPeer.Median, 2000) // {1000, 2000, 6000}
+	check("first max", cs.FirstPeer.Max, 6000)
+	check("all n", float64(cs.AllPeers.N), 2) // {3000, 4000}
+	check("all median", cs.AllPeers.Median, 3500)
+	check("k2 n", float64(cs.ByK[1].N), 2)
+	check("k2 missing", float64(cs.ByK[1].Missing), 1)
+	check("peer b median", cs.ByPeer[0].Median, 4000) // b: {1000, 4000, 6000}
+	check("peer c missing", float64(cs.ByPeer[1].Missing), 1)
+	check("container median", cs.ContainerStart.Median, 600)
+	// protocol: 500,2500 | 1300,3300 | 5400
+	check("protocol median", cs.Protocol.Median, 2500)
+	check("achieved loss", *cs.AchievedLossPct, 10)
+	check("flaps", float64(cs.Flaps), 1)
+	// peer-minutes: (59500+57500+58000+56000+54000)/60000
+	check("peer minutes", cs.PeerMinutes, 285000.0/60000)
+	check("flap rate", cs.FlapRate, 60000.0/285000)
+	// Responsiveness: 5 of 6 (run, peer) pairs by the end; 2 of 3 runs all.
+	last := cs.Responsiveness[len(cs.Responsiveness)-1]
+	check("responsiveness end", last.Y, 5.0/6)
+	check("responsiveness end d", last.X, 6000)
+	check("all responsiveness end", cs.AllResponsiveness[len(cs.AllResponsiveness)-1].Y, 2.0/3)
+	if cs.PhaseLabel != "random phase" || cs.Backend != "nftables" || cs.RequestedLossPct != 10 {
+		t.Errorf("labels: %q %q %v", cs.PhaseLabel, cs.Backend, cs.RequestedLossPct)
+	}
+	if cs.Model == nil || cs.Model.StartupMS != 600 || cs.Model.LossSource != "achieved" || !near(cs.Model.Loss, 0.1, 1e-12) {
+		t.Errorf("model: %+v", cs.Model)
+	}
+}
+
+func TestAnalyzeSyntheticMatchesModel(t *testing.T) {
+	c := Synthesize(SynthOptions{Seed: 7, Peers: 5, Runs: 400, Warmup: 2, LossPcts: []float64{0, 20},
+		IntervalMS: 5000, StartupMS: 1000, StartupJitterMS: 0})
+	s := Analyze(c)
+	for _, cs := range s.Conditions {
+		if cs.Runs != 400 || cs.WarmupRuns != 2 {
+			t.Fatalf("%s: runs %d warmup %d", cs.Name, cs.Runs, cs.WarmupRuns)
+		}
+		if cs.Model == nil {
+			t.Fatalf("%s: no model", cs.Name)
+		}
+		// Achieved loss is drawn around the requested loss, so allow some slack.
+		if cs.Model.KSPeer > 0.05 {
+			t.Errorf("%s: KS peer = %.3f", cs.Name, cs.Model.KSPeer)
+		}
+		for _, k := range cs.Model.KSByK {
+			if k.D > 0.1 {
+				t.Errorf("%s: KS k=%d = %.3f", cs.Name, k.K, k.D)
+			}
+		}
+		// Model median vs measured median of a single peer.
+		if q := cs.Model.Quantile(0.5); math.Abs(q-cs.AnyPeer.Median) > 250 {
+			t.Errorf("%s: model median %.0f vs measured %.0f", cs.Name, q, cs.AnyPeer.Median)
+		}
+	}
+	shifted := Synthesize(SynthOptions{Seed: 7, Peers: 5, Runs: 400, LossPcts: []float64{0}, IntervalMS: 5000, StartupMS: 1000, ShiftMS: 2500})
+	if ks := Analyze(shifted).Conditions[0].Model.KSPeer; ks < 0.3 {
+		t.Errorf("shifted campaign KS = %.3f, want > 0.3", ks)
+	}
+}

@@ -1,0 +1,316 @@
+package results
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+)
+
+// Recorder receives each run as it ends. Implementations must make the run
+// durable before Append returns.
+type Recorder interface {
+	Append(ctx context.Context, r Run) error
+	Close() error
+}
+
+// Campaign is a campaign directory read back.
+type Campaign struct {
+	Dir      string
+	Manifest Manifest
+	Runs     []Run
+	// Warnings are recoverable problems (e.g. a truncated last line).
+	Warnings []string
+}
+
+// FileRecorder appends runs to <dir>/runs.jsonl, fsyncing each line.
+type FileRecorder struct {
+	dir string
+	f   *os.File
+}
+
+var _ Recorder = (*FileRecorder)(nil)
+
+// CreateCampaign creates dir (if needed), writes m as manifest.json and
+// returns a recorder for a new runs.jsonl. It refuses a directory that
+// already holds a campaign; use OpenCampaign to resume one.
+func CreateCampaign(dir string, m Manifest) (*FileRecorder, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating campaign directory %s: %w", dir, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, FileManifest)); err == nil {
+		return nil, fmt.Errorf("campaign directory %s already holds %s (resume it instead)", dir, FileManifest)
+	}
+	if err := WriteManifest(dir, m); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(filepath.Join(dir, FileRuns), os.O_CREATE|os.O_EXCL|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("creating %s: %w", FileRuns, err)
+	}
+	if err := syncDir(dir); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return &FileRecorder{dir: dir, f: f}, nil
+}
+
+// OpenCampaign opens an existing campaign for appending (resume). A
+// truncated last line left by a crash is cut off the file, and reported in
+// the returned Campaign's Warnings, so that new lines start cleanly.
+func OpenCampaign(dir string) (*FileRecorder, *Campaign, error) {
+	c, err := ReadCampaign(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	path := filepath.Join(dir, FileRuns)
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR, 0o644)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening %s: %w", path, err)
+	}
+	end, err := completeLength(f)
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("scanning %s: %w", path, err)
+	}
+	if err := f.Truncate(end); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("truncating partial last line of %s: %w", path, err)
+	}
+	if _, err := f.Seek(end, io.SeekStart); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("seeking %s: %w", path, err)
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("syncing %s: %w", path, err)
+	}
+	return &FileRecorder{dir: dir, f: f}, c, nil
+}
+
+// completeLength returns the length of f up to and including its last
+// newline.
+func completeLength(f *os.File) (int64, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	size := st.Size()
+	buf := make([]byte, 64*1024)
+	for off := size; off > 0; {
+		n := int64(len(buf))
+		if n > off {
+			n = off
+		}
+		off -= n
+		if _, err := f.ReadAt(buf[:n], off); err != nil && !errors.Is(err, io.EOF) {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return off + int64(i) + 1, nil
+		}
+	}
+	return 0, nil
+}
+
+// Append writes r as one JSON line and fsyncs it.
+func (w *FileRecorder) Append(ctx context.Context, r Run) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("appending run %s/%d: %w", r.Condition, r.Index, err)
+	}
+	b, err := json.Marshal(r)
+	if err != nil {
+		return fmt.Errorf("encoding run %s/%d: %w", r.Condition, r.Index, err)
+	}
+	b = append(b, '\n')
+	if _, err := w.f.Write(b); err != nil {
+		return fmt.Errorf("writing run %s/%d to %s: %w", r.Condition, r.Index, w.f.Name(), err)
+	}
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", w.f.Name(), err)
+	}
+	return nil
+}
+
+// UpdateManifest atomically replaces the campaign's manifest.json (e.g. to
+// set Ended or add warnings).
+func (w *FileRecorder) UpdateManifest(m Manifest) error { return WriteManifest(w.dir, m) }
+
+// Close closes runs.jsonl.
+func (w *FileRecorder) Close() error {
+	if err := w.f.Close(); err != nil {
+		return fmt.Errorf("closing %s: %w", w.f.Name(), err)
+	}
+	return nil
+}
+
+// WriteManifest writes dir/manifest.json atomically: temp file, fsync,
+// rename, fsync of the directory.
+func WriteManifest(dir string, m Manifest) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding manifest: %w", err)
+	}
+	return WriteFileAtomic(filepath.Join(dir, FileManifest), append(b, '\n'))
+}
+
+// WriteFileAtomic writes data to path through a temp file in the same
+// directory, fsyncs it, renames it over path and fsyncs the directory.
+func WriteFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	cleanup := func() { tmp.Close(); os.Remove(tmp.Name()) }
+	if _, err := tmp.Write(data); err != nil {
+		cleanup()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Chmod(0o644); err != nil {
+		cleanup()
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		cleanup()
+		return fmt.Errorf("syncing %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("writing %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		os.Remove(tmp.Name())
+		return fmt.Errorf("renaming into %s: %w", path, err)
+	}
+	return syncDir(dir)
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("opening directory %s for sync: %w", dir, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("syncing directory %s: %w", dir, err)
+	}
+	return nil
+}
+
+// ReadCampaign reads dir's manifest.json and runs.jsonl. A missing
+// runs.jsonl is an empty campaign.
+func ReadCampaign(dir string) (*Campaign, error) {
+	c := &Campaign{Dir: dir}
+	mb, err := os.ReadFile(filepath.Join(dir, FileManifest))
+	if err != nil {
+		return nil, fmt.Errorf("reading campaign %s: %w", dir, err)
+	}
+	if err := json.Unmarshal(mb, &c.Manifest); err != nil {
+		return nil, fmt.Errorf("reading campaign %s: %s: %w", dir, FileManifest, err)
+	}
+	f, err := os.Open(filepath.Join(dir, FileRuns))
+	if errors.Is(err, os.ErrNotExist) {
+		return c, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading campaign %s: %w", dir, err)
+	}
+	defer f.Close()
+	runs, warns, err := ReadRuns(f)
+	if err != nil {
+		return nil, fmt.Errorf("reading campaign %s: %s: %w", dir, FileRuns, err)
+	}
+	c.Runs = runs
+	c.Warnings = warns
+	return c, nil
+}
+
+// LineError is a malformed line of runs.jsonl.
+type LineError struct {
+	Line int
+	Err  error
+}
+
+func (e *LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
+func (e *LineError) Unwrap() error { return e.Err }
+
+// ReadRuns decodes runs.jsonl. Blank lines are skipped. A last line that has
+// no terminating newline and does not decode is a write cut short by a
+// crash: it is skipped and reported as a warning. Any other malformed line
+// is an error naming its line number.
+func ReadRuns(r io.Reader) ([]Run, []string, error) {
+	br := bufio.NewReader(r)
+	var (
+		runs  []Run
+		warns []string
+	)
+	for line := 1; ; line++ {
+		b, err := br.ReadBytes('\n')
+		if err != nil && !errors.Is(err, io.EOF) {
+			return nil, nil, fmt.Errorf("line %d: %w", line, err)
+		}
+		complete := len(b) > 0 && b[len(b)-1] == '\n'
+		if len(bytes.TrimSpace(b)) > 0 {
+			run, derr := decodeRun(b)
+			switch {
+			case derr == nil:
+				runs = append(runs, run)
+			case !complete:
+				warns = append(warns, fmt.Sprintf("line %d: truncated last line skipped (%d bytes, no newline): %v", line, len(b), derr))
+			default:
+				return nil, nil, &LineError{Line: line, Err: derr}
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			return runs, warns, nil
+		}
+	}
+}
+
+func decodeRun(b []byte) (Run, error) {
+	var r Run
+	b = bytes.TrimSpace(b)
+	if len(b) == 0 || b[0] != '{' {
+		return r, errors.New("not a JSON object")
+	}
+	if err := json.Unmarshal(b, &r); err != nil {
+		return r, err
+	}
+	if r.Condition == "" {
+		return r, errors.New("run has no condition")
+	}
+	if r.Index < 0 {
+		return r, fmt.Errorf("run %s has negative index %d", r.Condition, r.Index)
+	}
+	return r, nil
+}
+
+// Position names one run of a campaign.
+type Position struct {
+	Condition string `json:"condition"`
+	Index     int    `json:"index"`
+}
+
+// ResumePoint tells a runner where to continue: the last complete run
+// recorded (ok=false when there is none) and, per condition, the next run
+// index to execute (one past the highest recorded index). Runs are complete
+// once their line is in runs.jsonl; aborted runs count as recorded.
+func ResumePoint(runs []Run) (last Position, next map[string]int, ok bool) {
+	next = make(map[string]int)
+	for _, r := range runs {
+		if n := r.Index + 1; n > next[r.Condition] {
+			next[r.Condition] = n
+		}
+	}
+	if len(runs) == 0 {
+		return Position{}, next, false
+	}
+	l := runs[len(runs)-1]
+	return Position{Condition: l.Condition, Index: l.Index}, next, true
+}

@@ -1,0 +1,118 @@
+package results
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"time"
+)
+
+// SynthOptions describe a synthetic campaign drawn from the Model. It exists
+// for tests and benchmarks; no command exposes it.
+type SynthOptions struct {
+	Campaign   string
+	Seed       uint64
+	Peers      int       // N-1
+	Runs       int       // included runs per condition
+	Warmup     int       // warm-up runs per condition
+	LossPcts   []float64 // one condition per loss level
+	IntervalMS float64   // T
+	// StartupMS is the mean container start; each run draws it uniformly
+	// in StartupMS ± StartupJitterMS. AgentInitMS is added between the
+	// container start and listening.
+	StartupMS       float64
+	StartupJitterMS float64
+	AgentInitMS     float64
+	// ShiftMS is added to every discovery time (to make a deliberately
+	// wrong sample).
+	ShiftMS float64
+	// TimeoutMS ends a run; peers not discovered by then are missing.
+	TimeoutMS float64
+	// FlapProb is the chance that a discovered peer flaps once in a run.
+	FlapProb float64
+	Phase    string
+	Backend  string
+}
+
+// Synthesize returns a campaign whose discovery times follow the Model with
+// the given parameters (peers independent), deterministic for a seed.
+func Synthesize(o SynthOptions) *Campaign {
+	if o.Campaign == "" {
+		o.Campaign = "synthetic"
+	}
+	if o.Phase == "" {
+		o.Phase = "random"
+	}
+	if o.Backend == "" {
+		o.Backend = "nftables"
+	}
+	if o.TimeoutMS == 0 {
+		o.TimeoutMS = 120000
+	}
+	rng := rand.New(rand.NewPCG(o.Seed, 0x7e57bed))
+	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	m := Manifest{
+		Campaign:           o.Campaign,
+		Kind:               "campaign",
+		Started:            t0,
+		Seed:               int64(o.Seed),
+		Software:           Software{Tool: "testbed (synthetic)", Go: "go1.26.8"},
+		Protocol:           "reference-agent",
+		NodeA:              "c1",
+		Phase:              o.Phase,
+		AnnounceIntervalMS: o.IntervalMS,
+		Measurements:       []string{"discovery"},
+		Lab:                Lab{Topology: o.Campaign},
+	}
+	m.Lab.Clusters = append(m.Lab.Clusters, "c1")
+	for i := 0; i < o.Peers; i++ {
+		p := fmt.Sprintf("c%d", i+2)
+		m.Peers = append(m.Peers, p)
+		m.Lab.Clusters = append(m.Lab.Clusters, p)
+	}
+	c := &Campaign{Manifest: m}
+	for _, loss := range o.LossPcts {
+		name := fmt.Sprintf("loss-%g", loss)
+		imp := Impairment{Backend: o.Backend, Target: "peers", LossPct: loss}
+		c.Manifest.Conditions = append(c.Manifest.Conditions, Condition{Name: name, Impairment: imp, Runs: o.Runs, Warmup: o.Warmup})
+		for i := 0; i < o.Warmup+o.Runs; i++ {
+			start := o.StartupMS + (2*rng.Float64()-1)*o.StartupJitterMS
+			model := Model{IntervalMS: o.IntervalMS, Loss: loss / 100, StartupMS: start + o.AgentInitMS}
+			achieved := loss * (0.9 + 0.2*rng.Float64())
+			r := Run{
+				Campaign:   o.Campaign,
+				Condition:  name,
+				Index:      i,
+				Warmup:     i < o.Warmup,
+				Started:    t0.Add(time.Duration(len(c.Runs)) * time.Minute),
+				NodeA:      "c1",
+				Protocol:   m.Protocol,
+				Phase:      o.Phase,
+				PauseMS:    rng.Float64() * o.IntervalMS,
+				Impairment: imp,
+				Pod:        PodTimeline{ContainerStartMS: ptr(start)},
+				EndMS:      o.TimeoutMS,
+			}
+			r.Impairment.AchievedLossPct = ptr(achieved)
+			r.Impairment.PacketsSeen = 1000
+			r.Impairment.PacketsDropped = int64(achieved * 10)
+			for _, p := range m.Peers {
+				d := model.Sample(rng) + o.ShiftMS
+				if d > o.TimeoutMS {
+					r.Missing = append(r.Missing, p)
+					r.TimedOut = true
+					continue
+				}
+				pt := PeerTiming{Peer: p, DiscoveredMS: ptr(d), ReverseMS: ptr(d + rng.Float64()*o.IntervalMS), TruthMS: ptr(d - 1 - rng.Float64()*5)}
+				if rng.Float64() < o.FlapProb {
+					del := d + (o.TimeoutMS-d)*rng.Float64()
+					pt.Flaps = []Flap{{Observer: "c1", Subject: p, DeletedMS: del, ReaddedMS: ptr(del + o.IntervalMS)}}
+				}
+				r.Peers = append(r.Peers, pt)
+			}
+			c.Runs = append(c.Runs, r)
+		}
+	}
+	return c
+}
+
+func ptr(f float64) *float64 { return &f }
