@@ -348,7 +348,13 @@ func (w *walker) walk(n ast.Node, t reflect.Type, path string) {
 	}
 	pos := nodePos(n)
 	wrongType := func(want string) {
-		w.add(pos, path, fmt.Sprintf("expected %s, got %s (%s)", want, describe(n), scalarText(n)), "write "+want+" here")
+		got := describe(n)
+		switch n.(type) {
+		case *ast.MappingNode, *ast.MappingValueNode, *ast.SequenceNode:
+		default:
+			got += " (" + scalarText(n) + ")"
+		}
+		w.add(pos, path, fmt.Sprintf("expected %s, got %s", want, got), "write "+want+" here")
 	}
 	switch t.Kind() {
 	case reflect.Interface:

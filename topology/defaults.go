@@ -1,0 +1,109 @@
+package topology
+
+import (
+	"fmt"
+	"runtime"
+
+	kinddefaults "sigs.k8s.io/kind/pkg/apis/config/defaults"
+)
+
+// Defaults applied by Plan when the topology leaves a field empty.
+const (
+	DefaultNamePattern   = "node-%02d"
+	DefaultNodeImage     = kinddefaults.Image
+	DefaultPodSubnet     = "10.244.0.0/16" // KinD's default
+	DefaultServiceSubnet = "10.96.0.0/16"  // KinD v0.33 default (kubeadm alone uses /12)
+	DefaultNetworkSubnet = "172.30.0.0/16"
+
+	DefaultMacvlanMaster       = "eth0"
+	DefaultMacvlanMode         = "bridge"
+	DefaultMacvlanSubnet       = "10.100.0.0/16"
+	DefaultMacvlanPodInterface = "eth1"
+	DefaultNADName             = "macvlan-conf"
+	// MacvlanHostOctet is the last octet every cluster's node gets in its /24.
+	MacvlanHostOctet = 101
+
+	DefaultMultusVersion = "v4.2.2"
+	DefaultCNIVersion    = "v1.6.2"
+
+	DefaultFluidosRepo      = "https://fluidos-project.github.io/node/"
+	DefaultFluidosChart     = "node"
+	DefaultFluidosVersion   = "v0.1.2"
+	FluidosChartName        = "fluidos"
+	FluidosRelease          = "node"
+	FluidosNamespace        = "fluidos" // hard-coded by FLUIDOS itself
+	DefaultFluidosNodePort  = 30000
+	DefaultRetries          = 2
+	MaxClusters             = 256
+	MaxWorkers              = 9 // 10 nodes per cluster
+	maxNodeNameSuffix       = len("-control-plane")
+	maxDNSLabel             = 63
+	maxHelmReleaseName      = 53
+	defaultMultusImageRepo  = "ghcr.io/k8snetworkplumbingwg/multus-cni"
+	defaultFluidosImageRepo = "ghcr.io/fluidos-project/"
+)
+
+// FluidosComponents are the FLUIDOS node images, tagged with the chart version.
+var fluidosComponents = []string{"local-resource-manager", "rear-manager", "rear-controller", "network-manager"}
+
+// Estimate basis, per node. Measured on this project's lab host: a
+// single-node KinD cluster with the FLUIDOS Network Manager uses 640–750 MiB
+// (docker stats, lab-findings.md), mostly the control plane (etcd,
+// apiserver, controller-manager, scheduler); a worker runs only kubelet,
+// kube-proxy, kindnet and the DaemonSets. Disk is the container's writable
+// layer plus images unpacked into its containerd store; the node image is
+// shared and counted once.
+const (
+	estControlPlaneMemMiB  = 700
+	estWorkerMemMiB        = 250
+	estControlPlaneCPU     = 0.5
+	estWorkerCPU           = 0.2
+	estControlPlaneDiskMiB = 1536
+	estWorkerDiskMiB       = 1024
+	estNodeImageDiskMiB    = 1024
+)
+
+func defaultMultusImage(version string) string {
+	return defaultMultusImageRepo + ":" + version
+}
+
+func defaultCNIURL(version string) string {
+	return fmt.Sprintf("https://github.com/containernetworking/plugins/releases/download/%s/cni-plugins-linux-%s-%s.tgz",
+		version, runtime.GOARCH, version)
+}
+
+func defaultFluidosImages(version string) []string {
+	out := make([]string, len(fluidosComponents))
+	for i, c := range fluidosComponents {
+		out[i] = defaultFluidosImageRepo + c + ":" + version
+	}
+	return out
+}
+
+// fluidosDefaultValues are the values every FLUIDOS install needs
+// (fluidos-facts.md): local discovery must be explicit, the NM needs the
+// macvlan annotation to learn its interface, and the REAR gateway port is
+// required for rendering.
+func fluidosDefaultValues(master, nad, podIf string) map[string]any {
+	return map[string]any{
+		"provider": "kind",
+		"networkManager": map[string]any{
+			"config": map[string]any{
+				"enableLocalDiscovery": true,
+				"netInterface":         master,
+			},
+			"pod": map[string]any{
+				"annotations": map[string]any{
+					"k8s.v1.cni.cncf.io/networks": nad + "@" + podIf,
+				},
+			},
+		},
+		"rearController": map[string]any{
+			"service": map[string]any{
+				"gateway": map[string]any{
+					"nodePort": map[string]any{"port": DefaultFluidosNodePort},
+				},
+			},
+		},
+	}
+}

@@ -1,0 +1,99 @@
+package topology
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+)
+
+// Environment variables read by Load (never by Plan).
+const (
+	EnvNodeImage         = "TESTBED_NODE_IMAGE"
+	EnvMultusImage       = "TESTBED_MULTUS_IMAGE"
+	EnvCNIPluginsTarball = "TESTBED_CNI_PLUGINS_TARBALL"
+	EnvStateDir          = "TESTBED_STATE_DIR"
+)
+
+// Environment is what Load takes from the process environment. Plan uses
+// only these resolved values, so it stays pure and testable.
+type Environment struct {
+	// NodeImage ($TESTBED_NODE_IMAGE) replaces clusters.nodeImage and the
+	// default; per-cluster overrides still win.
+	NodeImage string
+	// MultusImage ($TESTBED_MULTUS_IMAGE) replaces multus.image.
+	MultusImage string
+	// CNIPluginsTarball ($TESTBED_CNI_PLUGINS_TARBALL) replaces cniPlugins.tarball.
+	CNIPluginsTarball string
+	// StateRoot is the state root used when the topology sets no stateDir.
+	StateRoot string
+	// CPUs is the default provisioning parallelism.
+	CPUs int
+}
+
+// EnvironmentFromOS resolves Environment from getenv (os.Getenv when nil).
+func EnvironmentFromOS(getenv func(string) string) Environment {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	e := Environment{
+		NodeImage:         getenv(EnvNodeImage),
+		MultusImage:       getenv(EnvMultusImage),
+		CNIPluginsTarball: getenv(EnvCNIPluginsTarball),
+		StateRoot:         getenv(EnvStateDir),
+		CPUs:              runtime.NumCPU(),
+	}
+	if e.StateRoot == "" {
+		base := getenv("XDG_STATE_HOME")
+		if base == "" {
+			if home := getenv("HOME"); home != "" {
+				base = filepath.Join(home, ".local", "state")
+			} else {
+				base = filepath.Join(os.TempDir(), "testbed-state")
+			}
+		}
+		e.StateRoot = filepath.Join(base, "testbed")
+	}
+	return e
+}
+
+// Option changes how Load and Parse resolve a topology.
+type Option func(*Environment)
+
+// WithEnvironment replaces the process environment (for tests and callers
+// that resolved it already).
+func WithEnvironment(e Environment) Option {
+	return func(dst *Environment) { *dst = e }
+}
+
+// Load reads, strictly decodes and validates the topology file at path.
+// Every problem is returned at once as an ErrorList of located FieldErrors.
+func Load(path string, opts ...Option) (*Topology, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, ErrorList{{File: path, Message: fmt.Sprintf("cannot read the topology file: %v", err),
+			Fix: "check the path, e.g. topology/2-nodes.yaml"}}
+	}
+	return Parse(path, data, opts...)
+}
+
+// Parse is Load for content already in memory; file names the errors.
+func Parse(file string, data []byte, opts ...Option) (*Topology, error) {
+	env := EnvironmentFromOS(nil)
+	for _, o := range opts {
+		o(&env)
+	}
+	t := &Topology{}
+	doc, err := DecodeStrict(file, data, APIVersion, Kind, t)
+	if err != nil {
+		return nil, err
+	}
+	t.file, t.doc, t.env = file, doc, env
+	if errs := t.validate(); len(errs) > 0 {
+		return nil, errs.Err()
+	}
+	return t, nil
+}
+
+// File is the path the topology was loaded from.
+func (t *Topology) File() string { return t.file }
