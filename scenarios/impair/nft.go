@@ -1,0 +1,222 @@
+package impair
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+)
+
+// Nftables drops a random share of the discovery interface's egress in a
+// netdev egress hook inside the pod's network namespace. The drop happens
+// after the IP stack, so the sender's write succeeds (as with netem, and
+// unlike an iptables OUTPUT drop, which returns EPERM to the sender). Loss
+// only.
+type Nftables struct {
+	exec    Executor
+	resolve *Resolver
+}
+
+var _ Impairment = (*Nftables)(nil)
+
+// NewNftables returns the nftables backend.
+func NewNftables(x Executor) *Nftables { return &Nftables{exec: x, resolve: NewResolver(x)} }
+
+// Backend returns "nftables".
+func (*Nftables) Backend() string { return BackendNftables }
+
+// nftTable is the table the backend owns in the pod's namespace.
+const nftTable = "testbed"
+
+// nftMod is the numgen modulus: loss has a resolution of 1e-4 %.
+const nftMod = 1000000
+
+func nftThreshold(lossPct float64) int64 { return int64(math.Round(lossPct * nftMod / 100)) }
+
+// nftScript is the nft -f input that (re)creates the table atomically: the
+// leading add+delete makes it replace an existing table and succeed on a
+// fresh namespace.
+func nftScript(iface string, lossPct float64) string {
+	return fmt.Sprintf(`table netdev %[1]s
+delete table netdev %[1]s
+table netdev %[1]s {
+	counter seen {}
+	counter dropped {}
+	chain egress {
+		type filter hook egress device "%[2]s" priority 0; policy accept;
+		counter name "seen"
+		numgen random mod %[3]d < %[4]d counter name "dropped" drop
+	}
+}
+`, nftTable, iface, nftMod, nftThreshold(lossPct))
+}
+
+// nftRemoveScript deletes the table whether or not it exists.
+const nftRemoveScript = "table netdev " + nftTable + "\ndelete table netdev " + nftTable + "\n"
+
+var nftListCmd = []string{"nft", "-j", "list", "table", "netdev", nftTable}
+
+// Apply (re)creates the table in the pod's namespace and verifies it.
+func (n *Nftables) Apply(ctx context.Context, t Target, s Spec) error {
+	if err := t.check(); err != nil {
+		return err
+	}
+	if err := s.check(); err != nil {
+		return fmt.Errorf("%s: %w", t, err)
+	}
+	if !s.lossOnly() {
+		return fmt.Errorf("%s: nftables can only drop packets; %w", t, Validate(Capabilities{NftEgress: true}, s))
+	}
+	ns, err := n.resolve.NetNS(ctx, t.Node, t.Namespace, t.Pod)
+	if err != nil {
+		return fmt.Errorf("%s: apply nftables loss: %w", t, err)
+	}
+	script := nftScript(t.Interface, s.LossPct)
+	if _, _, err := runIn(ctx, n.exec, t.Node, ns, func() []byte { return []byte(script) }, "nft", "-f", "-"); err != nil {
+		return fmt.Errorf("%s: apply nftables loss: %w", t, err)
+	}
+	out, _, err := runIn(ctx, n.exec, t.Node, ns, nil, nftListCmd...)
+	if err != nil {
+		return fmt.Errorf("%s: read back nftables loss: %w", t, err)
+	}
+	tab, err := parseNft(out)
+	if err != nil {
+		return fmt.Errorf("%s: read back nftables loss: %w", t, err)
+	}
+	if tab.Hook != "egress" || tab.Mod != nftMod || tab.Threshold != nftThreshold(s.LossPct) {
+		return fmt.Errorf("%s: nftables read back differs: hook %q, numgen mod %d < %d, want egress, mod %d < %d",
+			t, tab.Hook, tab.Mod, tab.Threshold, nftMod, nftThreshold(s.LossPct))
+	}
+	return nil
+}
+
+// Stats reads the seen and dropped counters.
+func (n *Nftables) Stats(ctx context.Context, t Target) (Stats, error) {
+	if err := t.check(); err != nil {
+		return Stats{}, err
+	}
+	_, out, err := execIn(ctx, n.exec, n.resolve, t, nil, nftListCmd...)
+	if err != nil {
+		return Stats{}, fmt.Errorf("%s: read nftables counters: %w", t, err)
+	}
+	tab, err := parseNft(out)
+	if err != nil {
+		return Stats{}, fmt.Errorf("%s: read nftables counters: %w", t, err)
+	}
+	return tab.Stats, nil
+}
+
+// Remove deletes the table; none there, or the pod gone, is success.
+func (n *Nftables) Remove(ctx context.Context, t Target) error {
+	if err := t.check(); err != nil {
+		return err
+	}
+	_, _, err := execIn(ctx, n.exec, n.resolve, t, func() []byte { return []byte(nftRemoveScript) }, "nft", "-f", "-")
+	if err == nil || gone(err) {
+		return nil
+	}
+	return fmt.Errorf("%s: remove nftables loss: %w", t, err)
+}
+
+// nftState is what `nft -j list table netdev testbed` says.
+type nftState struct {
+	Hook      string
+	Mod       int64
+	Threshold int64
+	Stats     Stats
+}
+
+// parseNft reads the backend's table from nft's JSON listing (schema 1,
+// nft 1.0.x): named counters "seen" and "dropped", the chain's hook, and
+// the numgen rule.
+func parseNft(out []byte) (nftState, error) {
+	var doc struct {
+		Nftables []map[string]json.RawMessage `json:"nftables"`
+	}
+	var st nftState
+	if err := json.Unmarshal(out, &doc); err != nil {
+		return st, fmt.Errorf("parse nft JSON: %w", err)
+	}
+	var haveSeen, haveDropped, haveRule bool
+	for _, obj := range doc.Nftables {
+		switch {
+		case obj["counter"] != nil:
+			var c struct {
+				Name    string `json:"name"`
+				Table   string `json:"table"`
+				Packets int64  `json:"packets"`
+			}
+			if err := json.Unmarshal(obj["counter"], &c); err != nil {
+				return st, fmt.Errorf("parse nft counter: %w", err)
+			}
+			if c.Table != nftTable {
+				continue
+			}
+			switch c.Name {
+			case "seen":
+				st.Stats.Seen, haveSeen = c.Packets, true
+			case "dropped":
+				st.Stats.Dropped, haveDropped = c.Packets, true
+			}
+		case obj["chain"] != nil:
+			var c struct {
+				Table string `json:"table"`
+				Hook  string `json:"hook"`
+			}
+			if err := json.Unmarshal(obj["chain"], &c); err != nil {
+				return st, fmt.Errorf("parse nft chain: %w", err)
+			}
+			if c.Table == nftTable {
+				st.Hook = c.Hook
+			}
+		case obj["rule"] != nil:
+			var r struct {
+				Table string `json:"table"`
+				Expr  []struct {
+					Match *struct {
+						Op   string `json:"op"`
+						Left struct {
+							Numgen *struct {
+								Mode string `json:"mode"`
+								Mod  int64  `json:"mod"`
+							} `json:"numgen"`
+						} `json:"left"`
+						Right json.RawMessage `json:"right"`
+					} `json:"match"`
+				} `json:"expr"`
+			}
+			if err := json.Unmarshal(obj["rule"], &r); err != nil {
+				return st, fmt.Errorf("parse nft rule: %w", err)
+			}
+			if r.Table != nftTable {
+				continue
+			}
+			for _, e := range r.Expr {
+				if e.Match == nil || e.Match.Left.Numgen == nil || e.Match.Op != "<" {
+					continue
+				}
+				var thr int64
+				if err := json.Unmarshal(e.Match.Right, &thr); err != nil {
+					return st, fmt.Errorf("parse nft numgen threshold %s: %w", e.Match.Right, err)
+				}
+				st.Mod, st.Threshold, haveRule = e.Match.Left.Numgen.Mod, thr, true
+			}
+		}
+	}
+	var missing []string
+	if !haveSeen {
+		missing = append(missing, `counter "seen"`)
+	}
+	if !haveDropped {
+		missing = append(missing, `counter "dropped"`)
+	}
+	if !haveRule {
+		missing = append(missing, "numgen drop rule")
+	}
+	if len(missing) > 0 {
+		return st, errors.New("nft table " + nftTable + " lacks " + strings.Join(missing, ", "))
+	}
+	return st, nil
+}
