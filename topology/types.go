@@ -72,7 +72,7 @@ type Network struct {
 	Gateway string `yaml:"gateway,omitempty" json:"gateway,omitempty" jsonschema:"description=IPv4 gateway inside subnet (default: first address)"`
 	// MulticastSnooping sets the bridge's mcast_snooping (default false).
 	MulticastSnooping *bool `yaml:"multicastSnooping,omitempty" json:"multicastSnooping,omitempty"`
-	MTU               int   `yaml:"mtu,omitempty" json:"mtu,omitempty" jsonschema:"minimum=576,maximum=9000"`
+	MTU               int   `yaml:"mtu,omitempty" json:"mtu,omitempty" jsonschema:"minimum=576,maximum=9216"`
 }
 
 // Macvlan is the secondary network used for discovery.
@@ -102,7 +102,7 @@ type CNIPlugins struct {
 // Fluidos is the FLUIDOS node chart.
 type Fluidos struct {
 	Enabled *bool  `yaml:"enabled,omitempty" json:"enabled,omitempty" jsonschema:"description=install the FLUIDOS node chart (default true)"`
-	Chart   string `yaml:"chart,omitempty" json:"chart,omitempty" jsonschema:"description=chart name in repo, or a local directory/.tgz"`
+	Chart   string `yaml:"chart,omitempty" json:"chart,omitempty" jsonschema:"description=chart name in repo or a local directory or .tgz"`
 	Repo    string `yaml:"repo,omitempty" json:"repo,omitempty"`
 	Version string `yaml:"version,omitempty" json:"version,omitempty"`
 	// Values are deep-merged over the built-in FLUIDOS defaults on every cluster.
@@ -115,7 +115,7 @@ type Fluidos struct {
 // Chart is an extra Helm chart installed on every cluster.
 type Chart struct {
 	Name      string         `yaml:"name" json:"name" jsonschema:"required"`
-	Chart     string         `yaml:"chart" json:"chart" jsonschema:"required,description=chart name in repo, or a local directory/.tgz"`
+	Chart     string         `yaml:"chart" json:"chart" jsonschema:"required,description=chart name in repo or a local directory or .tgz"`
 	Repo      string         `yaml:"repo,omitempty" json:"repo,omitempty"`
 	Version   string         `yaml:"version,omitempty" json:"version,omitempty" jsonschema:"description=required when repo is set"`
 	Release   string         `yaml:"release,omitempty" json:"release,omitempty" jsonschema:"description=Helm release name (default: name)"`
