@@ -1,0 +1,318 @@
+package helm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/cli"
+	"helm.sh/helm/v3/pkg/getter"
+	"helm.sh/helm/v3/pkg/release"
+	"helm.sh/helm/v3/pkg/storage/driver"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+
+	"github.com/fluidos-lab/testbed/topology"
+)
+
+// Installer is the seam provisioning uses to put charts on a cluster.
+type Installer interface {
+	// Apply installs or upgrades c on the cluster behind kubeconfig. It is a
+	// no-op (Changed=false) when the deployed chart and values already match.
+	Apply(ctx context.Context, kubeconfig string, c topology.ChartPlan) (Release, error)
+	// List returns every release on the cluster, in all namespaces.
+	List(ctx context.Context, kubeconfig string) ([]Release, error)
+	// Uninstall removes a release; a missing release is not an error.
+	Uninstall(ctx context.Context, kubeconfig, namespace, release string) error
+}
+
+// Release describes one deployed Helm release.
+type Release struct {
+	Name       string `json:"name"`
+	Namespace  string `json:"namespace"`
+	Chart      string `json:"chart"`
+	Version    string `json:"version"`
+	AppVersion string `json:"appVersion,omitempty"`
+	Status     string `json:"status"`
+	Revision   int    `json:"revision"`
+	// Changed is true when Apply installed or upgraded the release.
+	Changed bool `json:"changed"`
+}
+
+var _ Installer = (*SDK)(nil)
+
+// ConfigFactory builds the action.Configuration for one cluster and namespace.
+// The default reads the cluster's kubeconfig file and stores releases as
+// Secrets; tests inject in-memory storage and a fake kube client.
+type ConfigFactory func(kubeconfig, namespace string) (*action.Configuration, error)
+
+// Logf receives the Helm SDK's debug output.
+type Logf func(format string, args ...any)
+
+// SDK implements Installer with the Helm SDK.
+type SDK struct {
+	timeout    time.Duration
+	cacheDir   string
+	maxHistory int
+	logf       Logf
+	factory    ConfigFactory
+	getters    func() getter.Providers
+	builtins   map[string]fs.FS
+
+	mu      sync.Mutex // guards configs; also serialises Configuration.Init (helm #9089)
+	configs map[configKey]*action.Configuration
+}
+
+type configKey struct{ kubeconfig, namespace string }
+
+// Option configures an SDK.
+type Option func(*SDK)
+
+// WithTimeout bounds each install/upgrade/uninstall including its wait (default 5m).
+func WithTimeout(d time.Duration) Option { return func(s *SDK) { s.timeout = d } }
+
+// WithCacheDir sets where repository charts are downloaded and cached
+// (default <state root>/cache/charts).
+func WithCacheDir(dir string) Option { return func(s *SDK) { s.cacheDir = dir } }
+
+// WithLogger receives the Helm SDK's debug lines (default: discarded).
+func WithLogger(l Logf) Option { return func(s *SDK) { s.logf = l } }
+
+// WithMaxHistory bounds the revisions kept per release (default 5).
+func WithMaxHistory(n int) Option { return func(s *SDK) { s.maxHistory = n } }
+
+// WithConfigFactory replaces how action.Configurations are built (tests).
+func WithConfigFactory(f ConfigFactory) Option { return func(s *SDK) { s.factory = f } }
+
+// WithBuiltinChart registers an embedded chart, addressed in a ChartPlan as
+// Chart "builtin:<name>". The Multus chart is registered by default.
+func WithBuiltinChart(name string, fsys fs.FS) Option {
+	return func(s *SDK) { s.builtins[name] = fsys }
+}
+
+// New returns an SDK installer.
+func New(opts ...Option) *SDK {
+	s := &SDK{
+		timeout:    5 * time.Minute,
+		cacheDir:   filepath.Join(StateRoot(), "cache", "charts"),
+		maxHistory: 5,
+		logf:       func(string, ...any) {},
+		builtins:   map[string]fs.FS{},
+		configs:    map[configKey]*action.Configuration{},
+	}
+	s.builtins[MultusChartName] = multusChartFS()
+	s.factory = s.kubeConfigFactory
+	s.getters = func() getter.Providers { return getter.All(cli.New()) }
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// StateRoot is TESTBED_STATE_DIR, else ${XDG_STATE_HOME:-$HOME/.local/state}/testbed.
+func StateRoot() string {
+	if d := os.Getenv("TESTBED_STATE_DIR"); d != "" {
+		return d
+	}
+	if d := os.Getenv("XDG_STATE_HOME"); d != "" {
+		return filepath.Join(d, "testbed")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return filepath.Join(os.TempDir(), "testbed")
+	}
+	return filepath.Join(home, ".local", "state", "testbed")
+}
+
+func (s *SDK) kubeConfigFactory(kubeconfig, namespace string) (*action.Configuration, error) {
+	if _, err := os.Stat(kubeconfig); err != nil {
+		return nil, fmt.Errorf("kubeconfig: %w", err)
+	}
+	flags := genericclioptions.NewConfigFlags(true)
+	flags.KubeConfig = &kubeconfig
+	ns := namespace
+	flags.Namespace = &ns
+	cfg := new(action.Configuration)
+	if err := cfg.Init(flags, namespace, "secret", action.DebugLog(s.logf)); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// config returns the cached Configuration for (kubeconfig, namespace),
+// creating it under the mutex: Init is not safe for concurrent use.
+func (s *SDK) config(kubeconfig, namespace string) (*action.Configuration, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := configKey{kubeconfig, namespace}
+	if cfg, ok := s.configs[k]; ok {
+		return cfg, nil
+	}
+	cfg, err := s.factory(kubeconfig, namespace)
+	if err != nil {
+		return nil, fmt.Errorf("helm configuration for %s (namespace %q): %w", kubeconfig, namespace, err)
+	}
+	s.configs[k] = cfg
+	return cfg, nil
+}
+
+// Apply implements Installer.
+func (s *SDK) Apply(ctx context.Context, kubeconfig string, c topology.ChartPlan) (Release, error) {
+	wrap := func(err error) error {
+		return fmt.Errorf("release %s/%s on %s: %w", c.Namespace, c.Release, kubeconfig, err)
+	}
+	if c.Release == "" || c.Namespace == "" {
+		return Release{}, wrap(errors.New("chart plan needs a release name and a namespace"))
+	}
+	if err := ctx.Err(); err != nil {
+		return Release{}, wrap(err)
+	}
+	chrt, err := s.loadChart(ctx, c)
+	if err != nil {
+		return Release{}, wrap(err)
+	}
+	vals, err := normalizeValues(c.Values)
+	if err != nil {
+		return Release{}, wrap(fmt.Errorf("values: %w", err))
+	}
+	cfg, err := s.config(kubeconfig, c.Namespace)
+	if err != nil {
+		return Release{}, wrap(err)
+	}
+
+	last, err := cfg.Releases.Last(c.Release)
+	switch {
+	case errors.Is(err, driver.ErrReleaseNotFound):
+		last = nil
+	case err != nil:
+		return Release{}, wrap(fmt.Errorf("reading release history: %w", err))
+	}
+
+	if last != nil {
+		switch st := last.Info.Status; {
+		case st == release.StatusDeployed && upToDate(last, chrt, vals):
+			return toRelease(last, false), nil
+		case st == release.StatusPendingInstall || (st == release.StatusFailed && !hasDeployed(cfg, c.Release)):
+			// Never fully installed (e.g. Ctrl-C during install): start over
+			// so pre-install hooks run again.
+			s.logf("release %s: status %s with no deployed revision; reinstalling", c.Release, st)
+			if err := s.uninstall(cfg, c.Release); err != nil {
+				return Release{}, wrap(fmt.Errorf("removing incomplete install: %w", err))
+			}
+			last = nil
+		case st.IsPending():
+			// An interrupted upgrade/rollback leaves a pending lock; mark it
+			// failed so the upgrade below can proceed.
+			last.SetStatus(release.StatusFailed, "interrupted; superseded by testbed")
+			if err := cfg.Releases.Update(last); err != nil {
+				return Release{}, wrap(fmt.Errorf("clearing pending status: %w", err))
+			}
+		}
+	}
+
+	var rel *release.Release
+	if last == nil {
+		in := action.NewInstall(cfg)
+		in.ReleaseName = c.Release
+		in.Namespace = c.Namespace
+		in.CreateNamespace = true
+		in.Wait = true
+		in.WaitForJobs = true
+		in.Timeout = s.timeout
+		rel, err = in.RunWithContext(ctx, chrt, vals)
+		if err != nil {
+			return Release{}, wrap(fmt.Errorf("install: %w", err))
+		}
+	} else {
+		up := action.NewUpgrade(cfg)
+		up.Namespace = c.Namespace
+		up.Wait = true
+		up.WaitForJobs = true
+		up.Timeout = s.timeout
+		up.MaxHistory = s.maxHistory
+		rel, err = up.RunWithContext(ctx, c.Release, chrt, vals)
+		if err != nil {
+			return Release{}, wrap(fmt.Errorf("upgrade: %w", err))
+		}
+	}
+	return toRelease(rel, true), nil
+}
+
+func hasDeployed(cfg *action.Configuration, name string) bool {
+	_, err := cfg.Releases.Deployed(name)
+	return err == nil
+}
+
+func (s *SDK) uninstall(cfg *action.Configuration, name string) error {
+	un := action.NewUninstall(cfg)
+	un.Wait = true
+	un.Timeout = s.timeout
+	_, err := un.Run(name)
+	if errors.Is(err, driver.ErrReleaseNotFound) {
+		return nil
+	}
+	return err
+}
+
+// List implements Installer.
+func (s *SDK) List(ctx context.Context, kubeconfig string) ([]Release, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, fmt.Errorf("listing releases on %s: %w", kubeconfig, err)
+	}
+	cfg, err := s.config(kubeconfig, "")
+	if err != nil {
+		return nil, fmt.Errorf("listing releases on %s: %w", kubeconfig, err)
+	}
+	l := action.NewList(cfg)
+	l.AllNamespaces = true
+	l.StateMask = action.ListAll
+	rels, err := l.Run()
+	if err != nil {
+		return nil, fmt.Errorf("listing releases on %s: %w", kubeconfig, err)
+	}
+	out := make([]Release, 0, len(rels))
+	for _, r := range rels {
+		out = append(out, toRelease(r, false))
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if out[i].Namespace != out[j].Namespace {
+			return out[i].Namespace < out[j].Namespace
+		}
+		return out[i].Name < out[j].Name
+	})
+	return out, nil
+}
+
+// Uninstall implements Installer.
+func (s *SDK) Uninstall(ctx context.Context, kubeconfig, namespace, name string) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("uninstalling %s/%s on %s: %w", namespace, name, kubeconfig, err)
+	}
+	cfg, err := s.config(kubeconfig, namespace)
+	if err != nil {
+		return fmt.Errorf("uninstalling %s/%s on %s: %w", namespace, name, kubeconfig, err)
+	}
+	if err := s.uninstall(cfg, name); err != nil {
+		return fmt.Errorf("uninstalling %s/%s on %s: %w", namespace, name, kubeconfig, err)
+	}
+	return nil
+}
+
+func toRelease(r *release.Release, changed bool) Release {
+	out := Release{Name: r.Name, Namespace: r.Namespace, Revision: r.Version, Changed: changed}
+	if r.Info != nil {
+		out.Status = r.Info.Status.String()
+	}
+	if r.Chart != nil && r.Chart.Metadata != nil {
+		out.Chart = r.Chart.Metadata.Name
+		out.Version = r.Chart.Metadata.Version
+		out.AppVersion = r.Chart.Metadata.AppVersion
+	}
+	return out
+}

@@ -1,0 +1,145 @@
+package helm
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"strings"
+
+	appsv1 "k8s.io/api/apps/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/fields"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/clientcmd"
+	watchtools "k8s.io/client-go/tools/watch"
+
+	multuschart "github.com/fluidos-lab/testbed/charts/multus"
+	"github.com/fluidos-lab/testbed/topology"
+)
+
+const (
+	// MultusChartName is the builtin (embedded) Multus chart.
+	MultusChartName = "multus"
+	// MultusChartVersion is the embedded chart's version.
+	MultusChartVersion = "4.2.2-testbed.1"
+	// MultusNamespace is where the Multus DaemonSet runs.
+	MultusNamespace = "kube-system"
+	// MultusRelease is the Helm release name of Multus.
+	MultusRelease = "multus"
+	// MultusDaemonSet is the Multus DaemonSet's name.
+	MultusDaemonSet = "kube-multus-ds"
+)
+
+func multusChartFS() fs.FS { return multuschart.Files }
+
+// MultusChart returns the release that installs the pinned Multus thin plugin
+// on cluster c, with the image from plan.Multus.
+func MultusChart(plan *topology.Plan, c topology.ClusterPlan) (topology.ChartPlan, error) {
+	img := plan.Multus.Image
+	if img == "" {
+		return topology.ChartPlan{}, fmt.Errorf("cluster %s: plan has no multus image", c.Name)
+	}
+	repo, tag, err := splitImage(img)
+	if err != nil {
+		return topology.ChartPlan{}, fmt.Errorf("cluster %s: multus image: %w", c.Name, err)
+	}
+	return topology.ChartPlan{
+		Name:      MultusChartName,
+		Release:   MultusRelease,
+		Namespace: MultusNamespace,
+		Chart:     BuiltinPrefix + MultusChartName,
+		Version:   MultusChartVersion,
+		Values: map[string]any{
+			"image": map[string]any{"repository": repo, "tag": tag, "pullPolicy": "IfNotPresent"},
+			"labels": map[string]any{
+				"dev.testbed.managed":  "true",
+				"dev.testbed.topology": plan.Name,
+				"dev.testbed.cluster":  c.Name,
+			},
+		},
+		Images: []string{img},
+	}, nil
+}
+
+// splitImage splits "registry/repo:tag" (a digest is kept with the tag part).
+func splitImage(img string) (repo, tag string, err error) {
+	if i := strings.Index(img, "@"); i >= 0 {
+		return "", "", fmt.Errorf("%q: pin a tag, not a digest", img)
+	}
+	slash := strings.LastIndex(img, "/")
+	colon := strings.LastIndex(img, ":")
+	if colon <= slash || colon == len(img)-1 {
+		return "", "", fmt.Errorf("%q has no pinned tag", img)
+	}
+	return img[:colon], img[colon+1:], nil
+}
+
+// WaitMultusReady waits until the Multus DaemonSet is ready on the cluster
+// behind kubeconfig.
+func WaitMultusReady(ctx context.Context, kubeconfig string) error {
+	cs, err := clientsetFor(kubeconfig)
+	if err != nil {
+		return fmt.Errorf("waiting for multus on %s: %w", kubeconfig, err)
+	}
+	if err := WaitDaemonSetReady(ctx, cs, MultusNamespace, MultusDaemonSet); err != nil {
+		return fmt.Errorf("waiting for multus on %s: %w", kubeconfig, err)
+	}
+	return nil
+}
+
+func clientsetFor(kubeconfig string) (kubernetes.Interface, error) {
+	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
+	if err != nil {
+		return nil, err
+	}
+	return kubernetes.NewForConfig(cfg)
+}
+
+// DaemonSetReady reports whether ds has rolled out: the controller observed
+// the latest generation, at least one pod is scheduled, and every scheduled
+// pod is updated and available.
+func DaemonSetReady(ds *appsv1.DaemonSet) bool {
+	st := ds.Status
+	return st.ObservedGeneration >= ds.Generation &&
+		st.DesiredNumberScheduled > 0 &&
+		st.UpdatedNumberScheduled == st.DesiredNumberScheduled &&
+		st.NumberAvailable == st.DesiredNumberScheduled &&
+		st.NumberReady == st.DesiredNumberScheduled
+}
+
+// WaitDaemonSetReady watches namespace/name until DaemonSetReady holds or ctx
+// ends (use a context deadline to bound the wait). It does not poll.
+func WaitDaemonSetReady(ctx context.Context, cs kubernetes.Interface, namespace, name string) error {
+	sel := fields.OneTermEqualSelector("metadata.name", name).String()
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			o.FieldSelector = sel
+			return cs.AppsV1().DaemonSets(namespace).List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			o.FieldSelector = sel
+			return cs.AppsV1().DaemonSets(namespace).Watch(ctx, o)
+		},
+	}
+	var last *appsv1.DaemonSet
+	_, err := watchtools.UntilWithSync(ctx, lw, &appsv1.DaemonSet{}, nil, func(ev watch.Event) (bool, error) {
+		ds, ok := ev.Object.(*appsv1.DaemonSet)
+		if !ok {
+			return false, nil
+		}
+		last = ds
+		return ev.Type != watch.Deleted && DaemonSetReady(ds), nil
+	})
+	if err != nil {
+		if last != nil {
+			s := last.Status
+			return fmt.Errorf("daemonset %s/%s not ready (%d/%d ready, %d updated): %w",
+				namespace, name, s.NumberReady, s.DesiredNumberScheduled, s.UpdatedNumberScheduled, err)
+		}
+		return fmt.Errorf("daemonset %s/%s not found: %w", namespace, name, err)
+	}
+	return nil
+}
