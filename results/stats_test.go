@@ -137,7 +137,7 @@ func TestAnalyzeHandMade(t *testing.T) {
 					Flaps: []Flap{{Observer: "a", Subject: "c", DeletedMS: 20000}}}}},
 			{Condition: "loss-10", Index: 2, Pod: PodTimeline{ContainerStartMS: f(700)}, EndMS: 60000,
 				Impairment: Impairment{AchievedLossPct: f(12)},
-				Peers: []PeerTiming{{Peer: "c", DiscoveredMS: f(2000)}, {Peer: "b", DiscoveredMS: f(4000)}}},
+				Peers:      []PeerTiming{{Peer: "c", DiscoveredMS: f(2000)}, {Peer: "b", DiscoveredMS: f(4000)}}},
 			{Condition: "loss-10", Index: 3, Pod: PodTimeline{ContainerStartMS: f(600)}, EndMS: 60000, TimedOut: true,
 				Peers: []PeerTiming{{Peer: "b", DiscoveredMS: f(6000)}}, Missing: []string{"c"}},
 			{Condition: "loss-10", Index: 4, Aborted: true},

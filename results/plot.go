@@ -1,0 +1,338 @@
+package results
+
+import (
+	"bytes"
+	"fmt"
+	"image/color"
+	"math"
+	"sort"
+	"strconv"
+
+	"gonum.org/v1/plot"
+	"gonum.org/v1/plot/plotter"
+	"gonum.org/v1/plot/plotutil"
+	"gonum.org/v1/plot/vg"
+)
+
+// Figure is one plot, ready to render as SVG or PNG. Curves and Boxes count
+// the line and box plotters it holds.
+type Figure struct {
+	Name    string // file stem, e.g. "hist-loss-10"
+	Title   string
+	Caption string
+	Plot    *plot.Plot
+	Width   vg.Length
+	Height  vg.Length
+	Curves  int
+	Boxes   int
+}
+
+// SVG renders the figure as SVG (fonts referenced by name, not embedded).
+func (f *Figure) SVG() ([]byte, error) { return f.render("svg") }
+
+// PNG renders the figure as PNG at 96 dpi.
+func (f *Figure) PNG() ([]byte, error) { return f.render("png") }
+
+func (f *Figure) render(format string) ([]byte, error) {
+	wt, err := f.Plot.WriterTo(f.Width, f.Height, format)
+	if err != nil {
+		return nil, fmt.Errorf("rendering %s as %s: %w", f.Name, format, err)
+	}
+	var b bytes.Buffer
+	if _, err := wt.WriteTo(&b); err != nil {
+		return nil, fmt.Errorf("rendering %s as %s: %w", f.Name, format, err)
+	}
+	return b.Bytes(), nil
+}
+
+func newFigure(name, title, caption, xlabel, ylabel string) *Figure {
+	p := plot.New()
+	p.Title.Text = title
+	p.X.Label.Text = xlabel
+	p.Y.Label.Text = ylabel
+	p.Title.TextStyle.Font.Size = vg.Points(13)
+	p.X.Label.TextStyle.Font.Size = vg.Points(11)
+	p.Y.Label.TextStyle.Font.Size = vg.Points(11)
+	p.Legend.TextStyle.Font.Size = vg.Points(9)
+	p.Add(plotter.NewGrid())
+	return &Figure{Name: name, Title: title, Caption: caption, Plot: p, Width: 18 * vg.Centimeter, Height: 11 * vg.Centimeter}
+}
+
+func (f *Figure) addLine(label string, xys plotter.XYs, c color.Color, dashes []vg.Length, step bool) error {
+	l, err := plotter.NewLine(xys)
+	if err != nil {
+		return fmt.Errorf("%s: line %q: %w", f.Name, label, err)
+	}
+	l.LineStyle.Color = c
+	l.LineStyle.Width = vg.Points(1.5)
+	l.LineStyle.Dashes = dashes
+	if step {
+		l.StepStyle = plotter.PostStep
+	}
+	f.Plot.Add(l)
+	if label != "" {
+		f.Plot.Legend.Add(label, l)
+	}
+	f.Curves++
+	return nil
+}
+
+func seconds(ms float64) float64 { return ms / 1000 }
+
+func dashed() []vg.Length { return []vg.Length{vg.Points(6), vg.Points(4)} }
+func dotted() []vg.Length { return []vg.Length{vg.Points(2), vg.Points(3)} }
+
+func condLabel(cs *ConditionStats) string {
+	l := fmt.Sprintf("%s (loss %g %%", cs.Name, cs.RequestedLossPct)
+	if cs.AchievedLossPct != nil {
+		l += fmt.Sprintf(", achieved %.1f %%", *cs.AchievedLossPct)
+	}
+	return l + ")"
+}
+
+// HistogramFigure is the histogram of single-peer discovery times of one
+// condition (reference figures 6.1–6.10).
+func HistogramFigure(cs *ConditionStats) (*Figure, error) {
+	f := newFigure("hist-"+cs.Name, "Discovery time, "+condLabel(cs),
+		fmt.Sprintf("Histogram of the time node A took to discover each peer (%d samples from %d runs).", len(cs.Samples.AnyPeer), cs.Runs),
+		"discovery time of one peer (s)", "count of (run, peer) samples")
+	if len(cs.Samples.AnyPeer) == 0 {
+		return f, nil
+	}
+	vals := make(plotter.Values, len(cs.Samples.AnyPeer))
+	for i, v := range cs.Samples.AnyPeer {
+		vals[i] = seconds(v)
+	}
+	bins := int(math.Ceil(math.Sqrt(float64(len(vals)))))
+	bins = max(5, min(bins, 60))
+	h, err := plotter.NewHist(vals, bins)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", f.Name, err)
+	}
+	h.FillColor = plotutil.Color(0)
+	h.LineStyle.Color = color.White
+	f.Plot.Add(h)
+	f.Boxes = len(h.Bins)
+	return f, nil
+}
+
+// RunCurvesFigure plots peers discovered against time for up to maxRuns
+// runs spread evenly over the condition (reference figures 6.11–6.17).
+func RunCurvesFigure(cs *ConditionStats, maxRuns int) (*Figure, error) {
+	n := len(cs.Samples.Curves)
+	shown := min(n, maxRuns)
+	f := newFigure("runs-"+cs.Name, "Peers discovered over time, "+condLabel(cs),
+		fmt.Sprintf("Number of peers node A had discovered against time since t0, for %d of %d runs (evenly spaced sample).", shown, n),
+		"time since node A restart (s)", "peers discovered")
+	for i := 0; i < shown; i++ {
+		j := i * n / shown
+		times := cs.Samples.Curves[j]
+		xys := plotter.XYs{{X: 0, Y: 0}}
+		for k, t := range times {
+			xys = append(xys, plotter.XY{X: seconds(t), Y: float64(k + 1)})
+		}
+		if err := f.addLine(fmt.Sprintf("run %d", cs.Samples.CurveIndex[j]), xys, plotutil.Color(i), nil, true); err != nil {
+			return nil, err
+		}
+	}
+	f.Plot.Y.Min = 0
+	f.Plot.Y.Max = float64(cs.Peers) + 0.5
+	f.Plot.Legend.Top = false
+	f.Plot.Legend.Left = false
+	return f, nil
+}
+
+// BoxFigure draws one box of discovery time per number of peers discovered
+// (reference figures 6.18–6.21).
+func BoxFigure(cs *ConditionStats) (*Figure, error) {
+	f := newFigure("box-"+cs.Name, "Time to discover k peers, "+condLabel(cs),
+		"Box plot of the time until node A had discovered k peers (box: p25–p75, line: median, whiskers: 1.5·IQR, dots: outliers).",
+		"number of peers discovered k", "time since node A restart (s)")
+	var names []string
+	for k, s := range cs.Samples.ByK {
+		names = append(names, strconv.Itoa(k+1))
+		if len(s) == 0 {
+			continue
+		}
+		vals := make(plotter.Values, len(s))
+		for i, v := range s {
+			vals[i] = seconds(v)
+		}
+		w := vg.Points(math.Max(4, math.Min(24, 300/float64(max(1, len(cs.Samples.ByK))))))
+		b, err := plotter.NewBoxPlot(w, float64(k), vals)
+		if err != nil {
+			return nil, fmt.Errorf("%s: box k=%d: %w", f.Name, k+1, err)
+		}
+		b.FillColor = plotutil.Color(0)
+		b.GlyphStyle.Radius = vg.Points(1.5)
+		f.Plot.Add(b)
+		f.Boxes++
+	}
+	if len(names) > 0 {
+		f.Plot.NominalX(names...)
+		f.Plot.X.Label.Text = "number of peers discovered k"
+	}
+	return f, nil
+}
+
+// CDFFigure overlays the empirical CDF of single-peer discovery time of
+// every condition, with the model for each condition dashed.
+func CDFFigure(conds []ConditionStats) (*Figure, error) {
+	f := newFigure("cdf", "Discovery time of one peer: measured (solid) and model (dashed)",
+		"Empirical CDF of single-peer discovery time per condition; dashed: periodic-announcer model D = s + U·T + G·T.",
+		"discovery time of one peer (s)", "P(discovered ≤ t)")
+	for i := range conds {
+		cs := &conds[i]
+		s := cs.Samples.AnyPeer
+		if len(s) == 0 {
+			continue
+		}
+		xys := make(plotter.XYs, 0, len(s)+1)
+		xys = append(xys, plotter.XY{X: seconds(s[0]), Y: 0})
+		for j, v := range s {
+			xys = append(xys, plotter.XY{X: seconds(v), Y: float64(j+1) / float64(len(s))})
+		}
+		c := plotutil.Color(i)
+		if err := f.addLine(cs.Name, xys, c, nil, true); err != nil {
+			return nil, err
+		}
+		if cs.Model != nil {
+			hi := s[len(s)-1]
+			mxys := make(plotter.XYs, 0, 201)
+			for j := 0; j <= 200; j++ {
+				d := hi * float64(j) / 200
+				mxys = append(mxys, plotter.XY{X: seconds(d), Y: cs.Model.PeerCDF(d)})
+			}
+			if err := f.addLine(cs.Name+" model", mxys, c, dashed(), false); err != nil {
+				return nil, err
+			}
+		}
+	}
+	f.Plot.Y.Min, f.Plot.Y.Max = 0, 1
+	f.Plot.Legend.Top = false
+	f.Plot.Legend.Left = false
+	return f, nil
+}
+
+// ResponsivenessFigure plots P(discovered within d) over d per condition:
+// solid for one given peer, dotted for all peers.
+func ResponsivenessFigure(conds []ConditionStats) (*Figure, error) {
+	f := newFigure("responsiveness", "Responsiveness: probability of discovery within a deadline",
+		"Solid: P(a given peer is discovered within d). Dotted: P(all peers are discovered within d). Undiscovered peers count as failures.",
+		"deadline d (s)", "probability")
+	for i := range conds {
+		cs := &conds[i]
+		c := plotutil.Color(i)
+		if len(cs.Responsiveness) > 0 {
+			if err := f.addLine(cs.Name+" one peer", pointsXY(cs.Responsiveness), c, nil, false); err != nil {
+				return nil, err
+			}
+		}
+		if len(cs.AllResponsiveness) > 0 {
+			if err := f.addLine(cs.Name+" all peers", pointsXY(cs.AllResponsiveness), c, dotted(), false); err != nil {
+				return nil, err
+			}
+		}
+	}
+	f.Plot.Y.Min, f.Plot.Y.Max = 0, 1
+	f.Plot.Legend.Top = false
+	f.Plot.Legend.Left = false
+	return f, nil
+}
+
+func pointsXY(pts []Point) plotter.XYs {
+	xys := make(plotter.XYs, len(pts))
+	for i, p := range pts {
+		xys[i] = plotter.XY{X: seconds(p.X), Y: p.Y}
+	}
+	return xys
+}
+
+// SweepPoint is one (cluster count, condition) cell of a sweep.
+type SweepPoint struct {
+	Clusters  int     `json:"clusters"`
+	Condition string  `json:"condition"`
+	LossPct   float64 `json:"lossPct"`
+	Stats     Dist    `json:"stats"`
+}
+
+// SweepFigure plots the median (solid) and p90 (dashed) of a metric against
+// cluster count, one colour per loss level.
+func SweepFigure(metric string, points []SweepPoint) (*Figure, error) {
+	f := newFigure("sweep", "Sweep: "+metric+" against cluster count",
+		"Median (solid) and p90 (dashed) of "+metric+" per cluster count, one colour per loss level.",
+		"clusters in the lab", metric+" (s)")
+	byLoss := map[float64][]SweepPoint{}
+	var losses []float64
+	for _, p := range points {
+		if _, ok := byLoss[p.LossPct]; !ok {
+			losses = append(losses, p.LossPct)
+		}
+		byLoss[p.LossPct] = append(byLoss[p.LossPct], p)
+	}
+	sort.Float64s(losses)
+	for i, loss := range losses {
+		ps := byLoss[loss]
+		sort.Slice(ps, func(a, b int) bool { return ps[a].Clusters < ps[b].Clusters })
+		var med, p90 plotter.XYs
+		for _, p := range ps {
+			if p.Stats.N == 0 {
+				continue
+			}
+			med = append(med, plotter.XY{X: float64(p.Clusters), Y: seconds(p.Stats.Median)})
+			p90 = append(p90, plotter.XY{X: float64(p.Clusters), Y: seconds(p.Stats.P90)})
+		}
+		if len(med) == 0 {
+			continue
+		}
+		c := plotutil.Color(i)
+		if err := f.addLine(fmt.Sprintf("loss %g %% median", loss), med, c, nil, false); err != nil {
+			return nil, err
+		}
+		if err := f.addLine(fmt.Sprintf("loss %g %% p90", loss), p90, c, dashed(), false); err != nil {
+			return nil, err
+		}
+		sc, err := plotter.NewScatter(med)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Name, err)
+		}
+		sc.GlyphStyle.Color = c
+		f.Plot.Add(sc)
+	}
+	f.Plot.Legend.Top = true
+	f.Plot.Legend.Left = true
+	f.Plot.Y.Min = 0
+	return f, nil
+}
+
+// Figures returns every figure for a summary: CDF overlay, responsiveness,
+// then per condition histogram, per-run curves and box plot.
+func Figures(s *Summary, runsShown int) ([]*Figure, error) {
+	var out []*Figure
+	cdf, err := CDFFigure(s.Conditions)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := ResponsivenessFigure(s.Conditions)
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, cdf, resp)
+	for i := range s.Conditions {
+		cs := &s.Conditions[i]
+		h, err := HistogramFigure(cs)
+		if err != nil {
+			return nil, err
+		}
+		r, err := RunCurvesFigure(cs, runsShown)
+		if err != nil {
+			return nil, err
+		}
+		b, err := BoxFigure(cs)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, h, r, b)
+	}
+	return out, nil
+}

@@ -1,0 +1,290 @@
+package results
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"html/template"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+
+	"golang.org/x/sync/errgroup"
+)
+
+// Derived files written by WriteReport.
+const (
+	FileSummary = "summary.json"
+	FileReport  = "report.html"
+	DirPlots    = "plots"
+)
+
+// ReportOptions tune WriteReport.
+type ReportOptions struct {
+	// OutDir receives report.html, summary.json and plots/; default the
+	// campaign directory.
+	OutDir string
+	// RunsShown is how many runs the per-run curve plots show (default 10).
+	RunsShown int
+	// NoPNG skips the PNG copies of the plots.
+	NoPNG bool
+}
+
+// ReportFiles are the paths WriteReport wrote.
+type ReportFiles struct {
+	HTML    string   `json:"html"`
+	Summary string   `json:"summary"`
+	Plots   []string `json:"plots"`
+}
+
+// WriteReport analyses c and writes summary.json, plots/*.svg and *.png and
+// a self-contained report.html (inline SVG, inline CSS, no scripts or links).
+func WriteReport(ctx context.Context, c *Campaign, o ReportOptions) (*ReportFiles, error) {
+	if o.OutDir == "" {
+		o.OutDir = c.Dir
+	}
+	if o.RunsShown <= 0 {
+		o.RunsShown = 10
+	}
+	s := Analyze(c)
+	figs, err := Figures(s, o.RunsShown)
+	if err != nil {
+		return nil, fmt.Errorf("campaign %s: plotting: %w", s.Campaign, err)
+	}
+	plotDir := filepath.Join(o.OutDir, DirPlots)
+	if err := os.MkdirAll(plotDir, 0o755); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", plotDir, err)
+	}
+	svgs := make([][]byte, len(figs))
+	files := &ReportFiles{HTML: filepath.Join(o.OutDir, FileReport), Summary: filepath.Join(o.OutDir, FileSummary)}
+	paths := make([][]string, len(figs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, f := range figs {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			svg, err := f.SVG()
+			if err != nil {
+				return err
+			}
+			svgs[i] = svg
+			base := filepath.Join(plotDir, fileStem(f.Name))
+			if err := os.WriteFile(base+".svg", svg, 0o644); err != nil {
+				return fmt.Errorf("writing plot: %w", err)
+			}
+			paths[i] = append(paths[i], base+".svg")
+			if o.NoPNG {
+				return nil
+			}
+			png, err := f.PNG()
+			if err != nil {
+				return err
+			}
+			if err := os.WriteFile(base+".png", png, 0o644); err != nil {
+				return fmt.Errorf("writing plot: %w", err)
+			}
+			paths[i] = append(paths[i], base+".png")
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, fmt.Errorf("campaign %s: %w", s.Campaign, err)
+	}
+	for _, p := range paths {
+		files.Plots = append(files.Plots, p...)
+	}
+	sj, err := json.MarshalIndent(s, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("campaign %s: encoding summary: %w", s.Campaign, err)
+	}
+	if err := WriteFileAtomic(files.Summary, append(sj, '\n')); err != nil {
+		return nil, err
+	}
+	html, err := RenderHTML(&c.Manifest, s, figs, svgs)
+	if err != nil {
+		return nil, fmt.Errorf("campaign %s: %w", s.Campaign, err)
+	}
+	if err := WriteFileAtomic(files.HTML, html); err != nil {
+		return nil, err
+	}
+	return files, nil
+}
+
+// fileStem makes a figure name safe as a file name.
+func fileStem(name string) string {
+	return strings.Map(func(r rune) rune {
+		switch {
+		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
+			return r
+		}
+		return '_'
+	}, name)
+}
+
+type htmlFigure struct {
+	Title, Caption string
+	SVG            template.HTML
+}
+
+type htmlData struct {
+	M       *Manifest
+	S       *Summary
+	Global  []htmlFigure
+	PerCond map[string][]htmlFigure
+}
+
+// inlineSVG strips the XML prolog so the SVG can sit inside HTML.
+func inlineSVG(b []byte) template.HTML {
+	if i := bytes.Index(b, []byte("<svg")); i > 0 {
+		b = b[i:]
+	}
+	return template.HTML(b) //nolint:gosec // produced by gonum/plot from numbers and escaped labels
+}
+
+// RenderHTML renders the report page from a summary and its figures
+// (svgs[i] is figs[i] rendered as SVG).
+func RenderHTML(m *Manifest, s *Summary, figs []*Figure, svgs [][]byte) ([]byte, error) {
+	d := htmlData{M: m, S: s, PerCond: map[string][]htmlFigure{}}
+	for i, f := range figs {
+		hf := htmlFigure{Title: f.Title, Caption: f.Caption, SVG: inlineSVG(svgs[i])}
+		cond := ""
+		for _, cs := range s.Conditions {
+			for _, pre := range []string{"hist-", "runs-", "box-"} {
+				if f.Name == pre+cs.Name {
+					cond = cs.Name
+				}
+			}
+		}
+		if cond == "" {
+			d.Global = append(d.Global, hf)
+		} else {
+			d.PerCond[cond] = append(d.PerCond[cond], hf)
+		}
+	}
+	t, err := template.New("report").Funcs(template.FuncMap{
+		"sec":   func(ms float64) string { return fmt.Sprintf("%.2f", ms/1000) },
+		"ms":    func(ms float64) string { return fmt.Sprintf("%.0f", ms) },
+		"f3":    func(x float64) string { return fmt.Sprintf("%.3f", x) },
+		"pct":   func(x float64) string { return fmt.Sprintf("%.1f %%", x*100) },
+		"ptrpc": optPct,
+		"rows":  distRows,
+		"worstK": func(ks []KSK) string {
+			w := math.Inf(-1)
+			k := 0
+			for _, x := range ks {
+				if x.D > w {
+					w, k = x.D, x.K
+				}
+			}
+			if k == 0 {
+				return "–"
+			}
+			return fmt.Sprintf("%.3f (k=%d)", w, k)
+		},
+	}).Parse(reportTemplate)
+	if err != nil {
+		return nil, fmt.Errorf("parsing report template: %w", err)
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, d); err != nil {
+		return nil, fmt.Errorf("rendering report: %w", err)
+	}
+	return b.Bytes(), nil
+}
+
+type distRow struct {
+	Name string
+	D    Dist
+}
+
+// distRows lists a condition's distributions for the report table.
+func distRows(cs ConditionStats) []distRow {
+	rows := []distRow{
+		{"first peer", cs.FirstPeer},
+		{"all peers", cs.AllPeers},
+		{"one peer (pooled)", cs.AnyPeer},
+	}
+	for _, k := range cs.ByK {
+		rows = append(rows, distRow{fmt.Sprintf("k = %d peers", k.K), k.Dist})
+	}
+	rows = append(rows,
+		distRow{"container start (start-up)", cs.ContainerStart},
+		distRow{"protocol (discovery − container start)", cs.Protocol},
+	)
+	return rows
+}
+
+func optPct(p *float64) string {
+	if p == nil {
+		return "–"
+	}
+	return fmt.Sprintf("%.2f %%", *p)
+}
+
+const reportTemplate = `<!DOCTYPE html>
+<html lang="en">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>testbed report: {{.S.Campaign}}</title>
+<style>
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.5em auto;max-width:1200px;padding:0 1em;color:#222;line-height:1.4}
+h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}h3{margin-top:1.2em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.88em}
+th,td{border:1px solid #ddd;padding:.25em .5em;text-align:right;vertical-align:top}
+th{background:#f3f3f3}td.l,th.l{text-align:left}
+figure{margin:1em 0;border:1px solid #eee;padding:.5em;background:#fff}
+figure svg{max-width:100%;height:auto;display:block}
+figcaption{font-size:.85em;color:#555}
+.note{font-size:.85em;color:#555}
+.warn{color:#8a4b00}
+pre{background:#f7f7f7;padding:.5em;overflow-x:auto;font-size:.8em;max-height:20em}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:.6em}
+</style>
+</head>
+<body>
+<h1>Discovery campaign {{.S.Campaign}}</h1>
+<p>Protocol <b>{{.M.Protocol}}</b>, node A <b>{{.M.NodeA}}</b>, {{len .M.Peers}} peers, phase mode <b>{{.S.PhaseLabel}}</b>, announce interval T = {{ms .M.AnnounceIntervalMS}} ms. Times are seconds since node A's restart (t0) unless marked ms. Warm-up and aborted runs are excluded.</p>
+{{if .S.Warnings}}<h2>Warnings</h2><ul>{{range .S.Warnings}}<li class="warn">{{.}}</li>{{end}}{{range .M.Warnings}}<li class="warn">{{.}}</li>{{end}}</ul>{{end}}
+
+<h2>Summary per condition</h2>
+<table>
+<tr><th class="l">condition</th><th class="l">backend</th><th>loss requested</th><th>loss achieved</th><th>runs</th><th>excluded (warm-up / aborted)</th><th>timed out</th><th>missing peers</th><th>first peer median</th><th>first peer p90</th><th>one peer median</th><th>all peers median</th><th>all peers p90</th><th>all peers max</th><th>container start median</th><th>protocol median</th><th>flaps / peer-min</th><th>KS vs model</th></tr>
+{{range .S.Conditions}}<tr><td class="l">{{.Name}}</td><td class="l">{{.Backend}}</td><td>{{.RequestedLossPct}} %</td><td>{{ptrpc .AchievedLossPct}}</td><td>{{.Runs}}</td><td>{{.WarmupRuns}} / {{.AbortedRuns}}</td><td>{{.TimedOutRuns}}</td><td>{{.MissingPeers}}</td><td>{{sec .FirstPeer.Median}}</td><td>{{sec .FirstPeer.P90}}</td><td>{{sec .AnyPeer.Median}}</td><td>{{sec .AllPeers.Median}}</td><td>{{sec .AllPeers.P90}}</td><td>{{sec .AllPeers.Max}}</td><td>{{sec .ContainerStart.Median}}</td><td>{{sec .Protocol.Median}}</td><td>{{f3 .FlapRate}}</td><td>{{if .Model}}{{f3 .Model.KSPeer}}{{else}}–{{end}}</td></tr>
+{{end}}</table>
+<p class="note">Quantiles: {{.S.Quantiles}}. "One peer" pools every (run, peer) discovery time; "all peers" counts only runs that discovered every peer. Protocol time = discovery − node A's container start (from the container runtime).</p>
+
+<h2>Plots across conditions</h2>
+{{range .Global}}<figure>{{.SVG}}<figcaption>{{.Caption}}</figcaption></figure>
+{{end}}
+
+<h2>Model comparison</h2>
+<p>Model for a periodic announcer: D = s + U·T + G·T with U ~ Uniform(0,1) (phase), G ~ Geometric(1−p) lost announcements, s the start-up. The k-th of N−1 peers uses order statistics of independent peers. KS is the Kolmogorov–Smirnov distance sup|F<sub>measured</sub> − F<sub>model</sub>| (0 = identical, 1 = disjoint).</p>
+<table>
+<tr><th class="l">condition</th><th>T (ms)</th><th>p</th><th class="l">p from</th><th>s (ms)</th><th class="l">s from</th><th>KS one peer</th><th>fitted s (ms)</th><th>KS with fitted s</th><th>worst KS k-th peer</th></tr>
+{{range .S.Conditions}}{{if .Model}}<tr><td class="l">{{.Name}}</td><td>{{ms .Model.IntervalMS}}</td><td>{{pct .Model.Loss}}</td><td class="l">{{.Model.LossSource}}</td><td>{{ms .Model.StartupMS}}</td><td class="l">{{.Model.StartupSource}}</td><td>{{f3 .Model.KSPeer}}</td><td>{{ms .Model.FittedStartupMS}}</td><td>{{f3 .Model.KSPeerFitted}}</td><td>{{worstK .Model.KSByK}}</td></tr>{{end}}
+{{end}}</table>
+<p class="note">Caveat: peers' announce tickers keep fixed offsets in the lab, so discovery times of different peers within one run are correlated; the k-th peer model assumes independence. With the aligned phase mode the uniform-phase assumption does not hold and a large KS is expected.</p>
+
+{{range .S.Conditions}}{{$c := .}}
+<h2>Condition {{.Name}}</h2>
+<p>Backend <b>{{.Backend}}</b>{{if .Impairment.Target}}, target {{.Impairment.Target}}{{end}}, loss requested {{.RequestedLossPct}} %, achieved {{ptrpc .AchievedLossPct}}{{if .PacketsSeen}} ({{.PacketsDropped}} of {{.PacketsSeen}} packets dropped){{end}}{{if .Impairment.DelayMS}}, delay {{.Impairment.DelayMS}} ms{{end}}. Phase: {{.PhaseLabel}}. {{.Runs}} runs ({{.WarmupRuns}} warm-up and {{.AbortedRuns}} aborted excluded), {{.TimedOutRuns}} timed out, {{.MissingPeers}} missing (run, peer) pairs. Flaps: {{.Flaps}} in {{printf "%.1f" .PeerMinutes}} peer-minutes = {{f3 .FlapRate}} false failure detections per peer-minute.</p>
+<table>
+<tr><th class="l">metric (s)</th><th>n</th><th>min</th><th>p25</th><th>median</th><th>p75</th><th>p90</th><th>p99</th><th>max</th><th>mean</th><th>stdev</th><th>IQR</th></tr>
+{{range rows .}}<tr><td class="l">{{.Name}}</td>{{with .D}}<td>{{.N}}</td><td>{{sec .Min}}</td><td>{{sec .P25}}</td><td>{{sec .Median}}</td><td>{{sec .P75}}</td><td>{{sec .P90}}</td><td>{{sec .P99}}</td><td>{{sec .Max}}</td><td>{{sec .Mean}}</td><td>{{sec .Stdev}}</td><td>{{sec .IQR}}</td>{{end}}</tr>
+{{end}}</table>
+<div class="grid">{{range index $.PerCond .Name}}<figure>{{.SVG}}<figcaption>{{.Caption}}</figcaption></figure>{{end}}</div>
+<details><summary>Per individual peer ({{len .ByPeer}} peers)</summary>
+<table>
+<tr><th class="l">peer</th><th>n</th><th>missing</th><th>flaps</th><th>min</th><th>p25</th><th>median</th><th>p75</th><th>p90</th><th>p99</th><th>max</th><th>mean</th><th>stdev</th><th>IQR</th></tr>
+{{range .ByPeer}}<tr><td class="l">{{.Peer}}</td><td>{{.N}}</td><td>{{.Missing}}</td><td>{{.Flaps}}</td><td>{{sec .Min}}</td><td>{{sec .P25}}</td><td>{{sec .Median}}</td><td>{{sec .P75}}</td><td>{{sec .P90}}</td><td>{{sec .P99}}</td><td>{{sec .Max}}</td><td>{{sec .Mean}}</td><td>{{sec .Stdev}}</td><td>{{sec .IQR}}</td></tr>
+{{end}}</table></details>
+{{end}}
+</body>
+</html>
+`
