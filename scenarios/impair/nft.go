@@ -73,23 +73,42 @@ func (n *Nftables) Apply(ctx context.Context, t Target, s Spec) error {
 	if err != nil {
 		return fmt.Errorf("%s: apply nftables loss: %w", t, err)
 	}
-	script := nftScript(t.Interface, s.LossPct)
-	if _, _, err := runIn(ctx, n.exec, t.Node, ns, func() []byte { return []byte(script) }, "nft", "-f", "-"); err != nil {
-		return fmt.Errorf("%s: apply nftables loss: %w", t, err)
-	}
-	out, _, err := runIn(ctx, n.exec, t.Node, ns, nil, nftListCmd...)
-	if err != nil {
-		return fmt.Errorf("%s: read back nftables loss: %w", t, err)
-	}
-	tab, err := parseNft(out)
-	if err != nil {
-		return fmt.Errorf("%s: read back nftables loss: %w", t, err)
-	}
-	if tab.Hook != "egress" || tab.Mod != nftMod || tab.Threshold != nftThreshold(s.LossPct) {
-		return fmt.Errorf("%s: nftables read back differs: hook %q, numgen mod %d < %d, want egress, mod %d < %d",
-			t, tab.Hook, tab.Mod, tab.Threshold, nftMod, nftThreshold(s.LossPct))
+	if err := n.applyNS(ctx, t.Node, ns, t.Interface, s.LossPct); err != nil {
+		return fmt.Errorf("%s: %w", t, err)
 	}
 	return nil
+}
+
+// applyNS installs the table in the network namespace at ns on node.
+func (n *Nftables) applyNS(ctx context.Context, node, ns, iface string, lossPct float64) error {
+	script := nftScript(iface, lossPct)
+	if _, _, err := runIn(ctx, n.exec, node, ns, func() []byte { return []byte(script) }, "nft", "-f", "-"); err != nil {
+		return fmt.Errorf("apply nftables loss: %w", err)
+	}
+	tab, err := n.statsNS(ctx, node, ns)
+	if err != nil {
+		return fmt.Errorf("read back nftables loss: %w", err)
+	}
+	if tab.Hook != "egress" || tab.Mod != nftMod || tab.Threshold != nftThreshold(lossPct) {
+		return fmt.Errorf("nftables read back differs: hook %q, numgen mod %d < %d, want egress, mod %d < %d",
+			tab.Hook, tab.Mod, tab.Threshold, nftMod, nftThreshold(lossPct))
+	}
+	return nil
+}
+
+// statsNS lists the table in the namespace at ns.
+func (n *Nftables) statsNS(ctx context.Context, node, ns string) (nftState, error) {
+	out, _, err := runIn(ctx, n.exec, node, ns, nil, nftListCmd...)
+	if err != nil {
+		return nftState{}, err
+	}
+	return parseNft(out)
+}
+
+// removeNS deletes the table from the namespace at ns, present or not.
+func (n *Nftables) removeNS(ctx context.Context, node, ns string) error {
+	_, _, err := runIn(ctx, n.exec, node, ns, func() []byte { return []byte(nftRemoveScript) }, "nft", "-f", "-")
+	return err
 }
 
 // Stats reads the seen and dropped counters.
@@ -97,11 +116,11 @@ func (n *Nftables) Stats(ctx context.Context, t Target) (Stats, error) {
 	if err := t.check(); err != nil {
 		return Stats{}, err
 	}
-	_, out, err := execIn(ctx, n.exec, n.resolve, t, nil, nftListCmd...)
+	ns, err := n.resolve.NetNS(ctx, t.Node, t.Namespace, t.Pod)
 	if err != nil {
 		return Stats{}, fmt.Errorf("%s: read nftables counters: %w", t, err)
 	}
-	tab, err := parseNft(out)
+	tab, err := n.statsNS(ctx, t.Node, ns)
 	if err != nil {
 		return Stats{}, fmt.Errorf("%s: read nftables counters: %w", t, err)
 	}
@@ -113,7 +132,10 @@ func (n *Nftables) Remove(ctx context.Context, t Target) error {
 	if err := t.check(); err != nil {
 		return err
 	}
-	_, _, err := execIn(ctx, n.exec, n.resolve, t, func() []byte { return []byte(nftRemoveScript) }, "nft", "-f", "-")
+	ns, err := n.resolve.NetNS(ctx, t.Node, t.Namespace, t.Pod)
+	if err == nil {
+		err = n.removeNS(ctx, t.Node, ns)
+	}
 	if err == nil || gone(err) {
 		return nil
 	}
