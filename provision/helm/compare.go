@@ -69,4 +69,3 @@ func chartDigest(c *chart.Chart) string {
 	walk(c)
 	return hex.EncodeToString(h.Sum(nil))
 }
-
