@@ -93,6 +93,10 @@ type PodTimeline struct {
 	// ContainerStartMS comes from the container runtime inside the KinD node
 	// (CRI, sub-second precision); it splits start-up from protocol time.
 	ContainerStartMS *float64 `json:"containerStartMS,omitempty"`
+	// LeaveMS is when the runner stopped node A for a failure-detection or
+	// graceful-leave measurement (PeerTiming.GoneMS - LeaveMS is the time
+	// a peer took to drop A).
+	LeaveMS *float64 `json:"leaveMS,omitempty"`
 }
 
 // Impairment is what was applied during the run and what it achieved.
