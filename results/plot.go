@@ -77,6 +77,13 @@ func (f *Figure) addLine(label string, xys plotter.XYs, c color.Color, dashes []
 	return nil
 }
 
+// wide enlarges an overlay figure so its legend does not crowd the curves.
+func (f *Figure) wide() {
+	f.Width, f.Height = 26*vg.Centimeter, 14*vg.Centimeter
+	f.Plot.Legend.TextStyle.Font.Size = vg.Points(10)
+	f.Plot.Legend.Padding = vg.Points(2)
+}
+
 func seconds(ms float64) float64 { return ms / 1000 }
 
 func dashed() []vg.Length { return []vg.Length{vg.Points(6), vg.Points(4)} }
@@ -211,6 +218,7 @@ func CDFFigure(conds []ConditionStats) (*Figure, error) {
 	f.Plot.Y.Min, f.Plot.Y.Max = 0, 1
 	f.Plot.Legend.Top = false
 	f.Plot.Legend.Left = false
+	f.wide()
 	return f, nil
 }
 
@@ -237,6 +245,7 @@ func ResponsivenessFigure(conds []ConditionStats) (*Figure, error) {
 	f.Plot.Y.Min, f.Plot.Y.Max = 0, 1
 	f.Plot.Legend.Top = false
 	f.Plot.Legend.Left = false
+	f.wide()
 	return f, nil
 }
 

@@ -235,9 +235,10 @@ const reportTemplate = `<!DOCTYPE html>
 <style>
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.5em auto;max-width:1200px;padding:0 1em;color:#222;line-height:1.4}
 h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}h3{margin-top:1.2em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.88em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.82em}
+.scroll{overflow-x:auto}
 th,td{border:1px solid #ddd;padding:.25em .5em;text-align:right;vertical-align:top}
-th{background:#f3f3f3}td.l,th.l{text-align:left}
+th{background:#f3f3f3;font-weight:600}td.l,th.l{text-align:left}
 figure{margin:1em 0;border:1px solid #eee;padding:.5em;background:#fff}
 figure svg{max-width:100%;height:auto;display:block}
 figcaption{font-size:.85em;color:#555}
@@ -253,10 +254,10 @@ pre{background:#f7f7f7;padding:.5em;overflow-x:auto;font-size:.8em;max-height:20
 {{if .S.Warnings}}<h2>Warnings</h2><ul>{{range .S.Warnings}}<li class="warn">{{.}}</li>{{end}}{{range .M.Warnings}}<li class="warn">{{.}}</li>{{end}}</ul>{{end}}
 
 <h2>Summary per condition</h2>
-<table>
-<tr><th class="l">condition</th><th class="l">backend</th><th>loss requested</th><th>loss achieved</th><th>runs</th><th>excluded (warm-up / aborted)</th><th>timed out</th><th>missing peers</th><th>first peer median</th><th>first peer p90</th><th>one peer median</th><th>all peers median</th><th>all peers p90</th><th>all peers max</th><th>container start median</th><th>protocol median</th><th>flaps / peer-min</th><th>KS vs model</th></tr>
-{{range .S.Conditions}}<tr><td class="l">{{.Name}}</td><td class="l">{{.Backend}}</td><td>{{.RequestedLossPct}} %</td><td>{{ptrpc .AchievedLossPct}}</td><td>{{.Runs}}</td><td>{{.WarmupRuns}} / {{.AbortedRuns}}</td><td>{{.TimedOutRuns}}</td><td>{{.MissingPeers}}</td><td>{{sec .FirstPeer.Median}}</td><td>{{sec .FirstPeer.P90}}</td><td>{{sec .AnyPeer.Median}}</td><td>{{sec .AllPeers.Median}}</td><td>{{sec .AllPeers.P90}}</td><td>{{sec .AllPeers.Max}}</td><td>{{sec .ContainerStart.Median}}</td><td>{{sec .Protocol.Median}}</td><td>{{f3 .FlapRate}}</td><td>{{if .Model}}{{f3 .Model.KSPeer}}{{else}}–{{end}}</td></tr>
-{{end}}</table>
+<div class="scroll"><table>
+<tr><th class="l">condition</th><th class="l">backend</th><th>loss requested / achieved</th><th>runs</th><th>warm-up / aborted (excluded)</th><th>timed out</th><th>missing peers</th><th>first peer median</th><th>first peer p90</th><th>one peer median</th><th>all peers median</th><th>all peers p90</th><th>all peers max</th><th>start-up median</th><th>protocol median</th><th>flaps per peer-min</th><th>KS vs model</th></tr>
+{{range .S.Conditions}}<tr><td class="l">{{.Name}}</td><td class="l">{{.Backend}}</td><td>{{.RequestedLossPct}} % / {{ptrpc .AchievedLossPct}}</td><td>{{.Runs}}</td><td>{{.WarmupRuns}} / {{.AbortedRuns}}</td><td>{{.TimedOutRuns}}</td><td>{{.MissingPeers}}</td><td>{{sec .FirstPeer.Median}}</td><td>{{sec .FirstPeer.P90}}</td><td>{{sec .AnyPeer.Median}}</td><td>{{sec .AllPeers.Median}}</td><td>{{sec .AllPeers.P90}}</td><td>{{sec .AllPeers.Max}}</td><td>{{sec .ContainerStart.Median}}</td><td>{{sec .Protocol.Median}}</td><td>{{f3 .FlapRate}}</td><td>{{if .Model}}{{f3 .Model.KSPeer}}{{else}}–{{end}}</td></tr>
+{{end}}</table></div>
 <p class="note">Quantiles: {{.S.Quantiles}}. "One peer" pools every (run, peer) discovery time; "all peers" counts only runs that discovered every peer. Protocol time = discovery − node A's container start (from the container runtime).</p>
 
 <h2>Plots across conditions</h2>
