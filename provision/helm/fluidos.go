@@ -159,7 +159,13 @@ func FluidosValues(plan *topology.Plan, c topology.ClusterPlan, nodeAddress stri
 		"pullPolicy": "IfNotPresent",
 		"common": map[string]any{
 			"configMaps": map[string]any{
-				"nodeIdentity": map[string]any{"ip": nodeAddress},
+				// The NM reads ConfigMap fluidos/fluidos-node-identity; the
+				// chart fails to render without a domain.
+				"nodeIdentity": map[string]any{
+					"name":   "fluidos-node-identity",
+					"domain": "fluidos.eu",
+					"ip":     nodeAddress,
+				},
 			},
 			"nodeSelector": map[string]any{"kubernetes.io/hostname": cp},
 			"tolerations": []any{
@@ -215,6 +221,9 @@ func CheckFluidosValues(v map[string]any) error {
 	var errs []string
 	if _, ok := lookup(v, "common", "configMaps", "nodeIdentity", "nodeID"); ok {
 		errs = append(errs, "common.configMaps.nodeIdentity.nodeID must not be set (a typo in the chart breaks rendering)")
+	}
+	if d, _ := lookup(v, "common", "configMaps", "nodeIdentity", "domain"); d == nil || d == "" {
+		errs = append(errs, "common.configMaps.nodeIdentity.domain is required")
 	}
 	if ip, _ := lookup(v, "common", "configMaps", "nodeIdentity", "ip"); ip == nil || ip == "" {
 		errs = append(errs, "common.configMaps.nodeIdentity.ip is required")
