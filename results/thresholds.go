@@ -14,13 +14,13 @@ import (
 
 // Threshold is one rule of a thresholds file (YAML list), e.g.
 //
-//	- metric: allPeers      # firstPeer | allPeers | anyPeer | k<N>
-//	  stat: p90             # n min p25 median p75 p90 p99 max mean stdev iqr
-//	  condition: loss-10    # optional; default every condition
-//	  max: 12s              # absolute limit on the candidate's stat
-//	- metric: median        # shorthand: a stat name applies to every metric
-//	  maxRegressionPct: 5   # candidate stat at most 5 % above the baseline's
-//	  alpha: 0.01           # ... counted only when Holm-adjusted Mann–Whitney p < alpha
+//   - metric: allPeers      # firstPeer | allPeers | anyPeer | k<N>
+//     stat: p90             # n min p25 median p75 p90 p99 max mean stdev iqr
+//     condition: loss-10    # optional; default every condition
+//     max: 12s              # absolute limit on the candidate's stat
+//   - metric: median        # shorthand: a stat name applies to every metric
+//     maxRegressionPct: 5   # candidate stat at most 5 % above the baseline's
+//     alpha: 0.01           # ... counted only when Holm-adjusted Mann–Whitney p < alpha
 type Threshold struct {
 	Metric           string    `yaml:"metric" json:"metric"`
 	Stat             string    `yaml:"stat" json:"stat"`
