@@ -468,3 +468,22 @@ func TestStatsAndRecord(t *testing.T) {
 		t.Errorf("Record(none) = %+v", r)
 	}
 }
+
+func TestSummary(t *testing.T) {
+	for _, tc := range []struct {
+		caps Capabilities
+		want []string
+	}{
+		{Capabilities{NetemErr: "Error: Specified qdisc kind is unknown.", NftEgress: true},
+			[]string{"netem: no (Error: Specified qdisc kind is unknown.)", "nftables egress: yes", "impairments: loss (nftables)", "modprobe sch_netem"}},
+		{Capabilities{Netem: true, NftEgress: true}, []string{"netem: yes", "impairments: loss, delay, jitter, correlation, duplicate, corrupt, rate (netem)"}},
+		{Capabilities{}, []string{"netem: no;", "nftables egress: no;", "impairments: none"}},
+	} {
+		got := tc.caps.Summary()
+		for _, w := range tc.want {
+			if !strings.Contains(got, w) {
+				t.Errorf("Summary() = %q, lacks %q", got, w)
+			}
+		}
+	}
+}

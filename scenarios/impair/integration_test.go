@@ -188,13 +188,6 @@ func runSenderTest(t *testing.T, multicast bool, lossPct float64) {
 	}
 }
 
-func deref(p *float64) float64 {
-	if p == nil {
-		return math.NaN()
-	}
-	return *p
-}
-
 // inNS runs f on an OS thread switched into the network namespace at path;
 // sockets created there stay in it. The thread is discarded afterwards.
 func inNS(t *testing.T, path string, f func()) {

@@ -270,3 +270,27 @@ func firstLine(s string) string {
 	}
 	return s
 }
+
+// Summary is one line for doctor, e.g.
+// "netem: no (Error: Specified qdisc kind is unknown.); nftables egress: yes; impairments: loss (nftables)".
+func (c Capabilities) Summary() string {
+	yn := func(ok bool, why string) string {
+		if ok {
+			return "yes"
+		}
+		if why == "" {
+			return "no"
+		}
+		return "no (" + why + ")"
+	}
+	s := "netem: " + yn(c.Netem, c.NetemErr) + "; nftables egress: " + yn(c.NftEgress, c.NftErr) + "; impairments: "
+	if sup := c.Supported(); len(sup) > 0 {
+		s += strings.Join(sup, ", ") + " (" + c.Backend() + ")"
+	} else {
+		s += "none"
+	}
+	if !c.Netem {
+		s += "; for delay, jitter, duplicate, corrupt and rate: " + netemHint
+	}
+	return s
+}
