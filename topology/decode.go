@@ -168,7 +168,7 @@ func yamlError(file string, data []byte, path string, err error) *FieldError {
 	fe := &FieldError{File: file, Path: path, Message: err.Error(), Fix: "correct the YAML syntax at this position"}
 	var ye yaml.Error
 	if errors.As(err, &ye) {
-		fe.Message = ye.GetMessage()
+		fe.Message = strings.ReplaceAll(ye.GetMessage(), "\t", `\t`)
 		if tk := ye.GetToken(); tk != nil && tk.Position != nil {
 			fe.Line, fe.Column = tk.Position.Line, tk.Position.Column
 		}

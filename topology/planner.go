@@ -352,3 +352,43 @@ func DiffValues(base, v map[string]any) []string {
 	sort.Strings(out)
 	return out
 }
+
+// ValueChanges lists, per cluster and chart, the chart values the topology
+// file sets beyond the built-in defaults ("path=value", sorted), so that
+// `testbed plan` can show only what the user changed.
+func (t *Topology) ValueChanges(p *Plan) map[string]map[string][]string {
+	bare := *t
+	bare.Fluidos.Values, bare.Fluidos.ClusterValues = nil, nil
+	bare.ExtraCharts = make([]Chart, len(t.ExtraCharts))
+	for i, c := range t.ExtraCharts {
+		c.Values = nil
+		bare.ExtraCharts[i] = c
+	}
+	bare.Clusters.Overrides = map[string]ClusterOverride{}
+	for k, o := range t.Clusters.Overrides {
+		o.Values = nil
+		bare.Clusters.Overrides[k] = o
+	}
+	base, err := bare.Plan()
+	out := map[string]map[string][]string{}
+	if err != nil {
+		return out
+	}
+	for i, c := range p.Clusters {
+		if i >= len(base.Clusters) {
+			break
+		}
+		for j, ch := range c.Charts {
+			if j >= len(base.Clusters[i].Charts) {
+				break
+			}
+			if d := DiffValues(base.Clusters[i].Charts[j].Values, ch.Values); len(d) > 0 {
+				if out[c.Name] == nil {
+					out[c.Name] = map[string][]string{}
+				}
+				out[c.Name][ch.Name] = d
+			}
+		}
+	}
+	return out
+}

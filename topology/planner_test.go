@@ -185,3 +185,24 @@ func TestImageProblem(t *testing.T) {
 		}
 	}
 }
+
+func TestValueChanges(t *testing.T) {
+	top, err := Load("testdata/valid-list-overrides.yaml", WithEnvironment(testEnv))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := top.Plan()
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := top.ValueChanges(p)
+	want := map[string]map[string][]string{
+		"alpha": {"fluidos": {"rearController.service.gateway.nodePort.port=30001"}, "agent": {"period=1s"}},
+		"beta": {"fluidos": {"networkManager.config.netInterface=eth9", "rearController.service.gateway.nodePort.port=30001"},
+			"agent": {"period=1s", "replicas=2"}},
+		"gamma": {"fluidos": {"provider=other", "rearController.service.gateway.nodePort.port=30001"}, "agent": {"period=1s"}},
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("ValueChanges = %v\nwant %v", got, want)
+	}
+}

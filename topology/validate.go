@@ -377,11 +377,10 @@ func (t *Topology) validateNetworks(v *validator, clusters, nodes int) {
 			a, b := nets[i], nets[j]
 			if a.p.Overlaps(b.p) {
 				// Report on whichever the user wrote (the later one if both).
-				path := b.path
 				if !v.doc.Has(b.path) && v.doc.Has(a.path) {
-					path = a.path
+					a, b = b, a
 				}
-				v.add(path, fmt.Sprintf("%s %s overlaps %s %s", b.what, b.p, a.what, a.p),
+				v.add(b.path, fmt.Sprintf("%s %s overlaps %s %s", b.what, b.p, a.what, a.p),
 					"choose non-overlapping ranges (defaults: network 172.30.0.0/16, macvlan 10.100.0.0/16, pods 10.244.0.0/16, services 10.96.0.0/16)")
 			}
 		}

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fluidos-lab/testbed/topology"
+)
+
+func newPlanCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
+	var format string
+	cmd := &cobra.Command{
+		Use:   "plan FILE",
+		Short: "Show the fully resolved lab: clusters, nodes, addresses, paths, images, charts and the resource estimate",
+		Example: `  testbed plan topology/24-nodes.yaml
+  testbed plan topology/24-nodes.yaml -o json`,
+		Args: cobra.ExactArgs(1),
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return []string{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(format); err != nil {
+				return err
+			}
+			t, p, err := loadTopologyPlan(args[0])
+			if err != nil {
+				return reportTopologyError(streams, err)
+			}
+			return printData(streams.Out, format, p, func(tw *tabwriter.Writer) error {
+				return writePlanTable(tw, t, p)
+			})
+		},
+	}
+	addOutputFlag(cmd, &format)
+	return cmd
+}
+
+func writePlanTable(tw *tabwriter.Writer, t *topology.Topology, p *topology.Plan) error {
+	fmt.Fprintf(tw, "lab %s (%s), state in %s\n", p.Name, p.File, p.StateDir)
+	snoop := "off"
+	if p.Network.MulticastSnooping {
+		snoop = "on"
+	}
+	fmt.Fprintf(tw, "network %s %s gw %s, multicast snooping %s\n", p.Network.Name, p.Network.Subnet, p.Network.Gateway, snoop)
+	fmt.Fprintf(tw, "macvlan mode %s on %s, pool %s (one /24 per cluster), pod interface %s, NAD %s in %s\n", p.Macvlan.Mode,
+		p.Macvlan.Master, p.Macvlan.Subnet, p.Macvlan.PodInterface, p.Macvlan.NADName, strings.Join(p.Macvlan.NADNamespaces, ","))
+	cni := p.CNIPlugins.URL
+	if p.CNIPlugins.Tarball != "" {
+		cni = p.CNIPlugins.Tarball
+	}
+	fmt.Fprintf(tw, "multus %s (%s), CNI plugins %s from %s\n", p.Multus.Version, p.Multus.Image, p.CNIPlugins.Version, cni)
+	fmt.Fprintf(tw, "provisioning: %d clusters at once, %d retries\n\n", p.Parallelism, p.Retries)
+
+	changes := t.ValueChanges(p)
+	fmt.Fprintln(tw, "CLUSTER\tNODES\tADDRESS\tMACVLAN\tKUBECONFIG\tIMAGE\tCHARTS\tVALUES")
+	for _, c := range p.Clusters {
+		nodes := make([]string, len(c.Nodes))
+		for i, n := range c.Nodes {
+			nodes[i] = n.Name
+		}
+		addr := "-"
+		if len(c.Nodes) > 0 {
+			addr = c.Nodes[0].Address
+		}
+		charts := make([]string, len(c.Charts))
+		var values []string
+		for i, ch := range c.Charts {
+			v := ch.Version
+			if v == "" {
+				v = "local"
+			}
+			charts[i] = ch.Name + "@" + v
+			for _, d := range changes[c.Name][ch.Name] {
+				values = append(values, ch.Name+":"+d)
+			}
+		}
+		if len(charts) == 0 {
+			charts = []string{"-"}
+		}
+		if len(values) == 0 {
+			values = []string{"-"}
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s/24\t%s\t%s\t%s\t%s\n", c.Name, strings.Join(nodes, ","), addr,
+			c.Macvlan.RangeStart, c.Kubeconfig, c.NodeImage, strings.Join(charts, ","), strings.Join(values, " "))
+	}
+	fmt.Fprintf(tw, "\nestimate for %d clusters: %.1f GiB memory, %.1f CPU cores, %.1f GiB disk\n", len(p.Clusters),
+		float64(p.Estimate.MemoryMiB)/1024, p.Estimate.CPUCores, float64(p.Estimate.DiskMiB)/1024)
+	return nil
+}

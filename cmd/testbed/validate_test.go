@@ -1,0 +1,129 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// runCLI runs the root command in-process and returns stdout, stderr and
+// the exit code main would use.
+func runCLI(t *testing.T, args ...string) (string, string, int) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	cmd := NewRootCommand(IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+	cmd.SetArgs(args)
+	err := cmd.Execute()
+	code := 0
+	if err != nil {
+		code = 1
+		var ec interface{ ExitCode() int }
+		if errors.As(err, &ec) {
+			code = ec.ExitCode()
+		}
+		if !errors.Is(err, errSilent) {
+			errOut.WriteString("testbed: " + err.Error() + "\n")
+		}
+	}
+	return out.String(), errOut.String(), code
+}
+
+// topologyDir is the repository's topology directory, seen from cmd/testbed.
+const topologyDir = "../../topology"
+
+func TestValidateCommand(t *testing.T) {
+	t.Setenv("TESTBED_STATE_DIR", t.TempDir())
+	td := filepath.Join(topologyDir, "testdata")
+	tests := []struct {
+		name   string
+		args   []string
+		code   int
+		stdout []string
+		stderr []string
+	}{
+		{"shipped files", []string{"validate", topologyDir + "/2-nodes.yaml", topologyDir + "/24-nodes.yaml", topologyDir + "/ci-3-nodes.yaml"}, 0,
+			[]string{"2-nodes.yaml: valid (2 clusters)", "24-nodes.yaml: valid (24 clusters)", "ci-3-nodes.yaml: valid (3 clusters)"}, nil},
+		{"unknown keys", []string{"validate", td + "/invalid-unknown-fields.yaml"}, 1, nil,
+			[]string{`invalid-unknown-fields.yaml:7:3: clusters.cuont: unknown field "cuont" (fix: did you mean "count"?`,
+				`invalid-unknown-fields.yaml:9:1: netwrok: unknown field "netwrok" (fix: did you mean "network"?`}},
+		{"bad CIDRs", []string{"validate", td + "/invalid-bad-cidrs.yaml"}, 1, nil,
+			[]string{`invalid-bad-cidrs.yaml:9:3: network.subnet: network.subnet "172.30.0.0/33" is not an IPv4 CIDR (fix: write it like 172.30.0.0/16)`,
+				`invalid-bad-cidrs.yaml:12:3: macvlan.subnet: macvlan.subnet "10.100.0.1/16" has host bits set (fix: use the network address 10.100.0.0/16)`}},
+		{"duplicates", []string{"validate", td + "/invalid-duplicates.yaml"}, 1, nil,
+			[]string{`invalid-duplicates.yaml:9:7: clusters.list[2]: duplicate cluster name "node-01"`}},
+		{"300 clusters in a /24", []string{"validate", td + "/invalid-300-clusters-slash24.yaml"}, 1, nil,
+			[]string{"clusters.count: count 300 is out of range (fix: use 1..256 clusters)",
+				"network.subnet: subnet 172.30.0.0/24 has 253 usable addresses, fewer than the 300 nodes plus the gateway (fix: use a larger subnet, e.g. 172.30.0.0/23)",
+				"macvlan.subnet: macvlan pool 10.100.0.0/24 holds 1 /24 subnets, fewer than the 300 clusters"}},
+		{"tabs", []string{"validate", td + "/invalid-tabs.yaml"}, 1, nil,
+			[]string{`invalid-tabs.yaml:6:1: found character '\t' that cannot start any token (fix: indent with spaces`}},
+		{"truncated", []string{"validate", td + "/invalid-truncated.yaml"}, 1, nil,
+			[]string{"invalid-truncated.yaml:7:45: could not find end character of double-quoted text (fix: the file looks truncated"}},
+		{"binary garbage", []string{"validate", td + "/invalid-binary.yaml"}, 1, nil,
+			[]string{"invalid-binary.yaml:1:1: binary data (byte 0x1f at offset 0): this is not a YAML text file"}},
+		{"empty", []string{"validate", td + "/invalid-empty.yaml"}, 1, nil,
+			[]string{"invalid-empty.yaml:1:1: the file is empty"}},
+		{"missing file", []string{"validate", "no/such.yaml"}, 1, nil,
+			[]string{"no/such.yaml: cannot read the topology file"}},
+		{"mixed: every file reported", []string{"validate", topologyDir + "/2-nodes.yaml", td + "/invalid-empty.yaml", td + "/invalid-tabs.yaml"}, 1,
+			[]string{"2-nodes.yaml: valid"}, []string{"invalid-empty.yaml:1:1", "invalid-tabs.yaml:6:1", "2 of 3 topology files are invalid"}},
+		{"no args", []string{"validate"}, 1, nil, []string{"requires at least 1 arg"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, stderr, code := runCLI(t, tt.args...)
+			if code != tt.code {
+				t.Errorf("exit code %d, want %d\nstdout:\n%s\nstderr:\n%s", code, tt.code, stdout, stderr)
+			}
+			for _, w := range tt.stdout {
+				if !strings.Contains(stdout, w) {
+					t.Errorf("stdout lacks %q:\n%s", w, stdout)
+				}
+			}
+			for _, w := range tt.stderr {
+				if !strings.Contains(stderr, w) {
+					t.Errorf("stderr lacks %q:\n%s", w, stderr)
+				}
+			}
+		})
+	}
+}
+
+func TestValidateJSON(t *testing.T) {
+	stdout, _, code := runCLI(t, "validate", "-o", "json", topologyDir+"/ci-3-nodes.yaml", topologyDir+"/testdata/invalid-names.yaml")
+	if code != 1 {
+		t.Fatalf("exit code %d", code)
+	}
+	var res []validateResult
+	if err := json.Unmarshal([]byte(stdout), &res); err != nil {
+		t.Fatalf("not JSON: %v\n%s", err, stdout)
+	}
+	if len(res) != 2 || !res[0].Valid || res[0].Clusters != 3 || res[1].Valid || len(res[1].Errors) != 4 {
+		t.Fatalf("results %+v", res)
+	}
+	if e := res[1].Errors[0]; e.Line != 4 || e.Column != 3 || e.Path != "metadata.name" || e.Fix == "" {
+		t.Errorf("first error %+v", e)
+	}
+}
+
+func TestValidateUserFile(t *testing.T) {
+	// A new user's file with several mistakes at once: all are reported.
+	f := filepath.Join(t.TempDir(), "lab.yaml")
+	src := "apiVersion: testbed.dev/v1alpha1\nkind: Topology\nmetadata:\n  name: Lab\nclusters:\n  count: 3\n  nodeImage: kindest/node:latest\nnetwork:\n  subnet: 10.244.0.0/16\n"
+	if err := os.WriteFile(f, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, stderr, code := runCLI(t, "validate", f)
+	if code != 1 {
+		t.Fatalf("exit %d", code)
+	}
+	for _, w := range []string{":4:3: metadata.name:", ":7:3: clusters.nodeImage: image \"kindest/node:latest\" is not pinned", ":9:3: network.subnet: the Docker network 10.244.0.0/16 overlaps"} {
+		if !strings.Contains(stderr, w) {
+			t.Errorf("stderr lacks %q:\n%s", w, stderr)
+		}
+	}
+}
