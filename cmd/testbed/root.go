@@ -49,6 +49,9 @@ func NewRootCommand(streams IOStreams) *cobra.Command {
 	root.PersistentFlags().BoolVarP(&g.Verbose, "verbose", "v", false, "verbose output")
 	root.AddCommand(
 		newVersionCommand(g, streams),
+		newValidateCommand(g, streams),
+		newPlanCommand(g, streams),
+		newSchemaCommand(g, streams),
 	)
 	return root
 }
