@@ -119,14 +119,77 @@ func DecodeStrict(file string, data []byte, apiVersion, kind string, out any) (*
 		return d, errs
 	}
 	w := &walker{doc: d}
+	w.checkTags(root, 0)
+	if len(w.errs) > 0 {
+		return d, w.errs.Sorted()
+	}
 	w.walk(root, reflect.TypeOf(out), "")
 	if len(w.errs) > 0 {
 		return d, w.errs.Sorted()
 	}
-	if err := yaml.NodeToValue(root, out, yaml.DisallowUnknownField()); err != nil {
+	if err := nodeToValue(root, out); err != nil {
 		return d, ErrorList{yamlError(file, data, "", err)}
 	}
 	return d, nil
+}
+
+// nodeToValue decodes strictly, turning a decoder panic (go-yaml has had
+// nil-node bugs) into an error so no input can crash the caller.
+func nodeToValue(root ast.Node, out any) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("the YAML decoder failed on this document (%v)", r)
+		}
+	}()
+	return yaml.NodeToValue(root, out, yaml.DisallowUnknownField())
+}
+
+// standardTags are the YAML core-schema tags a file may use.
+var standardTags = map[string]bool{"!!str": true, "!!int": true, "!!float": true, "!!bool": true, "!!null": true, "!!map": true, "!!seq": true}
+
+// maxDepth bounds nesting; deeper documents are rejected, not recursed.
+const maxDepth = 200
+
+// checkTags rejects custom tags and empty tagged nodes anywhere in the tree.
+func (w *walker) checkTags(n ast.Node, depth int) {
+	if n == nil || reflect.ValueOf(n).IsNil() {
+		return
+	}
+	if depth > maxDepth {
+		w.add(nodePos(n), "", fmt.Sprintf("the document nests deeper than %d levels", maxDepth), "flatten the structure")
+		return
+	}
+	switch t := n.(type) {
+	case *ast.TagNode:
+		tag := ""
+		if t.Start != nil {
+			tag = t.Start.Value
+		}
+		if !standardTags[tag] {
+			w.add(nodePos(n), "", fmt.Sprintf("YAML tag %q is not supported", tag), "remove the tag; plain values are enough")
+			return
+		}
+		if t.Value == nil || reflect.ValueOf(t.Value).IsNil() {
+			w.add(nodePos(n), "", fmt.Sprintf("YAML tag %q has no value", tag), "write a value after the tag, or remove the tag")
+			return
+		}
+		w.checkTags(t.Value, depth+1)
+	case *ast.AnchorNode:
+		w.checkTags(t.Value, depth+1)
+	case *ast.MappingNode:
+		for _, mv := range t.Values {
+			w.checkTags(mv, depth+1)
+		}
+	case *ast.MappingValueNode:
+		if t.Key != nil {
+			w.checkTags(t.Key, depth+1)
+		}
+		w.checkTags(t.Value, depth+1)
+	case *ast.SequenceNode:
+		for _, v := range t.Values {
+			w.checkTags(v, depth+1)
+		}
+	}
 }
 
 func emptyError(file string) *FieldError {

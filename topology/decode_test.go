@@ -86,3 +86,22 @@ func TestDecodeStrict(t *testing.T) {
 		})
 	}
 }
+
+func TestDecodeStrictTags(t *testing.T) {
+	head := "apiVersion: x/v1\nkind: T\n"
+	tests := []struct{ in, want string }{
+		{head + "list: !0 #c", `f.yaml:3:7: YAML tag "!0" is not supported`},
+		{head + "any: {a: !custom 1}", `f.yaml:3:10: YAML tag "!custom" is not supported`},
+	}
+	for _, tt := range tests {
+		var out testDoc
+		_, err := DecodeStrict("f.yaml", []byte(tt.in), "x/v1", "T", &out)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("DecodeStrict(%q) = %v, want %q", tt.in, err, tt.want)
+		}
+	}
+	var out testDoc
+	if _, err := DecodeStrict("f.yaml", []byte(head+"inner: {name: !!str 12}\n"), "x/v1", "T", &out); err != nil || out.Inner.Name != "12" {
+		t.Errorf("standard tag: %v %+v", err, out)
+	}
+}
