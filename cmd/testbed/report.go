@@ -1,0 +1,104 @@
+package main
+
+import (
+	"fmt"
+	"text/tabwriter"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fluidos-lab/testbed/results"
+)
+
+type reportFlags struct {
+	out       string
+	runsShown int
+	noPNG     bool
+	format    string
+}
+
+type reportOutput struct {
+	Files    *results.ReportFiles     `json:"files"`
+	Summary  []reportConditionSummary `json:"conditions"`
+	Warnings []string                 `json:"warnings,omitempty"`
+}
+
+type reportConditionSummary struct {
+	Condition       string   `json:"condition"`
+	Runs            int      `json:"runs"`
+	TimedOut        int      `json:"timedOut"`
+	FirstMedianMS   float64  `json:"firstPeerMedianMS"`
+	AllMedianMS     float64  `json:"allPeersMedianMS"`
+	AllP90MS        float64  `json:"allPeersP90MS"`
+	AchievedLossPct *float64 `json:"achievedLossPct,omitempty"`
+	KS              *float64 `json:"ksVsModel,omitempty"`
+}
+
+func newReportCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
+	f := &reportFlags{}
+	cmd := &cobra.Command{
+		Use:   "report DIR",
+		Short: "Write report.html, summary.json and plots for a campaign directory",
+		Long: `report reads a campaign directory (manifest.json, runs.jsonl), computes per-condition
+statistics and the discovery-time model, and writes a self-contained report.html (inline SVG,
+no external assets), summary.json with the same numbers, and every plot as SVG and PNG under plots/.`,
+		Example: `  testbed report runs/2026-11-26-loss
+  testbed report runs/2026-11-26-loss --out /tmp/report -o json`,
+		Args: cobra.ExactArgs(1),
+		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
+			return nil, cobra.ShellCompDirectiveFilterDirs
+		},
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(f.format); err != nil {
+				return err
+			}
+			c, err := results.ReadCampaign(args[0])
+			if err != nil {
+				return err
+			}
+			files, err := results.WriteReport(cmd.Context(), c, results.ReportOptions{OutDir: f.out, RunsShown: f.runsShown, NoPNG: f.noPNG})
+			if err != nil {
+				return fmt.Errorf("writing report: %w", err)
+			}
+			return printReport(streams, f.format, c, files)
+		},
+	}
+	cmd.Flags().StringVar(&f.out, "out", "", "directory for report.html, summary.json and plots/ (default: the campaign directory)")
+	cmd.Flags().IntVar(&f.runsShown, "runs-shown", 10, "runs drawn in each per-run curve plot")
+	cmd.Flags().BoolVar(&f.noPNG, "no-png", false, "write only SVG plots")
+	addOutputFlag(cmd, &f.format)
+	return cmd
+}
+
+func printReport(streams IOStreams, format string, c *results.Campaign, files *results.ReportFiles) error {
+	s := results.Analyze(c)
+	out := reportOutput{Files: files, Warnings: s.Warnings}
+	for _, cs := range s.Conditions {
+		row := reportConditionSummary{Condition: cs.Name, Runs: cs.Runs, TimedOut: cs.TimedOutRuns,
+			FirstMedianMS: cs.FirstPeer.Median, AllMedianMS: cs.AllPeers.Median, AllP90MS: cs.AllPeers.P90,
+			AchievedLossPct: cs.AchievedLossPct}
+		if cs.Model != nil {
+			ks := cs.Model.KSPeer
+			row.KS = &ks
+		}
+		out.Summary = append(out.Summary, row)
+	}
+	for _, w := range s.Warnings {
+		fmt.Fprintf(streams.ErrOut, "warning: %s\n", w)
+	}
+	return printData(streams.Out, format, out, func(tw *tabwriter.Writer) error {
+		fmt.Fprintln(tw, "CONDITION\tRUNS\tTIMED OUT\tFIRST PEER MEDIAN\tALL PEERS MEDIAN\tALL PEERS P90\tACHIEVED LOSS\tKS VS MODEL")
+		for _, r := range out.Summary {
+			loss, ks := "-", "-"
+			if r.AchievedLossPct != nil {
+				loss = fmt.Sprintf("%.1f%%", *r.AchievedLossPct)
+			}
+			if r.KS != nil {
+				ks = fmt.Sprintf("%.3f", *r.KS)
+			}
+			fmt.Fprintf(tw, "%s\t%d\t%d\t%.2fs\t%.2fs\t%.2fs\t%s\t%s\n", r.Condition, r.Runs, r.TimedOut,
+				r.FirstMedianMS/1000, r.AllMedianMS/1000, r.AllP90MS/1000, loss, ks)
+		}
+		fmt.Fprintf(tw, "\nreport:\t%s\nsummary:\t%s\nplots:\t%d files\n", files.HTML, files.Summary, len(files.Plots))
+		return nil
+	})
+}
