@@ -173,8 +173,12 @@ type Host struct {
 
 // Lab is what actually ran, read back from the clusters.
 type Lab struct {
-	Topology        string            `json:"topology"`
-	Clusters        []string          `json:"clusters"`
+	Topology string   `json:"topology"`
+	Clusters []string `json:"clusters"`
+	// NodeImage is the node image reference the control-plane containers
+	// run (added for rerun); NodeImageDigest its registry digest, else its
+	// local image ID.
+	NodeImage       string            `json:"nodeImage,omitempty"`
 	NodeImageDigest string            `json:"nodeImageDigest,omitempty"`
 	Charts          map[string]string `json:"charts,omitempty"` // name -> version
 	Images          map[string]string `json:"images,omitempty"` // ref -> digest
