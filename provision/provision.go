@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
@@ -49,8 +50,9 @@ type Provisioner struct {
 	setNetwork func(name string) error
 	// agentImage builds the reference agent image and returns its ref.
 	agentImage func(ctx context.Context) (string, error)
-	// fluidosValues returns the per-cluster FLUIDOS values.
-	fluidosValues func(plan *topology.Plan, c topology.ClusterPlan, nodeAddress string) (map[string]any, error)
+	// fluidosReleases returns the ordered FLUIDOS releases of one cluster
+	// (pinned prerequisites, then the node chart with its generated values).
+	fluidosReleases func(plan *topology.Plan, c topology.ClusterPlan, nodeAddress string) ([]topology.ChartPlan, error)
 	// multusChart returns the Multus release of one cluster.
 	multusChart func(plan *topology.Plan, c topology.ClusterPlan) (topology.ChartPlan, error)
 	// waitMultus waits for the Multus DaemonSet.
@@ -101,9 +103,9 @@ func WithAgentImage(f func(ctx context.Context) (string, error)) Option {
 	return func(p *Provisioner) error { p.agentImage = f; return nil }
 }
 
-// WithFluidosValues sets the per-cluster FLUIDOS values generator.
-func WithFluidosValues(f func(plan *topology.Plan, c topology.ClusterPlan, nodeAddress string) (map[string]any, error)) Option {
-	return func(p *Provisioner) error { p.fluidosValues = f; return nil }
+// WithFluidosReleases sets the per-cluster FLUIDOS releases.
+func WithFluidosReleases(f func(plan *topology.Plan, c topology.ClusterPlan, nodeAddress string) ([]topology.ChartPlan, error)) Option {
+	return func(p *Provisioner) error { p.fluidosReleases = f; return nil }
 }
 
 // WithMultus sets the Multus chart and readiness wait.
@@ -115,13 +117,14 @@ func WithMultus(chart func(plan *topology.Plan, c topology.ClusterPlan) (topolog
 // Multus chart and wait; the others must be set.
 func New(opts ...Option) (*Provisioner, error) {
 	p := &Provisioner{
-		progress:    NopProgress{},
-		now:         time.Now,
-		kube:        KubeFromFile,
-		multusChart: helm.MultusChart,
-		waitMultus:  helm.WaitMultusReady,
-		setNetwork:  func(string) error { return nil },
-		apiTimeout:  10 * time.Second,
+		progress:        NopProgress{},
+		now:             time.Now,
+		kube:            KubeFromFile,
+		multusChart:     helm.MultusChart,
+		fluidosReleases: helm.FluidosReleases,
+		waitMultus:      helm.WaitMultusReady,
+		setNetwork:      func(string) error { return nil },
+		apiTimeout:      10 * time.Second,
 	}
 	for _, o := range opts {
 		if err := o(p); err != nil {
@@ -389,27 +392,24 @@ func (p *Provisioner) Up(ctx context.Context, plan *topology.Plan, o UpOptions) 
 	if plan.Fluidos != nil {
 		if err := phase(PhaseFluidos, func() (int, int, error) {
 			return p.fanOut(ctx, PhaseFluidos, states, chartPar, func(ctx context.Context, s *clusterState) (string, bool, error) {
-				f, _ := chartsOf(plan, s.plan)
-				if f == nil {
+				if f, _ := chartsOf(plan, s.plan); f == nil {
 					return "not planned", false, nil
 				}
-				var overlay map[string]any
-				if p.fluidosValues != nil {
-					v, err := p.fluidosValues(plan, s.plan, s.address)
-					if err != nil {
-						return "", false, err
-					}
-					overlay = v
-				}
-				// The chart's own (topology) values win over the generated defaults.
-				base := deepMerge(overlay, cloneMap(f.Values))
-				ch := *f
-				ch.Values = nil
-				rel, err := p.apply(ctx, s, WithValues(ch, base, TestbedValues(plan, s.plan, s.address, agentImage)))
+				rels, err := p.fluidosReleases(plan, s.plan, s.address)
 				if err != nil {
 					return "", false, err
 				}
-				return releaseNote(rel), rel.Changed, nil
+				changed := false
+				var notes []string
+				for _, ch := range rels {
+					rel, err := p.apply(ctx, s, WithValues(ch, nil, TestbedValues(plan, s.plan, s.address, agentImage)))
+					if err != nil {
+						return "", false, err
+					}
+					changed = changed || rel.Changed
+					notes = append(notes, releaseNote(rel))
+				}
+				return strings.Join(notes, ", "), changed, nil
 			})
 		}); err != nil {
 			return finish(fmt.Errorf("fluidos: %w", err))
@@ -431,7 +431,7 @@ func (p *Provisioner) Up(ctx context.Context, plan *topology.Plan, o UpOptions) 
 				changed = changed || rel.Changed
 				notes = append(notes, releaseNote(rel))
 			}
-			return fmt.Sprint(notes), changed, nil
+			return strings.Join(notes, ", "), changed, nil
 		})
 	}); err != nil {
 		return finish(fmt.Errorf("charts: %w", err))
@@ -514,6 +514,8 @@ func (p *Provisioner) imageRefs(plan *topology.Plan) []string {
 	}
 	if plan.Fluidos != nil {
 		refs = append(refs, plan.Fluidos.Images)
+		fi, _ := helm.FluidosImages(plan.Fluidos.Version)
+		refs = append(refs, fi)
 	}
 	for _, c := range plan.ExtraCharts {
 		refs = append(refs, c.Images)

@@ -10,6 +10,7 @@ import (
 	"strconv"
 	"strings"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
 	"github.com/docker/docker/api/types/filters"
 	"github.com/docker/docker/api/types/network"
@@ -238,7 +239,7 @@ func (n *Networks) RemoveNetwork(ctx context.Context, s network.Summary) error {
 	if s.Labels[LabelManaged] != "true" {
 		return fmt.Errorf("refusing to remove network %q: no %s=true label", s.Name, LabelManaged)
 	}
-	if err := n.API.NetworkRemove(ctx, s.ID); err != nil && !client.IsErrNotFound(err) {
+	if err := n.API.NetworkRemove(ctx, s.ID); err != nil && !cerrdefs.IsNotFound(err) {
 		return fmt.Errorf("removing network %q: %w", s.Name, err)
 	}
 	return nil

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"strings"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"golang.org/x/sync/errgroup"
@@ -59,7 +60,7 @@ func Missing(ctx context.Context, api HostAPI, refs []string) ([]string, error) 
 	var missing []string
 	for _, r := range refs {
 		if _, err := api.ImageInspect(ctx, r); err != nil {
-			if client.IsErrNotFound(err) {
+			if cerrdefs.IsNotFound(err) {
 				missing = append(missing, r)
 				continue
 			}

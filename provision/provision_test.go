@@ -1,0 +1,520 @@
+package provision
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/docker/docker/api/types/network"
+	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	dynfake "k8s.io/client-go/dynamic/fake"
+	"k8s.io/client-go/kubernetes"
+	kfake "k8s.io/client-go/kubernetes/fake"
+
+	tbdocker "github.com/fluidos-lab/testbed/provision/docker"
+	"github.com/fluidos-lab/testbed/provision/helm"
+	"github.com/fluidos-lab/testbed/topology"
+)
+
+// fakeLab is one in-memory Docker engine + KinD + clusters.
+type fakeLab struct {
+	mu       sync.Mutex
+	calls    []string
+	networks map[string]network.Summary
+	nodes    map[string][]tbdocker.Node // by cluster
+	foreign  map[string]bool            // kind clusters not on our network
+	// createHook runs inside Create (before the cluster exists).
+	createHook func(name string)
+	createErr  map[string]error
+	missing    []string // host images missing (offline)
+	kubes      map[string]*fakeKube
+	applied    map[string][]topology.ChartPlan // by kubeconfig
+}
+
+type fakeKube struct {
+	cs *kfake.Clientset
+	dc *dynfake.FakeDynamicClient
+}
+
+func newFakeLab() *fakeLab {
+	return &fakeLab{networks: map[string]network.Summary{}, nodes: map[string][]tbdocker.Node{},
+		foreign: map[string]bool{}, createErr: map[string]error{}, kubes: map[string]*fakeKube{},
+		applied: map[string][]topology.ChartPlan{}}
+}
+
+func (f *fakeLab) record(s string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.calls = append(f.calls, s)
+}
+
+// Clusters.
+func (f *fakeLab) List() ([]string, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []string
+	for c := range f.nodes {
+		out = append(out, c)
+	}
+	for c := range f.foreign {
+		out = append(out, c)
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+func (f *fakeLab) Create(_ context.Context, c topology.ClusterPlan, _ int) error {
+	f.record("create " + c.Name)
+	if f.createHook != nil {
+		f.createHook(c.Name)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if err := f.createErr[c.Name]; err != nil {
+		return err
+	}
+	for i, n := range c.Nodes {
+		f.nodes[c.Name] = append(f.nodes[c.Name], tbdocker.Node{Name: n.Name, Cluster: c.Name, Role: n.Role, State: "running", Address: "172.31.0." + string(rune('2'+i))})
+	}
+	return os.WriteFile(c.Kubeconfig, []byte("fake"), 0o600)
+}
+
+func (f *fakeLab) Delete(name, _ string) error {
+	f.record("delete " + name)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.nodes, name)
+	return nil
+}
+
+func (f *fakeLab) ExportKubeconfig(name, path string) error {
+	f.record("export " + name)
+	return os.WriteFile(path, []byte("fake"), 0o600)
+}
+
+// Network.
+func (f *fakeLab) Ensure(_ context.Context, topo string, p topology.NetworkPlan) (tbdocker.NetworkResult, error) {
+	f.record("network " + p.Name)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if _, ok := f.networks[p.Name]; ok {
+		return tbdocker.NetworkResult{Name: p.Name, ID: "id-" + p.Name}, nil
+	}
+	f.networks[p.Name] = network.Summary{Name: p.Name, ID: "id-" + p.Name, Labels: tbdocker.Labels(topo)}
+	return tbdocker.NetworkResult{Name: p.Name, ID: "id-" + p.Name, Created: true}, nil
+}
+
+func (f *fakeLab) ManagedNetworks(_ context.Context, topo string) ([]network.Summary, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []network.Summary
+	for _, n := range f.networks {
+		if n.Labels[tbdocker.LabelManaged] == "true" && (topo == "" || n.Labels[tbdocker.LabelTopology] == topo) {
+			out = append(out, n)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+func (f *fakeLab) RemoveNetwork(_ context.Context, s network.Summary) error {
+	f.record("rmnet " + s.Name)
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	delete(f.networks, s.Name)
+	return nil
+}
+
+func (f *fakeLab) Nodes(_ context.Context, s network.Summary, cluster string) ([]tbdocker.Node, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var out []tbdocker.Node
+	for c, ns := range f.nodes {
+		if cluster != "" && c != cluster {
+			continue
+		}
+		for _, n := range ns {
+			n.Network = s.Name
+			out = append(out, n)
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// Images.
+func (f *fakeLab) EnsureHost(_ context.Context, refs []string, offline bool) ([]string, error) {
+	f.record("host-images")
+	if offline && len(f.missing) > 0 {
+		return nil, errors.New("missing " + f.missing[0])
+	}
+	return nil, nil
+}
+
+func (f *fakeLab) Load(_ context.Context, ref string, nodes []string) ([]string, error) {
+	f.record("load " + ref)
+	return nil, nil
+}
+
+// CNI.
+func (f *fakeLab) Prepare(context.Context, topology.CNIPlan, string) (map[string][]byte, error) {
+	return map[string][]byte{"macvlan": []byte("x")}, nil
+}
+
+func (f *fakeLab) Install(_ context.Context, nodes []string, _ map[string][]byte) (map[string][]string, error) {
+	return nil, nil
+}
+
+// Charts.
+func (f *fakeLab) Apply(_ context.Context, kubeconfig string, c topology.ChartPlan) (helm.Release, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, prev := range f.applied[kubeconfig] {
+		if prev.Release == c.Release && cmp.Equal(prev.Values, c.Values) {
+			return helm.Release{Name: c.Release, Namespace: c.Namespace, Version: c.Version, Revision: 1}, nil
+		}
+	}
+	f.applied[kubeconfig] = append(f.applied[kubeconfig], c)
+	return helm.Release{Name: c.Release, Namespace: c.Namespace, Version: c.Version, Revision: 1, Changed: true}, nil
+}
+
+func (f *fakeLab) kube(kubeconfig string) (kubernetes.Interface, dynamic.Interface, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k, ok := f.kubes[kubeconfig]
+	if !ok {
+		k = &fakeKube{
+			cs: kfake.NewSimpleClientset(&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: "kube-system"}}),
+			dc: dynfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{
+				NADResource: "NetworkAttachmentDefinitionList", PeerResource: "PeerList", KnownClusterResource: "KnownClusterList",
+			}),
+		}
+		f.kubes[kubeconfig] = k
+	}
+	return k.cs, k.dc, nil
+}
+
+type chartsFake struct{ *fakeLab }
+
+func (c chartsFake) List(_ context.Context, kubeconfig string) ([]helm.Release, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	var out []helm.Release
+	for _, a := range c.applied[kubeconfig] {
+		out = append(out, helm.Release{Name: a.Release, Namespace: a.Namespace, Version: a.Version})
+	}
+	return out, nil
+}
+
+func testPlan(t *testing.T, n int) *topology.Plan {
+	t.Helper()
+	dir := t.TempDir()
+	p := &topology.Plan{
+		Name: "lab", StateDir: filepath.Join(dir, "lab"),
+		Network:     topology.NetworkPlan{Name: "testbed-lab", Subnet: "172.31.0.0/24", Gateway: "172.31.0.1"},
+		Macvlan:     topology.MacvlanPlan{Master: "eth0", Mode: "bridge", Subnet: "10.101.0.0/16", PodInterface: "eth1", NADName: "macvlan-conf", NADNamespaces: []string{"testbed-agent", "fluidos"}},
+		Multus:      topology.MultusPlan{Version: "v4.2.2", Image: "ghcr.io/k8snetworkplumbingwg/multus-cni:v4.2.2"},
+		ExtraCharts: []topology.ChartPlan{{Name: "reference-agent", Release: "reference-agent", Namespace: "testbed-agent", Chart: "charts/reference-agent"}},
+		Parallelism: 2, Retries: 1,
+	}
+	if err := os.MkdirAll(filepath.Join(p.StateDir, "kubeconfig"), 0o700); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= n; i++ {
+		name := "c" + string(rune('0'+i))
+		base := "10.101." + string(rune('0'+i-1))
+		p.Clusters = append(p.Clusters, topology.ClusterPlan{
+			Name: name, Index: i, NodeImage: "node:v1",
+			Nodes:      []topology.NodePlan{{Name: name + "-control-plane", Role: "control-plane"}},
+			Kubeconfig: filepath.Join(p.StateDir, "kubeconfig", name), LogDir: filepath.Join(p.StateDir, "logs", name),
+			Macvlan: topology.ClusterMacvlan{Subnet: base + ".0/24", RangeStart: base + ".101", RangeEnd: base + ".101"},
+			Charts:  []topology.ChartPlan{p.ExtraCharts[0]},
+		})
+	}
+	return p
+}
+
+func newTestProvisioner(t *testing.T, f *fakeLab, extra ...Option) *Provisioner {
+	t.Helper()
+	opts := []Option{
+		WithClusters(f), WithNetwork(f), WithImages(f), WithCNI(f), WithCharts(chartsFake{f}), WithKube(f.kube),
+		WithMultus(helm.MultusChart, func(context.Context, string) error { return nil }),
+		WithAgentImage(func(context.Context) (string, error) { return "testbed.local/reference-agent:0123456789ab", nil }),
+	}
+	p, err := New(append(opts, extra...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func phaseNames(r *Report) []string {
+	var out []string
+	for _, ph := range r.Phases {
+		out = append(out, ph.Name)
+	}
+	return out
+}
+
+func TestUpFreshThenNoop(t *testing.T) {
+	f := newFakeLab()
+	plan := testPlan(t, 3)
+	p := newTestProvisioner(t, f)
+	rep, err := p.Up(context.Background(), plan, UpOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []string{PhaseHostImages, PhaseNetwork, PhaseClusters, PhaseImages, PhaseCNI, PhaseMultus, PhaseNAD, PhaseCharts}
+	if d := cmp.Diff(want, phaseNames(rep)); d != "" {
+		t.Errorf("phases (-want +got):\n%s", d)
+	}
+	if !rep.Changed || len(rep.Creates) != 3 || rep.Waves != 2 {
+		t.Errorf("report: changed=%v creates=%d waves=%d, want true 3 2", rep.Changed, len(rep.Creates), rep.Waves)
+	}
+	// Every chart got the testbed block with the node address and agent image.
+	for _, c := range plan.Clusters {
+		got := f.applied[c.Kubeconfig]
+		if len(got) != 2 || got[0].Release != helm.MultusRelease || got[1].Release != "reference-agent" {
+			t.Fatalf("%s: applied %+v", c.Name, got)
+		}
+		tb := got[1].Values["testbed"].(map[string]any)
+		if tb["cluster"] != c.Name || tb["agentImage"] != "testbed.local/reference-agent:0123456789ab" || tb["nodeAddress"] != "172.31.0.2" {
+			t.Errorf("%s: testbed block %v", c.Name, tb)
+		}
+		// NAD only in testbed-agent, never in fluidos.
+		_, dc, _ := f.kube(c.Kubeconfig)
+		if _, err := dc.Resource(NADResource).Namespace("testbed-agent").Get(context.Background(), "macvlan-conf", metav1.GetOptions{}); err != nil {
+			t.Errorf("%s: NAD in testbed-agent: %v", c.Name, err)
+		}
+		if _, err := dc.Resource(NADResource).Namespace("fluidos").Get(context.Background(), "macvlan-conf", metav1.GetOptions{}); err == nil {
+			t.Errorf("%s: NAD created in fluidos (its chart hook owns it)", c.Name)
+		}
+	}
+	f.calls = nil
+	rep, err = p.Up(context.Background(), plan, UpOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Changed || len(rep.Creates) != 0 {
+		t.Errorf("second up changed=%v creates=%v, want a no-op", rep.Changed, rep.Creates)
+	}
+	for _, c := range f.calls {
+		if len(c) > 6 && (c[:6] == "create" || c[:6] == "delete") {
+			t.Errorf("second up called %q", c)
+		}
+	}
+}
+
+func TestUpRepairsAndRefuses(t *testing.T) {
+	tests := []struct {
+		name    string
+		prepare func(f *fakeLab, plan *topology.Plan)
+		opts    UpOptions
+		want    []string // create/delete calls, sorted
+		wantErr string
+	}{
+		{
+			name: "stopped node is recreated",
+			prepare: func(f *fakeLab, plan *topology.Plan) {
+				f.nodes["c1"] = []tbdocker.Node{{Name: "c1-control-plane", Cluster: "c1", Role: "control-plane", State: "exited"}}
+			},
+			want: []string{"create c1", "delete c1"},
+		},
+		{
+			name: "missing kubeconfig is exported, cluster kept",
+			prepare: func(f *fakeLab, plan *topology.Plan) {
+				f.nodes["c1"] = []tbdocker.Node{{Name: "c1-control-plane", Cluster: "c1", Role: "control-plane", State: "running"}}
+			},
+			want: []string{"export c1"},
+		},
+		{
+			name: "recreate rebuilds a healthy cluster",
+			prepare: func(f *fakeLab, plan *topology.Plan) {
+				f.nodes["c1"] = []tbdocker.Node{{Name: "c1-control-plane", Cluster: "c1", Role: "control-plane", State: "running"}}
+				_ = os.WriteFile(plan.Clusters[0].Kubeconfig, []byte("x"), 0o600)
+			},
+			opts: UpOptions{Recreate: true},
+			want: []string{"create c1", "delete c1"},
+		},
+		{
+			name:    "foreign kind cluster of the same name is refused",
+			prepare: func(f *fakeLab, plan *topology.Plan) { f.foreign["c1"] = true },
+			wantErr: "not this lab's",
+		},
+		{
+			name:    "create failure names the cluster",
+			prepare: func(f *fakeLab, plan *topology.Plan) { f.createErr["c1"] = errors.New("boom") },
+			want:    []string{"create c1"},
+			wantErr: `cluster "c1": boom`,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeLab()
+			plan := testPlan(t, 1)
+			f.networks[plan.Network.Name] = network.Summary{Name: plan.Network.Name, ID: "id", Labels: tbdocker.Labels(plan.Name)}
+			tt.prepare(f, plan)
+			_, err := newTestProvisioner(t, f).Up(context.Background(), plan, tt.opts)
+			if tt.wantErr == "" && err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr)) {
+				t.Fatalf("err = %v, want %q", err, tt.wantErr)
+			}
+			var got []string
+			for _, c := range f.calls {
+				if strings.Contains(c, "create ") || strings.Contains(c, "delete ") || strings.Contains(c, "export ") {
+					got = append(got, c)
+				}
+			}
+			sort.Strings(got)
+			if d := cmp.Diff(tt.want, got); d != "" {
+				t.Errorf("calls (-want +got):\n%s", d)
+			}
+		})
+	}
+}
+
+// Ctrl-C while the first of three creates runs (parallelism 1): the create
+// in flight finishes, nothing else is scheduled, and the error says how to
+// converge. A second Up then creates only what is missing.
+func TestUpCancelDuringCreates(t *testing.T) {
+	f := newFakeLab()
+	plan := testPlan(t, 3)
+	plan.Parallelism = 1
+	ctx, cancel := context.WithCancel(context.Background())
+	started := make(chan string, 3)
+	release := make(chan struct{})
+	f.createHook = func(name string) {
+		started <- name
+		<-release
+	}
+	p := newTestProvisioner(t, f)
+	done := make(chan error, 1)
+	go func() {
+		_, err := p.Up(ctx, plan, UpOptions{})
+		done <- err
+	}()
+	first := <-started
+	cancel()
+	close(release)
+	err := <-done
+	if !errors.Is(err, ErrInterrupted) || !errors.Is(err, context.Canceled) {
+		t.Fatalf("err = %v, want ErrInterrupted wrapping context.Canceled", err)
+	}
+	if got, _ := f.List(); !slices.Equal(got, []string{first}) {
+		t.Fatalf("clusters after cancel = %v, want only the in-flight %s", got, first)
+	}
+	// Converge.
+	f.createHook = nil
+	f.calls = nil
+	rep, err := p.Up(context.Background(), plan, UpOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Creates) != 2 {
+		t.Errorf("converging up created %v, want the 2 missing clusters", rep.Creates)
+	}
+	if _, ok := rep.Creates[first]; ok {
+		t.Errorf("converging up recreated the complete cluster %s", first)
+	}
+}
+
+func TestUpOfflineMissingStopsBeforeWork(t *testing.T) {
+	f := newFakeLab()
+	f.missing = []string{"ghcr.io/x:v1"}
+	_, err := newTestProvisioner(t, f).Up(context.Background(), testPlan(t, 2), UpOptions{Offline: true})
+	if err == nil || !strings.Contains(err.Error(), "missing ghcr.io/x:v1") {
+		t.Fatalf("err = %v", err)
+	}
+	if d := cmp.Diff([]string{"host-images"}, f.calls); d != "" {
+		t.Errorf("calls (-want +got):\n%s", d)
+	}
+}
+
+func TestDownIsLabelScoped(t *testing.T) {
+	f := newFakeLab()
+	root := t.TempDir()
+	f.networks["testbed-a"] = network.Summary{Name: "testbed-a", ID: "a", Labels: tbdocker.Labels("a")}
+	f.networks["testbed-b"] = network.Summary{Name: "testbed-b", ID: "b", Labels: tbdocker.Labels("b")}
+	f.networks["other"] = network.Summary{Name: "other", ID: "o"}
+	f.nodes["a1"] = []tbdocker.Node{{Name: "a1-control-plane", Cluster: "a1", State: "running"}}
+	f.foreign["mine"] = true // a user's own kind cluster: not on any testbed network
+	kc := filepath.Join(root, "a", "kubeconfig", "a1")
+	_ = os.MkdirAll(filepath.Dir(kc), 0o700)
+	_ = os.WriteFile(kc, []byte("x"), 0o600)
+	p := newTestProvisioner(t, f)
+	rep, err := p.Down(context.Background(), DownOptions{Topology: "a", StateRoot: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(&DownReport{Clusters: []string{"a1"}, Networks: []string{"testbed-a"}}, rep); d != "" {
+		t.Errorf("report (-want +got):\n%s", d)
+	}
+	if _, err := os.Stat(kc); !os.IsNotExist(err) {
+		t.Errorf("kubeconfig not removed: %v", err)
+	}
+	if _, ok := f.networks["other"]; !ok {
+		t.Error("unlabelled network removed")
+	}
+	// --all removes the remaining testbed network and never the foreign cluster.
+	rep, err = p.Down(context.Background(), DownOptions{All: true, StateRoot: root})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := cmp.Diff(&DownReport{Networks: []string{"testbed-b"}}, rep); d != "" {
+		t.Errorf("--all report (-want +got):\n%s", d)
+	}
+	for _, c := range f.calls {
+		if c == "delete mine" || c == "rmnet other" {
+			t.Errorf("down touched %q", c)
+		}
+	}
+}
+
+func TestStatus(t *testing.T) {
+	f := newFakeLab()
+	plan := testPlan(t, 2)
+	p := newTestProvisioner(t, f)
+	if _, err := p.Up(context.Background(), plan, UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	st, err := p.Status(context.Background(), plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(st.Clusters) != 2 || st.Network == nil {
+		t.Fatalf("status %+v", st)
+	}
+	c := st.Clusters[0]
+	if !c.APIReachable || len(c.Nodes) != 1 || len(c.Releases) != 2 || len(c.Discovery) != 1 || c.Discovery[0].Protocol != "reference-agent" {
+		t.Errorf("cluster status %+v", c)
+	}
+	if c.Healthy() != true {
+		t.Error("healthy cluster reported unhealthy")
+	}
+	b, err := json.Marshal(st)
+	if err != nil || !strings.Contains(string(b), `"apiReachable":true`) {
+		t.Errorf("json %s %v", b, err)
+	}
+}
+
+func TestWaves(t *testing.T) {
+	for _, tt := range []struct{ n, par, want int }{{0, 2, 0}, {1, 2, 1}, {3, 2, 2}, {24, 2, 12}, {24, 8, 3}} {
+		if got := waves(tt.n, tt.par); got != tt.want {
+			t.Errorf("waves(%d,%d)=%d want %d", tt.n, tt.par, got, tt.want)
+		}
+	}
+}
