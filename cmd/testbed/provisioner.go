@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
@@ -10,6 +11,7 @@ import (
 	"github.com/mattn/go-isatty"
 
 	"github.com/fluidos-lab/testbed/provision"
+	"github.com/fluidos-lab/testbed/provision/agentimage"
 	tbdocker "github.com/fluidos-lab/testbed/provision/docker"
 	"github.com/fluidos-lab/testbed/provision/helm"
 	"github.com/fluidos-lab/testbed/provision/kind"
@@ -45,6 +47,11 @@ func newProvisioner(progress provision.Progress, extra ...provision.Option) (*pr
 		provision.WithCharts(helm.New()),
 		provision.WithProgress(progress),
 		provision.WithNetworkSelector(kind.UseNetwork),
+		// The reference agent image is built from this very binary.
+		provision.WithAgentImage(func(ctx context.Context) (string, error) {
+			ref, _, err := agentimage.Ensure(ctx, dc, "")
+			return ref, err
+		}),
 	}
 	p, err := provision.New(append(opts, extra...)...)
 	if err != nil {

@@ -32,7 +32,7 @@ func newUpCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
 			if err != nil {
 				return reportTopologyError(streams, err)
 			}
-			p, dc, err := newProvisioner(progressFor(streams.ErrOut, plan), agentImageOption())
+			p, dc, err := newProvisioner(progressFor(streams.ErrOut, plan))
 			if err != nil {
 				return err
 			}
