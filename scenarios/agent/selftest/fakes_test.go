@@ -1,0 +1,5 @@
+package selftest
+
+import "k8s.io/apimachinery/pkg/runtime/schema"
+
+type schemaGVR = schema.GroupVersionResource

@@ -1,0 +1,529 @@
+// Package selftest checks a running lab with the reference agent: it
+// installs or upgrades the agent chart on every cluster, waits until every
+// cluster has a Peer object for every other one, and reports the N×N
+// discovery matrix from the agents' ground-truth timestamps with a verdict
+// that names the broken direction.
+package selftest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/docker/docker/api/types/container"
+	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/client-go/kubernetes"
+	"k8s.io/client-go/tools/cache"
+
+	chart "github.com/fluidos-lab/testbed/charts/reference-agent"
+	"github.com/fluidos-lab/testbed/provision"
+	"github.com/fluidos-lab/testbed/provision/agentimage"
+	"github.com/fluidos-lab/testbed/provision/helm"
+	"github.com/fluidos-lab/testbed/provision/images"
+	"github.com/fluidos-lab/testbed/scenarios/agent"
+	"github.com/fluidos-lab/testbed/topology"
+)
+
+// Docker is the Docker client subset the self-test needs.
+type Docker interface {
+	agentimage.API
+	images.API
+	ContainerInspect(ctx context.Context, container string) (container.InspectResponse, error)
+}
+
+// Installer is provision/helm's Installer seam (Apply is all we need).
+type Installer interface {
+	Apply(ctx context.Context, kubeconfig string, c topology.ChartPlan) (helm.Release, error)
+}
+
+// Options configure Run.
+type Options struct {
+	Plan *topology.Plan
+	// Timeout bounds the wait for the full matrix (default 2 min).
+	Timeout time.Duration
+	// Slack is added to firstDelay+interval for the timing check (default 2 s).
+	Slack time.Duration
+	// Binary is the testbed binary the agent image is built from (default:
+	// the running executable).
+	Binary string
+	// SkipInstall only waits and reports (the agent is already installed).
+	SkipInstall bool
+	Docker      Docker
+	Installer   Installer
+	Kube        provision.Kube
+	// Logf receives progress lines (may be nil).
+	Logf func(format string, args ...any)
+}
+
+// Cell is one direction: Observer's agent heard Peer's.
+type Cell struct {
+	Observer string `json:"observer"`
+	Peer     string `json:"peer"`
+	Found    bool   `json:"found"`
+	// DiscoveryMS is first receive minus the later of the two agents' starts:
+	// the protocol's own discovery time.
+	DiscoveryMS float64 `json:"discoveryMS,omitempty"`
+	// TransitMS is first receive minus that announcement's send time.
+	TransitMS float64 `json:"transitMS,omitempty"`
+	// SinceObserverStartMS and SincePeerStartMS split the same instant.
+	SinceObserverStartMS float64 `json:"sinceObserverStartMS,omitempty"`
+	SincePeerStartMS     float64 `json:"sincePeerStartMS,omitempty"`
+	// WithinBound is DiscoveryMS <= firstDelay + interval + slack.
+	WithinBound bool   `json:"withinBound"`
+	Address     string `json:"address,omitempty"`
+}
+
+// Agent describes one cluster's agent pod.
+type Agent struct {
+	Cluster  string `json:"cluster"`
+	Pod      string `json:"pod,omitempty"`
+	Ready    bool   `json:"ready"`
+	Restarts int32  `json:"restarts"`
+	State    string `json:"state,omitempty"`
+	// From the agent's /metrics (through the API server's pod proxy).
+	ResidentMiB   float64 `json:"residentMiB,omitempty"`
+	CPUSeconds    float64 `json:"cpuSeconds,omitempty"`
+	Announcements float64 `json:"announcements,omitempty"`
+	APIErrors     float64 `json:"apiErrors,omitempty"`
+	Malformed     float64 `json:"malformed,omitempty"`
+}
+
+// Result is the self-test's report (`-o json` prints it).
+type Result struct {
+	Topology     string   `json:"topology"`
+	Clusters     []string `json:"clusters"`
+	AgentImage   string   `json:"agentImage,omitempty"`
+	IntervalMS   float64  `json:"intervalMS"`
+	FirstDelayMS float64  `json:"firstDelayMS"`
+	BoundMS      float64  `json:"boundMS"`
+	Cells        []Cell   `json:"cells"`
+	Agents       []Agent  `json:"agents"`
+	Found        int      `json:"found"`
+	Expected     int      `json:"expected"`
+	WaitedMS     float64  `json:"waitedMS"`
+	Passed       bool     `json:"passed"`
+	Reasons      []string `json:"reasons,omitempty"`
+	Warnings     []string `json:"warnings,omitempty"`
+}
+
+// Cell returns the cell of observer hearing peer.
+func (r *Result) Cell(observer, peer string) (Cell, bool) {
+	for _, c := range r.Cells {
+		if c.Observer == observer && c.Peer == peer {
+			return c, true
+		}
+	}
+	return Cell{}, false
+}
+
+// Run performs the self-test. It returns an error only when it could not
+// run; a lab that fails the test gives a Result with Passed false.
+func Run(ctx context.Context, o Options) (*Result, error) {
+	if o.Plan == nil || len(o.Plan.Clusters) == 0 {
+		return nil, errors.New("self-test needs a plan with clusters")
+	}
+	if o.Timeout == 0 {
+		o.Timeout = 2 * time.Minute
+	}
+	if o.Slack == 0 {
+		o.Slack = 2 * time.Second
+	}
+	if o.Kube == nil {
+		o.Kube = provision.KubeFromFile
+	}
+	logf := o.Logf
+	if logf == nil {
+		logf = func(string, ...any) {}
+	}
+	plan := o.Plan
+	res := &Result{Topology: plan.Name}
+	for _, c := range plan.Clusters {
+		res.Clusters = append(res.Clusters, c.Name)
+	}
+
+	charts := make([]topology.ChartPlan, len(plan.Clusters))
+	for i, c := range plan.Clusters {
+		charts[i] = agentChart(c)
+	}
+	if !o.SkipInstall {
+		if o.Docker == nil || o.Installer == nil {
+			return nil, errors.New("installing the agent needs a Docker client and a Helm installer")
+		}
+		ref, loaded, err := agentimage.Ensure(ctx, o.Docker, o.Binary)
+		if err != nil {
+			return nil, fmt.Errorf("agent image: %w", err)
+		}
+		res.AgentImage = ref
+		logf("agent image %s (built now: %v)", ref, loaded)
+		g, gctx := errgroup.WithContext(ctx)
+		g.SetLimit(max(plan.Parallelism, 1))
+		for i, c := range plan.Clusters {
+			g.Go(func() error {
+				ch, err := installOn(gctx, o, plan, c, charts[i], ref)
+				if err != nil {
+					return fmt.Errorf("cluster %s: %w", c.Name, err)
+				}
+				charts[i] = ch
+				logf("cluster %s: agent installed", c.Name)
+				return nil
+			})
+		}
+		if err := g.Wait(); err != nil {
+			return nil, err
+		}
+	}
+	interval, firstDelay := timing(charts[0].Values)
+	res.IntervalMS, res.FirstDelayMS = ms(interval), ms(firstDelay)
+	bound := firstDelay + interval + o.Slack
+	res.BoundMS = ms(bound)
+
+	start := time.Now()
+	peers, err := waitMatrix(ctx, o, plan, logf)
+	res.WaitedMS = ms(time.Since(start))
+	if err != nil {
+		return nil, err
+	}
+	res.Agents = agents(ctx, o, plan)
+	evaluate(res, peers, bound)
+	return res, nil
+}
+
+// agentChart finds the reference agent among the cluster's charts, or
+// returns the built-in one.
+func agentChart(c topology.ClusterPlan) topology.ChartPlan {
+	for _, ch := range c.Charts {
+		if ch.Name == chart.Name || strings.HasSuffix(strings.TrimSuffix(ch.Chart, "/"), chart.Name) {
+			if !strings.HasPrefix(ch.Chart, helm.BuiltinPrefix) && ch.Repo == "" {
+				if _, err := os.Stat(ch.Chart); err != nil {
+					// Not run from the source tree: the binary carries the chart.
+					ch.Chart = helm.BuiltinPrefix + chart.Name
+				}
+			}
+			return ch
+		}
+	}
+	return topology.ChartPlan{Name: chart.Name, Release: chart.Name, Namespace: agent.Namespace, Chart: helm.BuiltinPrefix + chart.Name}
+}
+
+func installOn(ctx context.Context, o Options, plan *topology.Plan, c topology.ClusterPlan, ch topology.ChartPlan, ref string) (topology.ChartPlan, error) {
+	var nodes []string
+	for _, n := range c.Nodes {
+		nodes = append(nodes, n.Name)
+	}
+	if _, err := images.LoadIntoNodes(ctx, o.Docker, ref, nodes); err != nil {
+		return ch, fmt.Errorf("loading %s into the nodes: %w", ref, err)
+	}
+	addr, err := nodeAddress(ctx, o.Docker, plan, c)
+	if err != nil {
+		return ch, err
+	}
+	ch = provision.WithValues(ch, nil, provision.TestbedValues(plan, c, addr, ref))
+	if _, err := o.Installer.Apply(ctx, c.Kubeconfig, ch); err != nil {
+		return ch, fmt.Errorf("installing the reference agent: %w", err)
+	}
+	return ch, nil
+}
+
+func nodeAddress(ctx context.Context, d Docker, plan *topology.Plan, c topology.ClusterPlan) (string, error) {
+	for _, n := range c.Nodes {
+		if n.Role != "control-plane" {
+			continue
+		}
+		info, err := d.ContainerInspect(ctx, n.Name)
+		if err != nil {
+			return "", fmt.Errorf("inspecting node %s: %w", n.Name, err)
+		}
+		if info.NetworkSettings != nil {
+			if ep, ok := info.NetworkSettings.Networks[plan.Network.Name]; ok && ep != nil && ep.IPAddress != "" {
+				return ep.IPAddress, nil
+			}
+		}
+		return "", fmt.Errorf("node %s has no address on network %s (is the lab up?)", n.Name, plan.Network.Name)
+	}
+	return "", errors.New("no control-plane node in the plan")
+}
+
+// timing reads agent.interval and agent.firstDelay from chart values.
+func timing(values map[string]any) (interval, firstDelay time.Duration) {
+	interval, firstDelay = agent.DefaultInterval, -1
+	if a, ok := values["agent"].(map[string]any); ok {
+		if s, ok := a["interval"].(string); ok {
+			if d, err := time.ParseDuration(s); err == nil && d > 0 {
+				interval = d
+			}
+		}
+		if s, ok := a["firstDelay"].(string); ok && s != "" {
+			if d, err := time.ParseDuration(s); err == nil && d >= 0 {
+				firstDelay = d
+			}
+		}
+	}
+	if firstDelay < 0 {
+		firstDelay = interval
+	}
+	return interval, firstDelay
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+// matrix is the live state of every cluster's Peer objects.
+type matrix struct {
+	mu      sync.Mutex
+	peers   map[string]map[string]agent.Peer // observer -> peer -> object
+	changed chan struct{}
+}
+
+func (m *matrix) set(observer string, obj any, present bool) {
+	u, ok := obj.(*unstructured.Unstructured)
+	if !ok {
+		if d, isTomb := obj.(cache.DeletedFinalStateUnknown); isTomb {
+			u, ok = d.Obj.(*unstructured.Unstructured)
+		}
+		if !ok {
+			return
+		}
+	}
+	p, err := agent.PeerFromObject(u)
+	if err != nil {
+		return
+	}
+	m.mu.Lock()
+	if present {
+		m.peers[observer][p.Cluster] = p
+	} else {
+		delete(m.peers[observer], p.Cluster)
+	}
+	m.mu.Unlock()
+	select {
+	case m.changed <- struct{}{}:
+	default:
+	}
+}
+
+func (m *matrix) complete(clusters []string) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, o := range clusters {
+		for _, p := range clusters {
+			if o == p {
+				continue
+			}
+			if _, ok := m.peers[o][p]; !ok {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+func (m *matrix) snapshot() map[string]map[string]agent.Peer {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := map[string]map[string]agent.Peer{}
+	for o, row := range m.peers {
+		out[o] = map[string]agent.Peer{}
+		for p, v := range row {
+			out[o][p] = v
+		}
+	}
+	return out
+}
+
+// waitMatrix watches every cluster's Peers until the matrix is complete or
+// the timeout passes, and returns what it saw.
+func waitMatrix(ctx context.Context, o Options, plan *topology.Plan, logf func(string, ...any)) (map[string]map[string]agent.Peer, error) {
+	m := &matrix{peers: map[string]map[string]agent.Peer{}, changed: make(chan struct{}, 1)}
+	var clusters []string
+	wctx, cancel := context.WithTimeout(ctx, o.Timeout)
+	defer cancel()
+	for _, c := range plan.Clusters {
+		clusters = append(clusters, c.Name)
+		m.peers[c.Name] = map[string]agent.Peer{}
+		_, dc, err := o.Kube(c.Kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
+		}
+		f := dynamicinformer.NewFilteredDynamicSharedInformerFactory(dc, 0, agent.Namespace, nil)
+		inf := f.ForResource(agent.PeerGVR).Informer()
+		name := c.Name
+		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
+			AddFunc:    func(obj any) { m.set(name, obj, true) },
+			UpdateFunc: func(_, obj any) { m.set(name, obj, true) },
+			DeleteFunc: func(obj any) { m.set(name, obj, false) },
+		}); err != nil {
+			return nil, fmt.Errorf("cluster %s: watching peers: %w", c.Name, err)
+		}
+		f.Start(wctx.Done())
+	}
+	logf("waiting up to %v for %d×%d directions", o.Timeout, len(clusters), len(clusters)-1)
+	for !m.complete(clusters) {
+		select {
+		case <-wctx.Done():
+			if ctx.Err() != nil {
+				return nil, ctx.Err()
+			}
+			return m.snapshot(), nil
+		case <-m.changed:
+		}
+	}
+	return m.snapshot(), nil
+}
+
+// agents reports each cluster's agent pod and its /metrics figures.
+func agents(ctx context.Context, o Options, plan *topology.Plan) []Agent {
+	out := make([]Agent, len(plan.Clusters))
+	var wg sync.WaitGroup
+	for i, c := range plan.Clusters {
+		out[i] = Agent{Cluster: c.Name, State: "no agent pod"}
+		cs, _, err := o.Kube(c.Kubeconfig)
+		if err != nil {
+			out[i].State = err.Error()
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			out[i] = agentOf(ctx, cs, c.Name)
+		}()
+	}
+	wg.Wait()
+	return out
+}
+
+func agentOf(ctx context.Context, cs kubernetes.Interface, cluster string) Agent {
+	a := Agent{Cluster: cluster, State: "no agent pod"}
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	pods, err := cs.CoreV1().Pods(agent.Namespace).List(ctx, metav1.ListOptions{LabelSelector: "app.kubernetes.io/name=reference-agent"})
+	if err != nil {
+		a.State = fmt.Sprintf("listing agent pods: %v", err)
+		return a
+	}
+	if len(pods.Items) == 0 {
+		return a
+	}
+	pod := pods.Items[0]
+	a.Pod, a.State = pod.Name, string(pod.Status.Phase)
+	for _, cond := range pod.Status.Conditions {
+		if cond.Type == corev1.PodReady {
+			a.Ready = cond.Status == corev1.ConditionTrue
+		}
+	}
+	for _, st := range pod.Status.ContainerStatuses {
+		a.Restarts += st.RestartCount
+		if w := st.State.Waiting; w != nil {
+			a.State = w.Reason
+		}
+	}
+	if pod.Status.Phase != corev1.PodRunning {
+		return a
+	}
+	raw, err := cs.CoreV1().Pods(agent.Namespace).ProxyGet("http", pod.Name, "9464", "/metrics", nil).DoRaw(ctx)
+	if err != nil {
+		return a
+	}
+	v := ParseMetrics(string(raw))
+	a.ResidentMiB = v["process_resident_memory_bytes"] / (1 << 20)
+	a.CPUSeconds = v["process_cpu_seconds_total"]
+	a.Announcements = v["testbed_agent_announcements_sent_total"]
+	a.Malformed = v["testbed_agent_packets_malformed_total"]
+	for k, x := range v {
+		if strings.HasPrefix(k, "testbed_agent_api_errors_total") {
+			a.APIErrors += x
+		}
+	}
+	return a
+}
+
+// ParseMetrics reads a Prometheus text exposition into name{labels} -> value.
+func ParseMetrics(text string) map[string]float64 {
+	out := map[string]float64{}
+	for _, line := range strings.Split(text, "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		i := strings.LastIndexByte(line, ' ')
+		if i < 0 {
+			continue
+		}
+		var f float64
+		if _, err := fmt.Sscan(line[i+1:], &f); err == nil {
+			out[line[:i]] = f
+		}
+	}
+	return out
+}
+
+// evaluate fills the cells and the verdict.
+func evaluate(res *Result, peers map[string]map[string]agent.Peer, bound time.Duration) {
+	clusters := res.Clusters
+	hears := map[string]int{}
+	heardBy := map[string]int{}
+	for _, o := range clusters {
+		for _, p := range clusters {
+			if o == p {
+				continue
+			}
+			res.Expected++
+			cell := Cell{Observer: o, Peer: p}
+			if pe, ok := peers[o][p]; ok {
+				cell.Found = true
+				cell.Address = pe.Address
+				res.Found++
+				hears[o]++
+				heardBy[p]++
+				if pe.FirstRecvNS > 0 {
+					ref := max(pe.ObserverStartNS, pe.PeerStartNS)
+					cell.DiscoveryMS = nsToMS(pe.FirstRecvNS - ref)
+					cell.TransitMS = nsToMS(pe.FirstRecvNS - pe.FirstSendNS)
+					cell.SinceObserverStartMS = nsToMS(pe.FirstRecvNS - pe.ObserverStartNS)
+					cell.SincePeerStartMS = nsToMS(pe.FirstRecvNS - pe.PeerStartNS)
+					cell.WithinBound = cell.DiscoveryMS <= ms(bound) && cell.TransitMS >= 0
+					if !cell.WithinBound {
+						res.Warnings = append(res.Warnings, fmt.Sprintf("%s heard %s after %.0f ms, above firstDelay+interval+slack = %.0f ms (lost announcements?)", o, p, cell.DiscoveryMS, ms(bound)))
+					}
+				}
+			}
+			res.Cells = append(res.Cells, cell)
+		}
+	}
+	agentsBy := map[string]Agent{}
+	for _, a := range res.Agents {
+		agentsBy[a.Cluster] = a
+	}
+	for _, c := range clusters {
+		if a, ok := agentsBy[c]; ok && (!a.Ready || a.Pod == "") {
+			res.Reasons = append(res.Reasons, fmt.Sprintf("cluster %s: the reference agent is not ready (%s)", c, a.State))
+		}
+	}
+	if len(clusters) > 1 {
+		for _, c := range clusters {
+			switch {
+			case hears[c] == 0 && heardBy[c] == 0:
+				res.Reasons = append(res.Reasons, fmt.Sprintf("cluster %s is cut off: it hears nobody and nobody hears it (is its %s interface attached to the shared network?)", c, "macvlan"))
+			case hears[c] == 0:
+				res.Reasons = append(res.Reasons, fmt.Sprintf("cluster %s hears nobody: multicast is not reaching it", c))
+			case heardBy[c] == 0:
+				res.Reasons = append(res.Reasons, fmt.Sprintf("%s is heard by nobody: its announcements do not leave", c))
+			}
+		}
+		for _, cell := range res.Cells {
+			if !cell.Found && hears[cell.Observer] > 0 && heardBy[cell.Peer] > 0 {
+				res.Reasons = append(res.Reasons, fmt.Sprintf("%s does not hear %s", cell.Observer, cell.Peer))
+			}
+		}
+	}
+	slices.Sort(res.Warnings)
+	res.Passed = res.Found == res.Expected && len(res.Reasons) == 0
+}
+
+func nsToMS(ns int64) float64 { return float64(ns) / 1e6 }
