@@ -146,7 +146,7 @@ func TestEvaluateTimes(t *testing.T) {
 func TestTiming(t *testing.T) {
 	t.Parallel()
 	tests := []struct {
-		values         map[string]any
+		values          map[string]any
 		interval, delay time.Duration
 	}{
 		{nil, 5 * time.Second, 5 * time.Second},
