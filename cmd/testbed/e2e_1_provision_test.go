@@ -1,0 +1,390 @@
+//go:build e2e
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"k8s.io/client-go/kubernetes"
+
+	"github.com/fluidos-lab/testbed/provision"
+	tbdocker "github.com/fluidos-lab/testbed/provision/docker"
+	"github.com/fluidos-lab/testbed/provision/images"
+	"github.com/fluidos-lab/testbed/topology"
+)
+
+// e2eTopology is the CI lab's topology file (TESTBED_E2E_TOPOLOGY overrides
+// it, e.g. to run next to other labs under unique names).
+func e2eTopology(t *testing.T) string {
+	t.Helper()
+	if f := os.Getenv("TESTBED_E2E_TOPOLOGY"); f != "" {
+		abs, err := filepath.Abs(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return abs
+	}
+	return filepath.Join(repoRoot(t), "topology", "ci-3-nodes.yaml")
+}
+
+// testbedRun runs the binary from the repository root (chart paths in the
+// shipped topologies are relative to it) and returns its combined output.
+func testbedRun(t *testing.T, bin string, timeout time.Duration, args ...string) (string, time.Duration, error) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, args...)
+	cmd.Dir = repoRoot(t)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	err := cmd.Run()
+	d := time.Since(start)
+	t.Logf("testbed %s (%s):\n%s", strings.Join(args, " "), d.Round(time.Millisecond), out.String())
+	return out.String(), d, err
+}
+
+func e2ePlan(t *testing.T, file string) *topology.Plan {
+	t.Helper()
+	_, p, err := loadTopologyPlan(file)
+	if err != nil {
+		t.Fatalf("loading %s: %v", file, err)
+	}
+	return p
+}
+
+func TestE2EProvision(t *testing.T) {
+	bin := e2eBinary(t)
+	file := e2eTopology(t)
+	plan := e2ePlan(t, file)
+	if len(plan.Clusters) < 2 {
+		t.Fatalf("%s: need at least 2 clusters", file)
+	}
+
+	// 1. up on the CI lab.
+	out, upTime, err := testbedRun(t, bin, 30*time.Minute, "up", file)
+	if err != nil {
+		t.Fatalf("up %s: %v", file, err)
+	}
+	t.Logf("MEASURED: %d-cluster up: %s", len(plan.Clusters), upTime.Round(time.Millisecond))
+	if i := strings.Index(out, "provisioning efficiency"); i >= 0 {
+		t.Logf("MEASURED: %s", strings.SplitN(out[i:], "\n", 2)[0])
+	}
+
+	// 2. multicast between pods on two clusters' macvlan interfaces.
+	t.Run("multicast", func(t *testing.T) { testMulticast(t, plan) })
+
+	// 3. status -o json.
+	t.Run("status", func(t *testing.T) {
+		out, _, err := testbedRun(t, bin, 2*time.Minute, "status", file, "-o", "json")
+		if err != nil {
+			t.Fatalf("status: %v", err)
+		}
+		var st provision.LabStatus
+		if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &st); err != nil {
+			t.Fatalf("status json: %v", err)
+		}
+		if st.Network == nil || st.Network.Name != plan.Network.Name || len(st.Clusters) != len(plan.Clusters) {
+			t.Fatalf("status: %+v", st)
+		}
+		for _, c := range st.Clusters {
+			if !c.Healthy() || !c.MultusReady {
+				t.Errorf("%s: healthy=%v multus=%v errors=%v", c.Name, c.Healthy(), c.MultusReady, c.Errors)
+			}
+			for _, n := range c.Nodes {
+				if n.Address == "" {
+					t.Errorf("%s: node %s has no address on %s", c.Name, n.Name, plan.Network.Name)
+				}
+			}
+			rels := map[string]bool{}
+			for _, r := range c.Releases {
+				rels[r.Name] = r.Status == "deployed"
+			}
+			if !rels["multus"] {
+				t.Errorf("%s: multus release not deployed: %+v", c.Name, c.Releases)
+			}
+			for _, ch := range plan.ExtraCharts {
+				if !rels[ch.Release] {
+					t.Errorf("%s: release %s not deployed: %+v", c.Name, ch.Release, c.Releases)
+				}
+			}
+			for _, d := range c.Discovery {
+				if d.Pods == 0 || d.PodsReady != d.Pods {
+					t.Errorf("%s: %s pods ready %d/%d", c.Name, d.Protocol, d.PodsReady, d.Pods)
+				}
+			}
+		}
+	})
+
+	// 4. a second up is a no-op.
+	t.Run("noop", func(t *testing.T) {
+		out, d, err := testbedRun(t, bin, 5*time.Minute, "up", file)
+		if err != nil {
+			t.Fatalf("second up: %v", err)
+		}
+		t.Logf("MEASURED: no-op up: %s", d.Round(time.Millisecond))
+		if !strings.Contains(out, "nothing changed") {
+			t.Errorf("second up changed something")
+		}
+		if d > time.Minute {
+			t.Errorf("no-op up took %s, want seconds", d)
+		}
+	})
+
+	// 5. Ctrl-C halfway through a fresh lab, converge, down.
+	t.Run("interrupt", func(t *testing.T) { testInterrupt(t, bin) })
+	// The CI lab stays up for the e2e tests that follow.
+}
+
+// testMulticast loads a tools image (perl) into two clusters, attaches a
+// receiver pod on the second and a sender pod on the first to a test
+// macvlan NAD (same master and /24 as the lab's, addresses .201 so the
+// discovery pods keep .101), and proves the receiver gets the sender's
+// datagram on the group.
+func testMulticast(t *testing.T, plan *topology.Plan) {
+	tools := os.Getenv("TESTBED_E2E_TOOLS_IMAGE")
+	if tools == "" {
+		tools = "testbed.local/debian-iptables:bookworm"
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	dc, err := tbdocker.NewClient()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dc.Close()
+	if missing, err := images.Missing(ctx, dc, []string{tools}); err != nil || len(missing) > 0 {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("tools image %s missing (%v)", tools, err)
+		}
+		t.Skipf("tools image %s not on the host (set TESTBED_E2E_TOOLS_IMAGE)", tools)
+	}
+	sender, receiver := plan.Clusters[0], plan.Clusters[1]
+	if _, err := images.LoadIntoNodes(ctx, dc, tools, []string{sender.Nodes[0].Name, receiver.Nodes[0].Name}); err != nil {
+		t.Fatalf("loading %s: %v", tools, err)
+	}
+	const ns, nad, group, port = "e2e-mcast", "e2e-macvlan", "239.7.7.7", "4999"
+	addr := func(c topology.ClusterPlan) string {
+		return fmt.Sprintf("%d.%d.%d.201", c.Macvlan.Octets[0], c.Macvlan.Octets[1], c.Macvlan.Octets[2])
+	}
+	setup := func(c topology.ClusterPlan) kubernetes.Interface {
+		cs, dyn, err := provision.KubeFromFile(c.Kubeconfig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		_ = cs.CoreV1().Namespaces().Delete(ctx, ns, metav1.DeleteOptions{})
+		waitGone(ctx, t, cs, ns)
+		if _, err := cs.CoreV1().Namespaces().Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("%s: namespace: %v", c.Name, err)
+		}
+		cfg := fmt.Sprintf(`{"cniVersion":"0.3.1","type":"macvlan","master":%q,"mode":"bridge","ipam":{"type":"host-local","subnet":%q,"rangeStart":%q,"rangeEnd":%q}}`,
+			plan.Macvlan.Master, c.Macvlan.Subnet, addr(c), addr(c))
+		obj := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "k8s.cni.cncf.io/v1", "kind": "NetworkAttachmentDefinition",
+			"metadata": map[string]any{"name": nad, "namespace": ns},
+			"spec":     map[string]any{"config": cfg},
+		}}
+		if _, err := dyn.Resource(provision.NADResource).Namespace(ns).Create(ctx, obj, metav1.CreateOptions{}); err != nil {
+			t.Fatalf("%s: NAD: %v", c.Name, err)
+		}
+		return cs
+	}
+	pod := func(name string, args ...string) *corev1.Pod {
+		return &corev1.Pod{
+			ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: ns, Annotations: map[string]string{"k8s.v1.cni.cncf.io/networks": nad + "@eth1"}},
+			Spec: corev1.PodSpec{
+				RestartPolicy: corev1.RestartPolicyNever,
+				Tolerations:   []corev1.Toleration{{Operator: corev1.TolerationOpExists}},
+				Containers: []corev1.Container{{
+					Name: "perl", Image: tools, ImagePullPolicy: corev1.PullNever,
+					Command: append([]string{"perl", "-e"}, args...),
+				}},
+			},
+		}
+	}
+	rcs := setup(receiver)
+	scs := setup(sender)
+	if _, err := rcs.CoreV1().Pods(ns).Create(ctx, pod("receiver", recvScript, group, port, addr(receiver), "90"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitPod(ctx, t, rcs, ns, "receiver", corev1.PodRunning)
+	msg := "hello-from-" + sender.Name
+	if _, err := scs.CoreV1().Pods(ns).Create(ctx, pod("sender", sendScript, group, port, addr(sender), msg, "120"), metav1.CreateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	waitPod(ctx, t, rcs, ns, "receiver", corev1.PodSucceeded)
+	logs, err := rcs.CoreV1().Pods(ns).GetLogs("receiver", &corev1.PodLogOptions{}).DoRaw(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "GOT " + msg + " FROM " + addr(sender)
+	if !strings.Contains(string(logs), want) {
+		t.Fatalf("receiver on %s logged %q, want %q", receiver.Name, logs, want)
+	}
+	t.Logf("multicast %s:%s from %s (%s, eth1) received on %s (%s, eth1)", group, port, sender.Name, addr(sender), receiver.Name, addr(receiver))
+	for _, cs := range []kubernetes.Interface{rcs, scs} {
+		_ = cs.CoreV1().Namespaces().Delete(context.Background(), ns, metav1.DeleteOptions{})
+	}
+}
+
+const recvScript = `use strict; use IO::Socket::INET; use Socket qw(IPPROTO_IP IP_ADD_MEMBERSHIP inet_aton inet_ntoa pack_ip_mreq unpack_sockaddr_in);
+my ($group, $port, $ifaddr, $timeout) = @ARGV;
+my $s = IO::Socket::INET->new(LocalAddr => $group, LocalPort => $port, Proto => 'udp', ReuseAddr => 1) or die "bind: $!";
+setsockopt($s, IPPROTO_IP, IP_ADD_MEMBERSHIP, pack_ip_mreq(inet_aton($group), inet_aton($ifaddr))) or die "join: $!";
+$| = 1; print "JOINED $group on $ifaddr\n";
+local $SIG{ALRM} = sub { print "TIMEOUT\n"; exit 2 }; alarm $timeout;
+my $from = $s->recv(my $buf, 1500) // die "recv: $!";
+my ($p, $a) = unpack_sockaddr_in($from);
+print "GOT $buf FROM ", inet_ntoa($a), "\n"; exit 0;`
+
+const sendScript = `use strict; use IO::Socket::INET; use Socket qw(IPPROTO_IP IP_MULTICAST_IF IP_MULTICAST_TTL inet_aton pack_sockaddr_in);
+my ($group, $port, $ifaddr, $msg, $count) = @ARGV;
+my $s = IO::Socket::INET->new(Proto => 'udp', LocalAddr => $ifaddr) or die "socket: $!";
+setsockopt($s, IPPROTO_IP, IP_MULTICAST_IF, inet_aton($ifaddr)) or die "mcast if: $!";
+setsockopt($s, IPPROTO_IP, IP_MULTICAST_TTL, pack("C", 4)) or die "ttl: $!";
+my $dst = pack_sockaddr_in($port, inet_aton($group));
+for (1..$count) { $s->send($msg, 0, $dst) or warn "send: $!"; select(undef, undef, undef, 0.5); }`
+
+func waitPod(ctx context.Context, t *testing.T, cs kubernetes.Interface, ns, name string, phase corev1.PodPhase) {
+	t.Helper()
+	for {
+		p, err := cs.CoreV1().Pods(ns).Get(ctx, name, metav1.GetOptions{})
+		if err == nil && p.Status.Phase == phase {
+			return
+		}
+		if err == nil && (p.Status.Phase == corev1.PodFailed || (phase == corev1.PodRunning && p.Status.Phase == corev1.PodSucceeded)) {
+			logs, _ := cs.CoreV1().Pods(ns).GetLogs(name, &corev1.PodLogOptions{}).DoRaw(ctx)
+			t.Fatalf("pod %s/%s is %s (want %s): %s", ns, name, p.Status.Phase, phase, logs)
+		}
+		select {
+		case <-ctx.Done():
+			var st any
+			if p != nil {
+				st = p.Status
+			}
+			t.Fatalf("pod %s/%s never reached %s: %v %+v", ns, name, phase, err, st)
+		case <-time.After(500 * time.Millisecond): // polling a real cluster
+		}
+	}
+}
+
+func waitGone(ctx context.Context, t *testing.T, cs kubernetes.Interface, ns string) {
+	t.Helper()
+	for {
+		if _, err := cs.CoreV1().Namespaces().Get(ctx, ns, metav1.GetOptions{}); err != nil {
+			return
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("namespace %s not deleted", ns)
+		case <-time.After(time.Second):
+		}
+	}
+}
+
+// testInterrupt sends SIGINT to `up` of a fresh 2-cluster lab once its
+// first node container exists, then converges it with `up` and removes it.
+func testInterrupt(t *testing.T, bin string) {
+	prefix := os.Getenv("TESTBED_E2E_PREFIX")
+	if prefix == "" {
+		prefix = "ci-int"
+	}
+	file := filepath.Join(t.TempDir(), "interrupt.yaml")
+	topo := fmt.Sprintf(`apiVersion: testbed.dev/v1alpha1
+kind: Topology
+metadata:
+  name: %[1]s
+clusters:
+  count: 2
+  namePattern: %[1]s-%%02d
+network:
+  name: testbed-%[1]s
+  subnet: 172.31.251.0/24
+macvlan:
+  subnet: 10.120.0.0/16
+fluidos:
+  enabled: false
+provisioning:
+  parallelism: 1
+  retries: 0
+`, prefix)
+	if err := os.WriteFile(file, []byte(topo), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	plan := e2ePlan(t, file)
+	first := plan.Clusters[0].Name
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "up", file)
+	cmd.Dir = repoRoot(t)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait for the first node container, then interrupt.
+	for {
+		b, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=io.x-k8s.kind.cluster="+first).Output()
+		if len(bytes.TrimSpace(b)) > 0 {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			t.Fatalf("no node container of %s appeared: %s", first, out.String())
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	t.Logf("interrupted up:\n%s", out.String())
+	if err == nil {
+		t.Fatalf("interrupted up exited 0")
+	}
+	if !strings.Contains(out.String(), "interrupted") {
+		t.Errorf("interrupted up does not say so")
+	}
+	if b, _ := exec.Command("docker", "ps", "-aq", "--filter", "label=io.x-k8s.kind.cluster="+plan.Clusters[1].Name).Output(); len(bytes.TrimSpace(b)) > 0 {
+		t.Errorf("cluster %s was scheduled after the interrupt", plan.Clusters[1].Name)
+	}
+	if _, d, err := testbedRun(t, bin, 20*time.Minute, "up", file); err != nil {
+		t.Fatalf("converging up: %v", err)
+	} else {
+		t.Logf("MEASURED: converging up after interrupt: %s", d.Round(time.Millisecond))
+	}
+	if _, d, err := testbedRun(t, bin, 10*time.Minute, "down", file); err != nil {
+		t.Fatalf("down: %v", err)
+	} else {
+		t.Logf("MEASURED: 2-cluster down: %s", d.Round(time.Millisecond))
+	}
+	assertNoLabDocker(t, plan)
+}
+
+// assertNoLabDocker checks that no node container or network of the lab remains.
+func assertNoLabDocker(t *testing.T, plan *topology.Plan) {
+	t.Helper()
+	for _, c := range plan.Clusters {
+		b, err := exec.Command("docker", "ps", "-aq", "--filter", "label=io.x-k8s.kind.cluster="+c.Name).Output()
+		if err != nil || len(bytes.TrimSpace(b)) > 0 {
+			t.Errorf("cluster %s: containers left: %q %v", c.Name, b, err)
+		}
+	}
+	b, err := exec.Command("docker", "network", "ls", "-q", "--filter", "label=dev.testbed.topology="+plan.Name).Output()
+	if err != nil || len(bytes.TrimSpace(b)) > 0 {
+		t.Errorf("topology %s: networks left: %q %v", plan.Name, b, err)
+	}
+}
