@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"fmt"
 	"image/color"
+	"image/png"
 	"math"
 	"sort"
 	"strconv"
@@ -12,6 +13,8 @@ import (
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
+	"gonum.org/v1/plot/vg/draw"
+	"gonum.org/v1/plot/vg/vgimg"
 )
 
 // Figure is one plot, ready to render as SVG or PNG. Curves and Boxes count
@@ -30,8 +33,18 @@ type Figure struct {
 // SVG renders the figure as SVG (fonts referenced by name, not embedded).
 func (f *Figure) SVG() ([]byte, error) { return f.render("svg") }
 
-// PNG renders the figure as PNG at 96 dpi.
-func (f *Figure) PNG() ([]byte, error) { return f.render("png") }
+// PNG renders the figure as PNG at 96 dpi (fast compression: the plots
+// are flat colour and compress well anyway).
+func (f *Figure) PNG() ([]byte, error) {
+	c := vgimg.NewWith(vgimg.UseWH(f.Width, f.Height), vgimg.UseDPI(96))
+	f.Plot.Draw(draw.New(c))
+	var b bytes.Buffer
+	enc := png.Encoder{CompressionLevel: png.BestSpeed}
+	if err := enc.Encode(&b, c.Image()); err != nil {
+		return nil, fmt.Errorf("rendering %s as png: %w", f.Name, err)
+	}
+	return b.Bytes(), nil
+}
 
 func (f *Figure) render(format string) ([]byte, error) {
 	wt, err := f.Plot.WriterTo(f.Width, f.Height, format)
@@ -54,6 +67,8 @@ func newFigure(name, title, caption, xlabel, ylabel string) *Figure {
 	p.X.Label.TextStyle.Font.Size = vg.Points(11)
 	p.Y.Label.TextStyle.Font.Size = vg.Points(11)
 	p.Legend.TextStyle.Font.Size = vg.Points(9)
+	p.X.Tick.Marker = niceTicks{n: 8}
+	p.Y.Tick.Marker = niceTicks{n: 6}
 	p.Add(plotter.NewGrid())
 	return &Figure{Name: name, Title: title, Caption: caption, Plot: p, Width: 18 * vg.Centimeter, Height: 11 * vg.Centimeter}
 }
@@ -131,6 +146,14 @@ func RunCurvesFigure(cs *ConditionStats, maxRuns int) (*Figure, error) {
 	f := newFigure("runs-"+cs.Name, "Peers discovered over time, "+condLabel(cs),
 		fmt.Sprintf("Number of peers node A had discovered against time since t0, for %d of %d runs (evenly spaced sample).", shown, n),
 		"time since node A restart (s)", "peers discovered")
+	// Every curve runs to the same right edge so its final level shows.
+	end := 0.0
+	for i := 0; i < shown; i++ {
+		if c := cs.Samples.Curves[i*n/shown]; len(c) > 0 {
+			end = math.Max(end, c[len(c)-1])
+		}
+	}
+	end *= 1.03
 	for i := 0; i < shown; i++ {
 		j := i * n / shown
 		times := cs.Samples.Curves[j]
@@ -138,7 +161,9 @@ func RunCurvesFigure(cs *ConditionStats, maxRuns int) (*Figure, error) {
 		for k, t := range times {
 			xys = append(xys, plotter.XY{X: seconds(t), Y: float64(k + 1)})
 		}
-		if err := f.addLine(fmt.Sprintf("run %d", cs.Samples.CurveIndex[j]), xys, plotutil.Color(i), nil, true); err != nil {
+		xys = append(xys, plotter.XY{X: seconds(end), Y: float64(len(times))})
+		// Colours repeat after 7; vary the dash pattern with them.
+		if err := f.addLine(fmt.Sprintf("run %d", cs.Samples.CurveIndex[j]), xys, plotutil.Color(i), plotutil.Dashes(i/7), true); err != nil {
 			return nil, err
 		}
 	}
@@ -175,6 +200,7 @@ func BoxFigure(cs *ConditionStats) (*Figure, error) {
 		f.Plot.Add(b)
 		f.Boxes++
 	}
+	f.Plot.Y.Min = 0
 	if len(names) > 0 {
 		f.Plot.NominalX(names...)
 		f.Plot.X.Label.Text = "number of peers discovered k"
@@ -344,4 +370,33 @@ func Figures(s *Summary, runsShown int) ([]*Figure, error) {
 		out = append(out, h, r, b)
 	}
 	return out, nil
+}
+
+// niceTicks labels about n evenly spaced round values (1, 2 or 5 × 10^k)
+// with an unlabelled minor tick between them.
+type niceTicks struct{ n int }
+
+// Ticks implements plot.Ticker.
+func (t niceTicks) Ticks(lo, hi float64) []plot.Tick {
+	if !(hi > lo) || math.IsInf(hi-lo, 0) {
+		return plot.DefaultTicks{}.Ticks(lo, hi)
+	}
+	raw := (hi - lo) / float64(max(t.n, 2))
+	mag := math.Pow(10, math.Floor(math.Log10(raw)))
+	step := mag
+	for _, m := range []float64{1, 2, 5, 10} {
+		if m*mag >= raw {
+			step = m * mag
+			break
+		}
+	}
+	prec := max(0, -int(math.Floor(math.Log10(step))))
+	var ticks []plot.Tick
+	for v := math.Ceil(lo/step) * step; v <= hi+step*1e-9; v += step {
+		ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', prec, 64)})
+		if m := v + step/2; m <= hi {
+			ticks = append(ticks, plot.Tick{Value: m})
+		}
+	}
+	return ticks
 }
