@@ -53,6 +53,7 @@ func NewRootCommand(streams IOStreams) *cobra.Command {
 		newValidateCommand(g, streams),
 		newPlanCommand(g, streams),
 		newSchemaCommand(g, streams),
+		newAgentCommand(g, streams), newSelftestCommand(g, streams),
 		newDoctorCommand(g, streams),
 	)
 	return root
