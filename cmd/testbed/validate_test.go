@@ -8,14 +8,26 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/spf13/cobra"
 )
 
 // runCLI runs the root command in-process and returns stdout, stderr and
 // the exit code main would use.
 func runCLI(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
+	return runCLIWith(t, nil, args...)
+}
+
+// runCLIWith lets a test adjust the command tree (e.g. inject fakes) first.
+func runCLIWith(t *testing.T, adjust func(*cobra.Command, IOStreams), args ...string) (string, string, int) {
+	t.Helper()
 	var out, errOut bytes.Buffer
-	cmd := NewRootCommand(IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
+	streams := IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut}
+	cmd := NewRootCommand(streams)
+	if adjust != nil {
+		adjust(cmd, streams)
+	}
 	cmd.SetArgs(args)
 	err := cmd.Execute()
 	code := 0

@@ -1,0 +1,133 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"strconv"
+	"strings"
+	"testing"
+	"testing/fstest"
+
+	"github.com/docker/docker/api/types"
+	"github.com/docker/docker/api/types/container"
+	"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/network"
+	"github.com/docker/docker/api/types/registry"
+	"github.com/docker/docker/api/types/system"
+	"github.com/docker/docker/client"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
+	"github.com/spf13/cobra"
+
+	"github.com/fluidos-lab/testbed/provision/preflight"
+)
+
+// doctorFakeDocker has every image and runs every container successfully.
+type doctorFakeDocker struct{}
+
+func (doctorFakeDocker) ServerVersion(context.Context) (types.Version, error) {
+	return types.Version{Version: "28.0.1", APIVersion: "1.48"}, nil
+}
+func (doctorFakeDocker) Info(context.Context) (system.Info, error) {
+	return system.Info{DockerRootDir: "/var/lib/docker"}, nil
+}
+func (doctorFakeDocker) ImageInspect(context.Context, string, ...client.ImageInspectOption) (image.InspectResponse, error) {
+	return image.InspectResponse{ID: "sha256:abc"}, nil
+}
+func (doctorFakeDocker) DistributionInspect(context.Context, string, string) (registry.DistributionInspect, error) {
+	return registry.DistributionInspect{}, nil
+}
+func (doctorFakeDocker) ContainerCreate(context.Context, *container.Config, *container.HostConfig, *network.NetworkingConfig, *ocispec.Platform, string) (container.CreateResponse, error) {
+	return container.CreateResponse{ID: "x"}, nil
+}
+func (doctorFakeDocker) ContainerStart(context.Context, string, container.StartOptions) error {
+	return nil
+}
+func (doctorFakeDocker) ContainerWait(context.Context, string, container.WaitCondition) (<-chan container.WaitResponse, <-chan error) {
+	ch := make(chan container.WaitResponse, 1)
+	ch <- container.WaitResponse{}
+	return ch, nil
+}
+func (doctorFakeDocker) ContainerRemove(context.Context, string, container.RemoveOptions) error {
+	return nil
+}
+
+func fixtureHost(memAvailKB int) preflight.Host {
+	f := func(s string) *fstest.MapFile { return &fstest.MapFile{Data: []byte(s)} }
+	return preflight.Host{
+		FS: fstest.MapFS{
+			"sys/fs/cgroup/cgroup.controllers":       f("cpu memory pids"),
+			"proc/sys/fs/inotify/max_user_watches":   f("1048576"),
+			"proc/sys/fs/inotify/max_user_instances": f("8192"),
+			"proc/sys/kernel/keys/maxkeys":           f("20000"),
+			"proc/sys/kernel/keys/maxbytes":          f("1000000"),
+			"proc/meminfo":                           f("MemTotal: 33554432 kB\nMemAvailable: " + strconv.Itoa(memAvailKB) + " kB\n"),
+			"sys/module/macvlan/refcnt":              f("0"),
+		},
+		Rlimit: func() (uint64, uint64, error) { return 65536, 65536, nil },
+		Free:   func(string) (uint64, error) { return 100 << 30, nil },
+	}
+}
+
+func runDoctor(t *testing.T, deps doctorDeps, args ...string) (string, string, int) {
+	t.Helper()
+	return runCLIWith(t, func(root *cobra.Command, streams IOStreams) {
+		for _, c := range root.Commands() {
+			if c.Name() == "doctor" {
+				root.RemoveCommand(c)
+			}
+		}
+		root.AddCommand(newDoctorCommandWith(&globalOptions{}, streams, deps))
+	}, append([]string{"doctor"}, args...)...)
+}
+
+func TestDoctorCommand(t *testing.T) {
+	t.Setenv("TESTBED_STATE_DIR", t.TempDir())
+	good := doctorDeps{
+		host:   func() preflight.Host { return fixtureHost(30 << 20) },
+		docker: func() (preflight.DockerAPI, error) { return doctorFakeDocker{}, nil },
+	}
+	stdout, stderr, code := runDoctor(t, good, topologyDir+"/24-nodes.yaml")
+	if code != 0 {
+		t.Fatalf("exit %d\n%s%s", code, stdout, stderr)
+	}
+	for _, w := range []string{"✓ pass  docker engine", "✓ pass  macvlan support", "the 24-cluster lab \"reference-24\" needs about 16800 MiB", "12 passed, 0 warnings, 0 failed"} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("stdout lacks %q:\n%s", w, stdout)
+		}
+	}
+
+	// Too little memory for 24 clusters, no Docker: non-zero exit, fixes shown.
+	bad := doctorDeps{
+		host:   func() preflight.Host { return fixtureHost(8 << 20) },
+		docker: func() (preflight.DockerAPI, error) { return nil, errors.New("cannot connect to the Docker daemon") },
+		extra: func(preflight.Config) []preflight.Check {
+			return []preflight.Check{preflight.CheckFunc{CheckName: "impairment", Fn: func(context.Context) preflight.Result {
+				return preflight.Result{Status: preflight.Warn, Detail: "no netem", Fix: "load sch_netem"}
+			}}}
+		},
+	}
+	stdout, stderr, code = runDoctor(t, bad, topologyDir+"/24-nodes.yaml")
+	if code != 1 || !strings.Contains(stderr, "checks failed") {
+		t.Fatalf("exit %d, stderr %q", code, stderr)
+	}
+	for _, w := range []string{"✗ fail  docker engine", "fix: start the Docker engine", "! warn  free memory", "! warn  impairment", "fix: load sch_netem"} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("stdout lacks %q:\n%s", w, stdout)
+		}
+	}
+
+	stdout, _, code = runDoctor(t, bad, "-o", "json")
+	var rep preflight.Report
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || code != 1 {
+		t.Fatalf("json: %v exit %d\n%s", err, code, stdout)
+	}
+	if rep.Failed == 0 || rep.Checks[0].Name != "docker engine" || rep.Checks[0].Status != preflight.Fail || rep.Checks[0].Fix == "" {
+		t.Errorf("report %+v", rep.Checks[0])
+	}
+
+	_, stderr, code = runDoctor(t, good, topologyDir+"/testdata/invalid-tabs.yaml")
+	if code != 1 || !strings.Contains(stderr, "invalid-tabs.yaml:6:1:") {
+		t.Errorf("bad topology: exit %d %q", code, stderr)
+	}
+}
