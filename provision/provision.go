@@ -258,7 +258,13 @@ func (p *Provisioner) Up(ctx context.Context, plan *topology.Plan, o UpOptions) 
 			needAgent = needAgent || usesAgentImage(ch)
 		}
 	}
-	hostRefs := p.imageRefs(plan)
+	// Node images are checked (offline) or pulled once on the host too, so
+	// KinD never pulls them per cluster; they are not loaded into nodes.
+	var nodeImages []string
+	for _, c := range plan.Clusters {
+		nodeImages = append(nodeImages, c.NodeImage)
+	}
+	hostRefs := images.Unique(p.imageRefs(plan), nodeImages)
 	if err := phase(PhaseHostImages, func() (int, int, error) {
 		if needAgent {
 			if p.agentImage == nil {
@@ -481,7 +487,10 @@ func (p *Provisioner) fanOut(ctx context.Context, phase string, states []*cluste
 			mu.Lock()
 			defer mu.Unlock()
 			if err != nil {
-				e := fmt.Errorf("cluster %q: %w", s.plan.Name, err)
+				e := err
+				if !strings.HasPrefix(err.Error(), fmt.Sprintf("cluster %q", s.plan.Name)) {
+					e = fmt.Errorf("cluster %q: %w", s.plan.Name, err)
+				}
 				errs = append(errs, e)
 				return e
 			}

@@ -39,7 +39,7 @@ func newUpCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
 			defer dc.Close()
 			rep, err := p.Up(cmd.Context(), plan, provision.UpOptions{Parallelism: o.parallelism, Recreate: o.recreate, Offline: o.offline})
 			if rep != nil {
-				printUpReport(streams.Out, rep)
+				printUpReport(streams.Out, rep, err == nil)
 			}
 			if err != nil {
 				return fmt.Errorf("up %s: %w", plan.Name, err)
@@ -53,7 +53,7 @@ func newUpCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
 	return cmd
 }
 
-func printUpReport(w io.Writer, r *provision.Report) {
+func printUpReport(w io.Writer, r *provision.Report, ok bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "PHASE\tTIME\tCHANGED\tSKIPPED\n")
 	for _, ph := range r.Phases {
@@ -68,7 +68,7 @@ func printUpReport(w io.Writer, r *provision.Report) {
 		fmt.Fprintf(w, "created %d cluster(s) in %d wave(s) of %d; slowest create %s; provisioning efficiency %.2f (clusters phase wall time / (slowest create × waves))\n",
 			len(r.Creates), r.Waves, r.Parallelism, r.SlowestCreate.Round(time.Millisecond), r.Efficiency)
 	}
-	if !r.Changed {
+	if ok && !r.Changed {
 		fmt.Fprintf(w, "lab %s already up: nothing changed\n", r.Topology)
 	}
 }
