@@ -173,6 +173,7 @@ func RenderHTML(m *Manifest, s *Summary, figs []*Figure, svgs [][]byte) ([]byte,
 		"pct":   func(x float64) string { return fmt.Sprintf("%.1f %%", x*100) },
 		"ptrpc": optPct,
 		"rows":  distRows,
+		"join":  func(s []string) string { return strings.Join(s, ", ") },
 		"worstK": func(ks []KSK) string {
 			w := math.Inf(-1)
 			k := 0
@@ -223,7 +224,7 @@ func optPct(p *float64) string {
 	if p == nil {
 		return "–"
 	}
-	return fmt.Sprintf("%.2f %%", *p)
+	return fmt.Sprintf("%.2f\u00a0%%", *p)
 }
 
 const reportTemplate = `<!DOCTYPE html>
@@ -253,10 +254,48 @@ pre{background:#f7f7f7;padding:.5em;overflow-x:auto;font-size:.8em;max-height:20
 <p>Protocol <b>{{.M.Protocol}}</b>, node A <b>{{.M.NodeA}}</b>, {{len .M.Peers}} peers, phase mode <b>{{.S.PhaseLabel}}</b>, announce interval T = {{ms .M.AnnounceIntervalMS}} ms. Times are seconds since node A's restart (t0) unless marked ms. Warm-up and aborted runs are excluded.</p>
 {{if .S.Warnings}}<h2>Warnings</h2><ul>{{range .S.Warnings}}<li class="warn">{{.}}</li>{{end}}{{range .M.Warnings}}<li class="warn">{{.}}</li>{{end}}</ul>{{end}}
 
+<h2 id="manifest">Manifest</h2>
+<div class="grid">
+<table>
+<tr><th class="l" colspan="2">campaign</th></tr>
+<tr><td class="l">id</td><td class="l">{{.M.Campaign}}</td></tr>
+<tr><td class="l">kind</td><td class="l">{{.M.Kind}}</td></tr>
+<tr><td class="l">started</td><td class="l">{{.M.Started.UTC.Format "2006-01-02 15:04:05 MST"}}</td></tr>
+<tr><td class="l">ended</td><td class="l">{{if .M.Ended.IsZero}}–{{else}}{{.M.Ended.UTC.Format "2006-01-02 15:04:05 MST"}}{{end}}</td></tr>
+<tr><td class="l">seed</td><td class="l">{{.M.Seed}}</td></tr>
+<tr><td class="l">protocol</td><td class="l">{{.M.Protocol}}</td></tr>
+<tr><td class="l">node A</td><td class="l">{{.M.NodeA}}</td></tr>
+<tr><td class="l">peers</td><td class="l">{{len .M.Peers}}: {{join .M.Peers}}</td></tr>
+<tr><td class="l">phase mode</td><td class="l">{{.S.PhaseLabel}}</td></tr>
+<tr><td class="l">announce interval T</td><td class="l">{{ms .M.AnnounceIntervalMS}} ms</td></tr>
+<tr><td class="l">measurements</td><td class="l">{{join .M.Measurements}}</td></tr>
+</table>
+<table>
+<tr><th class="l" colspan="2">software, host and lab</th></tr>
+<tr><td class="l">tool</td><td class="l">{{.M.Software.Tool}}{{if .M.Software.Commit}} ({{.M.Software.Commit}}){{end}}</td></tr>
+<tr><td class="l">go / kind / helm</td><td class="l">{{.M.Software.Go}} / {{.M.Software.Kind}} / {{.M.Software.Helm}}</td></tr>
+<tr><td class="l">client-go / docker</td><td class="l">{{.M.Software.ClientGo}} / {{.M.Software.Docker}}</td></tr>
+<tr><td class="l">kernel, cgroup</td><td class="l">{{.M.Host.Kernel}} {{.M.Host.CgroupMode}}</td></tr>
+<tr><td class="l">CPU</td><td class="l">{{.M.Host.CPUModel}}{{if .M.Host.CPUs}} × {{.M.Host.CPUs}}{{end}}{{if .M.Host.MemoryMiB}}, {{.M.Host.MemoryMiB}} MiB{{end}}</td></tr>
+<tr><td class="l">impairment backend</td><td class="l">{{.M.Host.ImpairmentBackend}}</td></tr>
+<tr><td class="l">topology</td><td class="l">{{.M.Lab.Topology}} ({{len .M.Lab.Clusters}} clusters)</td></tr>
+<tr><td class="l">node image</td><td class="l">{{.M.Lab.NodeImageDigest}}</td></tr>
+<tr><td class="l">multus / CNI plugins</td><td class="l">{{.M.Lab.Multus}} / {{.M.Lab.CNIPlugins}}</td></tr>
+{{range $k, $v := .M.Lab.Charts}}<tr><td class="l">chart {{$k}}</td><td class="l">{{$v}}</td></tr>{{end}}
+{{range $k, $v := .M.Lab.Images}}<tr><td class="l">image {{$k}}</td><td class="l">{{$v}}</td></tr>{{end}}
+</table>
+</div>
+<div class="scroll"><table>
+<tr><th class="l">condition</th><th class="l">backend</th><th class="l">target</th><th>loss</th><th>delay</th><th>jitter</th><th>correlation</th><th>duplicate</th><th>corrupt</th><th class="l">rate</th><th>runs</th><th>warm-up</th></tr>
+{{range .M.Conditions}}<tr><td class="l">{{.Name}}</td><td class="l">{{.Impairment.Backend}}</td><td class="l">{{.Impairment.Target}}</td><td>{{.Impairment.LossPct}} %</td><td>{{.Impairment.DelayMS}} ms</td><td>{{.Impairment.JitterMS}} ms</td><td>{{.Impairment.CorrelationPct}} %</td><td>{{.Impairment.DuplicatePct}} %</td><td>{{.Impairment.CorruptPct}} %</td><td class="l">{{.Impairment.Rate}}</td><td>{{.Runs}}</td><td>{{.Warmup}}</td></tr>
+{{end}}</table></div>
+{{range .M.Inputs}}<details><summary>input {{.Role}}: {{.Path}} (sha256 {{.SHA256}})</summary><pre>{{.Content}}</pre></details>
+{{end}}
+
 <h2>Summary per condition</h2>
 <div class="scroll"><table>
 <tr><th class="l">condition</th><th class="l">backend</th><th>loss requested / achieved</th><th>runs</th><th>warm-up / aborted (excluded)</th><th>timed out</th><th>missing peers</th><th>first peer median</th><th>first peer p90</th><th>one peer median</th><th>all peers median</th><th>all peers p90</th><th>all peers max</th><th>start-up median</th><th>protocol median</th><th>flaps per peer-min</th><th>KS vs model</th></tr>
-{{range .S.Conditions}}<tr><td class="l">{{.Name}}</td><td class="l">{{.Backend}}</td><td>{{.RequestedLossPct}} % / {{ptrpc .AchievedLossPct}}</td><td>{{.Runs}}</td><td>{{.WarmupRuns}} / {{.AbortedRuns}}</td><td>{{.TimedOutRuns}}</td><td>{{.MissingPeers}}</td><td>{{sec .FirstPeer.Median}}</td><td>{{sec .FirstPeer.P90}}</td><td>{{sec .AnyPeer.Median}}</td><td>{{sec .AllPeers.Median}}</td><td>{{sec .AllPeers.P90}}</td><td>{{sec .AllPeers.Max}}</td><td>{{sec .ContainerStart.Median}}</td><td>{{sec .Protocol.Median}}</td><td>{{f3 .FlapRate}}</td><td>{{if .Model}}{{f3 .Model.KSPeer}}{{else}}–{{end}}</td></tr>
+{{range .S.Conditions}}<tr><td class="l">{{.Name}}</td><td class="l">{{.Backend}}</td><td>{{.RequestedLossPct}}&nbsp;% / {{ptrpc .AchievedLossPct}}</td><td>{{.Runs}}</td><td>{{.WarmupRuns}} / {{.AbortedRuns}}</td><td>{{.TimedOutRuns}}</td><td>{{.MissingPeers}}</td><td>{{sec .FirstPeer.Median}}</td><td>{{sec .FirstPeer.P90}}</td><td>{{sec .AnyPeer.Median}}</td><td>{{sec .AllPeers.Median}}</td><td>{{sec .AllPeers.P90}}</td><td>{{sec .AllPeers.Max}}</td><td>{{sec .ContainerStart.Median}}</td><td>{{sec .Protocol.Median}}</td><td>{{f3 .FlapRate}}</td><td>{{if .Model}}{{f3 .Model.KSPeer}}{{else}}–{{end}}</td></tr>
 {{end}}</table></div>
 <p class="note">Quantiles: {{.S.Quantiles}}. "One peer" pools every (run, peer) discovery time; "all peers" counts only runs that discovered every peer. Protocol time = discovery − node A's container start (from the container runtime).</p>
 
@@ -264,7 +303,7 @@ pre{background:#f7f7f7;padding:.5em;overflow-x:auto;font-size:.8em;max-height:20
 {{range .Global}}<figure>{{.SVG}}<figcaption>{{.Caption}}</figcaption></figure>
 {{end}}
 
-<h2>Model comparison</h2>
+<h2 id="model">Model comparison</h2>
 <p>Model for a periodic announcer: D = s + U·T + G·T with U ~ Uniform(0,1) (phase), G ~ Geometric(1−p) lost announcements, s the start-up. The k-th of N−1 peers uses order statistics of independent peers. KS is the Kolmogorov–Smirnov distance sup|F<sub>measured</sub> − F<sub>model</sub>| (0 = identical, 1 = disjoint).</p>
 <table>
 <tr><th class="l">condition</th><th>T (ms)</th><th>p</th><th class="l">p from</th><th>s (ms)</th><th class="l">s from</th><th>KS one peer</th><th>fitted s (ms)</th><th>KS with fitted s</th><th>worst KS k-th peer</th></tr>
@@ -273,7 +312,7 @@ pre{background:#f7f7f7;padding:.5em;overflow-x:auto;font-size:.8em;max-height:20
 <p class="note">Caveat: peers' announce tickers keep fixed offsets in the lab, so discovery times of different peers within one run are correlated; the k-th peer model assumes independence. With the aligned phase mode the uniform-phase assumption does not hold and a large KS is expected.</p>
 
 {{range .S.Conditions}}{{$c := .}}
-<h2>Condition {{.Name}}</h2>
+<h2 id="cond-{{.Name}}">Condition {{.Name}}</h2>
 <p>Backend <b>{{.Backend}}</b>{{if .Impairment.Target}}, target {{.Impairment.Target}}{{end}}, loss requested {{.RequestedLossPct}} %, achieved {{ptrpc .AchievedLossPct}}{{if .PacketsSeen}} ({{.PacketsDropped}} of {{.PacketsSeen}} packets dropped){{end}}{{if .Impairment.DelayMS}}, delay {{.Impairment.DelayMS}} ms{{end}}. Phase: {{.PhaseLabel}}. {{.Runs}} runs ({{.WarmupRuns}} warm-up and {{.AbortedRuns}} aborted excluded), {{.TimedOutRuns}} timed out, {{.MissingPeers}} missing (run, peer) pairs. Flaps: {{.Flaps}} in {{printf "%.1f" .PeerMinutes}} peer-minutes = {{f3 .FlapRate}} false failure detections per peer-minute.</p>
 <table>
 <tr><th class="l">metric (s)</th><th>n</th><th>min</th><th>p25</th><th>median</th><th>p75</th><th>p90</th><th>p99</th><th>max</th><th>mean</th><th>stdev</th><th>IQR</th></tr>

@@ -33,7 +33,7 @@ func TestWriteReport(t *testing.T) {
 	}
 	page := string(html)
 	for _, want := range []string{"Summary per condition", "Model comparison", "Condition loss-0", "Condition loss-25",
-		"random phase", "nftables", "flaps per peer-min", "container start", "Per individual peer"} {
+		"random phase", "nftables", "flaps per peer-min", "Manifest", "synthetic.yaml", "container start", "Per individual peer"} {
 		if !strings.Contains(page, want) {
 			t.Errorf("report lacks %q", want)
 		}

@@ -62,6 +62,7 @@ func Synthesize(o SynthOptions) *Campaign {
 		AnnounceIntervalMS: o.IntervalMS,
 		Measurements:       []string{"discovery"},
 		Lab:                Lab{Topology: o.Campaign},
+		Inputs:             []Input{{Role: "scenario", Path: "synthetic.yaml", SHA256: "0", Content: "# synthetic campaign drawn from the model\n"}},
 	}
 	m.Lab.Clusters = append(m.Lab.Clusters, "c1")
 	for i := 0; i < o.Peers; i++ {
