@@ -85,6 +85,7 @@ func joinPath(parent, key string) string {
 // and syntax errors. On success the returned Document locates every field.
 func DecodeStrict(file string, data []byte, apiVersion, kind string, out any) (*Document, error) {
 	d := &Document{File: file, positions: map[string]Position{}}
+	data = bytes.TrimPrefix(data, []byte("\ufeff")) // a UTF-8 byte order mark from some editors
 	if fe := checkText(file, data); fe != nil {
 		return d, ErrorList{fe}
 	}
@@ -201,7 +202,7 @@ func emptyError(file string) *FieldError {
 func checkText(file string, data []byte) *FieldError {
 	if len(data) > MaxFileSize {
 		return &FieldError{File: file, Line: 1, Column: 1,
-			Message: fmt.Sprintf("the file is %d bytes, larger than the %d-byte limit", len(data), MaxFileSize),
+			Message: fmt.Sprintf("the file is larger than the %d-byte limit", MaxFileSize),
 			Fix:     "check that this is the right file"}
 	}
 	if len(bytes.TrimSpace(data)) == 0 {

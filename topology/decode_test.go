@@ -47,6 +47,8 @@ func TestDecodeStrict(t *testing.T) {
 		{"duplicate", head + "inner:\n  count: 1\n  count: 2\n", []string{`f.yaml:5:3: mapping key "count" already defined at [4:3] (fix: remove or rename one of the duplicate keys)`}},
 		{"tabs", head + "inner:\n\tcount: 1\n", []string{"f.yaml:4:", "fix: indent with spaces"}},
 		{"truncated", head + "inner: {count: 1, name: \"ab\n", []string{"f.yaml:3:"}},
+		{"bom and crlf", "\ufeff" + strings.ReplaceAll(head, "\n", "\r\n") + "inner: [1]\r\n", []string{"f.yaml:3:8: inner: expected a mapping, got a list"}},
+		{"too large", head + strings.Repeat("#", MaxFileSize), []string{"f.yaml:1:1: the file is larger than the 4194304-byte limit"}},
 		{"two docs", head + "---\n" + head, []string{"more than one YAML document"}},
 	}
 	for _, tt := range tests {

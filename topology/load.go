@@ -2,6 +2,7 @@ package topology
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -69,7 +70,7 @@ func WithEnvironment(e Environment) Option {
 // Load reads, strictly decodes and validates the topology file at path.
 // Every problem is returned at once as an ErrorList of located FieldErrors.
 func Load(path string, opts ...Option) (*Topology, error) {
-	data, err := os.ReadFile(path)
+	data, err := readLimited(path, MaxFileSize+1)
 	if err != nil {
 		return nil, ErrorList{{File: path, Message: fmt.Sprintf("cannot read the topology file: %v", err),
 			Fix: "check the path, e.g. topology/2-nodes.yaml"}}
@@ -97,3 +98,14 @@ func Parse(file string, data []byte, opts ...Option) (*Topology, error) {
 
 // File is the path the topology was loaded from.
 func (t *Topology) File() string { return t.file }
+
+// readLimited reads at most limit bytes of path, so a huge file given by
+// mistake is rejected without reading it all.
+func readLimited(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, limit))
+}
