@@ -183,3 +183,36 @@ func BenchmarkReport(b *testing.B) {
 		}
 	}
 }
+
+func TestWriteReportDegenerate(t *testing.T) {
+	f := ptr
+	tests := []struct {
+		name string
+		c    *Campaign
+	}{
+		{"empty campaign", &Campaign{Manifest: Manifest{Campaign: "empty"}}},
+		{"only warm-up and aborted runs", &Campaign{
+			Manifest: Manifest{Campaign: "w", AnnounceIntervalMS: 5000, Peers: []string{"b"},
+				Conditions: []Condition{{Name: "loss-0"}, {Name: "never-ran"}}},
+			Runs: []Run{{Condition: "loss-0", Warmup: true, Peers: []PeerTiming{{Peer: "b", DiscoveredMS: f(10)}}},
+				{Condition: "loss-0", Index: 1, Aborted: true}}}},
+		{"nothing discovered", &Campaign{
+			Manifest: Manifest{Campaign: "n", AnnounceIntervalMS: 5000, Peers: []string{"b", "c"}},
+			Runs:     []Run{{Condition: "loss-90", TimedOut: true, Missing: []string{"b", "c"}}}}},
+		{"single sample", &Campaign{
+			Manifest: Manifest{Campaign: "s", AnnounceIntervalMS: 5000},
+			Runs:     []Run{{Condition: "c", Peers: []PeerTiming{{Peer: "b", DiscoveredMS: f(1200)}}}}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			files, err := WriteReport(context.Background(), tc.c, ReportOptions{OutDir: t.TempDir(), NoPNG: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(files.HTML)
+			if err != nil || !bytes.Contains(b, []byte("Summary per condition")) {
+				t.Fatalf("report: %v", err)
+			}
+		})
+	}
+}
