@@ -1,0 +1,68 @@
+//go:build integration
+
+package results
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestIntegrationExportLoadsInPandas loads the CSV export with pandas and
+// checks that numpy's default (linear, type 7) quantiles match ours.
+func TestIntegrationExportLoadsInPandas(t *testing.T) {
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		t.Skip("python3 not found")
+	}
+	if exec.Command(py, "-c", "import pandas").Run() != nil {
+		t.Skip("pandas not importable by python3 (Debian: apt-get install -y python3-pandas)")
+	}
+	c := Synthesize(SynthOptions{Seed: 4, Peers: 5, Runs: 37, Warmup: 2, LossPcts: []float64{0, 30},
+		IntervalMS: 5000, StartupMS: 900, TimeoutMS: 20000})
+	csvPath := filepath.Join(t.TempDir(), "runs.csv")
+	var b bytes.Buffer
+	if err := WriteCSV(&b, ExportRows(c)); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(csvPath, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	script := `
+import sys, pandas as pd
+d = pd.read_csv(sys.argv[1])
+d = d[~d.warmup & ~d.aborted]
+for cond, g in d.groupby("condition", sort=False):
+    first = g.groupby("run").discoveredMS.min()
+    print(cond, len(g), repr(g.discoveredMS.quantile(0.9)), repr(first.quantile(0.25)), int(g.discoveredMS.isna().sum()))
+`
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, py, "-c", script, csvPath).CombinedOutput()
+	if err != nil {
+		t.Fatalf("pandas: %v\n%s", err, out)
+	}
+	s := Analyze(c)
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != len(s.Conditions) {
+		t.Fatalf("pandas saw %d conditions: %s", len(lines), out)
+	}
+	for i, l := range lines {
+		f := strings.Fields(l)
+		cs := s.Conditions[i]
+		rows, _ := strconv.Atoi(f[1])
+		p90, _ := strconv.ParseFloat(f[2], 64)
+		first25, _ := strconv.ParseFloat(f[3], 64)
+		missing, _ := strconv.Atoi(f[4])
+		if f[0] != cs.Name || rows != cs.Runs*cs.Peers || missing != cs.MissingPeers ||
+			!near(p90, cs.AnyPeer.P90, 1e-6) || !near(first25, cs.FirstPeer.P25, 1e-6) {
+			t.Errorf("pandas %q vs ours: %s rows=%d p90=%v first p25=%v missing=%d", l, cs.Name, cs.Runs*cs.Peers, cs.AnyPeer.P90, cs.FirstPeer.P25, cs.MissingPeers)
+		}
+	}
+}
