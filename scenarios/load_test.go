@@ -1,0 +1,177 @@
+package scenarios
+
+import (
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fluidos-lab/testbed/topology"
+)
+
+func TestLoadSelftest(t *testing.T) {
+	s, err := Load("selftest.yaml")
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if s.Protocol.Name != PresetReferenceAgent || !s.Protocol.GroundTruth {
+		t.Errorf("protocol = %+v", s.Protocol)
+	}
+	if s.TopologyFile != filepath.Join("..", "topology", "ci-3-nodes.yaml") {
+		t.Errorf("topology = %q", s.TopologyFile)
+	}
+	if len(s.Conditions) != 2 || s.Conditions[1].Impairment.LossPct != 25 || s.Conditions[1].Runs != 10 || s.Conditions[1].Warmup != 1 {
+		t.Errorf("conditions = %+v", s.Conditions)
+	}
+	if s.Phase != PhaseRandom || s.PhaseMax != 5*time.Second || s.Seed != 20260101 || !s.SeedGiven {
+		t.Errorf("phase %s max %s seed %d", s.Phase, s.PhaseMax, s.Seed)
+	}
+	if !s.Measures(MeasureReverse) || s.Measures(MeasureFailureDetection) {
+		t.Errorf("measurements = %v", s.Measurements)
+	}
+	if !s.Conditions[0].Impairment.None() || !s.Conditions[1].Impairment.LossOnly() || s.Conditions[1].Impairment.None() {
+		t.Errorf("None/LossOnly wrong")
+	}
+}
+
+const minimal = `apiVersion: testbed.dev/v1alpha1
+kind: Scenario
+metadata:
+  name: m
+topology: t.yaml
+protocol:
+  preset: network-manager
+nodeA: a
+conditions:
+  - name: c
+    impairment: {}
+`
+
+func TestLoadDefaults(t *testing.T) {
+	s, err := LoadBytes("dir/m.yaml", []byte(minimal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := s.Conditions[0]
+	if c.Runs != DefaultRuns || c.Warmup != DefaultWarmup || c.Target != TargetPeers {
+		t.Errorf("condition defaults %+v", c)
+	}
+	if s.DelayBetweenRuns != 2*time.Second || s.RunTimeout != DefaultRunTimeout || s.Phase != PhaseRandom || s.PhaseMax != 5*time.Second {
+		t.Errorf("defaults %+v", s)
+	}
+	if s.SeedGiven || s.Seed < 0 {
+		t.Errorf("seed %d given %v", s.Seed, s.SeedGiven)
+	}
+	if s.TopologyFile != filepath.Join("dir", "t.yaml") || s.Protocol.IdentityMatch != MatchNodeAddress {
+		t.Errorf("topology %q protocol %+v", s.TopologyFile, s.Protocol)
+	}
+	if len(s.Measurements) != 1 || s.Measurements[0] != MeasureDiscovery {
+		t.Errorf("measurements %v", s.Measurements)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	cases := []struct {
+		name string
+		doc  string
+		want []string // substrings, each must appear in the error
+	}{
+		{"wrong kind", strings.Replace(minimal, "kind: Scenario", "kind: Topology", 1), []string{"m.yaml:2:7: kind: kind is \"Topology\""}},
+		{"unknown field", minimal + "bogus: 1\n", []string{"m.yaml:12:1", "unknown field \"bogus\""}},
+		{"type error", strings.Replace(minimal, "nodeA: a", "nodeA: [a]", 1), []string{"m.yaml:8:"}},
+		{"bad duration", minimal + "runTimeout: fast\n", []string{"m.yaml:12:"}},
+		{"syntax", "apiVersion: [\n", []string{"m.yaml:"}},
+		{"two docs", minimal + "---\n" + minimal, []string{"2 YAML documents"}},
+		{"empty", "", []string{"empty document"}},
+		{"all semantic errors together", `apiVersion: testbed.dev/v1alpha1
+kind: Scenario
+metadata:
+  name: Bad_Name
+protocol:
+  preset: quic
+runs: 0
+phase:
+  mode: sideways
+measurements: [discovery, teleport, groupIsolation]
+conditions:
+  - name: x
+    target: everyone
+    impairment:
+      loss: 120
+      jitter: 5ms
+      rate: fast
+  - name: x
+    impairment: {}
+`, []string{
+			"m.yaml:4:9: metadata.name",
+			"m.yaml:6:11: protocol.preset: unknown protocol preset \"quic\"",
+			"topology is required",
+			"nodeA is required",
+			"m.yaml:7:7: runs: runs is 0",
+			"m.yaml:9:9: phase.mode",
+			"m.yaml:10:27: measurements[1]: unknown measurement \"teleport\"",
+			"groupIsolation is not implemented",
+			"m.yaml:13:13: conditions[0].target",
+			"m.yaml:15:13: conditions[0].impairment.loss",
+			"jitter needs a delay",
+			"conditions[0].impairment.rate",
+			"conditions[1].name: condition name \"x\" is used twice",
+		}},
+		{"custom protocol incomplete", strings.Replace(minimal, "preset: network-manager", "preset: custom\n  custom:\n    workload: {kind: StatefulSet, name: a, namespace: b}\n    peerResource: {resource: peers}\n    identityField: \"spec..x\"\n    identityMatch: guess", 1),
+			[]string{"workload kind \"StatefulSet\"", "peerResource.version is required", "identityField", "identityMatch \"guess\""}},
+		{"custom on preset", strings.Replace(minimal, "preset: network-manager", "preset: network-manager\n  custom: {identityField: a}", 1), []string{"protocol.custom applies only to preset custom"}},
+		{"timeout below interval", minimal + "runTimeout: 1s\n", []string{"shorter than the announce interval"}},
+		{"aligned with max", minimal + "phase: {mode: aligned, max: 1s}\n", []string{"phase.max applies only"}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := LoadBytes("m.yaml", []byte(tc.doc))
+			if err == nil {
+				t.Fatal("no error")
+			}
+			if _, ok := topology.AsErrorList(err); !ok {
+				t.Errorf("error %T is not a topology.ErrorList", err)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
+
+func TestLoadCustomProtocol(t *testing.T) {
+	doc := strings.Replace(minimal, "preset: network-manager", `preset: custom
+  announceInterval: 2s
+  custom:
+    workload: {kind: Deployment, name: disc, namespace: lab}
+    peerResource: {group: example.dev, version: v1, resource: neighbours}
+    identityField: status.peer.name
+    identityMatch: clusterName`, 1)
+	s, err := LoadBytes("m.yaml", []byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := s.Protocol
+	if p.WorkloadKind != WorkloadDeployment || p.PeerNamespace != "lab" || strings.Join(p.IdentityPath, "/") != "status/peer/name" || p.AnnounceInterval != 2*time.Second || s.PhaseMax != 2*time.Second {
+		t.Errorf("protocol %+v", p)
+	}
+}
+
+func FuzzLoadScenario(f *testing.F) {
+	f.Add([]byte(minimal))
+	f.Add([]byte("apiVersion: testbed.dev/v1alpha1\nkind: Scenario\nconditions: [{name: a, impairment: {loss: 5}}]\n"))
+	f.Add([]byte("a: [1, {b: &x c}, *x]\n"))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s, err := LoadBytes("f.yaml", data)
+		if err == nil && (s == nil || len(s.Conditions) == 0) {
+			t.Fatalf("nil error but scenario %+v", s)
+		}
+		if err != nil {
+			if _, ok := topology.AsErrorList(err); !ok {
+				t.Fatalf("error %T not located: %v", err, err)
+			}
+		}
+	})
+}

@@ -1,0 +1,806 @@
+package runner
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/cache"
+
+	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/scenarios"
+	"github.com/fluidos-lab/testbed/scenarios/impair"
+)
+
+// DisabledLabel is the node label no node has; a DaemonSet whose pod
+// template selects it runs nowhere.
+const DisabledLabel = "testbed.dev/disabled"
+
+// Clock is the runner's single clock. time.Now carries a monotonic reading,
+// so durations between its values are immune to wall-clock steps.
+type Clock interface {
+	Now() time.Time
+	After(d time.Duration) <-chan time.Time
+}
+
+type realClock struct{}
+
+func (realClock) Now() time.Time                         { return time.Now() }
+func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Impairment applies an impairment to one pod's discovery interface;
+// scenarios/impair's backends satisfy it.
+type Impairment interface {
+	Backend() string
+	Apply(ctx context.Context, t impair.Target, s impair.Spec) error
+	Stats(ctx context.Context, t impair.Target) (impair.Stats, error)
+	Remove(ctx context.Context, t impair.Target) error
+}
+
+// ImpairmentSelector validates a spec against the host and returns the
+// backend that applies it (impair.Select bound to the host's capabilities).
+type ImpairmentSelector func(impair.Spec) (Impairment, error)
+
+// ContainerStarts reads a container's start time from the runtime inside the
+// node (CRI), which is more precise than the pod's API status.
+type ContainerStarts interface {
+	ContainerStart(ctx context.Context, cluster string, pod *corev1.Pod) (time.Time, error)
+}
+
+// Options configure a Runner. Zero values are sensible defaults.
+type Options struct {
+	Clock Clock
+	// Impairments selects backends; nil allows only unimpaired conditions.
+	Impairments ImpairmentSelector
+	// Starts reads container start times; nil leaves ContainerStartMS unset.
+	Starts ContainerStarts
+	// Progress receives one line per run; nil discards.
+	Progress io.Writer
+	// Interface is the discovery interface inside pods (default eth1).
+	Interface string
+	// ResetTimeout bounds each wait of the reset (default 2 minutes).
+	ResetTimeout time.Duration
+	// CleanupTimeout bounds the restore after an abort (default 1 minute).
+	CleanupTimeout time.Duration
+}
+
+// Campaign is where and how a campaign is recorded.
+type Campaign struct {
+	Dir string
+	// Resume continues the campaign in Dir from its last recorded run.
+	Resume bool
+	// Manifest is written at start (new campaigns); the runner fills in the
+	// scenario-derived fields (seed, phase, protocol, conditions, peers...).
+	Manifest results.Manifest
+}
+
+// Summary is what a campaign did.
+type Summary struct {
+	Dir         string
+	Runs        int
+	Aborted     bool
+	TimedOut    int
+	OverheadP50 float64 // median cycle overhead, ms
+	Conditions  []ConditionSummary
+}
+
+// ConditionSummary is one condition's outcome.
+type ConditionSummary struct {
+	Name         string
+	Runs         int
+	TimedOut     int
+	MedianAllMS  float64 // median time until A found every peer (non-warm-up)
+	OverheadP50  float64
+	Backend      string
+	AchievedLoss *float64
+}
+
+// Runner runs one scenario on one lab.
+type Runner struct {
+	s        *scenarios.Scenario
+	clusters []Cluster
+	a        Cluster
+	peers    []string
+	o        Options
+	clk      Clock
+	mapper   *identityMapper
+	selector labels.Selector
+	replicas int32
+
+	watchers map[string]*watcher
+	changed  *broadcast
+
+	mu  sync.Mutex
+	cur *runState
+}
+
+// New checks the scenario against the lab and prepares a Runner.
+func New(s *scenarios.Scenario, clusters []Cluster, o Options) (*Runner, error) {
+	if o.Clock == nil {
+		o.Clock = realClock{}
+	}
+	if o.Progress == nil {
+		o.Progress = io.Discard
+	}
+	if o.Interface == "" {
+		o.Interface = "eth1"
+	}
+	if o.ResetTimeout <= 0 {
+		o.ResetTimeout = 2 * time.Minute
+	}
+	if o.CleanupTimeout <= 0 {
+		o.CleanupTimeout = time.Minute
+	}
+	r := &Runner{s: s, clusters: clusters, o: o, clk: o.Clock, changed: newBroadcast(), watchers: map[string]*watcher{}}
+	found := false
+	for _, c := range clusters {
+		if c.Name == s.NodeA {
+			r.a, found = c, true
+		} else {
+			r.peers = append(r.peers, c.Name)
+		}
+	}
+	if !found {
+		names := make([]string, len(clusters))
+		for i, c := range clusters {
+			names[i] = c.Name
+		}
+		return nil, fmt.Errorf("nodeA %q is not a cluster of the lab (clusters: %v)", s.NodeA, names)
+	}
+	if len(r.peers) == 0 {
+		return nil, fmt.Errorf("the lab has no cluster besides nodeA %q", s.NodeA)
+	}
+	r.mapper = newIdentityMapper(s.Protocol, clusters)
+	return r, nil
+}
+
+// Peers lists the peer clusters in lab order.
+func (r *Runner) Peers() []string { return append([]string(nil), r.peers...) }
+
+// Pause is the pause before run index of condition: uniform in
+// [0, phaseMax) for the random phase, derived from (seed, condition, index)
+// alone (impair.Phase.Pause) so that a resumed campaign draws exactly the
+// pauses it would have drawn; 0 for the aligned phase.
+func Pause(phase string, seed int64, phaseMax time.Duration, condition string, index int) time.Duration {
+	return impair.Phase(phase).Pause(seed, condition, index, phaseMax)
+}
+
+func (r *Runner) pause(cond string, i int) time.Duration {
+	return Pause(r.s.Phase, r.s.Seed, r.s.PhaseMax, cond, i)
+}
+
+// onPeer and onPod are the informers' handlers.
+func (r *Runner) onPeer(e peerEvent) {
+	r.mu.Lock()
+	if r.cur != nil {
+		r.cur.peerEvent(e)
+	}
+	r.mu.Unlock()
+	r.changed.fire()
+}
+
+func (r *Runner) onPod(e podEvent) {
+	r.mu.Lock()
+	if r.cur != nil {
+		r.cur.podEvent(e)
+	}
+	r.mu.Unlock()
+	r.changed.fire()
+}
+
+// workload reads A's workload: its pod selector and (Deployment) replicas.
+func (r *Runner) workload(ctx context.Context) error {
+	p := r.s.Protocol
+	var sel *metav1.LabelSelector
+	switch p.WorkloadKind {
+	case scenarios.WorkloadDeployment:
+		d, err := r.a.Kube.AppsV1().Deployments(p.WorkloadNamespace).Get(ctx, p.WorkloadName, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("cluster %q: reading Deployment %s/%s: %w", r.a.Name, p.WorkloadNamespace, p.WorkloadName, err)
+		}
+		sel = d.Spec.Selector
+		r.replicas = 1
+		if d.Spec.Replicas != nil && *d.Spec.Replicas > 0 {
+			r.replicas = *d.Spec.Replicas
+		}
+	default:
+		d, err := r.a.Kube.AppsV1().DaemonSets(p.WorkloadNamespace).Get(ctx, p.WorkloadName, metav1.GetOptions{})
+		if err != nil {
+			return fmt.Errorf("cluster %q: reading DaemonSet %s/%s: %w", r.a.Name, p.WorkloadNamespace, p.WorkloadName, err)
+		}
+		sel = d.Spec.Selector
+	}
+	s, err := metav1.LabelSelectorAsSelector(sel)
+	if err != nil || s.Empty() {
+		return fmt.Errorf("cluster %q: workload %s/%s has no usable pod selector (%v)", r.a.Name, p.WorkloadNamespace, p.WorkloadName, err)
+	}
+	r.selector = s
+	return nil
+}
+
+// setEnabled enables or disables A's workload.
+func (r *Runner) setEnabled(ctx context.Context, on bool) error {
+	p := r.s.Protocol
+	var patch []byte
+	var err error
+	switch p.WorkloadKind {
+	case scenarios.WorkloadDeployment:
+		n := int32(0)
+		if on {
+			n = r.replicas
+		}
+		patch = fmt.Appendf(nil, `{"spec":{"replicas":%d}}`, n)
+		_, err = r.a.Kube.AppsV1().Deployments(p.WorkloadNamespace).Patch(ctx, p.WorkloadName, types.MergePatchType, patch, metav1.PatchOptions{})
+	default:
+		v := "null"
+		if !on {
+			v = `"true"`
+		}
+		patch = fmt.Appendf(nil, `{"spec":{"template":{"spec":{"nodeSelector":{%q:%s}}}}}`, DisabledLabel, v)
+		_, err = r.a.Kube.AppsV1().DaemonSets(p.WorkloadNamespace).Patch(ctx, p.WorkloadName, types.MergePatchType, patch, metav1.PatchOptions{})
+	}
+	if err != nil {
+		verb := "disabling"
+		if on {
+			verb = "enabling"
+		}
+		return fmt.Errorf("cluster %q: %s %s %s/%s: %w", r.a.Name, verb, p.WorkloadKind, p.WorkloadNamespace, p.WorkloadName, err)
+	}
+	return nil
+}
+
+// waitUntil blocks until cond holds (re-checked on every watch event), the
+// timeout passes or ctx ends.
+func (r *Runner) waitUntil(ctx context.Context, timeout time.Duration, what string, cond func() bool) error {
+	deadline := r.clk.After(timeout)
+	for {
+		ch := r.changed.wait()
+		if cond() {
+			return nil
+		}
+		select {
+		case <-ch:
+		case <-deadline:
+			return fmt.Errorf("waiting for %s: not done after %s", what, timeout)
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
+		}
+	}
+}
+
+// startWatchers starts every cluster's informers in one errgroup and waits
+// until all are synced. The returned stop function ends them.
+func (r *Runner) startWatchers(ctx context.Context) (func(), error) {
+	wctx, cancel := context.WithCancel(ctx)
+	g, gctx := errgroup.WithContext(wctx)
+	for _, c := range r.clusters {
+		w, err := newWatcher(c, r.s.Protocol, r.selector, r.mapper, r.clk, r.onPeer, r.onPod)
+		if err != nil {
+			cancel()
+			return nil, err
+		}
+		r.watchers[c.Name] = w
+		g.Go(func() error { w.run(gctx); return nil })
+	}
+	stop := func() { cancel(); _ = g.Wait() }
+	// HasSynced flips without an event on empty caches, so poll (client-go's
+	// WaitForCacheSync) rather than wait for a broadcast.
+	sctx, scancel := context.WithTimeout(ctx, r.o.ResetTimeout)
+	defer scancel()
+	var fns []cache.InformerSynced
+	for _, w := range r.watchers {
+		fns = append(fns, w.synced)
+	}
+	if !cache.WaitForCacheSync(sctx.Done(), fns...) {
+		stop()
+		var unsynced []string
+		for n, w := range r.watchers {
+			if !w.synced() {
+				unsynced = append(unsynced, n)
+			}
+		}
+		sort.Strings(unsynced)
+		if err := ctx.Err(); err != nil {
+			return nil, fmt.Errorf("waiting for watchers to sync: %w", err)
+		}
+		return nil, fmt.Errorf("clusters %v: watchers not synced after %s", unsynced, r.o.ResetTimeout)
+	}
+	return stop, nil
+}
+
+// specOf converts a scenario impairment.
+func specOf(i scenarios.Impairment) impair.Spec {
+	return impair.Spec{LossPct: i.LossPct, Delay: i.Delay, Jitter: i.Jitter, CorrelationPct: i.CorrelationPct,
+		DuplicatePct: i.DuplicatePct, CorruptPct: i.CorruptPct, Rate: i.Rate, Seed: i.Seed}
+}
+
+// Run executes (or resumes) the campaign. On ctx cancellation it aborts the
+// run in flight, restores A's workload and removes impairments under a fresh
+// bounded context, records the run as aborted and returns ctx's error.
+func (r *Runner) Run(ctx context.Context, c Campaign) (*Summary, error) {
+	// Refuse what the host cannot do before touching the lab.
+	backends := make([]Impairment, len(r.s.Conditions))
+	for i, cond := range r.s.Conditions {
+		spec := specOf(cond.Impairment)
+		if spec.IsZero() {
+			backends[i] = impair.None{}
+			continue
+		}
+		if r.o.Impairments == nil {
+			return nil, fmt.Errorf("condition %q: impairment requested but no impairment backend is available", cond.Name)
+		}
+		b, err := r.o.Impairments(spec)
+		if err != nil {
+			return nil, fmt.Errorf("condition %q: %w", cond.Name, err)
+		}
+		backends[i] = b
+	}
+	if err := r.workload(ctx); err != nil {
+		return nil, err
+	}
+
+	var rec results.Recorder
+	next := map[string]int{}
+	m := r.manifest(c.Manifest, backends)
+	if c.Resume {
+		fr, camp, err := results.OpenCampaign(c.Dir)
+		if err != nil {
+			return nil, fmt.Errorf("resuming campaign %s: %w", c.Dir, err)
+		}
+		rec = fr
+		_, next, _ = results.ResumePoint(camp.Runs)
+		m = camp.Manifest
+		m.Ended = time.Time{}
+		for _, w := range camp.Warnings {
+			fmt.Fprintf(r.o.Progress, "resume: %s\n", w)
+		}
+		if err := fr.UpdateManifest(m); err != nil {
+			fr.Close()
+			return nil, err
+		}
+	} else {
+		fr, err := results.CreateCampaign(c.Dir, m)
+		if err != nil {
+			return nil, err
+		}
+		rec = fr
+	}
+	defer rec.Close()
+
+	stop, err := r.startWatchers(ctx)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
+
+	sum := &Summary{Dir: c.Dir}
+	var overheads []float64
+	total, done := 0, 0
+	for _, cond := range r.s.Conditions {
+		n := cond.Warmup + cond.Runs
+		total += max(0, n-next[cond.Name])
+	}
+	campaignStart := r.clk.Now()
+	for ci, cond := range r.s.Conditions {
+		n := cond.Warmup + cond.Runs
+		cs := ConditionSummary{Name: cond.Name, Backend: backends[ci].Backend()}
+		if next[cond.Name] >= n {
+			sum.Conditions = append(sum.Conditions, cs)
+			continue
+		}
+		imp := &impairState{r: r, cond: cond, backend: backends[ci], spec: specOf(cond.Impairment)}
+		var alls, condOverheads []float64
+		for i := next[cond.Name]; i < n; i++ {
+			if err := imp.ensurePeers(ctx); err != nil {
+				return sum, r.abort(ctx, rec, imp, nil, err)
+			}
+			run, err := r.runOne(ctx, cond, i, imp)
+			if err != nil {
+				return sum, r.abort(ctx, rec, imp, run, err)
+			}
+			if err := rec.Append(ctx, *run); err != nil {
+				return sum, r.abort(ctx, rec, imp, nil, fmt.Errorf("recording run %s/%d: %w", cond.Name, i, err))
+			}
+			done++
+			sum.Runs++
+			overheads = append(overheads, run.CycleOverheadMS)
+			condOverheads = append(condOverheads, run.CycleOverheadMS)
+			if run.TimedOut {
+				sum.TimedOut++
+				cs.TimedOut++
+			}
+			if !run.Warmup {
+				cs.Runs++
+				if all, ok := allFound(run); ok {
+					alls = append(alls, all)
+				}
+			}
+			cs.AchievedLoss = run.Impairment.AchievedLossPct
+			elapsed := r.clk.Now().Sub(campaignStart)
+			eta := time.Duration(float64(elapsed) / float64(done) * float64(total-done)).Round(time.Second)
+			fmt.Fprintf(r.o.Progress, "%s run %d/%d%s: peers %d/%d in %s, median %s, overhead %.0f ms (pause %.0f ms), ETA %s\n",
+				cond.Name, i+1, n, warmTag(run.Warmup), len(r.peers)-len(run.Missing), len(r.peers), fmtMS(lastFound(run)),
+				fmtMS(median(alls)), run.CycleOverheadMS, run.PauseMS, eta)
+			if i < n-1 && r.s.DelayBetweenRuns > 0 {
+				select {
+				case <-r.clk.After(r.s.DelayBetweenRuns):
+				case <-ctx.Done():
+					return sum, r.abort(ctx, rec, imp, nil, ctx.Err())
+				}
+			}
+		}
+		if err := imp.remove(ctx); err != nil {
+			return sum, err
+		}
+		cs.MedianAllMS = median(alls)
+		cs.OverheadP50 = median(condOverheads)
+		sum.Conditions = append(sum.Conditions, cs)
+	}
+	sum.OverheadP50 = median(overheads)
+	m.Ended = time.Now()
+	if fr, ok := rec.(*results.FileRecorder); ok {
+		if err := fr.UpdateManifest(m); err != nil {
+			return sum, err
+		}
+	}
+	return sum, nil
+}
+
+func warmTag(w bool) string {
+	if w {
+		return " (warm-up)"
+	}
+	return ""
+}
+
+// abort restores the lab under a fresh bounded context and records the run
+// in flight (if any) as aborted.
+func (r *Runner) abort(ctx context.Context, rec results.Recorder, imp *impairState, run *results.Run, cause error) error {
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.CleanupTimeout)
+	defer cancel()
+	r.mu.Lock()
+	r.cur = nil
+	r.mu.Unlock()
+	errs := []error{cause}
+	if err := r.setEnabled(cctx, true); err != nil {
+		errs = append(errs, fmt.Errorf("restoring node A: %w", err))
+	}
+	if imp != nil {
+		if err := imp.remove(cctx); err != nil {
+			errs = append(errs, fmt.Errorf("removing impairment: %w", err))
+		}
+	}
+	if run != nil {
+		run.Aborted = ctx.Err() != nil
+		run.Errors = append(run.Errors, cause.Error())
+		if err := rec.Append(cctx, *run); err != nil {
+			errs = append(errs, fmt.Errorf("recording aborted run: %w", err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// runOne performs one run. On error it returns the partial run.
+func (r *Runner) runOne(ctx context.Context, cond scenarios.Condition, i int, imp *impairState) (*results.Run, error) {
+	s := r.s
+	run := &results.Run{Campaign: campaignID(s), Condition: cond.Name, Index: i, Warmup: i < cond.Warmup,
+		NodeA: s.NodeA, Protocol: s.Protocol.Name, Phase: s.Phase}
+	tReset := r.clk.Now()
+
+	// 1. Disable A and wait until its pods are gone.
+	if err := r.setEnabled(ctx, false); err != nil {
+		return run, err
+	}
+	wa := r.watchers[s.NodeA]
+	if err := r.waitUntil(ctx, r.o.ResetTimeout, fmt.Sprintf("cluster %q: node A's pods to be gone", s.NodeA), func() bool {
+		return len(wa.podList()) == 0
+	}); err != nil {
+		return run, err
+	}
+	// 2. Delete A's peer resources; for reverse discovery and leave
+	// measurements also the peers' resources for A.
+	peerSide := s.Measures(scenarios.MeasureReverse) || s.Measures(scenarios.MeasureFailureDetection) || s.Measures(scenarios.MeasureGracefulLeave)
+	if err := r.resetPeerObjects(ctx, peerSide); err != nil {
+		return run, err
+	}
+	resetDur := r.clk.Now().Sub(tReset)
+
+	// 3. Pause (random phase), arm, t0, enable.
+	pause := r.pause(cond.Name, i)
+	run.PauseMS = msOf(pause)
+	if pause > 0 {
+		select {
+		case <-r.clk.After(pause):
+		case <-ctx.Done():
+			return run, ctx.Err()
+		}
+	}
+	tArm := r.clk.Now()
+	st := newRunState(s.NodeA, r.peers, s.Measures(scenarios.MeasureReverse))
+	for _, c := range r.clusters {
+		w := r.watchers[c.Name]
+		for _, u := range w.peerObjects() {
+			st.seed(c.Name, r.mapper.subject(u), u.GetUID())
+		}
+	}
+	for _, p := range wa.podList() {
+		st.oldPods[p.UID] = true
+	}
+	r.mu.Lock()
+	st.t0 = r.clk.Now()
+	r.cur = st
+	r.mu.Unlock()
+	run.Started = st.t0
+	run.CycleOverheadMS = msOf(resetDur + st.t0.Sub(tArm))
+	if err := r.setEnabled(ctx, true); err != nil {
+		r.finish(st, run)
+		return run, err
+	}
+
+	// 4. Record until complete or timeout.
+	timeout := r.clk.After(s.RunTimeout)
+	var podA *corev1.Pod
+	appliedA := false
+	for done := false; !done; {
+		ch := r.changed.wait()
+		r.mu.Lock()
+		complete := st.discovered()
+		if st.started != nil && st.pod != nil {
+			podA = st.pod.DeepCopy()
+		}
+		r.mu.Unlock()
+		if imp.targetsA() && !appliedA && podA != nil {
+			appliedA = true
+			if err := imp.applyA(ctx, podA); err != nil {
+				r.mu.Lock()
+				st.errs = append(st.errs, err.Error())
+				r.mu.Unlock()
+			}
+		}
+		if complete {
+			break
+		}
+		select {
+		case <-ch:
+		case <-timeout:
+			run.TimedOut = true
+			done = true
+		case <-ctx.Done():
+			r.finish(st, run)
+			return run, ctx.Err()
+		}
+	}
+
+	// 5. Failure detection / graceful leave: stop A, wait for the peers to
+	// drop it.
+	if s.Measures(scenarios.MeasureFailureDetection) || s.Measures(scenarios.MeasureGracefulLeave) {
+		if err := r.leave(ctx, st, run); err != nil {
+			r.finish(st, run)
+			return run, err
+		}
+	}
+	r.finish(st, run)
+
+	// Container start from the runtime, impairment readback, API latency.
+	if podA != nil && r.o.Starts != nil {
+		if t, err := r.o.Starts.ContainerStart(ctx, s.NodeA, podA); err != nil {
+			run.Errors = append(run.Errors, fmt.Sprintf("cluster %q: container start of pod %s: %v", s.NodeA, podA.Name, err))
+		} else {
+			v := float64(t.UnixNano()-st.t0.UnixNano()) / 1e6
+			run.Pod.ContainerStartMS = &v
+		}
+	}
+	ir, err := imp.read(ctx, podA)
+	if err != nil {
+		run.Errors = append(run.Errors, err.Error())
+	}
+	run.Impairment = ir
+	run.APILatencyMS = r.apiLatency(ctx)
+	if err := ctx.Err(); err != nil {
+		return run, err
+	}
+	return run, nil
+}
+
+// finish detaches the run state and writes it into run.
+func (r *Runner) finish(st *runState, run *results.Run) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.cur == st {
+		r.cur = nil
+	}
+	run.Peers = nil
+	st.fill(run)
+}
+
+// leave stops A (failure: pods deleted with grace 0; graceful: the workload
+// is disabled and its pods terminate normally) and waits until every peer
+// dropped A, or the run timeout.
+func (r *Runner) leave(ctx context.Context, st *runState, run *results.Run) error {
+	r.mu.Lock()
+	st.leaving = true
+	st.leaveAt = r.clk.Now()
+	r.mu.Unlock()
+	v := st.ms(st.leaveAt)
+	run.Pod.LeaveMS = &v
+	if err := r.setEnabled(ctx, false); err != nil {
+		return err
+	}
+	if r.s.Measures(scenarios.MeasureFailureDetection) {
+		p := r.s.Protocol
+		zero := int64(0)
+		for _, pod := range r.watchers[r.s.NodeA].podList() {
+			err := r.a.Kube.CoreV1().Pods(p.WorkloadNamespace).Delete(ctx, pod.Name, metav1.DeleteOptions{GracePeriodSeconds: &zero})
+			if err != nil && !apierrors.IsNotFound(err) {
+				return fmt.Errorf("cluster %q: killing pod %s: %w", r.s.NodeA, pod.Name, err)
+			}
+		}
+	}
+	err := r.waitUntil(ctx, r.s.RunTimeout, "peers to drop node A", func() bool {
+		r.mu.Lock()
+		defer r.mu.Unlock()
+		return st.allGone()
+	})
+	if err != nil && ctx.Err() == nil {
+		run.TimedOut = true
+		return nil
+	}
+	return err
+}
+
+// resetPeerObjects deletes A's peer resources (and, if peerSide, every
+// peer's resource for A) and waits until the caches show them gone.
+func (r *Runner) resetPeerObjects(ctx context.Context, peerSide bool) error {
+	p := r.s.Protocol
+	gvr := schema.GroupVersionResource{Group: p.Group, Version: p.Version, Resource: p.Resource}
+	targets := func() map[string][]string {
+		out := map[string][]string{}
+		for _, c := range r.clusters {
+			if c.Name != r.s.NodeA && !peerSide {
+				continue
+			}
+			for _, u := range r.watchers[c.Name].peerObjects() {
+				if c.Name == r.s.NodeA || r.mapper.subject(u) == r.s.NodeA {
+					out[c.Name] = append(out[c.Name], u.GetName())
+				}
+			}
+		}
+		return out
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for cl, names := range targets() {
+		c := r.cluster(cl)
+		g.Go(func() error {
+			for _, n := range names {
+				err := c.Dynamic.Resource(gvr).Namespace(p.PeerNamespace).Delete(gctx, n, metav1.DeleteOptions{})
+				if err != nil && !apierrors.IsNotFound(err) {
+					return fmt.Errorf("cluster %q: deleting %s %s/%s: %w", cl, p.Resource, p.PeerNamespace, n, err)
+				}
+			}
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return err
+	}
+	return r.waitUntil(ctx, r.o.ResetTimeout, "peer resources about node A to be gone", func() bool {
+		return len(targets()) == 0
+	})
+}
+
+func (r *Runner) cluster(name string) Cluster {
+	for _, c := range r.clusters {
+		if c.Name == name {
+			return c
+		}
+	}
+	return Cluster{Name: name}
+}
+
+// apiLatency is the median of three GETs of A's workload.
+func (r *Runner) apiLatency(ctx context.Context) float64 {
+	p := r.s.Protocol
+	var ds []float64
+	for range 3 {
+		t := r.clk.Now()
+		var err error
+		if p.WorkloadKind == scenarios.WorkloadDeployment {
+			_, err = r.a.Kube.AppsV1().Deployments(p.WorkloadNamespace).Get(ctx, p.WorkloadName, metav1.GetOptions{})
+		} else {
+			_, err = r.a.Kube.AppsV1().DaemonSets(p.WorkloadNamespace).Get(ctx, p.WorkloadName, metav1.GetOptions{})
+		}
+		if err != nil {
+			return 0
+		}
+		ds = append(ds, msOf(r.clk.Now().Sub(t)))
+	}
+	return median(ds)
+}
+
+func (r *Runner) manifest(m results.Manifest, backends []Impairment) results.Manifest {
+	s := r.s
+	if m.Campaign == "" {
+		m.Campaign = campaignID(s)
+	}
+	if m.Kind == "" {
+		m.Kind = "campaign"
+	}
+	if m.Started.IsZero() {
+		m.Started = time.Now()
+	}
+	m.Seed = s.Seed
+	m.Protocol = s.Protocol.Name
+	m.NodeA = s.NodeA
+	m.Peers = r.Peers()
+	m.Phase = s.Phase
+	m.AnnounceIntervalMS = msOf(s.Protocol.AnnounceInterval)
+	m.Measurements = append([]string(nil), s.Measurements...)
+	m.Conditions = nil
+	for i, c := range s.Conditions {
+		m.Conditions = append(m.Conditions, results.Condition{Name: c.Name, Runs: c.Runs, Warmup: c.Warmup,
+			Impairment: impair.Record(backends[i].Backend(), c.Target, specOf(c.Impairment), impair.Stats{})})
+		if b := backends[i].Backend(); b != impair.BackendNone && m.Host.ImpairmentBackend == "" {
+			m.Host.ImpairmentBackend = b
+		}
+	}
+	if s.Phase == scenarios.PhaseAligned {
+		m.Warnings = append(m.Warnings, "phase aligned: runs follow a fixed cycle and may phase-lock to the announce period")
+	}
+	return m
+}
+
+func campaignID(s *scenarios.Scenario) string { return fmt.Sprintf("%s-%d", s.Name, s.Seed) }
+
+func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func fmtMS(v float64) string {
+	if v <= 0 {
+		return "-"
+	}
+	return fmt.Sprintf("%.0f ms", v)
+}
+
+// allFound is the time A had found every peer.
+func allFound(r *results.Run) (float64, bool) {
+	var m float64
+	for _, p := range r.Peers {
+		if p.DiscoveredMS == nil {
+			return 0, false
+		}
+		m = max(m, *p.DiscoveredMS)
+	}
+	return m, len(r.Peers) > 0
+}
+
+func lastFound(r *results.Run) float64 {
+	var m float64
+	for _, p := range r.Peers {
+		if p.DiscoveredMS != nil {
+			m = max(m, *p.DiscoveredMS)
+		}
+	}
+	return m
+}
+
+func median(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}

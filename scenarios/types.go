@@ -1,0 +1,225 @@
+package scenarios
+
+import "time"
+
+// APIVersion and Kind identify a scenario document.
+const (
+	APIVersion = "testbed.dev/v1alpha1"
+	Kind       = "Scenario"
+)
+
+// File is the scenario document as written. Optional fields are pointers so
+// that defaults are distinguishable from explicit zero values.
+type File struct {
+	APIVersion string   `yaml:"apiVersion"`
+	Kind       string   `yaml:"kind"`
+	Metadata   Metadata `yaml:"metadata"`
+	// Topology is the topology file, relative to the scenario file.
+	Topology string       `yaml:"topology"`
+	Protocol ProtocolFile `yaml:"protocol"`
+	// NodeA is the cluster that is cycled.
+	NodeA string `yaml:"nodeA"`
+	// Runs per condition (default 100), warm-up runs (default 1, discarded by
+	// the analysis), the pause between runs (default 2s) and the per-run
+	// timeout (default 60s).
+	Runs             *int           `yaml:"runs,omitempty"`
+	Warmup           *int           `yaml:"warmup,omitempty"`
+	DelayBetweenRuns *time.Duration `yaml:"delayBetweenRuns,omitempty"`
+	RunTimeout       *time.Duration `yaml:"runTimeout,omitempty"`
+	Phase            PhaseFile      `yaml:"phase,omitempty"`
+	// Seed drives the random phase; when absent a seed is drawn and recorded.
+	Seed         *int64          `yaml:"seed,omitempty"`
+	Measurements []string        `yaml:"measurements,omitempty"`
+	Conditions   []ConditionFile `yaml:"conditions"`
+	// Output is the campaign directory, relative to the scenario file.
+	Output string `yaml:"output,omitempty"`
+}
+
+// Metadata names the scenario.
+type Metadata struct {
+	Name string `yaml:"name"`
+}
+
+// ProtocolFile selects the protocol under test.
+type ProtocolFile struct {
+	// Preset is network-manager, neuropil, reference-agent or custom.
+	Preset string `yaml:"preset"`
+	// AnnounceInterval is the protocol's announce period T (preset default 5s).
+	AnnounceInterval *time.Duration `yaml:"announceInterval,omitempty"`
+	Custom           *CustomFile    `yaml:"custom,omitempty"`
+}
+
+// CustomFile describes a protocol that has no preset.
+type CustomFile struct {
+	Workload     WorkloadFile     `yaml:"workload"`
+	PeerResource PeerResourceFile `yaml:"peerResource"`
+	// IdentityField is the dotted path of the field naming the peer, e.g.
+	// spec.address or spec.cluster.
+	IdentityField string `yaml:"identityField"`
+	// IdentityMatch maps the identity to a cluster: clusterName or nodeAddress
+	// (the control-plane address on the shared network; a :port is ignored).
+	IdentityMatch string `yaml:"identityMatch"`
+}
+
+// WorkloadFile is the protocol's workload on every cluster.
+type WorkloadFile struct {
+	Kind      string `yaml:"kind"` // DaemonSet | Deployment
+	Name      string `yaml:"name"`
+	Namespace string `yaml:"namespace"`
+}
+
+// PeerResourceFile is the resource a cluster creates for each peer it knows.
+type PeerResourceFile struct {
+	Group     string `yaml:"group"`
+	Version   string `yaml:"version"`
+	Resource  string `yaml:"resource"`
+	Namespace string `yaml:"namespace,omitempty"` // default: the workload's
+}
+
+// PhaseFile selects the run phase.
+type PhaseFile struct {
+	// Mode is random (a uniform 0..Max pause before each start) or aligned.
+	Mode string `yaml:"mode,omitempty"`
+	// Max is T for the random pause (default: the announce interval).
+	Max *time.Duration `yaml:"max,omitempty"`
+}
+
+// ConditionFile is one impairment setting.
+type ConditionFile struct {
+	Name string `yaml:"name"`
+	// Runs overrides the scenario's runs for this condition.
+	Runs       *int           `yaml:"runs,omitempty"`
+	Target     string         `yaml:"target,omitempty"` // peers (default) | nodeA | both
+	Impairment ImpairmentFile `yaml:"impairment"`
+}
+
+// ImpairmentFile is netem-style settings (percentages 0..100).
+type ImpairmentFile struct {
+	Loss        *float64       `yaml:"loss,omitempty"`
+	Delay       *time.Duration `yaml:"delay,omitempty"`
+	Jitter      *time.Duration `yaml:"jitter,omitempty"`
+	Correlation *float64       `yaml:"correlation,omitempty"`
+	Duplicate   *float64       `yaml:"duplicate,omitempty"`
+	Corrupt     *float64       `yaml:"corrupt,omitempty"`
+	// Rate is a netem rate such as 1mbit.
+	Rate string `yaml:"rate,omitempty"`
+	Seed *int64 `yaml:"seed,omitempty"`
+}
+
+// Measurement names.
+const (
+	MeasureDiscovery        = "discovery"
+	MeasureReverse          = "reverse"
+	MeasureFailureDetection = "failureDetection"
+	MeasureGracefulLeave    = "gracefulLeave"
+	MeasureGroupIsolation   = "groupIsolation"
+)
+
+// Phase modes.
+const (
+	PhaseRandom  = "random"
+	PhaseAligned = "aligned"
+)
+
+// Impairment targets.
+const (
+	TargetPeers = "peers"
+	TargetNodeA = "nodeA"
+	TargetBoth  = "both"
+)
+
+// Identity matches.
+const (
+	MatchClusterName = "clusterName"
+	MatchNodeAddress = "nodeAddress"
+)
+
+// Workload kinds.
+const (
+	WorkloadDaemonSet  = "DaemonSet"
+	WorkloadDeployment = "Deployment"
+)
+
+// Scenario is a loaded scenario with every default applied.
+type Scenario struct {
+	Name string
+	// File is the scenario file; Raw its exact bytes (recorded in the manifest).
+	File string
+	Raw  []byte
+	// TopologyFile is resolved against the scenario file's directory.
+	TopologyFile     string
+	Protocol         Protocol
+	NodeA            string
+	Warmup           int
+	DelayBetweenRuns time.Duration
+	RunTimeout       time.Duration
+	Phase            string
+	PhaseMax         time.Duration
+	Seed             int64
+	// SeedGiven is false when the seed was drawn at load time.
+	SeedGiven    bool
+	Measurements []string
+	Conditions   []Condition
+	// Output is resolved against the scenario file's directory ("" = unset).
+	Output string
+}
+
+// Measures reports whether measurement m was asked for.
+func (s *Scenario) Measures(m string) bool {
+	for _, x := range s.Measurements {
+		if x == m {
+			return true
+		}
+	}
+	return false
+}
+
+// Protocol is a resolved protocol description.
+type Protocol struct {
+	// Name is the preset name, or "custom".
+	Name              string
+	WorkloadKind      string
+	WorkloadName      string
+	WorkloadNamespace string
+	Group, Version    string
+	Resource          string
+	PeerNamespace     string
+	// IdentityPath is IdentityField split on dots.
+	IdentityPath     []string
+	IdentityMatch    string
+	AnnounceInterval time.Duration
+	// GroundTruth is true when peer objects carry the reference agent's
+	// first-recv/first-send annotations.
+	GroundTruth bool
+}
+
+// Condition is one resolved impairment condition.
+type Condition struct {
+	Name       string
+	Runs       int
+	Warmup     int
+	Target     string
+	Impairment Impairment
+}
+
+// Impairment is a resolved impairment; zero values mean "not set".
+type Impairment struct {
+	LossPct        float64
+	Delay          time.Duration
+	Jitter         time.Duration
+	CorrelationPct float64
+	DuplicatePct   float64
+	CorruptPct     float64
+	Rate           string
+	Seed           int64
+}
+
+// None reports whether the condition impairs nothing.
+func (i Impairment) None() bool {
+	return i == Impairment{Seed: i.Seed}
+}
+
+// LossOnly reports whether loss is the only setting (nftables can do it).
+func (i Impairment) LossOnly() bool {
+	return i == Impairment{LossPct: i.LossPct, Seed: i.Seed}
+}
