@@ -96,19 +96,7 @@ func (m Model) Quantile(q float64) float64 {
 	if q <= 0 {
 		return m.StartupMS
 	}
-	lo, hi := m.StartupMS, m.StartupMS+m.IntervalMS
-	for m.PeerCDF(hi) < q && hi < m.StartupMS+1e6*math.Max(m.IntervalMS, 1) {
-		hi += (hi - lo)
-	}
-	for i := 0; i < 60; i++ {
-		mid := (lo + hi) / 2
-		if m.PeerCDF(mid) < q {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return (lo + hi) / 2
+	return bisect(m.PeerCDF, q, m.StartupMS, m.StartupMS+math.Max(m.IntervalMS, 1))
 }
 
 // KSDistance is the one-sample Kolmogorov–Smirnov statistic

@@ -200,6 +200,20 @@ func BoxFigure(cs *ConditionStats) (*Figure, error) {
 		f.Plot.Add(b)
 		f.Boxes++
 	}
+	// The model's median time to the k-th peer (independent peers), dashed.
+	if m := cs.Model; m != nil && f.Boxes > 0 {
+		var xys plotter.XYs
+		for k := range cs.Samples.ByK {
+			kk := k + 1
+			med := bisect(func(d float64) float64 { return m.KthCDF(kk, cs.Peers, d) }, 0.5, m.StartupMS, m.StartupMS+m.IntervalMS)
+			xys = append(xys, plotter.XY{X: float64(k), Y: seconds(med)})
+		}
+		if err := f.addLine("model median (independent peers)", xys, color.Black, dashed(), false); err != nil {
+			return nil, err
+		}
+		f.Plot.Legend.Top = true
+		f.Plot.Legend.Left = true
+	}
 	f.Plot.Y.Min = 0
 	if len(names) > 0 {
 		f.Plot.NominalX(names...)
@@ -370,6 +384,25 @@ func Figures(s *Summary, runsShown int) ([]*Figure, error) {
 		out = append(out, h, r, b)
 	}
 	return out, nil
+}
+
+// bisect returns d with cdf(d) ≈ q, growing hi until cdf(hi) ≥ q.
+func bisect(cdf func(float64) float64, q, lo, hi float64) float64 {
+	if hi <= lo {
+		hi = lo + 1
+	}
+	for i := 0; cdf(hi) < q && i < 60; i++ {
+		hi += 2 * (hi - lo)
+	}
+	for i := 0; i < 60; i++ {
+		mid := (lo + hi) / 2
+		if cdf(mid) < q {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return (lo + hi) / 2
 }
 
 // niceTicks labels about n evenly spaced round values (1, 2 or 5 × 10^k)

@@ -38,6 +38,8 @@ type ReportFiles struct {
 	HTML    string   `json:"html"`
 	Summary string   `json:"summary"`
 	Plots   []string `json:"plots"`
+	// Stats is the analysis the report shows (the content of summary.json).
+	Stats *Summary `json:"-"`
 }
 
 // WriteReport analyses c and writes summary.json, plots/*.svg and *.png and
@@ -59,7 +61,7 @@ func WriteReport(ctx context.Context, c *Campaign, o ReportOptions) (*ReportFile
 		return nil, fmt.Errorf("creating %s: %w", plotDir, err)
 	}
 	svgs := make([][]byte, len(figs))
-	files := &ReportFiles{HTML: filepath.Join(o.OutDir, FileReport), Summary: filepath.Join(o.OutDir, FileSummary)}
+	files := &ReportFiles{HTML: filepath.Join(o.OutDir, FileReport), Summary: filepath.Join(o.OutDir, FileSummary), Stats: s}
 	paths := make([][]string, len(figs))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))

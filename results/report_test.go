@@ -131,7 +131,7 @@ func TestFigures(t *testing.T) {
 		{mk(ResponsivenessFigure(s.Conditions)), 6, 0}, // one peer + all peers per condition
 		{mk(RunCurvesFigure(cs, 10)), 10, 0},
 		{mk(RunCurvesFigure(cs, 100)), 40, 0},
-		{mk(BoxFigure(cs)), 0, kWithData},
+		{mk(BoxFigure(cs)), 1, kWithData}, // boxes + model median line
 		{mk(SweepFigure("all-peers time", sweep)), 4, 0},
 	}
 	for _, tc := range tests {

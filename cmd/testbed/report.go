@@ -59,7 +59,7 @@ no external assets), summary.json with the same numbers, and every plot as SVG a
 			if err != nil {
 				return fmt.Errorf("writing report: %w", err)
 			}
-			return printReport(streams, f.format, c, files)
+			return printReport(streams, f.format, files)
 		},
 	}
 	cmd.Flags().StringVar(&f.out, "out", "", "directory for report.html, summary.json and plots/ (default: the campaign directory)")
@@ -69,8 +69,8 @@ no external assets), summary.json with the same numbers, and every plot as SVG a
 	return cmd
 }
 
-func printReport(streams IOStreams, format string, c *results.Campaign, files *results.ReportFiles) error {
-	s := results.Analyze(c)
+func printReport(streams IOStreams, format string, files *results.ReportFiles) error {
+	s := files.Stats
 	out := reportOutput{Files: files, Warnings: s.Warnings}
 	for _, cs := range s.Conditions {
 		row := reportConditionSummary{Condition: cs.Name, Runs: cs.Runs, TimedOut: cs.TimedOutRuns,
