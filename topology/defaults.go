@@ -46,13 +46,18 @@ const (
 // FluidosComponents are the FLUIDOS node images, tagged with the chart version.
 var fluidosComponents = []string{"local-resource-manager", "rear-manager", "rear-controller", "network-manager"}
 
-// Estimate basis, per node. Measured on this project's lab host: a
-// single-node KinD cluster with the FLUIDOS Network Manager uses 640–750 MiB
-// (docker stats, lab-findings.md), mostly the control plane (etcd,
-// apiserver, controller-manager, scheduler); a worker runs only kubelet,
-// kube-proxy, kindnet and the DaemonSets. Disk is the container's writable
-// layer plus images unpacked into its containerd store; the node image is
-// shared and counted once.
+// Estimate basis, per node, measured on this project's lab host (Docker
+// 20.10, cgroup v1, testbed.local/kind-node:v1.34.2):
+//   - memory: an idle single-node KinD cluster uses 538–542 MiB (docker
+//     stats, 3 samples after 2 min); with the FLUIDOS Network Manager the
+//     lab's nodes used 640–750 MiB (lab-findings.md), so 700 MiB per
+//     control plane. A worker runs only kubelet, kube-proxy, kindnet and
+//     the DaemonSets: 250 MiB (not measured).
+//   - CPU: idle ~0.08 core per control plane with spikes to ~0.2; 0.5 core
+//     budgets start-up and pod churn.
+//   - disk: the node's /var volume (containerd's unpacked images) is 1.5 GiB
+//     and its writable layer 3 MB; the node image itself (1158 MiB) is
+//     shared by all nodes and counted once per distinct image.
 const (
 	estControlPlaneMemMiB  = 700
 	estWorkerMemMiB        = 250
@@ -60,7 +65,7 @@ const (
 	estWorkerCPU           = 0.2
 	estControlPlaneDiskMiB = 1536
 	estWorkerDiskMiB       = 1024
-	estNodeImageDiskMiB    = 1024
+	estNodeImageDiskMiB    = 1200
 )
 
 func defaultMultusImage(version string) string {

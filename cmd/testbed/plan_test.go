@@ -51,7 +51,7 @@ func TestPlanCommandTableAndYAML(t *testing.T) {
 		"fluidos@v0.1.2,agent@local,metrics@3.12.2",
 		"fluidos:networkManager.config.netInterface=eth9",
 		"agent:replicas=2",
-		"estimate for 3 clusters: 3.0 GiB memory, 2.3 CPU cores, 10.5 GiB disk",
+		"estimate for 3 clusters: 3.0 GiB memory, 2.3 CPU cores, 10.8 GiB disk",
 	} {
 		if !strings.Contains(stdout, w) {
 			t.Errorf("table lacks %q:\n%s", w, stdout)
