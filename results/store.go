@@ -61,8 +61,9 @@ func CreateCampaign(dir string, m Manifest) (*FileRecorder, error) {
 }
 
 // OpenCampaign opens an existing campaign for appending (resume). A
-// truncated last line left by a crash is cut off the file, and reported in
-// the returned Campaign's Warnings, so that new lines start cleanly.
+// truncated last line left by a crash is cut off the file (and reported in
+// the returned Campaign's Warnings); a complete last run that only lacks its
+// newline is kept and terminated. New lines then start cleanly.
 func OpenCampaign(dir string) (*FileRecorder, *Campaign, error) {
 	c, err := ReadCampaign(dir)
 	if err != nil {
@@ -78,9 +79,28 @@ func OpenCampaign(dir string) (*FileRecorder, *Campaign, error) {
 		f.Close()
 		return nil, nil, fmt.Errorf("scanning %s: %w", path, err)
 	}
-	if err := f.Truncate(end); err != nil {
+	st, err := f.Stat()
+	if err != nil {
 		f.Close()
-		return nil, nil, fmt.Errorf("truncating partial last line of %s: %w", path, err)
+		return nil, nil, fmt.Errorf("scanning %s: %w", path, err)
+	}
+	if st.Size() > end {
+		tail := make([]byte, st.Size()-end)
+		if _, err := f.ReadAt(tail, end); err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("reading last line of %s: %w", path, err)
+		}
+		if _, derr := decodeRun(tail); derr == nil {
+			// A complete run whose newline was not written: keep it.
+			if _, err := f.WriteAt([]byte{'\n'}, st.Size()); err != nil {
+				f.Close()
+				return nil, nil, fmt.Errorf("terminating last line of %s: %w", path, err)
+			}
+			end = st.Size() + 1
+		} else if err := f.Truncate(end); err != nil {
+			f.Close()
+			return nil, nil, fmt.Errorf("truncating partial last line of %s: %w", path, err)
+		}
 	}
 	if _, err := f.Seek(end, io.SeekStart); err != nil {
 		f.Close()

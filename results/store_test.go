@@ -197,3 +197,37 @@ func FuzzReadRuns(f *testing.F) {
 		Analyze(&Campaign{Runs: runs, Manifest: Manifest{AnnounceIntervalMS: 1000}})
 	})
 }
+
+func TestOpenCampaignKeepsCompleteUnterminatedLine(t *testing.T) {
+	dir := t.TempDir()
+	c := Synthesize(SynthOptions{Seed: 2, Peers: 2, Runs: 3, LossPcts: []float64{5}, IntervalMS: 5000, StartupMS: 900})
+	if err := WriteManifest(dir, c.Manifest); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for i, r := range c.Runs[:2] {
+		line, _ := json.Marshal(r)
+		b.Write(line)
+		if i == 0 {
+			b.WriteByte('\n')
+		}
+	}
+	if err := os.WriteFile(filepath.Join(dir, FileRuns), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rec, got, err := OpenCampaign(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got.Runs) != 2 || len(got.Warnings) != 0 {
+		t.Fatalf("opened %d runs, warnings %q", len(got.Runs), got.Warnings)
+	}
+	if err := rec.Append(context.Background(), c.Runs[2]); err != nil {
+		t.Fatal(err)
+	}
+	rec.Close()
+	again, err := ReadCampaign(dir)
+	if err != nil || len(again.Runs) != 3 || len(again.Warnings) != 0 {
+		t.Fatalf("after append: %d runs, %q, %v", len(again.Runs), again.Warnings, err)
+	}
+}
