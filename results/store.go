@@ -308,7 +308,45 @@ func decodeRun(b []byte) (Run, error) {
 	if r.Index < 0 {
 		return r, fmt.Errorf("run %s has negative index %d", r.Condition, r.Index)
 	}
+	if err := checkTimes(r); err != nil {
+		return r, fmt.Errorf("run %s/%d: %w", r.Condition, r.Index, err)
+	}
 	return r, nil
+}
+
+// maxAbsMS bounds every time and percentage in a run (about 31 years in
+// ms): larger values are corrupt and would overflow the statistics.
+const maxAbsMS = 1e12
+
+// checkTimes rejects out-of-range numbers in a run.
+func checkTimes(r Run) error {
+	check := func(name string, v float64) error {
+		if v > maxAbsMS || v < -maxAbsMS {
+			return fmt.Errorf("%s = %g is out of range (|v| ≤ %g)", name, v, maxAbsMS)
+		}
+		return nil
+	}
+	opt := func(name string, v *float64) error {
+		if v == nil {
+			return nil
+		}
+		return check(name, *v)
+	}
+	errs := []error{
+		check("pauseMS", r.PauseMS), check("cycleOverheadMS", r.CycleOverheadMS), check("apiLatencyMS", r.APILatencyMS),
+		check("endMS", r.EndMS), check("impairment.lossPct", r.Impairment.LossPct),
+		opt("impairment.achievedLossPct", r.Impairment.AchievedLossPct),
+		opt("pod.scheduledMS", r.Pod.ScheduledMS), opt("pod.startedMS", r.Pod.StartedMS),
+		opt("pod.readyMS", r.Pod.ReadyMS), opt("pod.containerStartMS", r.Pod.ContainerStartMS),
+	}
+	for _, p := range r.Peers {
+		errs = append(errs, opt("discoveredMS", p.DiscoveredMS), opt("reverseMS", p.ReverseMS), opt("goneMS", p.GoneMS),
+			opt("truthMS", p.TruthMS), opt("truthSendMS", p.TruthSendMS))
+		for _, f := range p.Flaps {
+			errs = append(errs, check("flaps.deletedMS", f.DeletedMS), opt("flaps.readdedMS", f.ReaddedMS))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // Position names one run of a campaign.

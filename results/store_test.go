@@ -132,6 +132,7 @@ func TestReadRuns(t *testing.T) {
 		{name: "negative index", in: `{"condition":"a","index":-1}` + "\n", errLine: 1, errMatch: "negative index"},
 		{name: "wrong type", in: ok1 + "\n" + `{"condition":"a","index":"x"}` + "\n", errLine: 2},
 		{name: "trailing garbage", in: ok1 + " x\n", errLine: 1},
+		{name: "absurd time", in: `{"condition":"a","index":0,"peers":[{"peer":"p","discoveredMS":1e300}]}` + "\n", errLine: 1, errMatch: "out of range"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -193,8 +194,12 @@ func FuzzReadRuns(f *testing.F) {
 		if err != nil || len(warns2) != 0 || len(again) != len(runs) {
 			t.Fatalf("re-read of accepted runs: %d runs, %v, %v", len(again), warns2, err)
 		}
-		// Analysis never panics on accepted input.
-		Analyze(&Campaign{Runs: runs, Manifest: Manifest{AnnounceIntervalMS: 1000}})
+		// Analysis never panics on accepted input, and its summary encodes
+		// (no NaN or Inf).
+		s := Analyze(&Campaign{Runs: runs, Manifest: Manifest{AnnounceIntervalMS: 1000}})
+		if _, err := json.Marshal(s); err != nil {
+			t.Fatalf("summary of accepted runs does not encode: %v", err)
+		}
 	})
 }
 
