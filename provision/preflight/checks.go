@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"time"
 
 	"github.com/fluidos-lab/testbed/topology"
 )
@@ -56,7 +57,10 @@ func DefaultChecks(ctx context.Context, cfg Config) []Check {
 	}
 	dockerRoot := "/var/lib/docker"
 	if cfg.Docker != nil {
-		if info, err := cfg.Docker.Info(ctx); err == nil && info.DockerRootDir != "" {
+		ictx, cancel := context.WithTimeout(ctx, 30*time.Second)
+		info, err := cfg.Docker.Info(ictx)
+		cancel()
+		if err == nil && info.DockerRootDir != "" {
 			dockerRoot = info.DockerRootDir
 		}
 	}

@@ -189,7 +189,9 @@ func (f *fakeDocker) ContainerCreate(_ context.Context, cfg *container.Config, h
 	f.hostConfigs = append(f.hostConfigs, host)
 	return container.CreateResponse{ID: "probe-container-id"}, f.createErr
 }
-func (f *fakeDocker) ContainerStart(context.Context, string, container.StartOptions) error { return nil }
+func (f *fakeDocker) ContainerStart(context.Context, string, container.StartOptions) error {
+	return nil
+}
 func (f *fakeDocker) ContainerWait(context.Context, string, container.WaitCondition) (<-chan container.WaitResponse, <-chan error) {
 	ch := make(chan container.WaitResponse, 1)
 	ch <- container.WaitResponse{StatusCode: f.exitCode}
