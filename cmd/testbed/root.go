@@ -49,6 +49,7 @@ func NewRootCommand(streams IOStreams) *cobra.Command {
 	root.PersistentFlags().BoolVarP(&g.Verbose, "verbose", "v", false, "verbose output")
 	root.AddCommand(
 		newVersionCommand(g, streams),
+		newRunCommand(g, streams),
 		newReportCommand(g, streams), newCompareCommand(g, streams), newExportCommand(g, streams),
 		newValidateCommand(g, streams),
 		newPlanCommand(g, streams),

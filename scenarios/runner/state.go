@@ -33,21 +33,21 @@ type observation struct {
 // runState accumulates one run's events. It is only touched under the
 // runner's lock.
 type runState struct {
-	t0       time.Time
-	nodeA    string
-	peers    []string
-	reverse  bool
-	obs      map[obsKey]*observation
-	leaving  bool
-	leaveAt  time.Time
-	oldPods  map[types.UID]bool
-	pod      *corev1.Pod
-	podUID   types.UID
-	sched    *time.Time
-	started  *time.Time
-	ready    *time.Time
-	errs     []string
-	ignored  int
+	t0      time.Time
+	nodeA   string
+	peers   []string
+	reverse bool
+	obs     map[obsKey]*observation
+	leaving bool
+	leaveAt time.Time
+	oldPods map[types.UID]bool
+	pod     *corev1.Pod
+	podUID  types.UID
+	sched   *time.Time
+	started *time.Time
+	ready   *time.Time
+	errs    []string
+	ignored int
 }
 
 func newRunState(nodeA string, peers []string, reverse bool) *runState {
