@@ -220,3 +220,44 @@ func run(t *testing.T, name string, args ...string) {
 		t.Fatalf("%s %s: %v\n%s", name, strings.Join(args, " "), err, out)
 	}
 }
+
+// TestE2EProbeInContainer probes the kernel from a throw-away container of
+// the node image, as doctor does, and checks the container is gone after.
+func TestE2EProbeInContainer(t *testing.T) {
+	image := os.Getenv("TESTBED_NODE_IMAGE")
+	if image == "" {
+		t.Skip("TESTBED_NODE_IMAGE is not set (an offline KinD node image is needed)")
+	}
+	_, cli, err := NewDocker()
+	if err != nil {
+		t.Skipf("no Docker: %v", err)
+	}
+	defer cli.Close()
+	ctx := context.Background()
+	if _, err := cli.Ping(ctx); err != nil {
+		t.Skipf("no Docker daemon: %v", err)
+	}
+	caps, err := ProbeInContainer(ctx, cli, image)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("%s", caps.Summary())
+	host, err := Probe(ctx, Local{}, "")
+	if err == nil && os.Geteuid() == 0 {
+		for _, bin := range []string{"tc", "nft", "unshare"} {
+			if _, err := exec.LookPath(bin); err != nil {
+				t.Logf("host lacks %s; not comparing with the host probe", bin)
+				return
+			}
+		}
+		if host.Netem != caps.Netem || host.NftEgress != caps.NftEgress {
+			t.Errorf("container probe %+v disagrees with the host probe %+v (same kernel)", caps, host)
+		}
+	}
+	r := SupportCheck{Image: image}.Run(ctx)
+	t.Logf("doctor: %s: %s (fix: %s)", r.Status, r.Detail, r.Fix)
+	out, err := exec.Command("docker", "ps", "-a", "--filter", "label=dev.testbed.role=impair-probe", "-q").Output()
+	if err == nil && strings.TrimSpace(string(out)) != "" {
+		t.Errorf("probe containers left behind: %s", out)
+	}
+}
