@@ -126,6 +126,13 @@ func TestDoctorCommand(t *testing.T) {
 		t.Errorf("report %+v", rep.Checks[0])
 	}
 
+	// Without a file: one cluster, the node image from the environment.
+	t.Setenv("TESTBED_NODE_IMAGE", "testbed.local/kind-node:v1.34.2")
+	stdout, _, code = runDoctor(t, good)
+	if code != 0 || !strings.Contains(stdout, "one single-node cluster needs about 700 MiB") || !strings.Contains(stdout, "testbed.local/kind-node:v1.34.2 present locally") {
+		t.Errorf("no file: exit %d\n%s", code, stdout)
+	}
+
 	_, stderr, code = runDoctor(t, good, topologyDir+"/testdata/invalid-tabs.yaml")
 	if code != 1 || !strings.Contains(stderr, "invalid-tabs.yaml:6:1:") {
 		t.Errorf("bad topology: exit %d %q", code, stderr)
