@@ -2,6 +2,8 @@ package helm
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -48,9 +50,10 @@ type Release struct {
 var _ Installer = (*SDK)(nil)
 
 // ConfigFactory builds the action.Configuration for one cluster and namespace.
+// digest identifies the kubeconfig's content (empty if unreadable).
 // The default reads the cluster's kubeconfig file and stores releases as
 // Secrets; tests inject in-memory storage and a fake kube client.
-type ConfigFactory func(kubeconfig, namespace string) (*action.Configuration, error)
+type ConfigFactory func(kubeconfig, namespace, digest string) (*action.Configuration, error)
 
 // Logf receives the Helm SDK's debug output.
 type Logf func(format string, args ...any)
@@ -69,7 +72,10 @@ type SDK struct {
 	configs map[configKey]*action.Configuration
 }
 
-type configKey struct{ kubeconfig, namespace string }
+// configKey includes a digest of the kubeconfig's content: a cluster that
+// was deleted and re-created under the same path (up --recreate) gets a new
+// API server port and CA, so it must not reuse the old client.
+type configKey struct{ kubeconfig, namespace, digest string }
 
 // Option configures an SDK.
 type Option func(*SDK)
@@ -130,7 +136,7 @@ func StateRoot() string {
 	return filepath.Join(home, ".local", "state", "testbed")
 }
 
-func (s *SDK) kubeConfigFactory(kubeconfig, namespace string) (*action.Configuration, error) {
+func (s *SDK) kubeConfigFactory(kubeconfig, namespace, digest string) (*action.Configuration, error) {
 	if _, err := os.Stat(kubeconfig); err != nil {
 		return nil, fmt.Errorf("kubeconfig: %w", err)
 	}
@@ -138,6 +144,11 @@ func (s *SDK) kubeConfigFactory(kubeconfig, namespace string) (*action.Configura
 	flags.KubeConfig = &kubeconfig
 	ns := namespace
 	flags.Namespace = &ns
+	// Discovery is cached on disk per API server host:port; KinD reuses
+	// ports across re-created clusters, so key the cache by the
+	// kubeconfig's content instead of sharing ~/.kube/cache.
+	cacheDir := filepath.Join(filepath.Dir(s.cacheDir), "discovery", digest)
+	flags.CacheDir = &cacheDir
 	cfg := new(action.Configuration)
 	if err := cfg.Init(flags, namespace, "secret", action.DebugLog(s.logf)); err != nil {
 		return nil, err
@@ -148,13 +159,18 @@ func (s *SDK) kubeConfigFactory(kubeconfig, namespace string) (*action.Configura
 // config returns the cached Configuration for (kubeconfig, namespace),
 // creating it under the mutex: Init is not safe for concurrent use.
 func (s *SDK) config(kubeconfig, namespace string) (*action.Configuration, error) {
+	digest := ""
+	if b, err := os.ReadFile(kubeconfig); err == nil {
+		sum := sha256.Sum256(b)
+		digest = hex.EncodeToString(sum[:8])
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	k := configKey{kubeconfig, namespace}
+	k := configKey{kubeconfig, namespace, digest}
 	if cfg, ok := s.configs[k]; ok {
 		return cfg, nil
 	}
-	cfg, err := s.factory(kubeconfig, namespace)
+	cfg, err := s.factory(kubeconfig, namespace, digest)
 	if err != nil {
 		return nil, fmt.Errorf("helm configuration for %s (namespace %q): %w", kubeconfig, namespace, err)
 	}

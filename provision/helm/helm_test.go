@@ -98,7 +98,7 @@ func newFakeClusters() *fakeClusters {
 }
 
 func (f *fakeClusters) factory(failCreate error) ConfigFactory {
-	return func(kubeconfig, namespace string) (*action.Configuration, error) {
+	return func(kubeconfig, namespace, _ string) (*action.Configuration, error) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
 		mem, ok := f.stores[kubeconfig]
@@ -523,5 +523,33 @@ func TestRepoChartPinErrors(t *testing.T) {
 	_, err = sdk.Apply(ctx, "/kc", topology.ChartPlan{Release: "node", Namespace: "fluidos", Chart: "node", Repo: srv2.URL, Version: "v0.1.3"})
 	if err == nil || !strings.Contains(err.Error(), "want node v0.1.3") {
 		t.Errorf("archive/index mismatch: err = %v", err)
+	}
+}
+
+func TestRecreatedClusterGetsFreshClient(t *testing.T) {
+	ctx := context.Background()
+	kc := filepath.Join(t.TempDir(), "node-01")
+	if err := os.WriteFile(kc, []byte("server: https://127.0.0.1:40001\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	fc := newFakeClusters()
+	sdk := New(WithConfigFactory(fc.factory(nil)))
+	for range 2 {
+		if _, err := sdk.List(ctx, kc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := fc.inits[kc+"|"]; n != 1 {
+		t.Fatalf("same kubeconfig: %d configurations, want 1", n)
+	}
+	// `up --recreate` rewrites the kubeconfig (new port and CA).
+	if err := os.WriteFile(kc, []byte("server: https://127.0.0.1:40002\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sdk.List(ctx, kc); err != nil {
+		t.Fatal(err)
+	}
+	if n := fc.inits[kc+"|"]; n != 2 {
+		t.Fatalf("rewritten kubeconfig: %d configurations, want 2", n)
 	}
 }

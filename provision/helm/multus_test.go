@@ -4,11 +4,15 @@ import (
 	"context"
 	"errors"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	appsv1 "k8s.io/api/apps/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes/fake"
+	k8stesting "k8s.io/client-go/testing"
 )
 
 func ds(gen, observed int64, desired, updated, ready, available int32) *appsv1.DaemonSet {
@@ -41,9 +45,21 @@ func TestDaemonSetReady(t *testing.T) {
 
 func TestWaitDaemonSetReadyWatches(t *testing.T) {
 	cs := fake.NewClientset(ds(1, 1, 1, 0, 0, 0))
-	ctx := context.Background()
+	// The fake tracker does not replay missed events, so update only once
+	// the wait's watch is open.
+	watching := make(chan struct{})
+	var once sync.Once
+	cs.PrependWatchReactor("daemonsets", func(a k8stesting.Action) (bool, watch.Interface, error) {
+		w, err := cs.Tracker().Watch(a.GetResource(), a.GetNamespace())
+		once.Do(func() { close(watching) })
+		return true, w, err
+	})
+	// A guard so a regression fails instead of hanging; not a synchroniser.
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- WaitDaemonSetReady(ctx, cs, MultusNamespace, MultusDaemonSet) }()
+	<-watching
 	// The kubelet reports the pod ready: the wait must see it via the watch.
 	ready := ds(1, 1, 1, 1, 1, 1)
 	if _, err := cs.AppsV1().DaemonSets(MultusNamespace).UpdateStatus(ctx, ready, metav1.UpdateOptions{}); err != nil {
