@@ -51,6 +51,7 @@ func NewRootCommand(streams IOStreams) *cobra.Command {
 		newVersionCommand(g, streams),
 		newRunCommand(g, streams),
 		newReportCommand(g, streams), newCompareCommand(g, streams), newExportCommand(g, streams),
+		newUpCommand(g, streams), newStatusCommand(g, streams), newDownCommand(g, streams),
 		newValidateCommand(g, streams),
 		newPlanCommand(g, streams),
 		newSchemaCommand(g, streams),
