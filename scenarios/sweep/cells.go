@@ -13,9 +13,9 @@ import (
 // clusters and gives the runner only the cell's clusters, so that only they
 // are node A's peers (the subset strategy's other clusters are disabled).
 type RunnerCells struct {
-	// Options are the runner's options (impairment backends, CRI starts,
-	// progress).
-	Options runner.Options
+	// Options returns the runner's options for a plan (impairment
+	// backends, CRI starts, progress); nil uses the runner's defaults.
+	Options func(ctx context.Context, plan *topology.Plan) (runner.Options, error)
 	// Connect defaults to runner.Connect.
 	Connect func(ctx context.Context, plan *topology.Plan) ([]runner.Cluster, error)
 }
@@ -41,7 +41,13 @@ func (r *RunnerCells) RunCell(ctx context.Context, c CellRun) error {
 	if len(cell) != len(c.Clusters) {
 		return fmt.Errorf("lab %s has %d of the cell's %d clusters %v", c.Plan.Name, len(cell), len(c.Clusters), c.Clusters)
 	}
-	rn, err := runner.New(c.Scenario, cell, r.Options)
+	var o runner.Options
+	if r.Options != nil {
+		if o, err = r.Options(ctx, c.Plan); err != nil {
+			return err
+		}
+	}
+	rn, err := runner.New(c.Scenario, cell, o)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,56 @@
+package sweep
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+
+	"github.com/fluidos-lab/testbed/scenarios/impair"
+	"github.com/fluidos-lab/testbed/scenarios/runner"
+	"github.com/fluidos-lab/testbed/topology"
+)
+
+// ImpairOptions returns runner options for a plan wired to the impairment
+// backends and CRI reader of scenarios/impair over x (Docker exec into the
+// KinD nodes): the node kernel is probed once, on the plan's first node,
+// when the first cell starts (the lab is up by then).
+func ImpairOptions(x impair.Executor, progress io.Writer) func(ctx context.Context, plan *topology.Plan) (runner.Options, error) {
+	var caps *impair.Capabilities
+	return func(ctx context.Context, plan *topology.Plan) (runner.Options, error) {
+		if len(plan.Clusters) == 0 || len(plan.Clusters[0].Nodes) == 0 {
+			return runner.Options{}, fmt.Errorf("lab %s has no node to probe", plan.Name)
+		}
+		if caps == nil {
+			node := plan.Clusters[0].Nodes[0].Name
+			c, err := impair.Probe(ctx, x, node)
+			if err != nil {
+				return runner.Options{}, err
+			}
+			caps = &c
+			fmt.Fprintf(progress, "impairment support on %s: %s\n", node, c.Summary())
+		}
+		res := impair.NewResolver(x)
+		c := *caps
+		return runner.Options{
+			Progress:  progress,
+			Interface: plan.Macvlan.PodInterface,
+			Impairments: func(s impair.Spec) (runner.Impairment, error) {
+				return impair.Select(c, s, x, res)
+			},
+			Starts: criStarts{res},
+		}, nil
+	}
+}
+
+// criStarts reads container starts from the runtime inside the pod's node.
+type criStarts struct{ r *impair.Resolver }
+
+func (c criStarts) ContainerStart(ctx context.Context, cluster string, pod *corev1.Pod) (time.Time, error) {
+	if len(pod.Spec.Containers) == 0 || pod.Spec.NodeName == "" {
+		return time.Time{}, fmt.Errorf("cluster %q: pod %s has no container or node yet", cluster, pod.Name)
+	}
+	return c.r.ContainerStart(ctx, pod.Spec.NodeName, pod.Namespace, pod.Name, pod.Spec.Containers[0].Name)
+}

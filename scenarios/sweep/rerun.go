@@ -1,0 +1,359 @@
+package sweep
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/docker/docker/api/types/image"
+	"github.com/goccy/go-yaml"
+
+	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/results/provenance"
+	"github.com/fluidos-lab/testbed/scenarios"
+	"github.com/fluidos-lab/testbed/topology"
+)
+
+// FileCompare is the rerun's comparison against the original campaign.
+const FileCompare = "compare.json"
+
+// ImageStore inspects images on this host (the Docker client through
+// provenance.DockerClient).
+type ImageStore interface {
+	ImageInspect(ctx context.Context, ref string) (image.InspectResponse, error)
+}
+
+// RerunOptions describe this host and binary, to compare with the manifest.
+type RerunOptions struct {
+	Software results.Software
+	Host     results.Host
+	// AgentImage is the reference agent image this binary provisions.
+	AgentImage string
+}
+
+// RerunPlan is how a campaign will be rerun and everything that will not be
+// exactly as it was.
+type RerunPlan struct {
+	Source   string
+	Original *results.Campaign
+	// ScenarioDoc and TopologyDoc are the recorded inputs; the topology's
+	// node image is pinned to what ran when it is still on this host.
+	ScenarioDoc []byte
+	TopologyDoc []byte
+	// Clusters are the clusters the original campaign ran on (a subset
+	// sweep cell runs on a prefix of a larger lab).
+	Clusters []string
+	// NodeImage is the pinned node image ("" when it cannot be pinned).
+	NodeImage string
+	// Differences say what cannot be reproduced exactly; empty means exact.
+	Differences []string
+}
+
+// Exact reports whether nothing differs.
+func (p *RerunPlan) Exact() bool { return len(p.Differences) == 0 }
+
+// PlanRerun reads the campaign in dir and decides how to recreate it: the
+// recorded scenario and topology verbatim, the node image pinned by digest
+// (or by local image ID, verified), and every difference from the original
+// software, host, images and pins listed. It changes nothing.
+func PlanRerun(ctx context.Context, dir string, store ImageStore, o RerunOptions) (*RerunPlan, error) {
+	camp, err := results.ReadCampaign(dir)
+	if err != nil {
+		return nil, err
+	}
+	m := camp.Manifest
+	p := &RerunPlan{Source: dir, Original: camp, Clusters: m.Lab.Clusters}
+	diff := func(format string, a ...any) { p.Differences = append(p.Differences, fmt.Sprintf(format, a...)) }
+	for _, in := range m.Inputs {
+		switch in.Role {
+		case "scenario":
+			p.ScenarioDoc = []byte(in.Content)
+		case "topology":
+			p.TopologyDoc = []byte(in.Content) // the last one: a reprovision cell's resized copy
+		}
+	}
+	if p.ScenarioDoc == nil || p.TopologyDoc == nil {
+		return nil, fmt.Errorf("campaign %s: the manifest does not record its scenario and topology verbatim; it cannot be rerun", dir)
+	}
+
+	// Software and host.
+	cmp := func(what, was, now string) {
+		if was != now {
+			diff("%s was %s, now %s", what, orNone(was), orNone(now))
+		}
+	}
+	s, n := m.Software, o.Software
+	cmp("testbed version", s.Tool, n.Tool)
+	cmp("testbed commit", s.Commit, n.Commit)
+	cmp("Go", s.Go, n.Go)
+	cmp("kind library", s.Kind, n.Kind)
+	cmp("Helm SDK", s.Helm, n.Helm)
+	cmp("client-go", s.ClientGo, n.ClientGo)
+	cmp("Docker engine", s.Docker, n.Docker)
+	h, nh := m.Host, o.Host
+	cmp("kernel", h.Kernel, nh.Kernel)
+	cmp("cgroup mode", h.CgroupMode, nh.CgroupMode)
+	cmp("CPU model", h.CPUModel, nh.CPUModel)
+	if h.CPUs != nh.CPUs {
+		diff("CPU count was %d, now %d", h.CPUs, nh.CPUs)
+	}
+	if h.MemoryMiB != nh.MemoryMiB {
+		diff("memory was %d MiB, now %d MiB", h.MemoryMiB, nh.MemoryMiB)
+	}
+
+	// Node image: pin by digest when still on this host.
+	pinned, d := pinNodeImage(ctx, store, m.Lab.NodeImage, m.Lab.NodeImageDigest)
+	p.NodeImage = pinned
+	p.Differences = append(p.Differences, d...)
+	if pinned != "" {
+		doc, err := setNodeImage(p.TopologyDoc, pinned)
+		if err != nil {
+			return nil, fmt.Errorf("campaign %s: %w", dir, err)
+		}
+		p.TopologyDoc = doc
+	}
+
+	// Images loaded from the host: still the same digest here?
+	var refs []string
+	for ref := range m.Lab.Images {
+		refs = append(refs, ref)
+	}
+	slices.Sort(refs)
+	for _, ref := range refs {
+		want := m.Lab.Images[ref]
+		if strings.HasPrefix(ref, "testbed.local/reference-agent:") || strings.Contains(ref, "/reference-agent:") {
+			if o.AgentImage != "" && ref != o.AgentImage {
+				diff("reference agent image was %s, this binary provisions %s (built from a different testbed binary)", ref, o.AgentImage)
+			}
+			continue
+		}
+		ii, err := store.ImageInspect(ctx, ref)
+		if err != nil {
+			continue // not a host image: it came with the node image, pinned with it
+		}
+		if !hasDigest(ii, want) {
+			diff("image %s ran as %s; this host now has %s", ref, want, ii.ID)
+		}
+	}
+	// Pins that were already missing in the original.
+	for _, w := range m.Warnings {
+		if strings.Contains(w, "moving tag") || strings.Contains(w, "no tag") {
+			diff("original run: %s", w)
+		}
+	}
+	if m.Ended.IsZero() {
+		diff("the original campaign never ended (interrupted): it is compared as recorded")
+	}
+	return p, nil
+}
+
+func orNone(s string) string {
+	if s == "" {
+		return "(unrecorded)"
+	}
+	return s
+}
+
+func hasDigest(ii image.InspectResponse, d string) bool {
+	if d == "" {
+		return false
+	}
+	if ii.ID == d {
+		return true
+	}
+	for _, rd := range ii.RepoDigests {
+		if provenance.Digest(rd) == d {
+			return true
+		}
+	}
+	return false
+}
+
+// pinNodeImage returns the reference that runs exactly the recorded node
+// image, or "" and why not.
+func pinNodeImage(ctx context.Context, store ImageStore, ref, digest string) (string, []string) {
+	if ref == "" || digest == "" {
+		return "", []string{"the original manifest has no node image digest: the node image cannot be pinned"}
+	}
+	repo := ref
+	if i := strings.LastIndex(ref, "@"); i >= 0 {
+		repo = ref[:i]
+	}
+	if i := strings.LastIndex(repo, ":"); i > strings.LastIndex(repo, "/") {
+		repo = repo[:i]
+	}
+	// A registry digest: ref@digest pins it, if the image is here (no
+	// registry is assumed reachable).
+	if ii, err := store.ImageInspect(ctx, repo+"@"+digest); err == nil && hasDigest(ii, digest) {
+		return repo + "@" + digest, nil
+	}
+	// A local image ID: the tag must still point at it.
+	ii, err := store.ImageInspect(ctx, ref)
+	if err == nil && ii.ID == digest {
+		return ref, nil
+	}
+	if err == nil {
+		return "", []string{fmt.Sprintf("node image %s now is %s, not %s, and %s is no longer on this host: the lab runs a different node image", ref, ii.ID, digest, digest)}
+	}
+	return "", []string{fmt.Sprintf("node image %s (%s) is no longer on this host and no registry is used: the rerun cannot recreate the lab with it", ref, digest)}
+}
+
+// setNodeImage pins clusters.nodeImage in a topology document.
+func setNodeImage(doc []byte, ref string) ([]byte, error) {
+	var t topology.Topology
+	if err := yaml.Unmarshal(doc, &t); err != nil {
+		return nil, fmt.Errorf("reading the recorded topology: %w", err)
+	}
+	t.Clusters.NodeImage = ref
+	out, err := yaml.Marshal(&t)
+	if err != nil {
+		return nil, fmt.Errorf("pinning the node image: %w", err)
+	}
+	return append([]byte("# Recorded topology, node image pinned by testbed rerun.\n"), out...), nil
+}
+
+// Rerunner recreates a lab from a RerunPlan, runs the same scenario into a
+// new directory and compares the result against the original.
+type Rerunner struct {
+	Lab       Lab
+	Workloads Workloads
+	Runner    CellRunner
+	Collector Collector
+	LoadPlan  func(path string) (*topology.Plan, error)
+	Progress  io.Writer
+	Now       func() time.Time
+}
+
+// RerunResult is a finished rerun.
+type RerunResult struct {
+	Dir        string
+	Comparison *results.Comparison
+	// Significant are the rows whose verdict is a regression or improvement.
+	Significant []string
+}
+
+// Run executes p into out (resumed if out already holds the rerun's
+// campaign). With fresh the lab is torn down first.
+func (r *Rerunner) Run(ctx context.Context, p *RerunPlan, out string, fresh bool, co results.CompareOptions) (*RerunResult, error) {
+	if r.Progress == nil {
+		r.Progress = io.Discard
+	}
+	if r.LoadPlan == nil {
+		r.LoadPlan = LoadPlan
+	}
+	if r.Now == nil {
+		r.Now = time.Now
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return nil, fmt.Errorf("rerun: %w", err)
+	}
+	topoFile := filepath.Join(out, FileCellTopology)
+	scFile := filepath.Join(out, FileCellScenario)
+	absTopo, err := filepath.Abs(topoFile)
+	if err != nil {
+		return nil, fmt.Errorf("rerun: %w", err)
+	}
+	var f scenarios.File
+	if err := yaml.Unmarshal(p.ScenarioDoc, &f); err != nil {
+		return nil, fmt.Errorf("rerun: reading the recorded scenario: %w", err)
+	}
+	f.Topology, f.Output = absTopo, ""
+	scDoc, err := yaml.Marshal(&f)
+	if err != nil {
+		return nil, fmt.Errorf("rerun: %w", err)
+	}
+	scDoc = append([]byte("# Recorded scenario of "+p.Source+", rerun by testbed rerun.\n"), scDoc...)
+	if err := results.WriteFileAtomic(topoFile, p.TopologyDoc); err != nil {
+		return nil, err
+	}
+	if err := results.WriteFileAtomic(scFile, scDoc); err != nil {
+		return nil, err
+	}
+	sc, err := scenarios.Load(scFile)
+	if err != nil {
+		return nil, fmt.Errorf("rerun: the recorded scenario no longer loads: %w", err)
+	}
+	plan, err := r.LoadPlan(topoFile)
+	if err != nil {
+		return nil, fmt.Errorf("rerun: the recorded topology no longer loads: %w", err)
+	}
+	if fresh {
+		fmt.Fprintf(r.Progress, "rerun: tearing down lab %s\n", plan.Name)
+		if err := r.Lab.Down(ctx, plan); err != nil {
+			return nil, fmt.Errorf("rerun: teardown: %w", err)
+		}
+	}
+	fmt.Fprintf(r.Progress, "rerun: creating or converging lab %s (%d clusters)\n", plan.Name, len(plan.Clusters))
+	if err := r.Lab.Up(ctx, plan); err != nil {
+		return nil, fmt.Errorf("rerun: provisioning: %w", err)
+	}
+	cell := p.Clusters
+	for _, c := range cell {
+		if !slices.Contains(allNames(plan), c) {
+			return nil, fmt.Errorf("rerun: the original ran on cluster %q, which the recorded topology does not have", c)
+		}
+	}
+	if len(cell) == 0 {
+		cell = allNames(plan)
+	}
+	if err := r.Workloads.Set(ctx, plan, sc.Protocol, cell, Complement(plan, cell)); err != nil {
+		return nil, fmt.Errorf("rerun: selecting the original clusters: %w", err)
+	}
+	defer func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+		defer cancel()
+		if err := r.Workloads.Set(rctx, plan, sc.Protocol, allNames(plan), nil); err != nil {
+			fmt.Fprintf(r.Progress, "rerun: re-enabling %s everywhere: %v\n", sc.Protocol.Name, err)
+		}
+	}()
+	run := CellRun{Cell: Cell{Protocol: sc.Protocol.Name, Clusters: len(cell)}, Scenario: sc, Plan: plan, Clusters: cell, Dir: out}
+	if _, err := os.Stat(filepath.Join(out, results.FileManifest)); err == nil {
+		run.Resume = true
+	} else {
+		var inputs []results.Input
+		for _, in := range []struct{ role, path string }{{"scenario", scFile}, {"topology", topoFile}} {
+			i, err := readInput(in.role, in.path)
+			if err != nil {
+				return nil, err
+			}
+			inputs = append(inputs, i)
+		}
+		m, err := r.Collector.Collect(ctx, plan, cell, inputs)
+		if err != nil {
+			return nil, fmt.Errorf("rerun: collecting the manifest: %w", err)
+		}
+		m.Kind, m.Started = "campaign", r.Now()
+		for _, d := range p.Differences {
+			m.Warnings = append(m.Warnings, "rerun of "+p.Source+": not exact: "+d)
+		}
+		run.Manifest = m
+	}
+	if err := r.Runner.RunCell(ctx, run); err != nil {
+		return nil, fmt.Errorf("rerun: %w", err)
+	}
+	cand, err := results.ReadCampaign(out)
+	if err != nil {
+		return nil, err
+	}
+	cmp := results.Compare(p.Original, cand, co)
+	b, err := json.MarshalIndent(cmp, "", "  ")
+	if err != nil {
+		return nil, fmt.Errorf("rerun: encoding the comparison: %w", err)
+	}
+	if err := results.WriteFileAtomic(filepath.Join(out, FileCompare), append(b, '\n')); err != nil {
+		return nil, err
+	}
+	res := &RerunResult{Dir: out, Comparison: cmp}
+	for _, row := range cmp.Rows {
+		if row.Verdict == results.VerdictRegression || row.Verdict == results.VerdictImprovement {
+			res.Significant = append(res.Significant, row.String())
+		}
+	}
+	return res, nil
+}
