@@ -71,7 +71,7 @@ func TestPlanRerun(t *testing.T) {
 		{
 			name: "registry digest present: exact apart from the original's own missing pin",
 			store: fakeStore{
-				"kindest/node@" + dNode: {ID: dOther, RepoDigests: []string{"kindest/node@" + dNode}},
+				"kindest/node@" + dNode:                          {ID: dOther, RepoDigests: []string{"kindest/node@" + dNode}},
 				"ghcr.io/k8snetworkplumbingwg/multus-cni:v4.2.2": {ID: dMult},
 			},
 			opts:      same,
