@@ -45,6 +45,9 @@ type ExportRow struct {
 	ReadyMS          *float64 `json:"readyMS"`
 	ProtocolMS       *float64 `json:"protocolMS"`
 	APILatencyMS     *float64 `json:"apiLatencyMS"`
+	LeaveMS          *float64 `json:"leaveMS"`
+	// GoneAfterLeaveMS is goneMS − leaveMS: how long the peer took to drop A.
+	GoneAfterLeaveMS *float64 `json:"goneAfterLeaveMS"`
 }
 
 // ExportRows flattens a campaign into one row per run × peer, peers in
@@ -63,7 +66,7 @@ func ExportRows(c *Campaign) []ExportRow {
 			LossPct: r.Impairment.LossPct, AchievedLossPct: r.Impairment.AchievedLossPct,
 			DelayMS: r.Impairment.DelayMS, JitterMS: r.Impairment.JitterMS, CorrelationPct: r.Impairment.CorrelationPct,
 			ContainerStartMS: r.Pod.ContainerStartMS, ScheduledMS: r.Pod.ScheduledMS,
-			PodStartedMS: r.Pod.StartedMS, ReadyMS: r.Pod.ReadyMS,
+			PodStartedMS: r.Pod.StartedMS, ReadyMS: r.Pod.ReadyMS, LeaveMS: r.Pod.LeaveMS,
 		}
 		if base.Campaign == "" {
 			base.Campaign = c.Manifest.Campaign
@@ -104,6 +107,9 @@ func ExportRows(c *Campaign) []ExportRow {
 			if row.DiscoveredMS != nil && row.ContainerStartMS != nil {
 				row.ProtocolMS = ptr(*row.DiscoveredMS - *row.ContainerStartMS)
 			}
+			if row.GoneMS != nil && row.LeaveMS != nil {
+				row.GoneAfterLeaveMS = ptr(*row.GoneMS - *row.LeaveMS)
+			}
 			out = append(out, row)
 		}
 	}
@@ -115,7 +121,7 @@ func exportHeader() []string {
 	return []string{"campaign", "condition", "run", "warmup", "aborted", "timedOut", "started", "nodeA", "protocol",
 		"phase", "pauseMS", "cycleOverheadMS", "backend", "target", "lossPct", "achievedLossPct", "delayMS", "jitterMS",
 		"correlationPct", "peer", "discovered", "discoveredMS", "reverseMS", "goneMS", "truthMS", "truthSendMS", "flaps",
-		"containerStartMS", "scheduledMS", "podStartedMS", "readyMS", "protocolMS", "apiLatencyMS"}
+		"containerStartMS", "scheduledMS", "podStartedMS", "readyMS", "protocolMS", "apiLatencyMS", "leaveMS", "goneAfterLeaveMS"}
 }
 
 func fnum(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
@@ -133,7 +139,7 @@ func (r ExportRow) record() []string {
 		r.Backend, r.Target, fnum(r.LossPct), fopt(r.AchievedLossPct), fnum(r.DelayMS), fnum(r.JitterMS), fnum(r.CorrelationPct),
 		r.Peer, strconv.FormatBool(r.Discovered), fopt(r.DiscoveredMS), fopt(r.ReverseMS), fopt(r.GoneMS), fopt(r.TruthMS),
 		fopt(r.TruthSendMS), strconv.Itoa(r.Flaps), fopt(r.ContainerStartMS), fopt(r.ScheduledMS), fopt(r.PodStartedMS),
-		fopt(r.ReadyMS), fopt(r.ProtocolMS), fopt(r.APILatencyMS)}
+		fopt(r.ReadyMS), fopt(r.ProtocolMS), fopt(r.APILatencyMS), fopt(r.LeaveMS), fopt(r.GoneAfterLeaveMS)}
 }
 
 // WriteCSV writes rows as CSV with a header row; booleans are true/false

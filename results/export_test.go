@@ -18,8 +18,8 @@ func TestExport(t *testing.T) {
 			Campaign: "x", Condition: "loss-10", Index: 3, TimedOut: true, Phase: "random", PauseMS: 1234.5,
 			Started:    time.Date(2026, 1, 1, 0, 0, 0, 5, time.UTC),
 			Impairment: Impairment{Backend: "netem", LossPct: 10, AchievedLossPct: f(9.5)},
-			Pod:        PodTimeline{ContainerStartMS: f(800)},
-			Peers:      []PeerTiming{{Peer: "c", DiscoveredMS: f(2000.25), Flaps: []Flap{{DeletedMS: 1}, {DeletedMS: 2}}}},
+			Pod:        PodTimeline{ContainerStartMS: f(800), LeaveMS: f(10000)},
+			Peers:      []PeerTiming{{Peer: "c", DiscoveredMS: f(2000.25), GoneMS: f(12500), Flaps: []Flap{{DeletedMS: 1}, {DeletedMS: 2}}}},
 			Missing:    []string{"b"},
 		}},
 	}
@@ -60,7 +60,8 @@ func TestExport(t *testing.T) {
 		{b, "discovered", "false"}, {b, "discoveredMS", ""}, {b, "protocolMS", ""}, {b, "achievedLossPct", "9.5"},
 		{cr, "discoveredMS", "2000.25"}, {cr, "protocolMS", "1200.25"}, {cr, "flaps", "2"}, {cr, "run", "3"},
 		{cr, "timedOut", "true"}, {cr, "started", "2026-01-01T00:00:00.000000005Z"}, {cr, "pauseMS", "1234.5"},
-		{cr, "backend", "netem"}, {cr, "reverseMS", ""},
+		{cr, "backend", "netem"}, {cr, "reverseMS", ""}, {cr, "leaveMS", "10000"}, {cr, "goneAfterLeaveMS", "2500"},
+		{b, "goneAfterLeaveMS", ""},
 	}
 	for _, ch := range checks {
 		if got := ch.rec[col[ch.colName]]; got != ch.want {

@@ -219,6 +219,9 @@ func distRows(cs ConditionStats) []distRow {
 		distRow{"container start (start-up)", cs.ContainerStart},
 		distRow{"protocol (discovery − container start)", cs.Protocol},
 	)
+	if cs.GoneAfterLeave.N > 0 {
+		rows = append(rows, distRow{"peer dropped node A (gone − leave)", cs.GoneAfterLeave})
+	}
 	return rows
 }
 
@@ -281,7 +284,7 @@ pre{background:#f7f7f7;padding:.5em;overflow-x:auto;font-size:.8em;max-height:20
 <tr><td class="l">CPU</td><td class="l">{{.M.Host.CPUModel}}{{if .M.Host.CPUs}} × {{.M.Host.CPUs}}{{end}}{{if .M.Host.MemoryMiB}}, {{.M.Host.MemoryMiB}} MiB{{end}}</td></tr>
 <tr><td class="l">impairment backend</td><td class="l">{{.M.Host.ImpairmentBackend}}</td></tr>
 <tr><td class="l">topology</td><td class="l">{{.M.Lab.Topology}} ({{len .M.Lab.Clusters}} clusters)</td></tr>
-<tr><td class="l">node image</td><td class="l">{{.M.Lab.NodeImageDigest}}</td></tr>
+<tr><td class="l">node image</td><td class="l">{{.M.Lab.NodeImage}} {{.M.Lab.NodeImageDigest}}</td></tr>
 <tr><td class="l">multus / CNI plugins</td><td class="l">{{.M.Lab.Multus}} / {{.M.Lab.CNIPlugins}}</td></tr>
 {{range $k, $v := .M.Lab.Charts}}<tr><td class="l">chart {{$k}}</td><td class="l">{{$v}}</td></tr>{{end}}
 {{range $k, $v := .M.Lab.Images}}<tr><td class="l">image {{$k}}</td><td class="l">{{$v}}</td></tr>{{end}}

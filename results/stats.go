@@ -53,6 +53,10 @@ type ConditionStats struct {
 	// Protocol is discovered − container start per (run, peer).
 	ContainerStart Dist `json:"containerStart"`
 	Protocol       Dist `json:"protocol"`
+	// GoneAfterLeave is PeerTiming.GoneMS − Pod.LeaveMS per (run, peer):
+	// how long peers took to drop node A after it was stopped (failure
+	// detection or graceful leave); empty when not measured.
+	GoneAfterLeave Dist `json:"goneAfterLeave"`
 
 	Flaps       int     `json:"flaps"`
 	PeerMinutes float64 `json:"peerMinutes"`
@@ -222,6 +226,7 @@ func runEnd(r Run) float64 {
 			end = *p
 		}
 	}
+	upd(r.Pod.LeaveMS)
 	for _, p := range r.Peers {
 		upd(p.DiscoveredMS)
 		upd(p.ReverseMS)
@@ -247,7 +252,7 @@ func analyzeCondition(m Manifest, cond Condition, runs []Run) ConditionStats {
 	cs.Peers = len(peers)
 	perPeer := map[string][]float64{}
 	perPeerFlaps := map[string]int{}
-	var protocol []float64
+	var protocol, gone []float64
 	var achievedSum float64
 	var achievedN int
 	for _, r := range runs {
@@ -281,6 +286,9 @@ func analyzeCondition(m Manifest, cond Condition, runs []Run) ConditionStats {
 		var times []float64
 		found := map[string]bool{}
 		for _, p := range r.Peers {
+			if p.GoneMS != nil && r.Pod.LeaveMS != nil {
+				gone = append(gone, *p.GoneMS-*r.Pod.LeaveMS)
+			}
 			for range p.Flaps {
 				cs.Flaps++
 				perPeerFlaps[p.Peer]++
@@ -338,6 +346,7 @@ func analyzeCondition(m Manifest, cond Condition, runs []Run) ConditionStats {
 	cs.AnyPeer = describeSorted(cs.Samples.AnyPeer)
 	cs.ContainerStart = describeSorted(cs.Samples.ContainerMS)
 	cs.Protocol = Describe(protocol)
+	cs.GoneAfterLeave = Describe(gone)
 
 	cs.Samples.ByK = kthSamples(cs.Samples.Curves, cs.Peers)
 	for k, s := range cs.Samples.ByK {

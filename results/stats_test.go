@@ -138,8 +138,8 @@ func TestAnalyzeHandMade(t *testing.T) {
 			{Condition: "loss-10", Index: 2, Pod: PodTimeline{ContainerStartMS: f(700)}, EndMS: 60000,
 				Impairment: Impairment{AchievedLossPct: f(12)},
 				Peers:      []PeerTiming{{Peer: "c", DiscoveredMS: f(2000)}, {Peer: "b", DiscoveredMS: f(4000)}}},
-			{Condition: "loss-10", Index: 3, Pod: PodTimeline{ContainerStartMS: f(600)}, EndMS: 60000, TimedOut: true,
-				Peers: []PeerTiming{{Peer: "b", DiscoveredMS: f(6000)}}, Missing: []string{"c"}},
+			{Condition: "loss-10", Index: 3, Pod: PodTimeline{ContainerStartMS: f(600), LeaveMS: f(30000)}, EndMS: 60000, TimedOut: true,
+				Peers: []PeerTiming{{Peer: "b", DiscoveredMS: f(6000), GoneMS: f(41000)}}, Missing: []string{"c"}},
 			{Condition: "loss-10", Index: 4, Aborted: true},
 		},
 	}
@@ -169,6 +169,8 @@ func TestAnalyzeHandMade(t *testing.T) {
 	// protocol: 500,2500 | 1300,3300 | 5400
 	check("protocol median", cs.Protocol.Median, 2500)
 	check("achieved loss", *cs.AchievedLossPct, 10)
+	check("gone after leave n", float64(cs.GoneAfterLeave.N), 1)
+	check("gone after leave", cs.GoneAfterLeave.Median, 11000)
 	check("flaps", float64(cs.Flaps), 1)
 	// peer-minutes: (59500+57500+58000+56000+54000)/60000
 	check("peer minutes", cs.PeerMinutes, 285000.0/60000)

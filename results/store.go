@@ -337,7 +337,7 @@ func checkTimes(r Run) error {
 		check("endMS", r.EndMS), check("impairment.lossPct", r.Impairment.LossPct),
 		opt("impairment.achievedLossPct", r.Impairment.AchievedLossPct),
 		opt("pod.scheduledMS", r.Pod.ScheduledMS), opt("pod.startedMS", r.Pod.StartedMS),
-		opt("pod.readyMS", r.Pod.ReadyMS), opt("pod.containerStartMS", r.Pod.ContainerStartMS),
+		opt("pod.readyMS", r.Pod.ReadyMS), opt("pod.containerStartMS", r.Pod.ContainerStartMS), opt("pod.leaveMS", r.Pod.LeaveMS),
 	}
 	for _, p := range r.Peers {
 		errs = append(errs, opt("discoveredMS", p.DiscoveredMS), opt("reverseMS", p.ReverseMS), opt("goneMS", p.GoneMS),
