@@ -9,6 +9,8 @@ import (
 	"io"
 	"sort"
 	"strconv"
+	"strings"
+	"sync"
 	"time"
 )
 
@@ -21,12 +23,71 @@ var ErrNotStarted = errors.New("container has not started")
 
 // Resolver asks the container runtime inside a KinD node (crictl over CRI)
 // about pods: their network namespace, and their containers' start times.
+//
+// It remembers each pod's namespace path, so that reading counters costs
+// one exec instead of three; a path that has gone (the sandbox was
+// recreated) is resolved again. It is safe for concurrent use.
 type Resolver struct {
 	exec Executor
+
+	mu    sync.Mutex
+	netns map[string]string // node/namespace/pod -> path
 }
 
 // NewResolver returns a Resolver that runs crictl through x.
-func NewResolver(x Executor) *Resolver { return &Resolver{exec: x} }
+func NewResolver(x Executor) *Resolver { return &Resolver{exec: x, netns: map[string]string{}} }
+
+func podKey(node, namespace, pod string) string { return node + "/" + namespace + "/" + pod }
+
+// cachedNetNS returns the remembered path, or resolves it.
+func (r *Resolver) cachedNetNS(ctx context.Context, node, namespace, pod string) (string, error) {
+	r.mu.Lock()
+	p, ok := r.netns[podKey(node, namespace, pod)]
+	r.mu.Unlock()
+	if ok {
+		return p, nil
+	}
+	return r.NetNS(ctx, node, namespace, pod)
+}
+
+func (r *Resolver) forget(node, namespace, pod string) {
+	r.mu.Lock()
+	delete(r.netns, podKey(node, namespace, pod))
+	r.mu.Unlock()
+}
+
+// inPod runs f with the pod's network namespace path. With fresh, the path
+// is resolved now (Apply: the pod may have been replaced); otherwise the
+// remembered one is used and, if nsenter can no longer open it, resolved
+// again once.
+func (r *Resolver) inPod(ctx context.Context, node, namespace, pod string, fresh bool, f func(ns string) error) error {
+	var ns string
+	var err error
+	if fresh {
+		ns, err = r.NetNS(ctx, node, namespace, pod)
+	} else {
+		ns, err = r.cachedNetNS(ctx, node, namespace, pod)
+	}
+	if err != nil {
+		return err
+	}
+	err = f(ns)
+	if fresh || !staleNetNS(err) {
+		return err
+	}
+	r.forget(node, namespace, pod)
+	if ns, err = r.NetNS(ctx, node, namespace, pod); err != nil {
+		return err
+	}
+	return f(ns)
+}
+
+// staleNetNS: nsenter could not open the namespace (it was deleted with
+// its sandbox).
+func staleNetNS(err error) bool {
+	var ee *ExecError
+	return errors.As(err, &ee) && strings.Contains(ee.Stderr, "nsenter: cannot open")
+}
 
 // sandbox is one item of `crictl pods -o json`.
 type sandbox struct {
@@ -94,6 +155,7 @@ func nsTime(n json.Number) int64 {
 // (e.g. /var/run/netns/cni-…), or /proc/<pid>/ns/net of its sandbox.
 // ErrPodNotFound (wrapped) when the node has no ready sandbox for the pod.
 func (r *Resolver) NetNS(ctx context.Context, node, namespace, pod string) (string, error) {
+	r.forget(node, namespace, pod)
 	sb, err := r.podSandbox(ctx, node, namespace, pod)
 	if err != nil {
 		return "", err
@@ -109,6 +171,9 @@ func (r *Resolver) NetNS(ctx context.Context, node, namespace, pod string) (stri
 	if err != nil {
 		return "", fmt.Errorf("node %s: pod %s/%s: %w", node, namespace, pod, err)
 	}
+	r.mu.Lock()
+	r.netns[podKey(node, namespace, pod)] = path
+	r.mu.Unlock()
 	return path, nil
 }
 

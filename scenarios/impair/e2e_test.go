@@ -112,13 +112,16 @@ spec:
 		t.Fatal(err)
 	}
 	tg := Target{Cluster: name, Node: node, Namespace: "default", Pod: "sleeper", Interface: "eth1"}
+	t0 := time.Now()
 	if err := im.Apply(ctx, tg, spec); err != nil {
 		t.Fatal(err)
 	}
+	t1 := time.Now()
 	before, err := im.Stats(ctx, tg)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("latency through the Docker API: Apply %v, Stats %v", t1.Sub(t0).Round(time.Millisecond), time.Since(t1).Round(time.Millisecond))
 	const N = 1000
 	// bash's /dev/udp reports a failed write (e.g. EPERM) as an error.
 	send := fmt.Sprintf(`fail=0; for i in $(seq %d); do echo announce > /dev/udp/10.96.77.2/9 || fail=$((fail+1)); done; echo $fail`, N)
@@ -145,10 +148,12 @@ spec:
 	}
 
 	// Start marker: sub-second runtime time agrees with the API's.
+	t2 := time.Now()
 	started, err := r.ContainerStart(ctx, node, "default", "sleeper", "sleeper")
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Logf("ContainerStart latency %v", time.Since(t2).Round(time.Millisecond))
 	var pod struct {
 		Status struct {
 			ContainerStatuses []struct {
@@ -170,9 +175,11 @@ spec:
 	}
 
 	for i := 0; i < 2; i++ {
+		t3 := time.Now()
 		if err := im.Remove(ctx, tg); err != nil {
 			t.Fatalf("Remove #%d: %v", i, err)
 		}
+		t.Logf("Remove #%d latency %v", i, time.Since(t3).Round(time.Millisecond))
 	}
 	if tabs := nodeExec(ctx, t, x, node, inNetNS(ns, "nft", "list", "tables")...); strings.Contains(tabs, "testbed") {
 		t.Errorf("table left after Remove: %s", tabs)

@@ -133,14 +133,15 @@ func inNetNS(path string, cmd ...string) []string {
 	return append([]string{"nsenter", "--net=" + path, "--"}, cmd...)
 }
 
-// execIn resolves t's namespace and runs cmd there.
-func execIn(ctx context.Context, x Executor, r *Resolver, t Target, stdin func() []byte, cmd ...string) (string, []byte, error) {
-	ns, err := r.NetNS(ctx, t.Node, t.Namespace, t.Pod)
-	if err != nil {
-		return "", nil, err
-	}
-	out, _, err := runIn(ctx, x, t.Node, ns, stdin, cmd...)
-	return ns, out, err
+// execIn runs cmd in t's namespace (remembered path; see Resolver.inPod).
+func execIn(ctx context.Context, x Executor, r *Resolver, t Target, stdin func() []byte, cmd ...string) ([]byte, error) {
+	var out []byte
+	err := r.inPod(ctx, t.Node, t.Namespace, t.Pod, false, func(ns string) error {
+		var err error
+		out, _, err = runIn(ctx, x, t.Node, ns, stdin, cmd...)
+		return err
+	})
+	return out, err
 }
 
 func runIn(ctx context.Context, x Executor, node, ns string, stdin func() []byte, cmd ...string) ([]byte, []byte, error) {

@@ -220,8 +220,8 @@ func TestNftablesApplyStatsRemove(t *testing.T) {
 	}
 	wantCmds := []string{
 		podsCmd, inspCmd, nsenter + "nft -f -", listCmd, // Apply
-		podsCmd, inspCmd, listCmd, // Stats
-		podsCmd, inspCmd, nsenter + "nft -f -", // Remove
+		listCmd,              // Stats: the namespace path is remembered
+		nsenter + "nft -f -", // Remove
 	}
 	if d := cmp.Diff(wantCmds, f.cmds()); d != "" {
 		t.Errorf("commands (-want +got):\n%s", d)
@@ -485,5 +485,42 @@ func TestSummary(t *testing.T) {
 				t.Errorf("Summary() = %q, lacks %q", got, w)
 			}
 		}
+	}
+}
+
+func TestStaleNamespaceResolvedAgain(t *testing.T) {
+	// Stats and Remove use the remembered namespace; when the sandbox was
+	// recreated nsenter cannot open it, and the pod is resolved again.
+	newNS := "/var/run/netns/cni-aaaaaaaa-0000-0000-0000-000000000003"
+	stale := reply{stderr: "nsenter: cannot open " + netns + ": No such file or directory\n", exit: 1}
+	list := fixture(t, "nft-list-table.json")
+	f := newFake(t, map[string][]reply{
+		podsCmd:                               {{stdout: podsOut}, {stdout: strings.ReplaceAll(podsOut, sbID, "new-sandbox")}, {stdout: `{"items":[]}`}},
+		inspCmd:                               {{stdout: inspOut}},
+		"crictl inspectp -o json new-sandbox": {{stdout: strings.ReplaceAll(inspOut, netns, newNS)}},
+		nsenter + "nft -f -":                  {{}},
+		nsenter + "nft -j list table netdev testbed":                      {{stdout: list}, stale},
+		"nsenter --net=" + newNS + " -- nft -j list table netdev testbed": {{stdout: list}},
+		"nsenter --net=" + newNS + " -- nft -f -":                         {stale},
+	})
+	im := NewNftables(f)
+	ctx := context.Background()
+	if err := im.Apply(ctx, target, Spec{LossPct: 25}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := im.Stats(ctx, target); err != nil {
+		t.Fatalf("Stats with a stale namespace: %v", err)
+	}
+	// Remove: the remembered namespace is gone, and so is the pod.
+	if err := im.Remove(ctx, target); err != nil {
+		t.Fatalf("Remove with the pod gone: %v", err)
+	}
+	want := []string{
+		podsCmd, inspCmd, nsenter + "nft -f -", nsenter + "nft -j list table netdev testbed",
+		nsenter + "nft -j list table netdev testbed", podsCmd, "crictl inspectp -o json new-sandbox", "nsenter --net=" + newNS + " -- nft -j list table netdev testbed",
+		"nsenter --net=" + newNS + " -- nft -f -", podsCmd,
+	}
+	if d := cmp.Diff(want, f.cmds()); d != "" {
+		t.Errorf("commands (-want +got):\n%s", d)
 	}
 }

@@ -101,7 +101,7 @@ func (n *Netem) Stats(ctx context.Context, t Target) (Stats, error) {
 	if err := t.check(); err != nil {
 		return Stats{}, err
 	}
-	_, out, err := execIn(ctx, n.exec, n.resolve, t, nil, "tc", "-s", "qdisc", "show", "dev", t.Interface)
+	out, err := execIn(ctx, n.exec, n.resolve, t, nil, "tc", "-s", "qdisc", "show", "dev", t.Interface)
 	if err != nil {
 		return Stats{}, fmt.Errorf("%s: read netem statistics: %w", t, err)
 	}
@@ -120,7 +120,7 @@ func (n *Netem) Remove(ctx context.Context, t Target) error {
 	if err := t.check(); err != nil {
 		return err
 	}
-	_, _, err := execIn(ctx, n.exec, n.resolve, t, nil, "tc", "qdisc", "del", "dev", t.Interface, "root")
+	_, err := execIn(ctx, n.exec, n.resolve, t, nil, "tc", "qdisc", "del", "dev", t.Interface, "root")
 	var ee *ExecError
 	switch {
 	case err == nil, gone(err):

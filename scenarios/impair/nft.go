@@ -116,11 +116,12 @@ func (n *Nftables) Stats(ctx context.Context, t Target) (Stats, error) {
 	if err := t.check(); err != nil {
 		return Stats{}, err
 	}
-	ns, err := n.resolve.NetNS(ctx, t.Node, t.Namespace, t.Pod)
-	if err != nil {
-		return Stats{}, fmt.Errorf("%s: read nftables counters: %w", t, err)
-	}
-	tab, err := n.statsNS(ctx, t.Node, ns)
+	var tab nftState
+	err := n.resolve.inPod(ctx, t.Node, t.Namespace, t.Pod, false, func(ns string) error {
+		var err error
+		tab, err = n.statsNS(ctx, t.Node, ns)
+		return err
+	})
 	if err != nil {
 		return Stats{}, fmt.Errorf("%s: read nftables counters: %w", t, err)
 	}
@@ -132,10 +133,9 @@ func (n *Nftables) Remove(ctx context.Context, t Target) error {
 	if err := t.check(); err != nil {
 		return err
 	}
-	ns, err := n.resolve.NetNS(ctx, t.Node, t.Namespace, t.Pod)
-	if err == nil {
-		err = n.removeNS(ctx, t.Node, ns)
-	}
+	err := n.resolve.inPod(ctx, t.Node, t.Namespace, t.Pod, false, func(ns string) error {
+		return n.removeNS(ctx, t.Node, ns)
+	})
 	if err == nil || gone(err) {
 		return nil
 	}
