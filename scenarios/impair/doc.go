@@ -34,7 +34,10 @@
 // and "dropped"). Probe tries both in a throw-away namespace inside the node
 // and Select uses netem where the kernel has it. Validate refuses, before any
 // run, a Spec the host cannot apply and says which kernel feature is missing
-// and how to get it. Capabilities.Supported lists what doctor should show.
+// and how to get it. SupportCheck is doctor's check (it probes from a
+// throw-away container of the node image). Apply always resolves the pod's
+// namespace afresh (2 crictl execs); Stats and Remove reuse the remembered
+// path (1 exec) and resolve again if nsenter finds it gone.
 //
 // # Phase
 //
