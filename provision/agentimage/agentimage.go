@@ -21,6 +21,7 @@ import (
 	"strings"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 )
@@ -144,7 +145,7 @@ func ensure(ctx context.Context, api API, binaryPath string, check func([]byte) 
 	ref = Ref(binary)
 	if _, err := api.ImageInspect(ctx, ref); err == nil {
 		return ref, false, nil
-	} else if !client.IsErrNotFound(err) {
+	} else if !cerrdefs.IsNotFound(err) {
 		return "", false, fmt.Errorf("inspecting image %s: %w", ref, err)
 	}
 	if err := check(binary); err != nil {
