@@ -108,7 +108,7 @@ func (c *testClock) Fire(d time.Duration) int {
 // controller that deletes/creates the pod when the nodeSelector changes,
 // and agents that create Peer objects when node A starts.
 type fakeLab struct {
-	t        *testing.T
+	t        testing.TB
 	clk      *testClock
 	names    []string
 	kube     map[string]*k8sfake.Clientset
@@ -124,7 +124,7 @@ type fakeLab struct {
 	uid     int
 }
 
-func newFakeLab(t *testing.T, clk *testClock, names ...string) *fakeLab {
+func newFakeLab(t testing.TB, clk *testClock, names ...string) *fakeLab {
 	l := &fakeLab{t: t, clk: clk, names: names, kube: map[string]*k8sfake.Clientset{}, dyn: map[string]*dynamicfake.FakeDynamicClient{}}
 	scheme := runtime.NewScheme()
 	for i, n := range names {

@@ -139,7 +139,18 @@ func newWatcher(c Cluster, p scenarios.Protocol, podSelector labels.Selector, m 
 	}
 	if _, err := peers.AddEventHandler(cache.ResourceEventHandlerFuncs{
 		AddFunc:    func(obj any) { peerEv(evAdd, obj) },
-		UpdateFunc: func(_, obj any) { peerEv(evUpdate, obj) },
+		UpdateFunc: func(old, obj any) {
+			// A relist after an expired watch reports an object deleted and
+			// re-created under the same name as an update: split it.
+			if o, ok := old.(*unstructured.Unstructured); ok {
+				if n, ok := obj.(*unstructured.Unstructured); ok && o.GetUID() != n.GetUID() {
+					peerEv(evDelete, old)
+					peerEv(evAdd, obj)
+					return
+				}
+			}
+			peerEv(evUpdate, obj)
+		},
 		DeleteFunc: func(obj any) { peerEv(evDelete, obj) },
 	}); err != nil {
 		return nil, fmt.Errorf("cluster %q: peer informer handler: %w", c.Name, err)
