@@ -138,7 +138,7 @@ func newWatcher(c Cluster, p scenarios.Protocol, podSelector labels.Selector, m 
 		onPeer(peerEvent{kind: k, observer: c.Name, subject: m.subject(u), uid: u.GetUID(), annots: u.GetAnnotations(), at: at})
 	}
 	if _, err := peers.AddEventHandler(cache.ResourceEventHandlerFuncs{
-		AddFunc:    func(obj any) { peerEv(evAdd, obj) },
+		AddFunc: func(obj any) { peerEv(evAdd, obj) },
 		UpdateFunc: func(old, obj any) {
 			// A relist after an expired watch reports an object deleted and
 			// re-created under the same name as an update: split it.
