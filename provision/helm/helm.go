@@ -10,10 +10,12 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
 	"time"
 
 	"helm.sh/helm/v3/pkg/action"
+	"helm.sh/helm/v3/pkg/chart"
 	"helm.sh/helm/v3/pkg/cli"
 	"helm.sh/helm/v3/pkg/getter"
 	"helm.sh/helm/v3/pkg/release"
@@ -234,14 +236,7 @@ func (s *SDK) Apply(ctx context.Context, kubeconfig string, c topology.ChartPlan
 
 	var rel *release.Release
 	if last == nil {
-		in := action.NewInstall(cfg)
-		in.ReleaseName = c.Release
-		in.Namespace = c.Namespace
-		in.CreateNamespace = true
-		in.Wait = true
-		in.WaitForJobs = true
-		in.Timeout = s.timeout
-		rel, err = in.RunWithContext(ctx, chrt, vals)
+		rel, err = s.install(ctx, cfg, c, chrt, vals)
 		if err != nil {
 			return Release{}, wrap(fmt.Errorf("install: %w", err))
 		}
@@ -253,11 +248,42 @@ func (s *SDK) Apply(ctx context.Context, kubeconfig string, c topology.ChartPlan
 		up.Timeout = s.timeout
 		up.MaxHistory = s.maxHistory
 		rel, err = up.RunWithContext(ctx, c.Release, chrt, vals)
+		if err != nil && isImmutable(err) && ctx.Err() == nil {
+			// e.g. the FLUIDOS DaemonSet selector carries the chart version
+			// and image tag, so a version change cannot be applied in place:
+			// replace the release (its pre-install hooks run again).
+			s.logf("release %s: upgrade hit an immutable field (%v); reinstalling", c.Release, err)
+			if uerr := s.uninstall(cfg, c.Release); uerr != nil {
+				return Release{}, wrap(fmt.Errorf("upgrade: %w; removing for reinstall: %w", err, uerr))
+			}
+			rel, err = s.install(ctx, cfg, c, chrt, vals)
+			if err != nil {
+				return Release{}, wrap(fmt.Errorf("reinstall after immutable upgrade: %w", err))
+			}
+			return toRelease(rel, true), nil
+		}
 		if err != nil {
 			return Release{}, wrap(fmt.Errorf("upgrade: %w", err))
 		}
 	}
 	return toRelease(rel, true), nil
+}
+
+func (s *SDK) install(ctx context.Context, cfg *action.Configuration, c topology.ChartPlan, chrt *chart.Chart, vals map[string]any) (*release.Release, error) {
+	in := action.NewInstall(cfg)
+	in.ReleaseName = c.Release
+	in.Namespace = c.Namespace
+	in.CreateNamespace = true
+	in.Wait = true
+	in.WaitForJobs = true
+	in.Timeout = s.timeout
+	return in.RunWithContext(ctx, chrt, vals)
+}
+
+// isImmutable reports an API server rejection of a change to an immutable
+// field (such as a workload's selector).
+func isImmutable(err error) bool {
+	return strings.Contains(err.Error(), "field is immutable")
 }
 
 func hasDeployed(cfg *action.Configuration, name string) bool {

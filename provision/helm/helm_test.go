@@ -91,6 +91,8 @@ type fakeClusters struct {
 	mu     sync.Mutex
 	stores map[string]*driver.Memory
 	inits  map[string]int
+	// updateErr is returned by every resource update (upgrades).
+	updateErr error
 }
 
 func newFakeClusters() *fakeClusters {
@@ -107,7 +109,7 @@ func (f *fakeClusters) factory(failCreate error) ConfigFactory {
 			f.stores[kubeconfig] = mem
 		}
 		f.inits[kubeconfig+"|"+namespace]++
-		kc := &kubefake.FailingKubeClient{PrintingKubeClient: kubefake.PrintingKubeClient{Out: io.Discard}, CreateError: failCreate}
+		kc := &kubefake.FailingKubeClient{PrintingKubeClient: kubefake.PrintingKubeClient{Out: io.Discard}, CreateError: failCreate, UpdateError: f.updateErr}
 		// nsDriver shares f.mu; the factory itself never touches storage.
 		return &action.Configuration{
 			Releases:         storage.Init(nsDriver{mu: &f.mu, mem: mem, ns: namespace}),
@@ -551,5 +553,43 @@ func TestRecreatedClusterGetsFreshClient(t *testing.T) {
 	}
 	if n := fc.inits[kc+"|"]; n != 2 {
 		t.Fatalf("rewritten kubeconfig: %d configurations, want 2", n)
+	}
+}
+
+func TestUpgradeOverImmutableFieldReinstalls(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	writeChart(t, dir, "0.1.0", cmTemplate)
+	fc := newFakeClusters()
+	sdk := New(WithConfigFactory(fc.factory(nil)))
+	plan := topology.ChartPlan{Release: "node", Namespace: "fluidos", Chart: dir}
+	if _, err := sdk.Apply(ctx, "/kc", plan); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name      string
+		updateErr error
+		wantErr   string
+	}{
+		{"immutable selector: replaced", errors.New(`DaemonSet.apps "node-network-manager" is invalid: spec.selector: Invalid value: {...}: field is immutable`), ""},
+		{"other update error: reported", errors.New("admission webhook denied"), "upgrade: "},
+	}
+	for i, tc := range tests {
+		fc.updateErr = tc.updateErr
+		sdk := New(WithConfigFactory(fc.factory(nil))) // fresh clients with the new error
+		writeChart(t, dir, fmt.Sprintf("0.%d.0", i+2), cmTemplate)
+		rel, err := sdk.Apply(ctx, "/kc", plan)
+		if tc.wantErr != "" {
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) || !strings.Contains(err.Error(), "fluidos/node") {
+				t.Errorf("%s: err = %v", tc.name, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if !rel.Changed || rel.Revision != 1 || rel.Version != "0.2.0" || rel.Status != "deployed" {
+			t.Errorf("%s: got %+v, want a fresh revision 1 of 0.2.0", tc.name, rel)
+		}
 	}
 }

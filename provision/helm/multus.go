@@ -79,13 +79,26 @@ func splitImage(img string) (repo, tag string, err error) {
 
 // WaitMultusReady waits until the Multus DaemonSet is ready on the cluster
 // behind kubeconfig.
+// Helm's own wait is not enough: it accepts a DaemonSet with maxUnavailable
+// pods unready, which on a single-node cluster is all of them.
 func WaitMultusReady(ctx context.Context, kubeconfig string) error {
+	return WaitDaemonSetReadyOn(ctx, kubeconfig, MultusNamespace, MultusDaemonSet)
+}
+
+// WaitFluidosReady waits until the FLUIDOS Network Manager DaemonSet is ready
+// on the cluster behind kubeconfig.
+func WaitFluidosReady(ctx context.Context, kubeconfig string) error {
+	return WaitDaemonSetReadyOn(ctx, kubeconfig, FluidosNamespace, FluidosDaemonSet)
+}
+
+// WaitDaemonSetReadyOn is WaitDaemonSetReady on the cluster behind kubeconfig.
+func WaitDaemonSetReadyOn(ctx context.Context, kubeconfig, namespace, name string) error {
 	cs, err := clientsetFor(kubeconfig)
 	if err != nil {
-		return fmt.Errorf("waiting for multus on %s: %w", kubeconfig, err)
+		return fmt.Errorf("waiting for daemonset %s/%s on %s: %w", namespace, name, kubeconfig, err)
 	}
-	if err := WaitDaemonSetReady(ctx, cs, MultusNamespace, MultusDaemonSet); err != nil {
-		return fmt.Errorf("waiting for multus on %s: %w", kubeconfig, err)
+	if err := WaitDaemonSetReady(ctx, cs, namespace, name); err != nil {
+		return fmt.Errorf("on %s: %w", kubeconfig, err)
 	}
 	return nil
 }
