@@ -57,6 +57,7 @@ func NewRootCommand(streams IOStreams) *cobra.Command {
 		newSchemaCommand(g, streams),
 		newAgentCommand(g, streams), newSelftestCommand(g, streams),
 		newDoctorCommand(g, streams),
+		newSweepCommand(g, streams), newRerunCommand(g, streams),
 	)
 	return root
 }

@@ -4,9 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"time"
-
-	corev1 "k8s.io/api/core/v1"
 
 	"github.com/fluidos-lab/testbed/scenarios/impair"
 	"github.com/fluidos-lab/testbed/scenarios/runner"
@@ -40,17 +37,7 @@ func ImpairOptions(x impair.Executor, progress io.Writer) func(ctx context.Conte
 			Impairments: func(s impair.Spec) (runner.Impairment, error) {
 				return impair.Select(c, s, x, res)
 			},
-			Starts: criStarts{res},
+			Starts: runner.NewCRIStarts(res),
 		}, nil
 	}
-}
-
-// criStarts reads container starts from the runtime inside the pod's node.
-type criStarts struct{ r *impair.Resolver }
-
-func (c criStarts) ContainerStart(ctx context.Context, cluster string, pod *corev1.Pod) (time.Time, error) {
-	if len(pod.Spec.Containers) == 0 || pod.Spec.NodeName == "" {
-		return time.Time{}, fmt.Errorf("cluster %q: pod %s has no container or node yet", cluster, pod.Name)
-	}
-	return c.r.ContainerStart(ctx, pod.Spec.NodeName, pod.Namespace, pod.Name, pod.Spec.Containers[0].Name)
 }

@@ -1,0 +1,143 @@
+package main
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/fluidos-lab/testbed/provision/agentimage"
+	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/results/provenance"
+	"github.com/fluidos-lab/testbed/scenarios/sweep"
+)
+
+type rerunFlags struct {
+	output string
+	fresh  bool
+	plan   bool
+	alpha  float64
+	format string
+}
+
+type rerunOutput struct {
+	Source      string              `json:"source"`
+	Output      string              `json:"output"`
+	NodeImage   string              `json:"nodeImage"`
+	Exact       bool                `json:"exact"`
+	Differences []string            `json:"differences"`
+	Comparison  *results.Comparison `json:"comparison,omitempty"`
+	Significant []string            `json:"significant"`
+}
+
+func newRerunCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
+	f := &rerunFlags{}
+	cmd := &cobra.Command{
+		Use:   "rerun DIR",
+		Short: "Recreate a campaign's lab from its manifest, run the same scenario again and compare",
+		Long: `rerun reads DIR/manifest.json (a campaign, or one cell of a sweep), recreates the same lab from the
+recorded topology with the node image pinned by digest (or by its local image ID, verified), runs
+the recorded scenario (same seed, same clusters) into a new directory and compares the new campaign
+against the original. --fresh tears the lab down first. Everything that cannot be reproduced
+exactly (another testbed binary, Docker engine or kernel; a node or host image whose digest is no
+longer on this host; images the original ran by a moving tag) is listed before the run and recorded
+as warnings in the new manifest. The exit code is 1 when the comparison finds a significant
+difference; --plan only lists what would differ.`,
+		Example: `  testbed rerun results/nightly/reference-agent/3-clusters --fresh
+  testbed rerun results/selftest --plan`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if err := checkFormat(f.format); err != nil {
+				return err
+			}
+			deps, err := newLabDeps(streams.ErrOut)
+			if err != nil {
+				return err
+			}
+			defer deps.close()
+			opts := sweep.RerunOptions{Software: provenance.ReadSoftware(version), Host: provenance.ReadHost(os.DirFS("/"))}
+			if v, err := deps.docker.ServerVersion(cmd.Context()); err == nil {
+				opts.Software.Docker = fmt.Sprintf("%s (API %s)", v.Version, v.APIVersion)
+			}
+			if exe, err := os.Executable(); err == nil {
+				if b, err := os.ReadFile(exe); err == nil {
+					opts.AgentImage = agentimage.Ref(b)
+				}
+			}
+			p, err := sweep.PlanRerun(cmd.Context(), args[0], deps.store, opts)
+			if err != nil {
+				return fmt.Errorf("rerun: %w", err)
+			}
+			out := rerunOutput{Source: args[0], NodeImage: p.NodeImage, Exact: p.Exact(), Differences: p.Differences, Significant: []string{}}
+			if out.Differences == nil {
+				out.Differences = []string{}
+			}
+			if !p.Exact() {
+				fmt.Fprintf(streams.ErrOut, "rerun of %s will not be exact:\n  - %s\n", args[0], strings.Join(p.Differences, "\n  - "))
+			}
+			if f.plan {
+				return printData(streams.Out, f.format, out, func(tw *tabwriter.Writer) error { return rerunTable(tw, out) })
+			}
+			out.Output = f.output
+			if out.Output == "" {
+				out.Output = filepath.Clean(args[0]) + "-rerun-" + time.Now().UTC().Format("20060102-150405")
+			}
+			rr := &sweep.Rerunner{Lab: deps.lab, Workloads: &sweep.KubeWorkloads{}, Runner: deps.cells, Collector: deps.collector, Progress: streams.ErrOut}
+			res, err := rr.Run(cmd.Context(), p, out.Output, f.fresh, results.CompareOptions{Alpha: f.alpha, Seed: 1})
+			if err != nil {
+				return fmt.Errorf("%w (run the same command with --output %s to resume)", err, out.Output)
+			}
+			out.Comparison = res.Comparison
+			if res.Significant != nil {
+				out.Significant = res.Significant
+			}
+			if err := printData(streams.Out, f.format, out, func(tw *tabwriter.Writer) error { return rerunTable(tw, out) }); err != nil {
+				return err
+			}
+			if len(res.Significant) > 0 {
+				return &exitError{code: 1, err: fmt.Errorf("rerun of %s differs significantly from the original in %d row(s)", args[0], len(res.Significant))}
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&f.output, "output", "", "directory of the new campaign (default DIR-rerun-<time>; an existing one is resumed)")
+	cmd.Flags().BoolVar(&f.fresh, "fresh", false, "tear the lab down first and create it again")
+	cmd.Flags().BoolVar(&f.plan, "plan", false, "only list what would not be reproduced exactly")
+	cmd.Flags().Float64Var(&f.alpha, "alpha", 0.05, "significance level of the comparison")
+	cmd.Flags().StringVarP(&f.format, "format", "o", formatTable, "output format: table, json or yaml")
+	return cmd
+}
+
+func rerunTable(tw *tabwriter.Writer, o rerunOutput) error {
+	fmt.Fprintf(tw, "rerun of %s\n", o.Source)
+	if o.NodeImage != "" {
+		fmt.Fprintf(tw, "node image pinned: %s\n", o.NodeImage)
+	}
+	if o.Exact {
+		fmt.Fprintln(tw, "reproduction: exact (same software, host, node image and images)")
+	} else {
+		fmt.Fprintf(tw, "reproduction: NOT exact (%d difference(s))\n", len(o.Differences))
+		for _, d := range o.Differences {
+			fmt.Fprintf(tw, "  - %s\n", d)
+		}
+	}
+	if o.Comparison == nil {
+		return nil
+	}
+	fmt.Fprintf(tw, "new campaign: %s\n", o.Output)
+	fmt.Fprintln(tw, "CONDITION\tMETRIC\tN ORIG/RERUN\tMEDIAN ORIG\tMEDIAN RERUN\tDELTA\tADJ P\tVERDICT")
+	for _, r := range o.Comparison.Rows {
+		fmt.Fprintf(tw, "%s\t%s\t%d/%d\t%.0fms\t%.0fms\t%+.0fms\t%.3g\t%s\n", r.Condition, r.Metric, r.Baseline.N, r.Candidate.N,
+			r.Baseline.Median, r.Candidate.Median, r.MedianDeltaMS, r.AdjustedP, r.Verdict)
+	}
+	if len(o.Significant) == 0 {
+		fmt.Fprintln(tw, "compare: no significant difference")
+	} else {
+		fmt.Fprintf(tw, "compare: %d significant difference(s)\n", len(o.Significant))
+	}
+	return nil
+}
