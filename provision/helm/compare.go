@@ -9,6 +9,7 @@ import (
 	"sort"
 
 	"helm.sh/helm/v3/pkg/chart"
+	"helm.sh/helm/v3/pkg/chartutil"
 	"helm.sh/helm/v3/pkg/release"
 )
 
@@ -68,4 +69,37 @@ func chartDigest(c *chart.Chart) string {
 	}
 	walk(c)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// TestbedKey is the values key of the block provisioning adds to every chart.
+const TestbedKey = "testbed"
+
+// fitSchema drops the testbed block from vals when the chart's values schema
+// rejects it (e.g. cert-manager's root has additionalProperties: false) and
+// the values are valid without it. Any other schema error is left for Helm
+// to report.
+func fitSchema(chrt *chart.Chart, vals map[string]any) (map[string]any, bool) {
+	if len(chrt.Schema) == 0 {
+		return vals, false
+	}
+	if _, ok := vals[TestbedKey]; !ok {
+		return vals, false
+	}
+	valid := func(v map[string]any) bool {
+		cv, err := chartutil.CoalesceValues(chrt, v)
+		return err == nil && chartutil.ValidateAgainstSingleSchema(cv, chrt.Schema) == nil
+	}
+	if valid(vals) {
+		return vals, false
+	}
+	without := make(map[string]any, len(vals))
+	for k, v := range vals {
+		if k != TestbedKey {
+			without[k] = v
+		}
+	}
+	if !valid(without) {
+		return vals, false
+	}
+	return without, true
 }

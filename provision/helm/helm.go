@@ -199,6 +199,10 @@ func (s *SDK) Apply(ctx context.Context, kubeconfig string, c topology.ChartPlan
 	if err != nil {
 		return Release{}, wrap(fmt.Errorf("values: %w", err))
 	}
+	if v, dropped := fitSchema(chrt, vals); dropped {
+		s.logf("release %s: chart %s's values schema rejects the %q block; installing without it", c.Release, chrt.Name(), TestbedKey)
+		vals = v
+	}
 	cfg, err := s.config(kubeconfig, c.Namespace)
 	if err != nil {
 		return Release{}, wrap(err)

@@ -593,3 +593,56 @@ func TestUpgradeOverImmutableFieldReinstalls(t *testing.T) {
 		}
 	}
 }
+
+func TestStrictSchemaChartDropsTestbedBlock(t *testing.T) {
+	ctx := context.Background()
+	schema := `{"$schema": "http://json-schema.org/draft-07/schema#", "type": "object", "additionalProperties": false,
+  "properties": {"greeting": {"type": "string"}, "port": {"type": "integer"}}}`
+	tests := []struct {
+		name        string
+		schema      string
+		values      map[string]any
+		wantTestbed bool
+		wantErr     bool
+	}{
+		{"strict schema: block dropped", schema, map[string]any{"greeting": "hi", "testbed": map[string]any{"cluster": "node-01"}}, false, false},
+		{"no schema: block kept", "", map[string]any{"greeting": "hi", "testbed": map[string]any{"cluster": "node-01"}}, true, false},
+		{"other violation: reported, not hidden", schema, map[string]any{"greeting": 7, "testbed": map[string]any{}}, true, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			writeChart(t, dir, "0.1.0", cmTemplate)
+			if tc.schema != "" {
+				if err := os.WriteFile(filepath.Join(dir, "values.schema.json"), []byte(tc.schema), 0o644); err != nil {
+					t.Fatal(err)
+				}
+			}
+			fc := newFakeClusters()
+			sdk := New(WithConfigFactory(fc.factory(nil)))
+			plan := topology.ChartPlan{Release: "cert-manager", Namespace: "cert-manager", Chart: dir, Values: tc.values}
+			_, err := sdk.Apply(ctx, "/kc", plan)
+			if tc.wantErr {
+				if err == nil {
+					t.Fatal("want a schema error")
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			cfg, _ := sdk.config("/kc", "cert-manager")
+			rel, err := cfg.Releases.Last("cert-manager")
+			if err != nil {
+				t.Fatal(err)
+			}
+			if _, ok := rel.Config["testbed"]; ok != tc.wantTestbed {
+				t.Errorf("stored values %v: testbed present=%v want %v", rel.Config, ok, tc.wantTestbed)
+			}
+			// Converges: the second apply compares the same fitted values.
+			if r, err := sdk.Apply(ctx, "/kc", plan); err != nil || r.Changed {
+				t.Errorf("second apply: %+v %v", r, err)
+			}
+		})
+	}
+}
