@@ -1,0 +1,179 @@
+//go:build e2e
+
+package main
+
+import (
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/scenarios"
+)
+
+// TestE2ERun runs scenarios/selftest.yaml (reference agent, 10 runs at 0 %
+// and 10 runs at 25 % loss on the peers' discovery egress) on the lab that
+// TestE2EProvision leaves up, then checks the records against the agent's
+// ground truth and the periodic-announcement model.
+func TestE2ERun(t *testing.T) {
+	bin := e2eBinary(t)
+	scenario := os.Getenv("TESTBED_E2E_SCENARIO")
+	if scenario == "" {
+		scenario = filepath.Join(repoRoot(t), "scenarios", "selftest.yaml")
+	}
+	s, err := scenarios.Load(scenario)
+	if err != nil {
+		t.Fatalf("loading %s: %v", scenario, err)
+	}
+	if os.Getenv("TESTBED_E2E_TOPOLOGY") != "" && os.Getenv("TESTBED_E2E_SCENARIO") == "" {
+		t.Skipf("TESTBED_E2E_TOPOLOGY is set but the selftest scenario runs on %s; set TESTBED_E2E_SCENARIO too", s.TopologyFile)
+	}
+	dir := filepath.Join(t.TempDir(), "campaign")
+	out, d, err := testbedRun(t, bin, 12*time.Minute, "run", scenario, "--output", dir)
+	if err != nil {
+		t.Fatalf("testbed run: %v", err)
+	}
+	t.Logf("MEASURED: campaign of %d conditions took %s", len(s.Conditions), d.Round(time.Second))
+	if !strings.Contains(out, "cycle overhead median") {
+		t.Errorf("no summary line in the output")
+	}
+	c, err := results.ReadCampaign(dir)
+	if err != nil {
+		t.Fatalf("reading campaign: %v", err)
+	}
+	T := c.Manifest.AnnounceIntervalMS
+	if T <= 0 || c.Manifest.Phase != scenarios.PhaseRandom || c.Manifest.Seed != s.Seed || len(c.Manifest.Inputs) != 2 {
+		t.Errorf("manifest: interval %v phase %q seed %d inputs %d", T, c.Manifest.Phase, c.Manifest.Seed, len(c.Manifest.Inputs))
+	}
+	byCond := map[string][]results.Run{}
+	for _, r := range c.Runs {
+		byCond[r.Condition] = append(byCond[r.Condition], r)
+	}
+
+	var truthErr, overheads []float64
+	pauses := map[float64]bool{}
+	flaps := map[string]int{}
+	for _, cond := range s.Conditions {
+		runs := byCond[cond.Name]
+		if len(runs) != cond.Runs+cond.Warmup {
+			t.Errorf("%s: %d runs recorded, want %d", cond.Name, len(runs), cond.Runs+cond.Warmup)
+		}
+		var k []int
+		for _, r := range runs {
+			overheads = append(overheads, r.CycleOverheadMS)
+			pauses[r.PauseMS] = true
+			if r.Aborted || len(r.Peers) != len(c.Manifest.Peers)-1 && len(r.Peers) != len(c.Manifest.Peers) {
+				t.Errorf("%s/%d: aborted %v peers %d", cond.Name, r.Index, r.Aborted, len(r.Peers))
+			}
+			if r.Impairment.Backend == "" || (cond.Impairment.LossPct > 0 && (r.Impairment.Backend == "none" || r.Impairment.AchievedLossPct == nil)) {
+				t.Errorf("%s/%d: impairment record %+v", cond.Name, r.Index, r.Impairment)
+			}
+			if cond.Impairment.LossPct == 0 && (len(r.Missing) > 0 || r.TimedOut) {
+				t.Errorf("%s/%d: peers missing without loss: %v", cond.Name, r.Index, r.Missing)
+			}
+			start := r.Pod.ContainerStartMS
+			if start == nil {
+				start = r.Pod.StartedMS
+			}
+			for _, p := range r.Peers {
+				flaps[cond.Name] += len(p.Flaps)
+				if p.DiscoveredMS == nil {
+					continue
+				}
+				if p.TruthMS == nil || p.TruthSendMS == nil {
+					t.Errorf("%s/%d %s: no ground truth stamps", cond.Name, r.Index, p.Peer)
+					continue
+				}
+				truthErr = append(truthErr, *p.DiscoveredMS-*p.TruthMS)
+				if start != nil {
+					// Lost announcements: how many whole periods after A's
+					// container started the creating announcement was sent.
+					k = append(k, int(math.Floor((*p.TruthSendMS-*start)/T)))
+				}
+			}
+		}
+		t.Logf("MEASURED: %s: lost announcements before discovery per sample %v", cond.Name, k)
+		for _, n := range k {
+			if n < 0 {
+				t.Errorf("%s: an announcement sent %d periods before A's container started created the object", cond.Name, -n)
+			}
+			if cond.Impairment.LossPct == 0 && n > 0 {
+				t.Errorf("%s: discovery needed %d extra periods without loss", cond.Name, n)
+			}
+		}
+		if cond.Impairment.LossPct >= 20 {
+			extra := 0
+			for _, n := range k {
+				extra += n
+			}
+			if len(k) >= 10 && extra == 0 {
+				t.Errorf("%s: %d samples and no lost announcement at %.0f %% loss", cond.Name, len(k), cond.Impairment.LossPct)
+			}
+			var ach []string
+			for _, r := range runs {
+				if r.Impairment.AchievedLossPct != nil {
+					ach = append(ach, fmt.Sprintf("%.1f", *r.Impairment.AchievedLossPct))
+				}
+			}
+			t.Logf("MEASURED: %s: backend %s, requested %.0f %% loss, achieved per run %v", cond.Name, runs[0].Impairment.Backend, cond.Impairment.LossPct, ach)
+		}
+		t.Logf("MEASURED: %s: median all-peers discovery %.0f ms, flaps %d", cond.Name, medianAll(runs), flaps[cond.Name])
+	}
+	if l0, l25 := medianAll(byCond[s.Conditions[0].Name]), medianAll(byCond[s.Conditions[len(s.Conditions)-1].Name]); len(s.Conditions) > 1 && l25 < l0 {
+		t.Errorf("the lossy condition is faster (%.0f ms) than the clean one (%.0f ms)", l25, l0)
+	}
+	if len(pauses) < 5 {
+		t.Errorf("random phase drew only %d distinct pauses", len(pauses))
+	}
+	abs := make([]float64, len(truthErr))
+	for i, e := range truthErr {
+		abs[i] = math.Abs(e)
+	}
+	p50, p99 := quantile(abs, 0.5), quantile(abs, 0.99)
+	t.Logf("MEASURED: runner minus ground truth over %d samples: p50 %.1f ms, p99 %.1f ms (signed median %.1f ms)", len(abs), p50, p99, quantile(truthErr, 0.5))
+	if len(abs) == 0 || p99 > 50 {
+		t.Errorf("runner vs ground truth p99 %.1f ms over %d samples, want <= 50 ms", p99, len(abs))
+	}
+	t.Logf("MEASURED: cycle overhead p50 %.0f ms, p90 %.0f ms", quantile(overheads, 0.5), quantile(overheads, 0.9))
+
+	if _, _, err := testbedRun(t, bin, 3*time.Minute, "report", dir); err != nil {
+		t.Errorf("testbed report: %v", err)
+	}
+}
+
+func medianAll(runs []results.Run) float64 {
+	var v []float64
+	for _, r := range runs {
+		if r.Warmup {
+			continue
+		}
+		m, ok := 0.0, true
+		for _, p := range r.Peers {
+			if p.DiscoveredMS == nil {
+				ok = false
+				break
+			}
+			m = math.Max(m, *p.DiscoveredMS)
+		}
+		if ok && len(r.Peers) > 0 {
+			v = append(v, m)
+		}
+	}
+	return quantile(v, 0.5)
+}
+
+// quantile is the nearest-rank quantile (0 for no data).
+func quantile(v []float64, q float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	i := int(math.Ceil(q*float64(len(s)))) - 1
+	return s[max(0, min(i, len(s)-1))]
+}
