@@ -4,6 +4,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"testing"
 
@@ -108,4 +109,38 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("accepted sweep without a matrix: %+v", s)
 		}
 	})
+}
+
+// TestShippedSweeps: every shipped sweep loads and every one of its cells
+// derives a valid scenario on its topology.
+func TestShippedSweeps(t *testing.T) {
+	for _, f := range []string{"ci-2x2.yaml", "nightly-24.yaml"} {
+		t.Run(f, func(t *testing.T) {
+			s, err := Load(f)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tmpl, err := loadTemplate(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			plan, err := LoadPlan(tmpl.topology)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(plan.Clusters) < s.Max() {
+				t.Fatalf("topology %s has %d clusters, sweep needs %d", tmpl.topology, len(plan.Clusters), s.Max())
+			}
+			for _, c := range Matrix(s, tmpl.protocol) {
+				cl := CellClusters(plan, c.Clusters)
+				_, sc, err := CellScenario(s, tmpl.file, tmpl.raw, c, cl, tmpl.topology, filepath.Join(t.TempDir(), "s.yaml"), 1)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if !slices.Contains(cl, sc.NodeA) || sc.Protocol.Name != c.Protocol || len(sc.Conditions) != len(s.Conditions) {
+					t.Errorf("cell %s: node A %s protocol %s", c, sc.NodeA, sc.Protocol.Name)
+				}
+			}
+		})
+	}
 }
