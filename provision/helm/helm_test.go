@@ -646,3 +646,20 @@ func TestStrictSchemaChartDropsTestbedBlock(t *testing.T) {
 		})
 	}
 }
+
+func TestLocalArchiveChart(t *testing.T) {
+	tgz := filepath.Join(t.TempDir(), "node-v0.1.2.tgz")
+	if err := os.WriteFile(tgz, packageChart(t, "node", "v0.1.2"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	fc := newFakeClusters()
+	sdk := New(WithConfigFactory(fc.factory(nil)))
+	// "0.1.2" pins the same version as the archive's "v0.1.2".
+	rel, err := sdk.Apply(context.Background(), "/kc", topology.ChartPlan{Release: "node", Namespace: "fluidos", Chart: tgz, Version: "0.1.2"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !rel.Changed || rel.Chart != "node" || rel.Version != "v0.1.2" {
+		t.Fatalf("got %+v", rel)
+	}
+}
