@@ -87,7 +87,7 @@ func Parse(file string, data []byte) (*Sweep, error) {
 	names := map[string]bool{}
 	for i, c := range f.Conditions {
 		p := "conditions[" + strconv.Itoa(i) + "]"
-		rc := Condition{Name: c.Name, Loss: c.Loss, Target: c.Target, Seed: c.Seed}
+		rc := Condition(c)
 		if c.Loss < 0 || c.Loss > 100 || c.Loss != c.Loss {
 			add(p+".loss", fmt.Sprintf("loss %g %% is out of range", c.Loss), "use a percentage in 0..100")
 		}
