@@ -229,6 +229,11 @@ func (p *Provisioner) Up(ctx context.Context, plan *topology.Plan, o UpOptions) 
 	for i, c := range plan.Clusters {
 		states[i] = &clusterState{plan: c}
 	}
+	// KinD cannot be cancelled: say what happens after Ctrl-C.
+	stopNote := context.AfterFunc(ctx, func() {
+		p.progress.Logf("interrupted: scheduling no new work; waiting for in-flight steps (a KinD create cannot be cancelled and runs to its end)")
+	})
+	defer stopNote()
 	finish := func(err error) (*Report, error) {
 		rep.Wall = p.now().Sub(start)
 		if err != nil && ctx.Err() != nil {
