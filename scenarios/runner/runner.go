@@ -121,6 +121,9 @@ type Runner struct {
 	watchers map[string]*watcher
 	changed  *broadcast
 
+	// lastPodsGone and lastPeersGone split the last run's reset (progress).
+	lastPodsGone, lastPeersGone time.Duration
+
 	mu  sync.Mutex
 	cur *runState
 }
@@ -429,9 +432,9 @@ func (r *Runner) Run(ctx context.Context, c Campaign) (*Summary, error) {
 			cs.AchievedLoss = run.Impairment.AchievedLossPct
 			elapsed := r.clk.Now().Sub(campaignStart)
 			eta := time.Duration(float64(elapsed) / float64(done) * float64(total-done)).Round(time.Second)
-			fmt.Fprintf(r.o.Progress, "%s run %d/%d%s: peers %d/%d in %s, median %s, overhead %.0f ms (pause %.0f ms), ETA %s\n",
+			fmt.Fprintf(r.o.Progress, "%s run %d/%d%s: peers %d/%d in %s, median %s, overhead %.0f ms (A's pods gone %.0f, peer resources gone %.0f), pause %.0f ms, ETA %s\n",
 				cond.Name, i+1, n, warmTag(run.Warmup), len(r.peers)-len(run.Missing), len(r.peers), fmtMS(lastFound(run)),
-				fmtMS(median(alls)), run.CycleOverheadMS, run.PauseMS, eta)
+				fmtMS(median(alls)), run.CycleOverheadMS, msOf(r.lastPodsGone), msOf(r.lastPeersGone), run.PauseMS, eta)
 			if i < n-1 && r.s.DelayBetweenRuns > 0 {
 				select {
 				case <-r.clk.After(r.s.DelayBetweenRuns):
@@ -511,10 +514,12 @@ func (r *Runner) runOne(ctx context.Context, cond scenarios.Condition, i int, im
 	// 2. Delete A's peer resources; for reverse discovery and leave
 	// measurements also the peers' resources for A.
 	peerSide := s.Measures(scenarios.MeasureReverse) || s.Measures(scenarios.MeasureFailureDetection) || s.Measures(scenarios.MeasureGracefulLeave)
+	tPods := r.clk.Now()
 	if err := r.resetPeerObjects(ctx, peerSide); err != nil {
 		return run, err
 	}
 	resetDur := r.clk.Now().Sub(tReset)
+	r.lastPodsGone, r.lastPeersGone = tPods.Sub(tReset), resetDur-tPods.Sub(tReset)
 
 	// 3. Pause (random phase), arm, t0, enable.
 	pause := r.pause(cond.Name, i)
