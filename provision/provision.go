@@ -607,7 +607,13 @@ func (p *Provisioner) installCNI(ctx context.Context, plan *topology.Plan, state
 		if len(copied) == 0 {
 			return "plugins present", false, nil
 		}
-		return fmt.Sprintf("installed %v", copied), true, nil
+		var parts []string
+		for _, n := range s.nodeNames() {
+			if c := copied[n]; len(c) > 0 {
+				parts = append(parts, n+": "+strings.Join(c, ","))
+			}
+		}
+		return "installed " + strings.Join(parts, "; "), true, nil
 	})
 }
 
