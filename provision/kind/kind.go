@@ -62,9 +62,25 @@ type Kind struct {
 	WaitForReady time.Duration
 	// Verbosity is the KinD log level written to the cluster log (default 1).
 	Verbosity int
+	// newProvider replaces KinD's provider in tests.
+	newProvider func(l kindlog.Logger) provider
 }
 
-func (k *Kind) provider(l kindlog.Logger) *cluster.Provider {
+// provider is the part of *cluster.Provider this package uses.
+type provider interface {
+	Create(name string, options ...cluster.CreateOption) error
+	Delete(name, explicitKubeconfigPath string) error
+	List() ([]string, error)
+	ExportKubeConfig(name string, explicitPath string, internal bool) error
+	CollectLogs(name, dir string) error
+}
+
+var _ provider = (*cluster.Provider)(nil)
+
+func (k *Kind) provider(l kindlog.Logger) provider {
+	if k.newProvider != nil {
+		return k.newProvider(l)
+	}
 	opts := []cluster.ProviderOption{cluster.ProviderWithDocker()}
 	if l != nil {
 		opts = append(opts, cluster.ProviderWithLogger(l))

@@ -2,11 +2,16 @@ package kind
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
+	"sigs.k8s.io/kind/pkg/cluster"
+	kindlog "sigs.k8s.io/kind/pkg/log"
 
 	"github.com/fluidos-lab/testbed/topology"
 )
@@ -53,5 +58,89 @@ func TestUseNetwork(t *testing.T) {
 	}
 	if got := os.Getenv(NetworkEnv); got != "testbed-lab" {
 		t.Errorf("%s = %q", NetworkEnv, got)
+	}
+}
+
+type fakeProvider struct {
+	calls    []string
+	failures int // Create fails this many times
+}
+
+func (f *fakeProvider) Create(name string, _ ...cluster.CreateOption) error {
+	f.calls = append(f.calls, "create "+name)
+	if f.failures > 0 {
+		f.failures--
+		return errors.New("kubeadm init failed")
+	}
+	return nil
+}
+
+func (f *fakeProvider) Delete(name, kc string) error {
+	f.calls = append(f.calls, "delete "+name+" "+filepath.Base(kc))
+	return nil
+}
+
+func (f *fakeProvider) List() ([]string, error) { return nil, nil }
+
+func (f *fakeProvider) ExportKubeConfig(string, string, bool) error { return nil }
+
+func (f *fakeProvider) CollectLogs(name, dir string) error {
+	f.calls = append(f.calls, "logs "+name+" "+filepath.Base(dir))
+	return nil
+}
+
+func TestCreateRetries(t *testing.T) {
+	tests := []struct {
+		name     string
+		failures int
+		retries  int
+		cancel   bool
+		want     []string
+		wantErr  string
+	}{
+		{name: "first attempt", want: []string{"create c1"}},
+		{name: "retry after collecting logs and deleting the partial cluster", failures: 1, retries: 1,
+			want: []string{"create c1", "logs c1 attempt-1", "delete c1 c1", "create c1"}},
+		{name: "out of retries", failures: 2, retries: 1,
+			want:    []string{"create c1", "logs c1 attempt-1", "delete c1 c1", "create c1", "logs c1 attempt-2", "delete c1 c1"},
+			wantErr: "attempt 2: kubeadm init failed"},
+		{name: "cancelled before the first attempt", cancel: true, wantErr: "context canceled"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			fp := &fakeProvider{failures: tt.failures}
+			k := &Kind{newProvider: func(kindlog.Logger) provider { return fp }}
+			c := topology.ClusterPlan{Name: "c1", Kubeconfig: filepath.Join(dir, "kubeconfig", "c1"), LogDir: filepath.Join(dir, "logs", "c1")}
+			if err := os.MkdirAll(filepath.Dir(c.Kubeconfig), 0o700); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(c.Kubeconfig, []byte("x"), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithCancel(context.Background())
+			defer cancel()
+			if tt.cancel {
+				cancel()
+			}
+			err := k.Create(ctx, c, tt.retries)
+			if tt.wantErr == "" && err != nil {
+				t.Fatal(err)
+			}
+			if tt.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), `cluster "c1"`)) {
+				t.Fatalf("err = %v, want %q naming the cluster", err, tt.wantErr)
+			}
+			if strings.Join(fp.calls, "|") != strings.Join(tt.want, "|") {
+				t.Errorf("calls = %q, want %q", fp.calls, tt.want)
+			}
+			if err == nil {
+				if st, _ := os.Stat(c.Kubeconfig); st.Mode().Perm() != 0o600 {
+					t.Errorf("kubeconfig mode %v, want 0600", st.Mode().Perm())
+				}
+			}
+			if _, err := os.Stat(filepath.Join(c.LogDir, "kind.log")); err != nil {
+				t.Errorf("no kind.log: %v", err)
+			}
+		})
 	}
 }
