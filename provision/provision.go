@@ -36,6 +36,9 @@ const (
 	PhaseCharts     = "charts"
 )
 
+// multusReadyTimeout bounds the wait for the Multus DaemonSet per cluster.
+const multusReadyTimeout = 5 * time.Minute
+
 // Provisioner builds, inspects and removes labs.
 type Provisioner struct {
 	clusters Clusters
@@ -384,8 +387,10 @@ func (p *Provisioner) Up(ctx context.Context, plan *topology.Plan, o UpOptions) 
 				return "", false, err
 			}
 			if p.waitMultus != nil {
-				if err := p.waitMultus(ctx, s.plan.Kubeconfig); err != nil {
-					return "", false, err
+				wctx, cancel := context.WithTimeout(ctx, multusReadyTimeout)
+				defer cancel()
+				if err := p.waitMultus(wctx, s.plan.Kubeconfig); err != nil {
+					return "", false, fmt.Errorf("multus DaemonSet not ready within %s: %w", multusReadyTimeout, err)
 				}
 			}
 			return releaseNote(rel), rel.Changed, nil
