@@ -97,12 +97,19 @@ func (p *Provisioner) Down(ctx context.Context, o DownOptions) (*DownReport, err
 		g.Go(func() error {
 			p.progress.Start(v.cluster, "delete")
 			t := p.now()
-			kc := ""
-			if o.StateRoot != "" {
-				kc = filepath.Join(o.StateRoot, v.topology, "kubeconfig", v.cluster)
+			// Always a per-cluster file: with "" KinD would lock and edit the
+			// user's shared kubeconfig. Its directory must exist for KinD's lock.
+			root := o.StateRoot
+			if root == "" {
+				root = os.TempDir()
+			}
+			kc := filepath.Join(root, v.topology, "kubeconfig", v.cluster)
+			if err := os.MkdirAll(filepath.Dir(kc), 0o700); err != nil {
+				errs[i] = fmt.Errorf("cluster %q: %w", v.cluster, err)
+				return nil
 			}
 			err := p.clusters.Delete(v.cluster, kc)
-			if err == nil && kc != "" {
+			if err == nil {
 				if rerr := os.Remove(kc); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 					err = fmt.Errorf("cluster %q: removing kubeconfig: %w", v.cluster, rerr)
 				}
