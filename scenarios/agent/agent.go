@@ -237,21 +237,16 @@ func (a *Agent) Healthy() error {
 	return errors.Join(errs...)
 }
 
-// Run purges leftovers of an earlier run from the store, then announces,
-// listens, expires and writes peers until ctx ends. It then sends goodbyes,
-// closes the transport and deletes the peer objects it created (bounded by
-// APITimeout). It returns nil on a clean shutdown.
+// Run announces, listens, expires and writes peers until ctx ends; before
+// its first write it purges leftovers of an earlier run from the store. On
+// the way out it sends goodbyes, closes the transport and deletes the peer
+// objects it created (bounded by APITimeout). It returns nil on a clean
+// shutdown.
 func (a *Agent) Run(ctx context.Context) error {
-	if n, err := a.purge(ctx); err != nil {
-		// Not fatal: stale objects are overwritten when their peer speaks.
-		a.log.Warn("could not purge stale peer objects", "cluster", a.cfg.Cluster, "err", err)
-	} else if n > 0 {
-		a.log.Info("purged stale peer objects", "count", n)
-	}
 	a.announceAlive.Store(true)
 	a.receiveAlive.Store(true)
 	a.syncAlive.Store(true)
-	a.lastAnnounce.Store(a.clock.Now().Add(a.cfg.FirstDelay).UnixNano())
+	a.lastAnnounce.Store(time.Unix(0, a.startNS).Add(a.cfg.FirstDelay).UnixNano())
 
 	g, gctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
@@ -264,6 +259,15 @@ func (a *Agent) Run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		defer a.syncAlive.Store(false)
+		// Stale objects of an earlier run go first, so that every object
+		// this run writes describes this run's discoveries. Peers heard
+		// meanwhile wait in the table.
+		if n, err := a.purge(gctx); err != nil {
+			// Not fatal: stale objects are overwritten when their peer speaks.
+			a.log.Warn("could not purge stale peer objects", "cluster", a.cfg.Cluster, "err", err)
+		} else if n > 0 {
+			a.log.Info("purged stale peer objects", "count", n)
+		}
 		return a.syncLoop(gctx)
 	})
 	g.Go(func() error { return a.housekeepingLoop(gctx) })
@@ -359,7 +363,9 @@ func (a *Agent) sleep(ctx context.Context, d time.Duration) bool {
 }
 
 func (a *Agent) announceLoop(ctx context.Context) error {
-	next := a.clock.Now().Add(a.cfg.FirstDelay)
+	// The schedule is anchored at the agent's start time, which every
+	// announcement carries: firstDelay is measured from there.
+	next := time.Unix(0, a.startNS).Add(a.cfg.FirstDelay)
 	for {
 		if !a.sleep(ctx, next.Sub(a.clock.Now())) {
 			return nil

@@ -20,9 +20,10 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
-	"k8s.io/client-go/dynamic/dynamicinformer"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/watch"
+	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/cache"
 
 	chart "github.com/fluidos-lab/testbed/charts/reference-agent"
 	"github.com/fluidos-lab/testbed/provision"
@@ -282,15 +283,10 @@ type matrix struct {
 	changed chan struct{}
 }
 
-func (m *matrix) set(observer string, obj any, present bool) {
+func (m *matrix) set(observer string, obj runtime.Object, present bool) {
 	u, ok := obj.(*unstructured.Unstructured)
 	if !ok {
-		if d, isTomb := obj.(cache.DeletedFinalStateUnknown); isTomb {
-			u, ok = d.Obj.(*unstructured.Unstructured)
-		}
-		if !ok {
-			return
-		}
+		return
 	}
 	p, err := agent.PeerFromObject(u)
 	if err != nil {
@@ -302,6 +298,23 @@ func (m *matrix) set(observer string, obj any, present bool) {
 	} else {
 		delete(m.peers[observer], p.Cluster)
 	}
+	m.mu.Unlock()
+	select {
+	case m.changed <- struct{}{}:
+	default:
+	}
+}
+
+// replace sets a cluster's row from a fresh list.
+func (m *matrix) replace(observer string, items []unstructured.Unstructured) {
+	row := map[string]agent.Peer{}
+	for i := range items {
+		if p, err := agent.PeerFromObject(&items[i]); err == nil {
+			row[p.Cluster] = p
+		}
+	}
+	m.mu.Lock()
+	m.peers[observer] = row
 	m.mu.Unlock()
 	select {
 	case m.changed <- struct{}{}:
@@ -343,6 +356,8 @@ func (m *matrix) snapshot() map[string]map[string]agent.Peer {
 func waitMatrix(ctx context.Context, o Options, plan *topology.Plan, logf func(string, ...any)) (map[string]map[string]agent.Peer, error) {
 	m := &matrix{peers: map[string]map[string]agent.Peer{}, changed: make(chan struct{}, 1)}
 	var clusters []string
+	var wg sync.WaitGroup
+	defer wg.Wait() // after cancel (deferred calls run last-in first-out)
 	wctx, cancel := context.WithTimeout(ctx, o.Timeout)
 	defer cancel()
 	for _, c := range plan.Clusters {
@@ -352,17 +367,11 @@ func waitMatrix(ctx context.Context, o Options, plan *topology.Plan, logf func(s
 		if err != nil {
 			return nil, fmt.Errorf("cluster %s: %w", c.Name, err)
 		}
-		f := dynamicinformer.NewFilteredDynamicSharedInformerFactory(dc, 0, agent.Namespace, nil)
-		inf := f.ForResource(agent.PeerGVR).Informer()
-		name := c.Name
-		if _, err := inf.AddEventHandler(cache.ResourceEventHandlerFuncs{
-			AddFunc:    func(obj any) { m.set(name, obj, true) },
-			UpdateFunc: func(_, obj any) { m.set(name, obj, true) },
-			DeleteFunc: func(obj any) { m.set(name, obj, false) },
-		}); err != nil {
-			return nil, fmt.Errorf("cluster %s: watching peers: %w", c.Name, err)
-		}
-		f.Start(wctx.Done())
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			watchPeers(wctx, dc.Resource(agent.PeerGVR).Namespace(agent.Namespace), c.Name, m, logf)
+		}()
 	}
 	logf("waiting up to %v for %d×%d directions", o.Timeout, len(clusters), len(clusters)-1)
 	for !m.complete(clusters) {
@@ -376,6 +385,62 @@ func waitMatrix(ctx context.Context, o Options, plan *topology.Plan, logf func(s
 		}
 	}
 	return m.snapshot(), nil
+}
+
+// watchPeers mirrors one cluster's Peers into m: list, then watch from the
+// list's resourceVersion, and list again whenever the watch ends.
+func watchPeers(ctx context.Context, ri dynamic.ResourceInterface, cluster string, m *matrix, logf func(string, ...any)) {
+	for ctx.Err() == nil {
+		list, err := ri.List(ctx, metav1.ListOptions{})
+		if err != nil {
+			if ctx.Err() == nil {
+				logf("cluster %s: listing peers: %v (retrying)", cluster, err)
+				pause(ctx, time.Second)
+			}
+			continue
+		}
+		m.replace(cluster, list.Items)
+		w, err := ri.Watch(ctx, metav1.ListOptions{ResourceVersion: list.GetResourceVersion()})
+		if err != nil {
+			if ctx.Err() == nil {
+				logf("cluster %s: watching peers: %v (retrying)", cluster, err)
+				pause(ctx, time.Second)
+			}
+			continue
+		}
+		consume(ctx, w, cluster, m)
+	}
+}
+
+// consume applies watch events until the watch ends or ctx does.
+func consume(ctx context.Context, w watch.Interface, cluster string, m *matrix) {
+	defer w.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-w.ResultChan():
+			if !ok {
+				return
+			}
+			switch ev.Type {
+			case watch.Added, watch.Modified:
+				m.set(cluster, ev.Object, true)
+			case watch.Deleted:
+				m.set(cluster, ev.Object, false)
+			}
+		}
+	}
+}
+
+// pause waits d or until ctx ends (back-off between API retries).
+func pause(ctx context.Context, d time.Duration) {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+	case <-t.C:
+	}
 }
 
 // agents reports each cluster's agent pod and its /metrics figures.
