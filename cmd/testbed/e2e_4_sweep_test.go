@@ -25,13 +25,17 @@ import (
 // the earlier e2e tests leave up, kills the sweep with SIGKILL during its
 // second cell, resumes it to completion, checks the report, then reruns the
 // 2-cluster cell and expects compare to find no significant difference.
+// TESTBED_E2E_SWEEP replaces the sweep file (same matrix on another lab).
 func TestE2ESweep(t *testing.T) {
 	bin := e2eBinary(t)
-	if os.Getenv("TESTBED_E2E_TOPOLOGY") != "" {
-		t.Skip("TESTBED_E2E_TOPOLOGY is set but the ci-2x2 sweep runs on topology/ci-3-nodes.yaml")
-	}
 	root := repoRoot(t)
-	file := filepath.Join(root, "scenarios", "sweep", "ci-2x2.yaml")
+	file := os.Getenv("TESTBED_E2E_SWEEP")
+	if file == "" {
+		if os.Getenv("TESTBED_E2E_TOPOLOGY") != "" {
+			t.Skip("TESTBED_E2E_TOPOLOGY is set but the ci-2x2 sweep runs on topology/ci-3-nodes.yaml; set TESTBED_E2E_SWEEP too")
+		}
+		file = filepath.Join(root, "scenarios", "sweep", "ci-2x2.yaml")
+	}
 	s, err := sweep.Load(file)
 	if err != nil {
 		t.Fatal(err)

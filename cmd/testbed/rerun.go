@@ -32,6 +32,8 @@ type rerunOutput struct {
 	Differences []string            `json:"differences"`
 	Comparison  *results.Comparison `json:"comparison,omitempty"`
 	Significant []string            `json:"significant"`
+	// ReadBack are differences read back from the recreated lab.
+	ReadBack []string `json:"readBack,omitempty"`
 }
 
 func newRerunCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
@@ -92,6 +94,8 @@ difference; --plan only lists what would differ.`,
 				return fmt.Errorf("%w (run the same command with --output %s to resume)", err, out.Output)
 			}
 			out.Comparison = res.Comparison
+			out.ReadBack = res.ReadBack
+			out.Exact = out.Exact && len(res.ReadBack) == 0
 			if res.Significant != nil {
 				out.Significant = res.Significant
 			}
@@ -118,15 +122,18 @@ func rerunTable(tw *tabwriter.Writer, o rerunOutput) error {
 		fmt.Fprintf(tw, "node image pinned: %s\n", o.NodeImage)
 	}
 	if o.Exact {
-		fmt.Fprintln(tw, "reproduction: exact (same software, host, node image and images)")
+		fmt.Fprintln(tw, "reproduction: exact (same software, host and node image; images and charts read back the same)")
 	} else {
-		fmt.Fprintf(tw, "reproduction: NOT exact (%d difference(s))\n", len(o.Differences))
+		fmt.Fprintf(tw, "reproduction: NOT exact (%d difference(s))\n", len(o.Differences)+len(o.ReadBack))
 		for _, d := range o.Differences {
 			fmt.Fprintf(tw, "  - %s\n", d)
 		}
 	}
 	if o.Comparison == nil {
 		return nil
+	}
+	for _, d := range o.ReadBack {
+		fmt.Fprintf(tw, "  - %s\n", d)
 	}
 	fmt.Fprintf(tw, "new campaign: %s\n", o.Output)
 	fmt.Fprintln(tw, "CONDITION\tMETRIC\tN ORIG/RERUN\tMEDIAN ORIG\tMEDIAN RERUN\tDELTA\tADJ P\tVERDICT")

@@ -119,28 +119,15 @@ func PlanRerun(ctx context.Context, dir string, store ImageStore, o RerunOptions
 		p.TopologyDoc = doc
 	}
 
-	// Images loaded from the host: still the same digest here?
-	var refs []string
+	// The reference agent image is built from the testbed binary.
 	for ref := range m.Lab.Images {
-		refs = append(refs, ref)
-	}
-	slices.Sort(refs)
-	for _, ref := range refs {
-		want := m.Lab.Images[ref]
-		if strings.HasPrefix(ref, "testbed.local/reference-agent:") || strings.Contains(ref, "/reference-agent:") {
-			if o.AgentImage != "" && ref != o.AgentImage {
-				diff("reference agent image was %s, this binary provisions %s (built from a different testbed binary)", ref, o.AgentImage)
-			}
-			continue
-		}
-		ii, err := store.ImageInspect(ctx, ref)
-		if err != nil {
-			continue // not a host image: it came with the node image, pinned with it
-		}
-		if !hasDigest(ii, want) {
-			diff("image %s ran as %s; this host now has %s", ref, want, ii.ID)
+		if isAgentImage(ref) && o.AgentImage != "" && ref != o.AgentImage {
+			diff("reference agent image was %s, this binary provisions %s (built from a different testbed binary)", ref, o.AgentImage)
 		}
 	}
+	// Other images are checked after the lab is up, by comparing what the
+	// runtime reports on both sides (Docker's image ID and the runtime's
+	// digest of a loaded image are different hashes).
 	// Pins that were already missing in the original.
 	for _, w := range m.Warnings {
 		if strings.Contains(w, "moving tag") || strings.Contains(w, "no tag") {
@@ -151,6 +138,63 @@ func PlanRerun(ctx context.Context, dir string, store ImageStore, o RerunOptions
 		diff("the original campaign never ended (interrupted): it is compared as recorded")
 	}
 	return p, nil
+}
+
+func isAgentImage(ref string) bool { return strings.Contains(ref, "/reference-agent:") }
+
+// LabDifferences compares what ran, read back from the clusters: node image,
+// chart versions and every container image's runtime digest. The reference
+// agent image is left out (PlanRerun reports a different binary).
+func LabDifferences(was, now results.Lab) []string {
+	var out []string
+	if was.NodeImageDigest != "" && now.NodeImageDigest != "" && was.NodeImageDigest != now.NodeImageDigest {
+		out = append(out, fmt.Sprintf("read back: node image ran as %s, now as %s", was.NodeImageDigest, now.NodeImageDigest))
+	}
+	for _, k := range sortedKeys(was.Charts) {
+		switch v, ok := now.Charts[k]; {
+		case !ok:
+			out = append(out, fmt.Sprintf("read back: chart %s %s is no longer installed", k, was.Charts[k]))
+		case v != was.Charts[k]:
+			out = append(out, fmt.Sprintf("read back: chart %s was %s, now %s", k, was.Charts[k], v))
+		}
+	}
+	for _, k := range sortedKeys(now.Charts) {
+		if _, ok := was.Charts[k]; !ok {
+			out = append(out, fmt.Sprintf("read back: chart %s %s is installed now but was not", k, now.Charts[k]))
+		}
+	}
+	for _, k := range sortedKeys(was.Images) {
+		if isAgentImage(k) {
+			continue
+		}
+		switch v, ok := now.Images[k]; {
+		case !ok:
+			out = append(out, fmt.Sprintf("read back: image %s no longer runs", k))
+		case v != was.Images[k]:
+			out = append(out, fmt.Sprintf("read back: image %s ran as %s, now as %s", k, was.Images[k], v))
+		}
+	}
+	for _, k := range sortedKeys(now.Images) {
+		if _, ok := was.Images[k]; !ok && !isAgentImage(k) {
+			out = append(out, fmt.Sprintf("read back: image %s runs now but did not in the original", k))
+		}
+	}
+	if was.Multus != now.Multus {
+		out = append(out, fmt.Sprintf("read back: Multus was %s, now %s", orNone(was.Multus), orNone(now.Multus)))
+	}
+	if was.CNIPlugins != now.CNIPlugins {
+		out = append(out, fmt.Sprintf("read back: CNI plugins were %s, now %s", orNone(was.CNIPlugins), orNone(now.CNIPlugins)))
+	}
+	return out
+}
+
+func sortedKeys(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	slices.Sort(out)
+	return out
 }
 
 func orNone(s string) string {
@@ -236,6 +280,9 @@ type RerunResult struct {
 	Comparison *results.Comparison
 	// Significant are the rows whose verdict is a regression or improvement.
 	Significant []string
+	// ReadBack are the differences between what ran then and now, read
+	// back from the clusters (LabDifferences).
+	ReadBack []string
 }
 
 // Run executes p into out (resumed if out already holds the rerun's
@@ -329,7 +376,7 @@ func (r *Rerunner) Run(ctx context.Context, p *RerunPlan, out string, fresh bool
 			return nil, fmt.Errorf("rerun: collecting the manifest: %w", err)
 		}
 		m.Kind, m.Started = "campaign", r.Now()
-		for _, d := range p.Differences {
+		for _, d := range append(slices.Clone(p.Differences), LabDifferences(p.Original.Manifest.Lab, m.Lab)...) {
 			m.Warnings = append(m.Warnings, "rerun of "+p.Source+": not exact: "+d)
 		}
 		run.Manifest = m
@@ -349,7 +396,7 @@ func (r *Rerunner) Run(ctx context.Context, p *RerunPlan, out string, fresh bool
 	if err := results.WriteFileAtomic(filepath.Join(out, FileCompare), append(b, '\n')); err != nil {
 		return nil, err
 	}
-	res := &RerunResult{Dir: out, Comparison: cmp}
+	res := &RerunResult{Dir: out, Comparison: cmp, ReadBack: LabDifferences(p.Original.Manifest.Lab, cand.Manifest.Lab)}
 	for _, row := range cmp.Rows {
 		if row.Verdict == results.VerdictRegression || row.Verdict == results.VerdictImprovement {
 			res.Significant = append(res.Significant, row.String())

@@ -94,7 +94,6 @@ func TestPlanRerun(t *testing.T) {
 				"testbed version was v0.1.0, now v0.2.0", "testbed commit was abc, now def", "Docker engine was 20.10.24, now 24.0.0",
 				"kernel was 6.1.0, now 6.8.0", "CPU count was 2, now 64",
 				"node image kindest/node:v1.34.0 now is " + dOther,
-				"image ghcr.io/k8snetworkplumbingwg/multus-cni:v4.2.2 ran as " + dMult,
 				"reference agent image was testbed.local/reference-agent:0123456789ab, this binary provisions testbed.local/reference-agent:fedcba987654",
 				"original run: image dtzar",
 			},
@@ -173,5 +172,34 @@ func TestRerunReproducesTheCell(t *testing.T) {
 	}
 	if len(camp.Runs) != 10 || len(camp.Manifest.Warnings) == 0 || !strings.Contains(camp.Manifest.Warnings[0], "not exact") {
 		t.Errorf("rerun campaign: %d runs, warnings %v", len(camp.Runs), camp.Manifest.Warnings)
+	}
+}
+
+func TestLabDifferences(t *testing.T) {
+	was := results.Lab{NodeImageDigest: dNode, Charts: map[string]string{"multus": "4.2.2", "reference-agent": "0.1.0"},
+		Images: map[string]string{"m:v1": dMult, "k:v1": dNode, "testbed.local/reference-agent:aaa": dOther}, Multus: "v4.2.2", CNIPlugins: "v1.6.2"}
+	if d := LabDifferences(was, was); len(d) != 0 {
+		t.Errorf("identical labs differ: %v", d)
+	}
+	now := results.Lab{NodeImageDigest: dOther, Charts: map[string]string{"multus": "4.2.3", "extra": "1"},
+		Images: map[string]string{"m:v1": dOther, "n:v1": dNode, "testbed.local/reference-agent:bbb": dOther}, Multus: "v4.2.2", CNIPlugins: "v1.7.0"}
+	want := []string{
+		"node image ran as " + dNode + ", now as " + dOther,
+		"chart multus was 4.2.2, now 4.2.3",
+		"chart reference-agent 0.1.0 is no longer installed",
+		"chart extra 1 is installed now but was not",
+		"image k:v1 no longer runs",
+		"image m:v1 ran as " + dMult + ", now as " + dOther,
+		"image n:v1 runs now but did not in the original",
+		"CNI plugins were v1.6.2, now v1.7.0",
+	}
+	got := LabDifferences(was, now)
+	if len(got) != len(want) {
+		t.Fatalf("differences:\n%s", strings.Join(got, "\n"))
+	}
+	for i, w := range want {
+		if !strings.HasSuffix(got[i], w) || !strings.HasPrefix(got[i], "read back: ") {
+			t.Errorf("difference %d = %q, want %q", i, got[i], w)
+		}
 	}
 }
