@@ -16,6 +16,7 @@ import (
 	"github.com/google/go-cmp/cmp"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/dynamic"
@@ -516,5 +517,53 @@ func TestWaves(t *testing.T) {
 		if got := waves(tt.n, tt.par); got != tt.want {
 			t.Errorf("waves(%d,%d)=%d want %d", tt.n, tt.par, got, tt.want)
 		}
+	}
+}
+
+func TestDownCreatesKubeconfigDirForKindLock(t *testing.T) {
+	f := newFakeLab()
+	root := filepath.Join(t.TempDir(), "gone")
+	f.networks["testbed-a"] = network.Summary{Name: "testbed-a", ID: "a", Labels: tbdocker.Labels("a")}
+	f.nodes["a1"] = []tbdocker.Node{{Name: "a1-control-plane", Cluster: "a1", State: "running"}}
+	if _, err := newTestProvisioner(t, f).Down(context.Background(), DownOptions{Topology: "a", StateRoot: root}); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := os.Stat(filepath.Join(root, "a", "kubeconfig")); err != nil || !st.IsDir() {
+		t.Errorf("kubeconfig dir for the per-cluster file: %v", err)
+	}
+}
+
+func TestStatusCountsFluidosPeers(t *testing.T) {
+	f := newFakeLab()
+	plan := testPlan(t, 1)
+	fl := topology.ChartPlan{Name: "fluidos", Release: "node", Namespace: "fluidos"}
+	plan.Fluidos = &fl
+	plan.ExtraCharts = nil
+	plan.Clusters[0].Charts = []topology.ChartPlan{fl}
+	f.networks[plan.Network.Name] = network.Summary{Name: plan.Network.Name, ID: "id", Labels: tbdocker.Labels(plan.Name)}
+	c := plan.Clusters[0]
+	f.nodes[c.Name] = []tbdocker.Node{{Name: c.Name + "-control-plane", Cluster: c.Name, Role: "control-plane", State: "running"}}
+	_ = os.WriteFile(c.Kubeconfig, []byte("x"), 0o600)
+	_, dc, _ := f.kube(c.Kubeconfig)
+	for _, name := range []string{"knowncluster-a", "knowncluster-b"} {
+		obj := &unstructured.Unstructured{Object: map[string]any{
+			"apiVersion": "network.fluidos.eu/v1alpha1", "kind": "KnownCluster",
+			"metadata": map[string]any{"name": name, "namespace": "fluidos"},
+		}}
+		if _, err := dc.Resource(KnownClusterResource).Namespace("fluidos").Create(context.Background(), obj, metav1.CreateOptions{}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	st, err := newTestProvisioner(t, f).Status(context.Background(), plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := st.Clusters[0].Discovery
+	if len(d) != 1 || d[0].Protocol != "fluidos" || d[0].Peers != 2 {
+		t.Errorf("discovery %+v", d)
+	}
+	// The network-manager DaemonSet is absent: reported, not fatal.
+	if !strings.Contains(strings.Join(st.Clusters[0].Errors, ";"), "fluidos") {
+		t.Errorf("errors %v", st.Clusters[0].Errors)
 	}
 }
