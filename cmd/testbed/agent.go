@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/fluidos-lab/testbed/scenarios/agent"
 )
@@ -52,7 +53,12 @@ It uses the in-cluster configuration unless --kubeconfig is given.`,
 			return agent.Run(cmd.Context(), o)
 		},
 	}
-	fl := cmd.Flags()
+	f.bind(cmd.Flags())
+	_ = cmd.MarkFlagRequired("cluster")
+	return cmd
+}
+
+func (f *agentFlags) bind(fl *pflag.FlagSet) {
 	fl.StringVar(&f.cluster, "cluster", "", "this cluster's name (required; a DNS label)")
 	fl.StringVar(&f.iface, "interface", "eth1", "discovery interface (the pod's macvlan)")
 	fl.StringVar(&f.groupAddress, "group-address", "239.11.11.2", "IPv4 multicast group")
@@ -69,8 +75,6 @@ It uses the in-cluster configuration unless --kubeconfig is given.`,
 	fl.StringVar(&f.metrics, "metrics-address", ":9464", "serve /metrics and /healthz here (empty: off)")
 	fl.StringVar(&f.logLevel, "log-level", "info", "debug, info, warn or error")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "keep peers in memory and log them instead of writing Peer objects")
-	_ = cmd.MarkFlagRequired("cluster")
-	return cmd
 }
 
 func (f *agentFlags) options(streams IOStreams) (agent.Options, error) {
