@@ -10,6 +10,7 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/mattn/go-isatty"
 
+	referenceagent "github.com/fluidos-lab/testbed/charts/reference-agent"
 	"github.com/fluidos-lab/testbed/provision"
 	"github.com/fluidos-lab/testbed/provision/agentimage"
 	tbdocker "github.com/fluidos-lab/testbed/provision/docker"
@@ -44,7 +45,7 @@ func newProvisioner(progress provision.Progress, extra ...provision.Option) (*pr
 		provision.WithNetwork(&tbdocker.Networks{API: dc}),
 		provision.WithImages(provision.DockerImages{API: dc}),
 		provision.WithCNI(provision.DockerCNI{API: dc, Getenv: os.Getenv}),
-		provision.WithCharts(helm.New()),
+		provision.WithCharts(newInstaller()),
 		provision.WithProgress(progress),
 		provision.WithNetworkSelector(kind.UseNetwork),
 		// The reference agent image is built from this very binary.
@@ -59,6 +60,13 @@ func newProvisioner(progress provision.Progress, extra ...provision.Option) (*pr
 		return nil, nil, fmt.Errorf("setting up provisioning: %w", err)
 	}
 	return p, dc, nil
+}
+
+// newInstaller is the Helm SDK installer with this binary's embedded charts
+// (builtin:multus, builtin:reference-agent), so a lab can be built from any
+// working directory.
+func newInstaller() *helm.SDK {
+	return helm.New(helm.WithBuiltinChart(referenceagent.Name, referenceagent.FS()))
 }
 
 // stateRootOf is the state root a plan's lab lives under.

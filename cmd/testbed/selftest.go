@@ -7,9 +7,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	chart "github.com/fluidos-lab/testbed/charts/reference-agent"
 	tbdocker "github.com/fluidos-lab/testbed/provision/docker"
-	"github.com/fluidos-lab/testbed/provision/helm"
 	"github.com/fluidos-lab/testbed/scenarios/agent/selftest"
 )
 
@@ -52,7 +50,7 @@ agents' start times; it should not exceed firstDelay + interval + slack.`,
 				}
 				defer dc.Close()
 				o.Docker = dc
-				o.Installer = helm.New(helm.WithBuiltinChart(chart.Name, chart.FS()))
+				o.Installer = newInstaller()
 			}
 			res, err := selftest.Run(cmd.Context(), o)
 			if err != nil {
