@@ -23,8 +23,10 @@ integration:
 
 # Real KinD labs on a Docker engine. Needs TESTBED_NODE_IMAGE and friends
 # (see README) and a running Docker engine.
+# Packages run one at a time (-p 1): cmd/testbed builds the CI lab and runs
+# up, selftest, run, sweep and down on it; the others make their own cluster.
 e2e: build
-	TESTBED_BIN=$(abspath $(BIN)) $(GO) test -count=1 -timeout 60m -tags e2e -run E2E -v ./cmd/testbed/
+	TESTBED_BIN=$(abspath $(BIN)) $(GO) test -p 1 -count=1 -timeout 80m -tags e2e -run E2E -v ./...
 
 lint:
 	$(GO) vet ./...

@@ -23,7 +23,11 @@ func chromium(t *testing.T) string {
 			return p
 		}
 	}
-	t.Skip("chromium not found on PATH: install it (Debian: apt-get install -y chromium) to render the report headless")
+	msg := "chromium not found on PATH: install it (Debian: apt-get install -y chromium) to render the report headless"
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
 	return ""
 }
 
