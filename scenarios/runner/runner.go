@@ -362,7 +362,7 @@ func (r *Runner) Run(ctx context.Context, c Campaign) (*Summary, error) {
 			return nil, fmt.Errorf("resuming campaign %s: %w", c.Dir, err)
 		}
 		rec = fr
-		_, next, _ = results.ResumePoint(camp.Runs)
+		next = resumeNext(camp.Runs)
 		m = camp.Manifest
 		m.Ended = time.Time{}
 		for _, w := range camp.Warnings {
@@ -389,6 +389,7 @@ func (r *Runner) Run(ctx context.Context, c Campaign) (*Summary, error) {
 
 	sum := &Summary{Dir: c.Dir}
 	var overheads []float64
+	defer func() { sum.OverheadP50 = median(overheads) }()
 	total, done := 0, 0
 	for _, cond := range r.s.Conditions {
 		n := cond.Warmup + cond.Runs
@@ -450,7 +451,6 @@ func (r *Runner) Run(ctx context.Context, c Campaign) (*Summary, error) {
 		cs.OverheadP50 = median(condOverheads)
 		sum.Conditions = append(sum.Conditions, cs)
 	}
-	sum.OverheadP50 = median(overheads)
 	m.Ended = time.Now()
 	if fr, ok := rec.(*results.FileRecorder); ok {
 		if err := fr.UpdateManifest(m); err != nil {
@@ -458,6 +458,19 @@ func (r *Runner) Run(ctx context.Context, c Campaign) (*Summary, error) {
 		}
 	}
 	return sum, nil
+}
+
+// resumeNext is, per condition, the run index to continue from: one past
+// the last run that completed. An aborted run is run again (same index, so
+// the same pause); its aborted record stays in runs.jsonl, marked as such.
+func resumeNext(runs []results.Run) map[string]int {
+	next := map[string]int{}
+	for _, r := range runs {
+		if !r.Aborted && r.Index+1 > next[r.Condition] {
+			next[r.Condition] = r.Index + 1
+		}
+	}
+	return next
 }
 
 func warmTag(w bool) string {

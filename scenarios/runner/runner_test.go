@@ -293,7 +293,8 @@ func TestRunResumeContinuesDeterministically(t *testing.T) {
 		t.Fatalf("resume: %v", err)
 	}
 	all := readRuns(t, dir)
-	if len(all) != 3 || all[2].Index != 2 || all[2].Aborted {
+	// The aborted run 1 is run again, then run 2.
+	if len(all) != 4 || all[2].Index != 1 || all[2].Aborted || all[3].Index != 2 || all[3].Aborted {
 		t.Fatalf("after resume: %+v", all)
 	}
 	for _, run := range all {
