@@ -82,4 +82,3 @@ func fixture(t *testing.T, name string) string {
 	}
 	return string(b)
 }
-
