@@ -473,6 +473,10 @@ func resumeNext(runs []results.Run) map[string]int {
 	return next
 }
 
+func leaves(s *scenarios.Scenario) bool {
+	return s.Measures(scenarios.MeasureFailureDetection) || s.Measures(scenarios.MeasureGracefulLeave)
+}
+
 func warmTag(w bool) string {
 	if w {
 		return " (warm-up)"
@@ -545,7 +549,9 @@ func (r *Runner) runOne(ctx context.Context, cond scenarios.Condition, i int, im
 		}
 	}
 	tArm := r.clk.Now()
-	st := newRunState(s.NodeA, r.peers, s.Measures(scenarios.MeasureReverse))
+	// A leave can only be measured once the peers know A: leave
+	// measurements wait for reverse discovery too.
+	st := newRunState(s.NodeA, r.peers, s.Measures(scenarios.MeasureReverse) || leaves(s))
 	for _, c := range r.clusters {
 		w := r.watchers[c.Name]
 		for _, u := range w.peerObjects() {
@@ -600,25 +606,33 @@ func (r *Runner) runOne(ctx context.Context, cond scenarios.Condition, i int, im
 		}
 	}
 
+	// Container start from the runtime (before a leave removes the pod).
+	var startErr string
+	var startMS *float64
+	if podA != nil && r.o.Starts != nil {
+		if t, err := r.o.Starts.ContainerStart(ctx, s.NodeA, podA); err != nil {
+			startErr = fmt.Sprintf("cluster %q: container start of pod %s: %v", s.NodeA, podA.Name, err)
+		} else {
+			v := float64(t.UnixNano()-st.t0.UnixNano()) / 1e6
+			startMS = &v
+		}
+	}
+
 	// 5. Failure detection / graceful leave: stop A, wait for the peers to
 	// drop it.
-	if s.Measures(scenarios.MeasureFailureDetection) || s.Measures(scenarios.MeasureGracefulLeave) {
+	if leaves(s) && !run.TimedOut {
 		if err := r.leave(ctx, st, run); err != nil {
 			r.finish(st, run)
 			return run, err
 		}
 	}
 	r.finish(st, run)
-
-	// Container start from the runtime, impairment readback, API latency.
-	if podA != nil && r.o.Starts != nil {
-		if t, err := r.o.Starts.ContainerStart(ctx, s.NodeA, podA); err != nil {
-			run.Errors = append(run.Errors, fmt.Sprintf("cluster %q: container start of pod %s: %v", s.NodeA, podA.Name, err))
-		} else {
-			v := float64(t.UnixNano()-st.t0.UnixNano()) / 1e6
-			run.Pod.ContainerStartMS = &v
-		}
+	run.Pod.ContainerStartMS = startMS
+	if startErr != "" {
+		run.Errors = append(run.Errors, startErr)
 	}
+
+	// Impairment readback, API latency.
 	ir, err := imp.read(ctx, podA)
 	if err != nil {
 		run.Errors = append(run.Errors, err.Error())
