@@ -659,6 +659,11 @@ func (r *Runner) finish(st *runState, run *results.Run) {
 // leave stops A (failure: pods deleted with grace 0; graceful: the workload
 // is disabled and its pods terminate normally) and waits until every peer
 // dropped A, or the run timeout.
+//
+// Known limit: a grace-0 delete still makes the kubelet send SIGTERM before
+// SIGKILL, so an agent that says goodbye on SIGTERM (the reference agent
+// does) is measured as a near-graceful leave. A true crash needs SIGKILL
+// through the runtime (crictl stop --timeout 0 in the node), not done yet.
 func (r *Runner) leave(ctx context.Context, st *runState, run *results.Run) error {
 	r.mu.Lock()
 	st.leaving = true
