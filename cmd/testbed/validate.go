@@ -3,15 +3,21 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"regexp"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
+	"github.com/fluidos-lab/testbed/scenarios"
+	"github.com/fluidos-lab/testbed/scenarios/sweep"
 	"github.com/fluidos-lab/testbed/topology"
 )
 
 type validateResult struct {
 	File     string                 `json:"file"`
+	Kind     string                 `json:"kind"`
 	Valid    bool                   `json:"valid"`
 	Clusters int                    `json:"clusters,omitempty"`
 	Errors   []*topology.FieldError `json:"errors,omitempty"`
@@ -21,9 +27,10 @@ func newValidateCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
 		Use:   "validate FILE...",
-		Short: "Check topology files and report every error with file:line:col and a fix",
+		Short: "Check topology, scenario and sweep files and report every error with file:line:col and a fix",
 		Example: `  testbed validate topology/24-nodes.yaml
-  testbed validate topology/*.yaml -o json`,
+  testbed validate topology/*.yaml -o json
+  testbed validate scenarios/selftest.yaml scenarios/sweep/ci-2x2.yaml`,
 		Args: cobra.MinimumNArgs(1),
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			return []string{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt
@@ -35,8 +42,12 @@ func newValidateCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
 			results, failed := validateFiles(args)
 			if format == formatTable {
 				for _, r := range results {
+					if r.Valid && r.Kind == kindTopology {
+						fmt.Fprintf(streams.Out, "%s: valid topology (%d clusters)\n", r.File, r.Clusters)
+						continue
+					}
 					if r.Valid {
-						fmt.Fprintf(streams.Out, "%s: valid (%d clusters)\n", r.File, r.Clusters)
+						fmt.Fprintf(streams.Out, "%s: valid %s\n", r.File, strings.ToLower(r.Kind))
 						continue
 					}
 					for _, e := range r.Errors {
@@ -48,7 +59,7 @@ func newValidateCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
 			}
 			if failed > 0 {
 				if format == formatTable {
-					fmt.Fprintf(streams.ErrOut, "testbed: %d of %d topology files are invalid\n", failed, len(results))
+					fmt.Fprintf(streams.ErrOut, "testbed: %d of %d files are invalid\n", failed, len(results))
 				}
 				return &exitError{code: 1, err: errSilent}
 			}
@@ -59,17 +70,52 @@ func newValidateCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
 	return cmd
 }
 
-// validateFiles loads and plans every file; it returns the results and the
-// number of invalid files.
+// File kinds validate understands, read from the document's `kind:` line.
+const (
+	kindTopology = "Topology"
+	kindScenario = "Scenario"
+	kindSweep    = "Sweep"
+)
+
+var kindLine = regexp.MustCompile(`(?m)^kind:[ \t]*["']?([A-Za-z]+)`)
+
+// fileKind names the kind a file declares; a file that declares none (or
+// cannot be read) is validated as a topology, whose loader reports why.
+func fileKind(path string) string {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return kindTopology
+	}
+	if m := kindLine.FindSubmatch(b); m != nil {
+		switch string(m[1]) {
+		case kindScenario, kindSweep:
+			return string(m[1])
+		}
+	}
+	return kindTopology
+}
+
+// validateFiles loads every file as the kind it declares (topologies are
+// also planned); it returns the results and the number of invalid files.
 func validateFiles(files []string) ([]validateResult, int) {
 	var out []validateResult
 	failed := 0
 	for _, f := range files {
-		r := validateResult{File: f}
-		t, err := topology.Load(f)
-		var p *topology.Plan
-		if err == nil {
-			p, err = t.Plan()
+		r := validateResult{File: f, Kind: fileKind(f)}
+		var err error
+		switch r.Kind {
+		case kindScenario:
+			_, err = scenarios.Load(f)
+		case kindSweep:
+			_, err = sweep.Load(f)
+		default:
+			var t *topology.Topology
+			var p *topology.Plan
+			if t, err = topology.Load(f); err == nil {
+				if p, err = t.Plan(); err == nil {
+					r.Clusters = len(p.Clusters)
+				}
+			}
 		}
 		if err != nil {
 			failed++
@@ -79,7 +125,7 @@ func validateFiles(files []string) ([]validateResult, int) {
 			}
 			r.Errors = list.Sorted()
 		} else {
-			r.Valid, r.Clusters = true, len(p.Clusters)
+			r.Valid = true
 		}
 		out = append(out, r)
 	}

@@ -58,7 +58,7 @@ func TestValidateCommand(t *testing.T) {
 		stderr []string
 	}{
 		{"shipped files", []string{"validate", topologyDir + "/2-nodes.yaml", topologyDir + "/24-nodes.yaml", topologyDir + "/ci-3-nodes.yaml"}, 0,
-			[]string{"2-nodes.yaml: valid (2 clusters)", "24-nodes.yaml: valid (24 clusters)", "ci-3-nodes.yaml: valid (3 clusters)"}, nil},
+			[]string{"2-nodes.yaml: valid topology (2 clusters)", "24-nodes.yaml: valid topology (24 clusters)", "ci-3-nodes.yaml: valid topology (3 clusters)"}, nil},
 		{"unknown keys", []string{"validate", td + "/invalid-unknown-fields.yaml"}, 1, nil,
 			[]string{`invalid-unknown-fields.yaml:7:3: clusters.cuont: unknown field "cuont" (fix: did you mean "count"?`,
 				`invalid-unknown-fields.yaml:9:1: netwrok: unknown field "netwrok" (fix: did you mean "network"?`}},
@@ -82,7 +82,11 @@ func TestValidateCommand(t *testing.T) {
 		{"missing file", []string{"validate", "no/such.yaml"}, 1, nil,
 			[]string{"no/such.yaml: cannot read the topology file"}},
 		{"mixed: every file reported", []string{"validate", topologyDir + "/2-nodes.yaml", td + "/invalid-empty.yaml", td + "/invalid-tabs.yaml"}, 1,
-			[]string{"2-nodes.yaml: valid"}, []string{"invalid-empty.yaml:1:1", "invalid-tabs.yaml:6:1", "2 of 3 topology files are invalid"}},
+			[]string{"2-nodes.yaml: valid"}, []string{"invalid-empty.yaml:1:1", "invalid-tabs.yaml:6:1", "2 of 3 files are invalid"}},
+		{"shipped scenarios and sweeps", []string{"validate", "../../scenarios/selftest.yaml", "../../scenarios/24-nodes-loss.yaml", "../../scenarios/sweep/ci-2x2.yaml", "../../scenarios/sweep/nightly-24.yaml"}, 0,
+			[]string{"selftest.yaml: valid scenario", "24-nodes-loss.yaml: valid scenario", "ci-2x2.yaml: valid sweep", "nightly-24.yaml: valid sweep"}, nil},
+		{"scenario errors are located", []string{"validate", "testdata/invalid-scenario.yaml"}, 1, nil,
+			[]string{"invalid-scenario.yaml:9:1: ", `"runz"`, "1 of 1 files are invalid"}},
 		{"no args", []string{"validate"}, 1, nil, []string{"requires at least 1 arg"}},
 	}
 	for _, tt := range tests {
