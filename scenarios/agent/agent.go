@@ -579,13 +579,24 @@ func (a *Agent) plan(e *peerEntry, now time.Time) (action, time.Time) {
 // it next needs to run (zero: only when something changes). A failed write
 // is counted and retried with exponential backoff.
 func (a *Agent) Sync(ctx context.Context) time.Time {
+	// Creates go first: a new peer's create is the discovery the testbed
+	// measures, so it must not wait behind lastSeen updates of known peers.
 	a.mu.Lock()
 	names := make([]string, 0, len(a.peers))
 	for name := range a.peers {
 		names = append(names, name)
 	}
+	slices.SortFunc(names, func(x, y string) int {
+		cx, cy := a.peers[x].present && !a.peers[x].created, a.peers[y].present && !a.peers[y].created
+		if cx != cy {
+			if cx {
+				return -1
+			}
+			return 1
+		}
+		return strings.Compare(x, y)
+	})
 	a.mu.Unlock()
-	slices.Sort(names)
 
 	var next time.Time
 	for _, name := range names {

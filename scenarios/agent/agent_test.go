@@ -363,3 +363,42 @@ func BenchmarkSync4096Peers(b *testing.B) {
 		a.Sync(context.Background())
 	}
 }
+
+// orderStore records the order of store calls.
+type orderStore struct {
+	*MemoryStore
+	calls []string
+}
+
+func (s *orderStore) Create(ctx context.Context, p Peer) error {
+	s.calls = append(s.calls, "create "+p.Cluster)
+	return s.MemoryStore.Create(ctx, p)
+}
+
+func (s *orderStore) Update(ctx context.Context, p Peer) error {
+	s.calls = append(s.calls, "update "+p.Cluster)
+	return s.MemoryStore.Update(ctx, p)
+}
+
+// TestSyncCreatesBeforeUpdates: a new peer's create is the measured
+// discovery, so it must not queue behind lastSeen updates of known peers
+// that sort before it.
+func TestSyncCreatesBeforeUpdates(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	store := &orderStore{MemoryStore: NewMemoryStore()}
+	a, clk := newTestAgent(t, testConfig("node-01"), store)
+	a.HandleMessage(announce("node-02", 1), clk.Now())
+	a.HandleMessage(announce("node-03", 1), clk.Now())
+	a.Sync(ctx)
+	clk.Advance(5 * time.Second)
+	a.HandleMessage(announce("node-02", 2), clk.Now())
+	a.HandleMessage(announce("node-03", 2), clk.Now())
+	a.HandleMessage(announce("node-04", 2), clk.Now())
+	store.calls = nil
+	a.Sync(ctx)
+	want := []string{"create node-04", "update node-02", "update node-03"}
+	if diff := cmp.Diff(want, store.calls); diff != "" {
+		t.Fatalf("store call order (-want +got):\n%s", diff)
+	}
+}

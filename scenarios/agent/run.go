@@ -111,18 +111,30 @@ func Run(ctx context.Context, o Options) error {
 	return err
 }
 
+// Client-side rate limits of the agent's API client. client-go's defaults
+// (5 QPS, burst 10) would queue the creates of a burst of new peers behind
+// each other and add their wait to every measured discovery; the agent's
+// own write pacing (one update per peer per interval) bounds its load.
+const (
+	clientQPS   = 100
+	clientBurst = 200
+)
+
 func restConfig(kubeconfig string) (*rest.Config, error) {
+	var cfg *rest.Config
+	var err error
 	if kubeconfig == "" {
-		cfg, err := rest.InClusterConfig()
+		cfg, err = rest.InClusterConfig()
 		if err != nil {
 			return nil, fmt.Errorf("in-cluster config (use --kubeconfig outside a pod): %w", err)
 		}
-		return cfg, nil
+	} else {
+		cfg, err = clientcmd.BuildConfigFromFlags("", kubeconfig)
+		if err != nil {
+			return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
+		}
 	}
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return nil, fmt.Errorf("kubeconfig %s: %w", kubeconfig, err)
-	}
+	cfg.QPS, cfg.Burst = clientQPS, clientBurst
 	return cfg, nil
 }
 
