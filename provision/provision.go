@@ -60,7 +60,9 @@ type Provisioner struct {
 	multusChart func(plan *topology.Plan, c topology.ClusterPlan) (topology.ChartPlan, error)
 	// waitMultus waits for the Multus DaemonSet.
 	waitMultus func(ctx context.Context, kubeconfig string) error
-	apiTimeout time.Duration
+	// waitFluidos waits for the FLUIDOS network-manager DaemonSet.
+	waitFluidos func(ctx context.Context, kubeconfig string) error
+	apiTimeout  time.Duration
 }
 
 // Option configures a Provisioner.
@@ -111,6 +113,11 @@ func WithFluidosReleases(f func(plan *topology.Plan, c topology.ClusterPlan, nod
 	return func(p *Provisioner) error { p.fluidosReleases = f; return nil }
 }
 
+// WithFluidosWait sets the wait for the FLUIDOS network-manager DaemonSet.
+func WithFluidosWait(wait func(ctx context.Context, kubeconfig string) error) Option {
+	return func(p *Provisioner) error { p.waitFluidos = wait; return nil }
+}
+
 // WithMultus sets the Multus chart and readiness wait.
 func WithMultus(chart func(plan *topology.Plan, c topology.ClusterPlan) (topology.ChartPlan, error), wait func(ctx context.Context, kubeconfig string) error) Option {
 	return func(p *Provisioner) error { p.multusChart, p.waitMultus = chart, wait; return nil }
@@ -126,6 +133,7 @@ func New(opts ...Option) (*Provisioner, error) {
 		multusChart:     helm.MultusChart,
 		fluidosReleases: helm.FluidosReleases,
 		waitMultus:      helm.WaitMultusReady,
+		waitFluidos:     helm.WaitFluidosReady,
 		setNetwork:      func(string) error { return nil },
 		apiTimeout:      10 * time.Second,
 	}
@@ -415,17 +423,20 @@ func (p *Provisioner) Up(ctx context.Context, plan *topology.Plan, o UpOptions) 
 				if err != nil {
 					return "", false, err
 				}
-				changed := false
-				var notes []string
-				for _, ch := range rels {
-					rel, err := p.apply(ctx, s, WithValues(ch, nil, TestbedValues(plan, s.plan, s.address, agentImage)))
-					if err != nil {
-						return "", false, err
-					}
-					changed = changed || rel.Changed
-					notes = append(notes, releaseNote(rel))
+				note, changed, err := p.applyAll(ctx, plan, s, rels, agentImage)
+				if err != nil {
+					return "", false, err
 				}
-				return strings.Join(notes, ", "), changed, nil
+				// Helm's own wait can count a single-node DaemonSet ready
+				// while its only pod is not: wait for the Network Manager.
+				if p.waitFluidos != nil {
+					wctx, cancel := context.WithTimeout(ctx, multusReadyTimeout)
+					defer cancel()
+					if err := p.waitFluidos(wctx, s.plan.Kubeconfig); err != nil {
+						return "", false, fmt.Errorf("network-manager DaemonSet not ready within %s: %w", multusReadyTimeout, err)
+					}
+				}
+				return note, changed, nil
 			})
 		}); err != nil {
 			return finish(fmt.Errorf("fluidos: %w", err))
@@ -437,22 +448,28 @@ func (p *Provisioner) Up(ctx context.Context, plan *topology.Plan, o UpOptions) 
 			if len(extra) == 0 {
 				return "none planned", false, nil
 			}
-			changed := false
-			var notes []string
-			for _, ch := range extra {
-				rel, err := p.apply(ctx, s, WithValues(ch, nil, TestbedValues(plan, s.plan, s.address, agentImage)))
-				if err != nil {
-					return "", false, err
-				}
-				changed = changed || rel.Changed
-				notes = append(notes, releaseNote(rel))
-			}
-			return strings.Join(notes, ", "), changed, nil
+			return p.applyAll(ctx, plan, s, extra, agentImage)
 		})
 	}); err != nil {
 		return finish(fmt.Errorf("charts: %w", err))
 	}
 	return finish(nil)
+}
+
+// applyAll installs or upgrades releases in order on one cluster, each with
+// the testbed values block, and sums up what changed.
+func (p *Provisioner) applyAll(ctx context.Context, plan *topology.Plan, s *clusterState, charts []topology.ChartPlan, agentImage string) (string, bool, error) {
+	changed := false
+	var notes []string
+	for _, ch := range charts {
+		rel, err := p.apply(ctx, s, WithValues(ch, nil, TestbedValues(plan, s.plan, s.address, agentImage)))
+		if err != nil {
+			return "", false, err
+		}
+		changed = changed || rel.Changed
+		notes = append(notes, releaseNote(rel))
+	}
+	return strings.Join(notes, ", "), changed, nil
 }
 
 func releaseNote(r helm.Release) string {

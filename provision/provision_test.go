@@ -567,3 +567,74 @@ func TestStatusCountsFluidosPeers(t *testing.T) {
 		t.Errorf("errors %v", st.Clusters[0].Errors)
 	}
 }
+
+// TestUpInstallsFluidosThenWaitsForNetworkManager: the FLUIDOS releases go
+// in order with the testbed block, and up waits for the network-manager
+// DaemonSet on every cluster; a cluster whose DaemonSet never becomes ready
+// fails the phase, named.
+func TestUpInstallsFluidosThenWaitsForNetworkManager(t *testing.T) {
+	tests := []struct {
+		name    string
+		waitErr map[string]error // by cluster kubeconfig base name
+		wantErr string
+	}{
+		{name: "ready everywhere"},
+		{name: "one cluster never ready", waitErr: map[string]error{"c2": errors.New("watch closed")}, wantErr: "network-manager DaemonSet not ready"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeLab()
+			plan := testPlan(t, 2)
+			plan.Fluidos = &topology.ChartPlan{Name: "fluidos", Release: "node", Namespace: "fluidos", Chart: "node", Repo: "https://fluidos-project.github.io/node/", Version: "v0.1.2"}
+			for i := range plan.Clusters {
+				plan.Clusters[i].Charts = append([]topology.ChartPlan{*plan.Fluidos}, plan.Clusters[i].Charts...)
+			}
+			releases := func(_ *topology.Plan, c topology.ClusterPlan, addr string) ([]topology.ChartPlan, error) {
+				return []topology.ChartPlan{
+					{Name: "cert-manager", Release: "cert-manager", Namespace: "cert-manager", Chart: "cert-manager", Version: "v1.16.3"},
+					{Name: "fluidos", Release: "node", Namespace: "fluidos", Chart: "node", Version: "v0.1.2",
+						Values: map[string]any{"common": map[string]any{"configMaps": map[string]any{"nodeIdentity": map[string]any{"ip": addr}}}}},
+				}, nil
+			}
+			var mu sync.Mutex
+			var waited []string
+			wait := func(_ context.Context, kubeconfig string) error {
+				mu.Lock()
+				defer mu.Unlock()
+				// The wait comes after both releases of that cluster.
+				f.mu.Lock()
+				got := f.applied[kubeconfig]
+				f.mu.Unlock()
+				if len(got) < 3 || got[2].Release != "node" {
+					t.Errorf("waited on %s before the node chart was applied: %+v", kubeconfig, got)
+				}
+				waited = append(waited, filepath.Base(kubeconfig))
+				return tt.waitErr[filepath.Base(kubeconfig)]
+			}
+			p := newTestProvisioner(t, f, WithFluidosReleases(releases), WithFluidosWait(wait))
+			_, err := p.Up(context.Background(), plan, UpOptions{})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "c2") {
+					t.Fatalf("Up error = %v, want %q naming c2", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			sort.Strings(waited)
+			if d := cmp.Diff([]string{"c1", "c2"}, waited); d != "" {
+				t.Errorf("waited on (-want +got):\n%s", d)
+			}
+			for _, c := range plan.Clusters {
+				var order []string
+				for _, a := range f.applied[c.Kubeconfig] {
+					order = append(order, a.Release)
+				}
+				if d := cmp.Diff([]string{helm.MultusRelease, "cert-manager", "node", "reference-agent"}, order); d != "" {
+					t.Errorf("%s: release order (-want +got):\n%s", c.Name, d)
+				}
+			}
+		})
+	}
+}
