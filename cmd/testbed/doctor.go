@@ -28,7 +28,7 @@ func defaultDoctorDeps() doctorDeps {
 		docker: func() (preflight.DockerAPI, error) {
 			return client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
 		},
-		extra: impairmentChecks,
+		extra: doctorExtraChecks,
 	}
 }
 

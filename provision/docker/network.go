@@ -16,6 +16,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 
+	"github.com/fluidos-lab/testbed/provision/preflight"
 	"github.com/fluidos-lab/testbed/topology"
 )
 
@@ -43,6 +44,9 @@ func NewClient() (*client.Client, error) {
 
 // ErrConflict reports an existing network that testbed must not reuse.
 var ErrConflict = errors.New("network conflict")
+
+// ErrNetworkAbsent is preflight's: a lab network that does not exist yet.
+var ErrNetworkAbsent = preflight.ErrNetworkAbsent
 
 // NetworkResult describes the shared network after Ensure.
 type NetworkResult struct {
@@ -304,4 +308,21 @@ func (n *Networks) Nodes(ctx context.Context, s network.Summary, cluster string)
 		})
 	}
 	return out, nil
+}
+
+// Bridge names the Linux bridge behind the network called name, or returns
+// ErrNetworkAbsent when there is no such network.
+func (n *Networks) Bridge(ctx context.Context, name string) (string, error) {
+	s, err := n.find(ctx, name)
+	if err != nil {
+		return "", err
+	}
+	if s == nil {
+		return "", fmt.Errorf("network %s: %w", name, ErrNetworkAbsent)
+	}
+	insp, err := n.API.NetworkInspect(ctx, s.ID, network.InspectOptions{})
+	if err != nil {
+		return "", fmt.Errorf("inspecting network %s: %w", name, err)
+	}
+	return BridgeName(insp), nil
 }

@@ -1,0 +1,32 @@
+package main
+
+import (
+	"context"
+
+	tbdocker "github.com/fluidos-lab/testbed/provision/docker"
+	"github.com/fluidos-lab/testbed/provision/preflight"
+)
+
+// networkChecks reports what `up` could not set on an existing lab bridge
+// (multicast snooping). Without a topology there is no network to look at.
+func networkChecks(cfg preflight.Config) []preflight.Check {
+	if cfg.Plan == nil {
+		return nil
+	}
+	lookup := func(ctx context.Context, name string) (string, error) {
+		dc, err := tbdocker.NewClient()
+		if err != nil {
+			return "", err
+		}
+		defer dc.Close()
+		return (&tbdocker.Networks{API: dc}).Bridge(ctx, name)
+	}
+	return []preflight.Check{preflight.SnoopingCheck{
+		FS: cfg.Host.FS, Lookup: lookup, Network: cfg.Plan.Network.Name, Want: cfg.Plan.Network.MulticastSnooping,
+	}}
+}
+
+// doctorExtraChecks are the checks other capabilities add to doctor's.
+func doctorExtraChecks(cfg preflight.Config) []preflight.Check {
+	return append(impairmentChecks(cfg), networkChecks(cfg)...)
+}
