@@ -111,7 +111,11 @@ func Execute(ctx context.Context, o ExecOptions) (*Summary, error) {
 	return r.Run(ctx, Campaign{Dir: dir, Resume: o.Resume != "", Manifest: m})
 }
 
+// needsImpairment: a condition impairs, or failureDetection silences node A.
 func needsImpairment(s *scenarios.Scenario) bool {
+	if s.Measures(scenarios.MeasureFailureDetection) {
+		return true
+	}
 	for _, c := range s.Conditions {
 		if !specOf(c.Impairment).IsZero() {
 			return true

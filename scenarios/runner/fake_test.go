@@ -220,6 +220,26 @@ type fakeImpairment struct {
 	applied map[string]int
 	removed map[string]int
 	reads   int
+	// log lists Apply ("apply cluster/pod iface loss=N") and Remove
+	// ("remove cluster/pod") calls and whatever a test notes, in order.
+	log []string
+	// onApply, if set, runs (outside the lock) on every Apply; a non-nil
+	// error fails it after it was logged.
+	onApply func(impair.Target, impair.Spec) error
+}
+
+// note appends an entry to the call log.
+func (f *fakeImpairment) note(s string) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.log = append(f.log, s)
+}
+
+// calls returns a copy of the call log.
+func (f *fakeImpairment) calls() []string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]string(nil), f.log...)
 }
 
 func newFakeImpairment() *fakeImpairment {
@@ -227,10 +247,15 @@ func newFakeImpairment() *fakeImpairment {
 }
 
 func (f *fakeImpairment) Backend() string { return impair.BackendNftables }
-func (f *fakeImpairment) Apply(_ context.Context, t impair.Target, _ impair.Spec) error {
+func (f *fakeImpairment) Apply(_ context.Context, t impair.Target, s impair.Spec) error {
 	f.mu.Lock()
-	defer f.mu.Unlock()
 	f.applied[t.Cluster]++
+	f.log = append(f.log, fmt.Sprintf("apply %s/%s %s loss=%v", t.Cluster, t.Pod, t.Interface, s.LossPct))
+	hook := f.onApply
+	f.mu.Unlock()
+	if hook != nil {
+		return hook(t, s)
+	}
 	return nil
 }
 func (f *fakeImpairment) Stats(_ context.Context, t impair.Target) (impair.Stats, error) {
@@ -243,6 +268,7 @@ func (f *fakeImpairment) Remove(_ context.Context, t impair.Target) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	f.removed[t.Cluster]++
+	f.log = append(f.log, fmt.Sprintf("remove %s/%s", t.Cluster, t.Pod))
 	return nil
 }
 

@@ -121,6 +121,10 @@ type Runner struct {
 	watchers map[string]*watcher
 	changed  *broadcast
 
+	// silence is the backend that cuts node A's discovery interface off
+	// (SilenceSpec) before a failureDetection stop; nil otherwise.
+	silence Impairment
+
 	// lastPodsGone and lastPeersGone split the last run's reset (progress).
 	lastPodsGone, lastPeersGone time.Duration
 
@@ -348,6 +352,13 @@ func (r *Runner) Run(ctx context.Context, c Campaign) (*Summary, error) {
 			return nil, fmt.Errorf("condition %q: %w", cond.Name, err)
 		}
 		backends[i] = b
+	}
+	if r.s.Measures(scenarios.MeasureFailureDetection) {
+		b, err := r.silencer()
+		if err != nil {
+			return nil, err
+		}
+		r.silence = b
 	}
 	if err := r.workload(ctx); err != nil {
 		return nil, err
@@ -656,19 +667,64 @@ func (r *Runner) finish(st *runState, run *results.Run) {
 	st.fill(run)
 }
 
-// leave stops A (failure: pods deleted with grace 0; graceful: the workload
-// is disabled and its pods terminate normally) and waits until every peer
-// dropped A, or the run timeout.
+// SilenceSpec is the impairment that fails node A for a failureDetection
+// measurement: every packet leaving its discovery interface is dropped.
+func SilenceSpec() impair.Spec { return impair.Spec{LossPct: 100} }
+
+// failureMethod is how the manifest (and so the report) describes the
+// failureDetection measurement; %s is the backend.
+const failureMethod = "failureDetection: failure simulated by silencing node A's discovery interface (100 %% egress drop, %s), then stopping it; leaveMS is when the drop was in place"
+
+// silencer returns the backend that drops all of node A's discovery egress,
+// refusing (before any run) a host that has none.
+func (r *Runner) silencer() (Impairment, error) {
+	const what = "measurement failureDetection: node A is failed by dropping 100 %% of its discovery interface's egress (so that no goodbye leaves it) before it is stopped"
+	if r.o.Impairments == nil {
+		return nil, fmt.Errorf(what + ", but no impairment backend is available (netem or nftables netdev egress; see `testbed doctor`)")
+	}
+	b, err := r.o.Impairments(SilenceSpec())
+	if err != nil {
+		return nil, fmt.Errorf(what+": %w", err)
+	}
+	if b == nil || b.Backend() == impair.BackendNone {
+		return nil, fmt.Errorf(what + ", but this host has no backend that can drop packets (netem or nftables netdev egress)")
+	}
+	return b, nil
+}
+
+// leave stops A and waits until every peer dropped A, or the run timeout.
 //
-// Known limit: a grace-0 delete still makes the kubelet send SIGTERM before
-// SIGKILL, so an agent that says goodbye on SIGTERM (the reference agent
-// does) is measured as a near-graceful leave. A true crash needs SIGKILL
-// through the runtime (crictl stop --timeout 0 in the node), not done yet.
-func (r *Runner) leave(ctx context.Context, st *runState, run *results.Run) error {
+// Graceful leave: the workload is disabled and its pods terminate normally,
+// so the protocol may say goodbye. Failure detection: A's discovery
+// interface is first silenced (SilenceSpec, 100 % egress drop after the IP
+// stack), and only then is the workload disabled and its pods deleted with
+// grace 0. The kubelet still sends SIGTERM, but a goodbye sent on it never
+// leaves A, so peers can only notice A is gone by their own expiry. LeaveMS
+// is the instant the drop was verified in place; the silence is removed
+// when leave returns, on every path, under a fresh bounded context.
+func (r *Runner) leave(ctx context.Context, st *runState, run *results.Run) (err error) {
 	r.mu.Lock()
 	st.leaving = true
 	st.leaveAt = r.clk.Now()
 	r.mu.Unlock()
+	if r.silence != nil {
+		targets, serr := r.silenceA(ctx)
+		defer func() {
+			if rerr := r.unsilence(ctx, targets); rerr != nil {
+				if err != nil {
+					err = errors.Join(err, rerr)
+				} else {
+					run.Errors = append(run.Errors, rerr.Error())
+				}
+			}
+		}()
+		if serr != nil {
+			return serr
+		}
+		r.mu.Lock()
+		st.leaveAt = r.clk.Now()
+		r.mu.Unlock()
+	}
 	v := st.ms(st.leaveAt)
 	run.Pod.LeaveMS = &v
 	if err := r.setEnabled(ctx, false); err != nil {
@@ -684,7 +740,7 @@ func (r *Runner) leave(ctx context.Context, st *runState, run *results.Run) erro
 			}
 		}
 	}
-	err := r.waitUntil(ctx, r.s.RunTimeout, "peers to drop node A", func() bool {
+	err = r.waitUntil(ctx, r.s.RunTimeout, "peers to drop node A", func() bool {
 		r.mu.Lock()
 		defer r.mu.Unlock()
 		return st.allGone()
@@ -694,6 +750,44 @@ func (r *Runner) leave(ctx context.Context, st *runState, run *results.Run) erro
 		return nil
 	}
 	return err
+}
+
+// silenceA applies SilenceSpec to the discovery interface of each of A's
+// live pods. It returns the targets it tried, so that the caller removes
+// even a partly applied silence.
+func (r *Runner) silenceA(ctx context.Context) ([]impair.Target, error) {
+	var targets []impair.Target
+	for _, p := range r.watchers[r.s.NodeA].podList() {
+		if p.DeletionTimestamp != nil || p.Spec.NodeName == "" {
+			continue
+		}
+		t := impair.Target{Cluster: r.s.NodeA, Node: p.Spec.NodeName, Namespace: p.Namespace, Pod: p.Name, Interface: r.o.Interface}
+		targets = append(targets, t)
+		if err := r.silence.Apply(ctx, t, SilenceSpec()); err != nil {
+			return targets, fmt.Errorf("cluster %q: silencing node A's discovery interface (%s 100 %% egress drop) before stopping it: %w", r.s.NodeA, r.silence.Backend(), err)
+		}
+	}
+	if len(targets) == 0 {
+		return nil, fmt.Errorf("cluster %q: no live discovery pod of node A to silence before stopping it", r.s.NodeA)
+	}
+	return targets, nil
+}
+
+// unsilence removes the silence from targets under a fresh context bounded
+// by CleanupTimeout, so that it also runs after a Ctrl-C.
+func (r *Runner) unsilence(ctx context.Context, targets []impair.Target) error {
+	if len(targets) == 0 {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.CleanupTimeout)
+	defer cancel()
+	var errs []error
+	for _, t := range targets {
+		if err := r.silence.Remove(cctx, t); err != nil {
+			errs = append(errs, fmt.Errorf("cluster %q: removing the silence from node A's pod %s: %w", r.s.NodeA, t.Pod, err))
+		}
+	}
+	return errors.Join(errs...)
 }
 
 // resetPeerObjects deletes A's peer resources (and, if peerSide, every
@@ -790,6 +884,9 @@ func (r *Runner) manifest(m results.Manifest, backends []Impairment) results.Man
 		if b := backends[i].Backend(); b != impair.BackendNone && m.Host.ImpairmentBackend == "" {
 			m.Host.ImpairmentBackend = b
 		}
+	}
+	if r.silence != nil {
+		m.Warnings = append(m.Warnings, fmt.Sprintf(failureMethod, r.silence.Backend()))
 	}
 	if s.Phase == scenarios.PhaseAligned {
 		m.Warnings = append(m.Warnings, "phase aligned: runs follow a fixed cycle and may phase-lock to the announce period")
