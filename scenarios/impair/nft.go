@@ -35,6 +35,16 @@ const nftMod = 1000000
 
 func nftThreshold(lossPct float64) int64 { return int64(math.Round(lossPct * nftMod / 100)) }
 
+// nftMatch is the numgen comparison that drops lossPct of packets. nft
+// range-checks the constant against numgen's 0..mod-1, so "< mod" is refused
+// ("Value 1000000 exceeds valid range") and 100 % is written "<= mod-1".
+func nftMatch(lossPct float64) string {
+	if thr := nftThreshold(lossPct); thr < nftMod {
+		return fmt.Sprintf("< %d", thr)
+	}
+	return fmt.Sprintf("<= %d", nftMod-1)
+}
+
 // nftScript is the nft -f input that (re)creates the table atomically: the
 // leading add+delete makes it replace an existing table and succeed on a
 // fresh namespace.
@@ -47,10 +57,10 @@ table netdev %[1]s {
 	chain egress {
 		type filter hook egress device "%[2]s" priority 0; policy accept;
 		counter name "seen"
-		numgen random mod %[3]d < %[4]d counter name "dropped" drop
+		numgen random mod %[3]d %[4]s counter name "dropped" drop
 	}
 }
-`, nftTable, iface, nftMod, nftThreshold(lossPct))
+`, nftTable, iface, nftMod, nftMatch(lossPct))
 }
 
 // nftRemoveScript deletes the table whether or not it exists.
@@ -89,9 +99,9 @@ func (n *Nftables) applyNS(ctx context.Context, node, ns, iface string, lossPct 
 	if err != nil {
 		return fmt.Errorf("read back nftables loss: %w", err)
 	}
-	if tab.Hook != "egress" || tab.Mod != nftMod || tab.Threshold != nftThreshold(lossPct) {
+	if tab.Hook != "egress" || tab.Mod != nftMod || tab.Threshold != min(nftThreshold(lossPct), nftMod) {
 		return fmt.Errorf("nftables read back differs: hook %q, numgen mod %d < %d, want egress, mod %d < %d",
-			tab.Hook, tab.Mod, tab.Threshold, nftMod, nftThreshold(lossPct))
+			tab.Hook, tab.Mod, tab.Threshold, nftMod, min(nftThreshold(lossPct), nftMod))
 	}
 	return nil
 }
@@ -216,12 +226,15 @@ func parseNft(out []byte) (nftState, error) {
 				continue
 			}
 			for _, e := range r.Expr {
-				if e.Match == nil || e.Match.Left.Numgen == nil || e.Match.Op != "<" {
+				if e.Match == nil || e.Match.Left.Numgen == nil || (e.Match.Op != "<" && e.Match.Op != "<=") {
 					continue
 				}
 				var thr int64
 				if err := json.Unmarshal(e.Match.Right, &thr); err != nil {
 					return st, fmt.Errorf("parse nft numgen threshold %s: %w", e.Match.Right, err)
+				}
+				if e.Match.Op == "<=" {
+					thr++ // Threshold is always the exclusive bound
 				}
 				st.Mod, st.Threshold, haveRule = e.Match.Left.Numgen.Mod, thr, true
 			}
