@@ -756,6 +756,19 @@ func (r *Runner) leave(ctx context.Context, st *runState, run *results.Run) (err
 // live pods. It returns the targets it tried, so that the caller removes
 // even a partly applied silence.
 func (r *Runner) silenceA(ctx context.Context) ([]impair.Target, error) {
+	// The run may complete before A's pod reaches the runner's watch (the
+	// peers' objects can arrive first): wait for it rather than race it.
+	live := func() bool {
+		for _, p := range r.watchers[r.s.NodeA].podList() {
+			if p.DeletionTimestamp == nil && p.Spec.NodeName != "" {
+				return true
+			}
+		}
+		return false
+	}
+	if err := r.waitUntil(ctx, r.s.RunTimeout, "node A's discovery pod to show in the watch", live); err != nil {
+		return nil, fmt.Errorf("cluster %q: no live discovery pod of node A to silence before stopping it: %w", r.s.NodeA, err)
+	}
 	var targets []impair.Target
 	for _, p := range r.watchers[r.s.NodeA].podList() {
 		if p.DeletionTimestamp != nil || p.Spec.NodeName == "" {
