@@ -14,7 +14,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/fluidos-lab/testbed/provision"
-	"github.com/fluidos-lab/testbed/provision/helm"
 	"github.com/fluidos-lab/testbed/results"
 	"github.com/fluidos-lab/testbed/results/provenance"
 	"github.com/fluidos-lab/testbed/scenarios/impair"
@@ -233,7 +232,7 @@ func newLabDeps(progress io.Writer) (*labDeps, error) {
 		return nil, fmt.Errorf("connecting to the Docker engine: %w", err)
 	}
 	src := provenance.Sources{ToolVersion: version, Root: os.DirFS("/"), Docker: provenance.DockerClient{Client: cli},
-		Helm: helm.New(), Exec: x,
+		Helm: newInstaller(), Exec: x,
 		Kube: func(c topology.ClusterPlan) (kubernetes.Interface, error) { return sweep.ClientFromKubeconfig(c) }}
 	return &labDeps{
 		lab:       provisionLab{progress: progress},
