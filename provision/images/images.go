@@ -15,7 +15,7 @@ import (
 	"github.com/docker/docker/client"
 	"golang.org/x/sync/errgroup"
 
-	tbdocker "github.com/fluidos-lab/testbed/provision/docker"
+	"github.com/fluidos-lab/testbed/internal/dockerx"
 )
 
 // HostAPI is the Docker client subset used on the host side.
@@ -28,7 +28,7 @@ type HostAPI interface {
 // API is everything LoadIntoNodes needs.
 type API interface {
 	HostAPI
-	tbdocker.ExecAPI
+	dockerx.ExecAPI
 }
 
 // MissingError lists images absent from the host in offline mode.
@@ -104,8 +104,8 @@ func EnsureHost(ctx context.Context, api HostAPI, refs []string, offline bool) (
 
 // NodeImages lists the image names present in a node's k8s.io containerd
 // namespace.
-func NodeImages(ctx context.Context, api tbdocker.ExecAPI, node string) (map[string]bool, error) {
-	out, err := tbdocker.Exec(ctx, api, node, []string{"ctr", "--namespace=k8s.io", "images", "list", "-q"}, nil)
+func NodeImages(ctx context.Context, api dockerx.ExecAPI, node string) (map[string]bool, error) {
+	out, _, err := dockerx.Exec(ctx, api, node, []string{"ctr", "--namespace=k8s.io", "images", "list", "-q"}, nil)
 	if err != nil {
 		return nil, fmt.Errorf("listing images: %w", err)
 	}
@@ -145,8 +145,8 @@ var snapshotterRe = regexp.MustCompile(`(?m)^\s*snapshotter\s*=\s*"([^"]+)"`)
 
 // Snapshotter returns the snapshotter the CRI plugin of the node's
 // containerd uses (images must be unpacked there, as KinD's loader does).
-func Snapshotter(ctx context.Context, api tbdocker.ExecAPI, node string) (string, error) {
-	out, err := tbdocker.Exec(ctx, api, node, []string{"containerd", "config", "dump"}, nil)
+func Snapshotter(ctx context.Context, api dockerx.ExecAPI, node string) (string, error) {
+	out, _, err := dockerx.Exec(ctx, api, node, []string{"containerd", "config", "dump"}, nil)
 	if err != nil {
 		return "", fmt.Errorf("detecting containerd snapshotter: %w", err)
 	}
@@ -218,7 +218,7 @@ func LoadIntoNodes(ctx context.Context, api API, ref string, nodes []string) ([]
 			}
 			defer f.Close()
 			cmd := []string{"ctr", "--namespace=k8s.io", "images", "import", "--all-platforms", "--digests", "--snapshotter=" + snap, "-"}
-			if _, err := tbdocker.Exec(gctx, api, n, cmd, f); err != nil {
+			if _, _, err := dockerx.Exec(gctx, api, n, cmd, f); err != nil {
 				return fmt.Errorf("node %s: loading %s: %w", n, ref, err)
 			}
 			return nil
