@@ -1,24 +1,16 @@
 package scenarios
 
 import (
-	"bytes"
 	"crypto/rand"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"time"
 
-	"github.com/goccy/go-yaml"
-	"github.com/goccy/go-yaml/ast"
-	"github.com/goccy/go-yaml/lexer"
-	"github.com/goccy/go-yaml/parser"
-
-	"github.com/fluidos-lab/testbed/topology"
+	"github.com/fluidos-lab/testbed/internal/yamlfile"
 )
 
 // Defaults applied by Load.
@@ -37,63 +29,25 @@ var (
 )
 
 // Load reads and validates a scenario file. Every problem is returned at
-// once as a topology.ErrorList located by file:line:col.
+// once as an ErrorList located by file:line:col.
 func Load(path string) (*Scenario, error) {
-	data, err := os.ReadFile(path)
+	data, err := yamlfile.ReadFile(path, yamlfile.DefaultLimits.MaxBytes)
 	if err != nil {
-		return nil, fmt.Errorf("reading scenario: %w", err)
+		return nil, yamlfile.ErrorList{{File: path, Line: 1, Column: 1, Message: fmt.Sprintf("cannot read the scenario: %v", err),
+			Fix: "check the path, e.g. scenarios/selftest.yaml"}}
 	}
 	return LoadBytes(path, data)
 }
 
 // LoadBytes validates scenario bytes named file (used to locate errors and to
 // resolve relative paths).
-func LoadBytes(file string, data []byte) (s *Scenario, err error) {
-	defer func() {
-		// The YAML library must never take the process down on bad input.
-		if r := recover(); r != nil {
-			s, err = nil, topology.ErrorList{{File: file, Message: fmt.Sprintf("unparseable YAML: %v", r)}}
-		}
-	}()
-	l := &locator{file: file, src: data}
-	f, err := parser.ParseBytes(data, 0)
-	if err != nil {
-		return nil, topology.ErrorList{l.yamlError(err, "fix the YAML syntax")}
-	}
-	l.ast = f
-	if len(f.Docs) != 1 {
-		return nil, topology.ErrorList{{File: file, Line: 1, Column: 1,
-			Message: fmt.Sprintf("found %d YAML documents, want exactly 1", len(f.Docs)),
-			Fix:     "keep one Scenario document per file"}}
-	}
-	if f.Docs[0].Body == nil {
-		return nil, topology.ErrorList{{File: file, Line: 1, Column: 1, Message: "empty document",
-			Fix: "start with `apiVersion: " + APIVersion + "` and `kind: " + Kind + "`"}}
-	}
-	// apiVersion and kind first, as kind does, so a wrong document type gets
-	// one clear error instead of a list of unknown fields.
-	var head struct {
-		APIVersion string `yaml:"apiVersion"`
-		Kind       string `yaml:"kind"`
-	}
-	if err := yaml.UnmarshalWithOptions(data, &head); err != nil {
-		return nil, topology.ErrorList{l.yamlError(err, "the document must be a mapping")}
-	}
-	var errs topology.ErrorList
-	if head.APIVersion != APIVersion {
-		errs = append(errs, l.at("apiVersion", fmt.Sprintf("apiVersion is %q, want %q", head.APIVersion, APIVersion), "set `apiVersion: "+APIVersion+"`"))
-	}
-	if head.Kind != Kind {
-		errs = append(errs, l.at("kind", fmt.Sprintf("kind is %q, want %q", head.Kind, Kind), "set `kind: "+Kind+"`"))
-	}
-	if len(errs) > 0 {
-		return nil, errs
-	}
+func LoadBytes(file string, data []byte) (*Scenario, error) {
 	var raw File
-	if err := yaml.UnmarshalWithOptions(data, &raw, yaml.Strict()); err != nil {
-		return nil, topology.ErrorList{l.yamlError(err, "check the field name and type against the Scenario schema (docs: scenarios/selftest.yaml)")}
+	doc, err := yamlfile.Decode(file, data, yamlfile.Spec{APIVersion: APIVersion, Kind: Kind, Example: "scenarios/selftest.yaml"}, &raw)
+	if err != nil {
+		return nil, err
 	}
-	s, errs = resolve(file, &raw, l)
+	s, errs := resolve(file, &raw, doc)
 	if len(errs) > 0 {
 		return nil, errs.Sorted()
 	}
@@ -101,9 +55,9 @@ func LoadBytes(file string, data []byte) (s *Scenario, err error) {
 	return s, nil
 }
 
-func resolve(file string, f *File, l *locator) (*Scenario, topology.ErrorList) {
-	var errs topology.ErrorList
-	add := func(path, msg, fix string) { errs = append(errs, l.at(path, msg, fix)) }
+func resolve(file string, f *File, l *yamlfile.Document) (*Scenario, yamlfile.ErrorList) {
+	var errs yamlfile.ErrorList
+	add := func(path, msg, fix string) { errs = append(errs, l.Error(path, msg, fix)) }
 	dir := filepath.Dir(file)
 	s := &Scenario{File: file, Name: f.Metadata.Name, NodeA: f.NodeA}
 
@@ -215,9 +169,9 @@ func resolve(file string, f *File, l *locator) (*Scenario, topology.ErrorList) {
 	return s, errs
 }
 
-func resolveProtocol(f *ProtocolFile, l *locator) (Protocol, topology.ErrorList) {
-	var errs topology.ErrorList
-	add := func(path, msg, fix string) { errs = append(errs, l.at(path, msg, fix)) }
+func resolveProtocol(f *ProtocolFile, l *yamlfile.Document) (Protocol, yamlfile.ErrorList) {
+	var errs yamlfile.ErrorList
+	add := func(path, msg, fix string) { errs = append(errs, l.Error(path, msg, fix)) }
 	var p Protocol
 	switch f.Preset {
 	case PresetCustom:
@@ -277,10 +231,10 @@ func resolveProtocol(f *ProtocolFile, l *locator) (Protocol, topology.ErrorList)
 	return p, errs
 }
 
-func resolveCondition(i int, f *ConditionFile, runs, warmup int, l *locator) (Condition, topology.ErrorList) {
-	var errs topology.ErrorList
+func resolveCondition(i int, f *ConditionFile, runs, warmup int, l *yamlfile.Document) (Condition, yamlfile.ErrorList) {
+	var errs yamlfile.ErrorList
 	base := fmt.Sprintf("conditions[%d]", i)
-	add := func(path, msg, fix string) { errs = append(errs, l.at(base+path, msg, fix)) }
+	add := func(path, msg, fix string) { errs = append(errs, l.Error(base+path, msg, fix)) }
 	c := Condition{Name: f.Name, Runs: intOr(f.Runs, runs), Warmup: warmup, Target: f.Target}
 	if !dnsLabel.MatchString(c.Name) {
 		add(".name", fmt.Sprintf("condition name %q is not a DNS label", c.Name), "e.g. loss-25")
@@ -353,63 +307,4 @@ func drawSeed() int64 {
 		return time.Now().UnixNano()
 	}
 	return int64(binary.LittleEndian.Uint64(b[:]) >> 1)
-}
-
-// locator turns a field path into a file position using the parsed AST.
-type locator struct {
-	file string
-	src  []byte
-	ast  *ast.File
-}
-
-func (l *locator) at(path, msg, fix string) *topology.FieldError {
-	e := &topology.FieldError{File: l.file, Path: path, Message: msg, Fix: fix}
-	e.Line, e.Column = l.position(path)
-	return e
-}
-
-// position finds path, or its nearest existing ancestor.
-func (l *locator) position(path string) (int, int) {
-	if l.ast == nil {
-		return 0, 0
-	}
-	for p := path; ; {
-		if yp, err := yaml.PathString("$." + p); err == nil {
-			if n, err := yp.FilterFile(l.ast); err == nil && n != nil && n.GetToken() != nil {
-				pos := n.GetToken().Position
-				return pos.Line, pos.Column
-			}
-		}
-		i := strings.LastIndexAny(p, ".[")
-		if i <= 0 {
-			return 1, 1
-		}
-		p = p[:i]
-	}
-}
-
-func (l *locator) yamlError(err error, fix string) *topology.FieldError {
-	e := &topology.FieldError{File: l.file, Message: err.Error(), Fix: fix}
-	var ye yaml.Error
-	if errors.As(err, &ye) {
-		e.Message = strings.TrimSpace(ye.GetMessage())
-		if t := ye.GetToken(); t != nil && t.Position != nil {
-			e.Line, e.Column = t.Position.Line, t.Position.Column
-		}
-	} else {
-		if i := bytes.IndexByte([]byte(e.Message), '\n'); i > 0 {
-			e.Message = e.Message[:i]
-		}
-		// Errors such as time.ParseDuration's carry no token: locate the
-		// quoted offending value in the source.
-		if m := quoted.FindStringSubmatch(e.Message); m != nil && l.src != nil {
-			for _, t := range lexer.Tokenize(string(l.src)) {
-				if t.Value == m[1] && t.Position != nil {
-					e.Line, e.Column = t.Position.Line, t.Position.Column
-					break
-				}
-			}
-		}
-	}
-	return e
 }

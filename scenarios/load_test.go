@@ -6,7 +6,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fluidos-lab/testbed/topology"
+	"github.com/fluidos-lab/testbed/internal/yamlfile"
 )
 
 func TestLoadSelftest(t *testing.T) {
@@ -79,10 +79,10 @@ func TestLoadErrors(t *testing.T) {
 		{"wrong kind", strings.Replace(minimal, "kind: Scenario", "kind: Topology", 1), []string{"m.yaml:2:7: kind: kind is \"Topology\""}},
 		{"unknown field", minimal + "bogus: 1\n", []string{"m.yaml:12:1", "unknown field \"bogus\""}},
 		{"type error", strings.Replace(minimal, "nodeA: a", "nodeA: [a]", 1), []string{"m.yaml:8:"}},
-		{"bad duration", minimal + "runTimeout: fast\n", []string{"m.yaml:12:"}},
+		{"bad duration", minimal + "runTimeout: fast\n", []string{`m.yaml:12:13: runTimeout: invalid duration "fast" (fix: write a duration such as "5s"`}},
 		{"syntax", "apiVersion: [\n", []string{"m.yaml:"}},
-		{"two docs", minimal + "---\n" + minimal, []string{"2 YAML documents"}},
-		{"empty", "", []string{"empty document"}},
+		{"two docs", minimal + "---\n" + minimal, []string{"more than one YAML document"}},
+		{"empty", "", []string{"the file is empty (fix: start from an example such as scenarios/selftest.yaml)"}},
 		{"all semantic errors together", `apiVersion: testbed.dev/v1alpha1
 kind: Scenario
 metadata:
@@ -103,16 +103,16 @@ conditions:
   - name: x
     impairment: {}
 `, []string{
-			"m.yaml:4:9: metadata.name",
-			"m.yaml:6:11: protocol.preset: unknown protocol preset \"quic\"",
+			"m.yaml:4:3: metadata.name",
+			"m.yaml:6:3: protocol.preset: unknown protocol preset \"quic\"",
 			"topology is required",
 			"nodeA is required",
-			"m.yaml:7:7: runs: runs is 0",
-			"m.yaml:9:9: phase.mode",
+			"m.yaml:7:1: runs: runs is 0",
+			"m.yaml:9:3: phase.mode",
 			"m.yaml:10:27: measurements[1]: unknown measurement \"teleport\"",
 			"groupIsolation is not implemented",
-			"m.yaml:13:13: conditions[0].target",
-			"m.yaml:15:13: conditions[0].impairment.loss",
+			"m.yaml:13:5: conditions[0].target",
+			"m.yaml:15:7: conditions[0].impairment.loss",
 			"jitter needs a delay",
 			"conditions[0].impairment.rate",
 			"conditions[1].name: condition name \"x\" is used twice",
@@ -129,8 +129,8 @@ conditions:
 			if err == nil {
 				t.Fatal("no error")
 			}
-			if _, ok := topology.AsErrorList(err); !ok {
-				t.Errorf("error %T is not a topology.ErrorList", err)
+			if _, ok := yamlfile.AsErrorList(err); !ok {
+				t.Errorf("error %T is not a yamlfile.ErrorList", err)
 			}
 			for _, w := range tc.want {
 				if !strings.Contains(err.Error(), w) {
@@ -169,7 +169,7 @@ func FuzzLoadScenario(f *testing.F) {
 			t.Fatalf("nil error but scenario %+v", s)
 		}
 		if err != nil {
-			if _, ok := topology.AsErrorList(err); !ok {
+			if _, ok := yamlfile.AsErrorList(err); !ok {
 				t.Fatalf("error %T not located: %v", err, err)
 			}
 		}

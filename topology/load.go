@@ -2,10 +2,11 @@ package topology
 
 import (
 	"fmt"
-	"io"
 	"os"
 	"path/filepath"
 	"runtime"
+
+	"github.com/fluidos-lab/testbed/internal/yamlfile"
 )
 
 // Environment variables read by Load (never by Plan).
@@ -70,7 +71,11 @@ func WithEnvironment(e Environment) Option {
 // Load reads, strictly decodes and validates the topology file at path.
 // Every problem is returned at once as an ErrorList of located FieldErrors.
 func Load(path string, opts ...Option) (*Topology, error) {
-	data, err := readLimited(path, MaxFileSize+1)
+	data, err := yamlfile.ReadFile(path, yamlfile.DefaultLimits.MaxBytes)
+	if yamlfile.IsTooLarge(err) {
+		return nil, ErrorList{{File: path, Line: 1, Column: 1, Message: fmt.Sprintf("the file is larger than the limit of %d bytes", yamlfile.DefaultLimits.MaxBytes),
+			Fix: "check that this is the right file"}}
+	}
 	if err != nil {
 		return nil, ErrorList{{File: path, Message: fmt.Sprintf("cannot read the topology file: %v", err),
 			Fix: "check the path, e.g. topology/2-nodes.yaml"}}
@@ -85,7 +90,7 @@ func Parse(file string, data []byte, opts ...Option) (*Topology, error) {
 		o(&env)
 	}
 	t := &Topology{}
-	doc, err := DecodeStrict(file, data, APIVersion, Kind, t)
+	doc, err := yamlfile.Decode(file, data, yamlfile.Spec{APIVersion: APIVersion, Kind: Kind, Example: "topology/2-nodes.yaml"}, t)
 	if err != nil {
 		return nil, err
 	}
@@ -99,13 +104,3 @@ func Parse(file string, data []byte, opts ...Option) (*Topology, error) {
 // File is the path the topology was loaded from.
 func (t *Topology) File() string { return t.file }
 
-// readLimited reads at most limit bytes of path, so a huge file given by
-// mistake is rejected without reading it all.
-func readLimited(path string, limit int64) ([]byte, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	return io.ReadAll(io.LimitReader(f, limit))
-}

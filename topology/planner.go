@@ -1,6 +1,8 @@
 package topology
 
 import (
+	"github.com/fluidos-lab/testbed/internal/yamlfile"
+
 	"fmt"
 	"net/netip"
 	"path/filepath"
@@ -14,7 +16,7 @@ import (
 // topology that did not pass validation (e.g. built by hand).
 func (t *Topology) Plan() (*Plan, error) {
 	if t.doc == nil {
-		t.doc = &Document{File: t.file, positions: map[string]Position{}}
+		t.doc = yamlfile.NewDocument(t.file)
 	}
 	if errs := t.validate(); len(errs) > 0 {
 		return nil, errs.Err()

@@ -1,8 +1,9 @@
 package sweep
 
 import (
+	"github.com/fluidos-lab/testbed/internal/yamlfile"
+
 	"fmt"
-	"os"
 	"path/filepath"
 	"regexp"
 	"sort"
@@ -10,7 +11,6 @@ import (
 	"strings"
 
 	"github.com/fluidos-lab/testbed/scenarios"
-	"github.com/fluidos-lab/testbed/topology"
 )
 
 // MaxClusters bounds a cluster count (the topology's own limit).
@@ -19,11 +19,11 @@ const MaxClusters = 256
 var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 // Load reads and validates a sweep file. Every problem is returned at once
-// as a topology.ErrorList located by file:line:col.
+// as a yamlfile.ErrorList located by file:line:col.
 func Load(path string) (*Sweep, error) {
-	data, err := os.ReadFile(path)
+	data, err := yamlfile.ReadFile(path, yamlfile.DefaultLimits.MaxBytes)
 	if err != nil {
-		return nil, topology.ErrorList{{File: path, Message: fmt.Sprintf("cannot read the sweep file: %v", err),
+		return nil, yamlfile.ErrorList{{File: path, Line: 1, Column: 1, Message: fmt.Sprintf("cannot read the sweep file: %v", err),
 			Fix: "check the path"}}
 	}
 	return Parse(path, data)
@@ -33,11 +33,11 @@ func Load(path string) (*Sweep, error) {
 // anchors relative paths. It performs no I/O.
 func Parse(file string, data []byte) (*Sweep, error) {
 	f := &File{}
-	doc, err := topology.DecodeStrict(file, data, APIVersion, Kind, f)
+	doc, err := yamlfile.Decode(file, data, yamlfile.Spec{APIVersion: APIVersion, Kind: Kind, Example: "scenarios/sweep/nightly-24.yaml"}, f)
 	if err != nil {
 		return nil, err
 	}
-	var errs topology.ErrorList
+	var errs yamlfile.ErrorList
 	add := func(path, msg, fix string) { errs = append(errs, doc.Error(path, msg, fix)) }
 
 	s := &Sweep{File: file, Raw: append([]byte(nil), data...), Strategy: f.Strategy, Teardown: f.Teardown,

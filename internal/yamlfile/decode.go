@@ -1,4 +1,4 @@
-package topology
+package yamlfile
 
 import (
 	"bytes"
@@ -8,6 +8,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/goccy/go-yaml"
@@ -15,9 +16,6 @@ import (
 	"github.com/goccy/go-yaml/parser"
 	"github.com/goccy/go-yaml/token"
 )
-
-// MaxFileSize bounds the input accepted by DecodeStrict.
-const MaxFileSize = 4 << 20
 
 // Position is a 1-based line and column in a file.
 type Position struct {
@@ -32,6 +30,12 @@ type Position struct {
 type Document struct {
 	File      string
 	positions map[string]Position
+}
+
+// NewDocument is an empty Document of file (for a value built in code
+// rather than decoded: every position is 1:1).
+func NewDocument(file string) *Document {
+	return &Document{File: file, positions: map[string]Position{}}
 }
 
 // Has reports whether path was present in the file.
@@ -77,16 +81,30 @@ func joinPath(parent, key string) string {
 	return parent + "." + key
 }
 
-// DecodeStrict parses data (the content of file) as exactly one YAML mapping
-// whose apiVersion and kind must equal the given ones, then decodes it into
+// Spec says what kind of document a file must hold.
+type Spec struct {
+	APIVersion, Kind string
+	// Example is a file a user can start from, named in the fix of an
+	// empty-file error (e.g. topology/2-nodes.yaml).
+	Example string
+	// Limits bound the input; zero fields take DefaultLimits.
+	Limits Limits
+}
+
+// Decode parses data (the content of file) as exactly one YAML mapping
+// whose apiVersion and kind must equal the spec's, then decodes it into
 // out (a pointer to a struct whose fields carry `yaml` tags). Unknown
 // fields, wrong types and duplicate keys are all reported together as an
-// ErrorList of located FieldErrors; so are empty files, binary data, tabs
-// and syntax errors. On success the returned Document locates every field.
-func DecodeStrict(file string, data []byte, apiVersion, kind string, out any) (*Document, error) {
+// ErrorList of located FieldErrors; so are empty files, binary data, tabs,
+// syntax errors and input beyond the limits (size, line and string length,
+// nesting, alias expansion), which are checked before anything is decoded.
+// On success the returned Document locates every field.
+func Decode(file string, data []byte, spec Spec, out any) (*Document, error) {
+	apiVersion, kind := spec.APIVersion, spec.Kind
+	lim := spec.Limits.withDefaults()
 	d := &Document{File: file, positions: map[string]Position{}}
 	data = bytes.TrimPrefix(data, []byte("\ufeff")) // a UTF-8 byte order mark from some editors
-	if fe := checkText(file, data); fe != nil {
+	if fe := checkText(file, data, lim, spec.Example); fe != nil {
 		return d, ErrorList{fe}
 	}
 	f, err := parser.ParseBytes(data, 0)
@@ -100,7 +118,7 @@ func DecodeStrict(file string, data []byte, apiVersion, kind string, out any) (*
 		}
 	}
 	if len(docs) == 0 {
-		return d, ErrorList{emptyError(file)}
+		return d, ErrorList{emptyError(file, spec.Example)}
 	}
 	if len(docs) > 1 {
 		pos := nodePos(docs[1].Body)
@@ -119,10 +137,13 @@ func DecodeStrict(file string, data []byte, apiVersion, kind string, out any) (*
 	if errs := checkTypeMeta(file, m, apiVersion, kind); len(errs) > 0 {
 		return d, errs
 	}
-	w := &walker{doc: d}
+	w := &walker{doc: d, maxDepth: lim.MaxDepth}
 	w.checkTags(root, 0)
 	if len(w.errs) > 0 {
 		return d, w.errs.Sorted()
+	}
+	if fe := checkExpansion(file, docs[0].Body, lim); fe != nil {
+		return d, ErrorList{fe}
 	}
 	w.walk(root, reflect.TypeOf(out), "")
 	if len(w.errs) > 0 {
@@ -148,16 +169,13 @@ func nodeToValue(root ast.Node, out any) (err error) {
 // standardTags are the YAML core-schema tags a file may use.
 var standardTags = map[string]bool{"!!str": true, "!!int": true, "!!float": true, "!!bool": true, "!!null": true, "!!map": true, "!!seq": true}
 
-// maxDepth bounds nesting; deeper documents are rejected, not recursed.
-const maxDepth = 200
-
 // checkTags rejects custom tags and empty tagged nodes anywhere in the tree.
 func (w *walker) checkTags(n ast.Node, depth int) {
 	if n == nil || reflect.ValueOf(n).IsNil() {
 		return
 	}
-	if depth > maxDepth {
-		w.add(nodePos(n), "", fmt.Sprintf("the document nests deeper than %d levels", maxDepth), "flatten the structure")
+	if depth > w.maxDepth {
+		w.add(nodePos(n), "", fmt.Sprintf("the document nests deeper than the limit of %d levels", w.maxDepth), "flatten the structure")
 		return
 	}
 	switch t := n.(type) {
@@ -193,20 +211,38 @@ func (w *walker) checkTags(n ast.Node, depth int) {
 	}
 }
 
-func emptyError(file string) *FieldError {
-	return &FieldError{File: file, Line: 1, Column: 1, Message: "the file is empty",
-		Fix: "start from an example such as topology/2-nodes.yaml"}
+func emptyError(file, example string) *FieldError {
+	fix := "write the document's apiVersion, kind and fields"
+	if example != "" {
+		fix = "start from an example such as " + example
+	}
+	return &FieldError{File: file, Line: 1, Column: 1, Message: "the file is empty", Fix: fix}
 }
 
-// checkText rejects inputs that are not YAML text before the parser sees them.
-func checkText(file string, data []byte) *FieldError {
-	if len(data) > MaxFileSize {
+// checkText rejects inputs that are not YAML text, or beyond the size and
+// line-length limits, before the parser sees them.
+func checkText(file string, data []byte, lim Limits, example string) *FieldError {
+	if len(data) > lim.MaxBytes {
 		return &FieldError{File: file, Line: 1, Column: 1,
-			Message: fmt.Sprintf("the file is larger than the %d-byte limit", MaxFileSize),
+			Message: fmt.Sprintf("the file is larger than the limit of %d bytes", lim.MaxBytes),
 			Fix:     "check that this is the right file"}
 	}
 	if len(bytes.TrimSpace(data)) == 0 {
-		return emptyError(file)
+		return emptyError(file, example)
+	}
+	line, lineStart := 1, 0
+	for off := 0; off <= len(data); off++ {
+		if off == len(data) || data[off] == '\n' {
+			if off-lineStart > lim.MaxLine {
+				return &FieldError{File: file, Line: line, Column: lim.MaxLine + 1,
+					Message: fmt.Sprintf("line %d is longer than the limit of %d bytes", line, lim.MaxLine),
+					Fix:     "break the value over several lines (a YAML block scalar) or shorten it"}
+			}
+			line, lineStart = line+1, off+1
+		}
+	}
+	if fe := checkFlowDepth(file, data, lim.MaxDepth); fe != nil {
+		return fe
 	}
 	for off := 0; off < len(data); {
 		r, size := utf8.DecodeRune(data[off:])
@@ -378,8 +414,9 @@ func describe(n ast.Node) string {
 // walker checks a YAML tree against a Go type, collecting every unknown
 // field, wrong type and duplicate key, and indexing field positions.
 type walker struct {
-	doc  *Document
-	errs ErrorList
+	doc      *Document
+	errs     ErrorList
+	maxDepth int
 }
 
 func (w *walker) add(pos Position, path, msg, fix string) {
@@ -411,6 +448,13 @@ func (w *walker) walk(n ast.Node, t reflect.Type, path string) {
 		return // resolved by the decoder
 	}
 	pos := nodePos(n)
+	if t == durationType {
+		w.duration(n, pos, path)
+		return
+	}
+	if reflect.PointerTo(t).Implements(unmarshalerType) {
+		return // the type decodes itself, and reports its own errors
+	}
 	wrongType := func(want string) {
 		got := describe(n)
 		switch n.(type) {
@@ -502,6 +546,24 @@ func (w *walker) walk(n ast.Node, t reflect.Type, path string) {
 		if _, ok := n.(*ast.BoolNode); !ok {
 			wrongType("true or false")
 		}
+	}
+}
+
+var (
+	durationType    = reflect.TypeOf(time.Duration(0))
+	unmarshalerType = reflect.TypeOf((*yaml.BytesUnmarshaler)(nil)).Elem()
+)
+
+// duration accepts a string time.ParseDuration understands ("5s", "1m30s").
+func (w *walker) duration(n ast.Node, pos Position, path string) {
+	fix := `write a duration such as "5s", "500ms" or "1m30s"`
+	sn, ok := n.(*ast.StringNode)
+	if !ok {
+		w.add(pos, path, fmt.Sprintf("expected a duration, got %s (%s)", describe(n), scalarText(n)), fix)
+		return
+	}
+	if _, err := time.ParseDuration(sn.Value); err != nil {
+		w.add(pos, path, fmt.Sprintf("invalid duration %q", sn.Value), fix)
 	}
 }
 

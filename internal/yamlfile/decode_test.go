@@ -1,4 +1,4 @@
-package topology
+package yamlfile
 
 import (
 	"strings"
@@ -48,13 +48,13 @@ func TestDecodeStrict(t *testing.T) {
 		{"tabs", head + "inner:\n\tcount: 1\n", []string{"f.yaml:4:", "fix: indent with spaces"}},
 		{"truncated", head + "inner: {count: 1, name: \"ab\n", []string{"f.yaml:3:"}},
 		{"bom and crlf", "\ufeff" + strings.ReplaceAll(head, "\n", "\r\n") + "inner: [1]\r\n", []string{"f.yaml:3:8: inner: expected a mapping, got a list"}},
-		{"too large", head + strings.Repeat("#", MaxFileSize), []string{"f.yaml:1:1: the file is larger than the 4194304-byte limit"}},
+		{"too large", head + strings.Repeat("#\n", DefaultLimits.MaxBytes/2), []string{"f.yaml:1:1: the file is larger than the limit of 1048576 bytes"}},
 		{"two docs", head + "---\n" + head, []string{"more than one YAML document"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var out testDoc
-			doc, err := DecodeStrict("f.yaml", []byte(tt.in), "x/v1", "T", &out)
+			doc, err := Decode("f.yaml", []byte(tt.in), Spec{APIVersion: "x/v1", Kind: "T"}, &out)
 			if len(tt.want) == 0 {
 				if err != nil {
 					t.Fatalf("unexpected error: %v", err)
@@ -97,13 +97,74 @@ func TestDecodeStrictTags(t *testing.T) {
 	}
 	for _, tt := range tests {
 		var out testDoc
-		_, err := DecodeStrict("f.yaml", []byte(tt.in), "x/v1", "T", &out)
+		_, err := Decode("f.yaml", []byte(tt.in), Spec{APIVersion: "x/v1", Kind: "T"}, &out)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("DecodeStrict(%q) = %v, want %q", tt.in, err, tt.want)
 		}
 	}
 	var out testDoc
-	if _, err := DecodeStrict("f.yaml", []byte(head+"inner: {name: !!str 12}\n"), "x/v1", "T", &out); err != nil || out.Inner.Name != "12" {
+	if _, err := Decode("f.yaml", []byte(head+"inner: {name: !!str 12}\n"), Spec{APIVersion: "x/v1", Kind: "T"}, &out); err != nil || out.Inner.Name != "12" {
 		t.Errorf("standard tag: %v %+v", err, out)
+	}
+}
+
+// Inputs beyond the limits are refused before decoding, quickly, with an
+// error that names the file, the position and the limit.
+func TestDecodeLimits(t *testing.T) {
+	head := "apiVersion: x/v1\nkind: T\n"
+	bomb := head + "any:\n  a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	prev := "a"
+	for i, name := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
+		_ = i
+		bomb += "  " + name + ": &" + name + " [" + strings.Repeat("*"+prev+", ", 9) + "*" + prev + "]\n"
+		prev = name
+	}
+	deepFlow := head + "any: {x: " + strings.Repeat("[", 70) + strings.Repeat("]", 70) + "}\n"
+	quotedBrackets := head + "inner: {name: '" + strings.Repeat("[", 200) + "'}\n"
+	commentBrackets := head + "# " + strings.Repeat("{", 200) + "\ninner: {count: 1}\n"
+	deepAlias := head + "any:\n  a: &a " + strings.Repeat("[", 40) + strings.Repeat("]", 40) + "\n  b: &b " + strings.Repeat("[", 30) + "*a" + strings.Repeat("]", 30) + "\n"
+	tests := []struct {
+		name string
+		in   string
+		lim  Limits
+		want string // empty: accepted
+	}{
+		{"alias bomb (10^9 nodes from 600 bytes)", bomb, Limits{}, "the document expands to more than 200000 YAML nodes (aliases included) (fix: write the values out"},
+		{"a few aliases are fine", head + "any:\n  a: &a {k: v}\n  b: *a\n  c: *a\n", Limits{}, ""},
+		{"deep flow nesting", deepFlow, Limits{}, "flow collections ([…] or {…}) nest deeper than the limit of 64 levels"},
+		{"brackets in quotes do not count", quotedBrackets, Limits{}, ""},
+		{"brackets in comments do not count", commentBrackets, Limits{}, ""},
+		{"depth through aliases", deepAlias, Limits{}, "nests deeper than the limit of 64 levels once aliases are expanded"},
+		{"long line", head + "inner: {name: " + strings.Repeat("a", 17<<10) + "}\n", Limits{}, "f.yaml:3:16385: line 3 is longer than the limit of 16384 bytes"},
+		{"long string", head + "inner:\n  name: |\n" + strings.Repeat("    "+strings.Repeat("a", 1000)+"\n", 70), Limits{}, "a string is longer than the limit of 65536 bytes"},
+		{"custom size limit", head + "inner: {count: 1}\n", Limits{MaxBytes: 10}, "the file is larger than the limit of 10 bytes"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var out testDoc
+			_, err := Decode("f.yaml", []byte(tt.in), Spec{APIVersion: "x/v1", Kind: "T", Limits: tt.lim}, &out)
+			if tt.want == "" {
+				if err != nil {
+					t.Fatalf("rejected: %v", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("err = %v\nwant %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestReadFile(t *testing.T) {
+	dir := t.TempDir()
+	if _, err := ReadFile("/dev/zero", 1<<10); !IsTooLarge(err) || !strings.Contains(err.Error(), "/dev/zero is larger than the limit of 1024 bytes") {
+		t.Errorf("/dev/zero: %v", err)
+	}
+	if _, err := ReadFile(dir, 0); err == nil || !strings.Contains(err.Error(), "is a directory") {
+		t.Errorf("directory: %v", err)
+	}
+	if _, err := ReadFile(dir+"/missing", 0); err == nil {
+		t.Error("missing file read")
 	}
 }
