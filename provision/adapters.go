@@ -10,13 +10,18 @@ import (
 )
 
 // DockerImages is the production Images over the Docker Engine API.
-type DockerImages struct{ API images.API }
+type DockerImages struct{ API images.BakeAPI }
 
 var _ Images = DockerImages{}
 
 // EnsureHost implements Images.
 func (d DockerImages) EnsureHost(ctx context.Context, refs []string, offline bool) ([]string, error) {
 	return images.EnsureHost(ctx, d.API, refs, offline)
+}
+
+// Bake implements Images.
+func (d DockerImages) Bake(ctx context.Context, base string, refs []string) (string, bool, error) {
+	return images.Bake(ctx, d.API, base, refs)
 }
 
 // Load implements Images.
@@ -39,11 +44,7 @@ func (d DockerCNI) Prepare(ctx context.Context, p topology.CNIPlan, cacheDir str
 	if err != nil {
 		return nil, err
 	}
-	plugins := p.Plugins
-	if len(plugins) == 0 {
-		plugins = []string{"macvlan", "host-local", "static"}
-	}
-	return cni.Extract(src, plugins)
+	return cni.Extract(src, p.Plugins)
 }
 
 // Install implements CNI.

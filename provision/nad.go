@@ -25,32 +25,20 @@ const fluidosNamespace = "fluidos"
 // bridge mode on the node's interface on the shared network, host-local
 // IPAM with the cluster's /24 and its single-address range.
 func NADConfig(plan *topology.Plan, c topology.ClusterPlan) (string, error) {
-	mode := plan.Macvlan.Mode
-	if mode == "" {
-		mode = "bridge"
-	}
-	master := plan.Macvlan.Master
-	if master == "" {
-		master = "eth0"
-	}
-	if c.Macvlan.Subnet == "" || c.Macvlan.RangeStart == "" {
-		return "", fmt.Errorf("cluster %q: plan has no macvlan subnet or range", c.Name)
-	}
-	end := c.Macvlan.RangeEnd
-	if end == "" {
-		end = c.Macvlan.RangeStart
+	if c.Macvlan.Subnet == "" || c.Macvlan.RangeStart == "" || c.Macvlan.RangeEnd == "" || plan.Macvlan.Master == "" || plan.Macvlan.Mode == "" {
+		return "", fmt.Errorf("the plan has no complete macvlan settings for cluster %q (compute it with topology.Plan)", c.Name)
 	}
 	cfg := map[string]any{
 		"cniVersion": "0.3.1",
-		"name":       nadName(plan),
+		"name":       plan.Macvlan.NADName,
 		"type":       "macvlan",
-		"master":     master,
-		"mode":       mode,
+		"master":     plan.Macvlan.Master,
+		"mode":       plan.Macvlan.Mode,
 		"ipam": map[string]any{
 			"type":       "host-local",
 			"subnet":     c.Macvlan.Subnet,
 			"rangeStart": c.Macvlan.RangeStart,
-			"rangeEnd":   end,
+			"rangeEnd":   c.Macvlan.RangeEnd,
 		},
 	}
 	b, err := json.Marshal(cfg)
@@ -58,13 +46,6 @@ func NADConfig(plan *topology.Plan, c topology.ClusterPlan) (string, error) {
 		return "", err
 	}
 	return string(b), nil
-}
-
-func nadName(plan *topology.Plan) string {
-	if plan.Macvlan.NADName != "" {
-		return plan.Macvlan.NADName
-	}
-	return "macvlan-conf"
 }
 
 // nadNamespaces are the plan's NAD namespaces without fluidos.
@@ -110,25 +91,25 @@ func (p *Provisioner) ensureNADs(ctx context.Context, plan *topology.Plan, s *cl
 			return "", false, fmt.Errorf("namespace %s: %w", ns, err)
 		}
 		res := dc.Resource(NADResource).Namespace(ns)
-		cur, err := res.Get(ctx, nadName(plan), metav1.GetOptions{})
+		cur, err := res.Get(ctx, plan.Macvlan.NADName, metav1.GetOptions{})
 		switch {
 		case apierrors.IsNotFound(err):
 			obj := &unstructured.Unstructured{Object: map[string]any{
 				"apiVersion": "k8s.cni.cncf.io/v1",
 				"kind":       "NetworkAttachmentDefinition",
 				"metadata": map[string]any{
-					"name":      nadName(plan),
+					"name":      plan.Macvlan.NADName,
 					"namespace": ns,
 					"labels":    map[string]any{"dev.testbed.managed": "true", "dev.testbed.topology": plan.Name, "dev.testbed.cluster": s.plan.Name},
 				},
 				"spec": map[string]any{"config": cfg},
 			}}
 			if _, err := res.Create(ctx, obj, metav1.CreateOptions{}); err != nil {
-				return "", false, fmt.Errorf("creating NAD %s/%s: %w", ns, nadName(plan), err)
+				return "", false, fmt.Errorf("creating NAD %s/%s: %w", ns, plan.Macvlan.NADName, err)
 			}
 			changed = true
 		case err != nil:
-			return "", false, fmt.Errorf("reading NAD %s/%s: %w", ns, nadName(plan), err)
+			return "", false, fmt.Errorf("reading NAD %s/%s: %w", ns, plan.Macvlan.NADName, err)
 		default:
 			got, _, _ := unstructured.NestedString(cur.Object, "spec", "config")
 			if got == cfg {
@@ -138,13 +119,13 @@ func (p *Provisioner) ensureNADs(ctx context.Context, plan *topology.Plan, s *cl
 				return "", false, err
 			}
 			if _, err := res.Update(ctx, cur, metav1.UpdateOptions{}); err != nil {
-				return "", false, fmt.Errorf("updating NAD %s/%s: %w", ns, nadName(plan), err)
+				return "", false, fmt.Errorf("updating NAD %s/%s: %w", ns, plan.Macvlan.NADName, err)
 			}
 			changed = true
 		}
 	}
 	if changed {
-		return fmt.Sprintf("%s in %v", nadName(plan), namespaces), true, nil
+		return fmt.Sprintf("%s in %v", plan.Macvlan.NADName, namespaces), true, nil
 	}
 	return "present", false, nil
 }

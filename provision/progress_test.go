@@ -11,12 +11,12 @@ import (
 func TestPlainProgress(t *testing.T) {
 	var b bytes.Buffer
 	p := &PlainProgress{W: &b}
-	p.Start("c1", PhaseClusters)
-	p.Done("c1", PhaseClusters, "created", 1500*time.Millisecond, nil)
-	p.Done("c2", PhaseMultus, "", time.Second, errors.New("boom"))
+	p.Start("c1", StepCreate)
+	p.Done("c1", StepCreate, "created", 1500*time.Millisecond, nil)
+	p.Done("c2", StepMultus, "", time.Second, errors.New("boom"))
 	p.Logf("note %d", 1)
-	want := "c1               clusters  ...\n" +
-		"c1               clusters  ✓ created (1.5s)\n" +
+	want := "c1               create    ...\n" +
+		"c1               create    ✓ created (1.5s)\n" +
 		"c2               multus    ✗ boom (1s)\n" +
 		"note 1\n"
 	if b.String() != want {
@@ -27,14 +27,14 @@ func TestPlainProgress(t *testing.T) {
 func TestTTYProgress(t *testing.T) {
 	var b bytes.Buffer
 	p := NewTTYProgress(&b, []string{"c2", "c1"})
-	p.Start("c1", PhaseClusters)
+	p.Start("c1", StepCreate)
 	first := b.String()
 	// One line per cluster, sorted, no cursor movement on the first draw.
 	if strings.Contains(first, "\x1b[2A") || strings.Index(first, "c1") > strings.Index(first, "c2") || strings.Count(first, "\n") != 2 {
 		t.Errorf("first draw %q", first)
 	}
 	b.Reset()
-	p.Done("c1", PhaseClusters, "created", time.Second, nil)
+	p.Done("c1", StepCreate, "created", time.Second, nil)
 	if !strings.HasPrefix(b.String(), "\x1b[2A") || !strings.Contains(b.String(), "✓ created (1s)") {
 		t.Errorf("redraw %q", b.String())
 	}

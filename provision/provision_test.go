@@ -41,6 +41,9 @@ type fakeLab struct {
 	createErr  map[string]error
 	missing    []string // host images missing (offline)
 	kubes      map[string]*fakeKube
+	bakeErr    error
+	baked      map[string]bool
+	images     map[string]string // node image each cluster was created from
 	applied    map[string][]topology.ChartPlan // by kubeconfig
 }
 
@@ -78,6 +81,12 @@ func (f *fakeLab) List() ([]string, error) {
 
 func (f *fakeLab) Create(_ context.Context, c topology.ClusterPlan, _ int) error {
 	f.record("create " + c.Name)
+	f.mu.Lock()
+	if f.images == nil {
+		f.images = map[string]string{}
+	}
+	f.images[c.Name] = c.NodeImage
+	f.mu.Unlock()
 	if f.createHook != nil {
 		f.createHook(c.Name)
 	}
@@ -164,6 +173,24 @@ func (f *fakeLab) EnsureHost(_ context.Context, refs []string, offline bool) ([]
 	return nil, nil
 }
 
+func (f *fakeLab) Bake(_ context.Context, base string, refs []string) (string, bool, error) {
+	f.record("bake " + base)
+	if f.bakeErr != nil {
+		return "", false, f.bakeErr
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	ref := "testbed.local/kind-node:baked-" + base
+	if f.baked[ref] {
+		return ref, false, nil
+	}
+	if f.baked == nil {
+		f.baked = map[string]bool{}
+	}
+	f.baked[ref] = true
+	return ref, true, nil
+}
+
 func (f *fakeLab) Load(_ context.Context, ref string, nodes []string) ([]string, error) {
 	f.record("load " + ref)
 	return nil, nil
@@ -205,6 +232,18 @@ func (f *fakeLab) kube(kubeconfig string) (kubernetes.Interface, dynamic.Interfa
 		f.kubes[kubeconfig] = k
 	}
 	return k.cs, k.dc, nil
+}
+
+// kubeconfigOf is the kubeconfig whose fake clients are cs.
+func (f *fakeLab) kubeconfigOf(cs kubernetes.Interface) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for kc, k := range f.kubes {
+		if kubernetes.Interface(k.cs) == cs {
+			return kc
+		}
+	}
+	return ""
 }
 
 type chartsFake struct{ *fakeLab }
@@ -251,7 +290,7 @@ func newTestProvisioner(t *testing.T, f *fakeLab, extra ...Option) *Provisioner 
 	t.Helper()
 	opts := []Option{
 		WithClusters(f), WithNetwork(f), WithImages(f), WithCNI(f), WithCharts(chartsFake{f}), WithKube(f.kube),
-		WithMultus(helm.MultusChart, func(context.Context, string) error { return nil }),
+		WithMultus(helm.MultusChart, func(context.Context, kubernetes.Interface) error { return nil }),
 		WithAgentImage(func(context.Context) (string, error) { return "testbed.local/reference-agent:0123456789ab", nil }),
 	}
 	p, err := New(append(opts, extra...)...)
@@ -277,7 +316,7 @@ func TestUpFreshThenNoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{PhaseHostImages, PhaseNetwork, PhaseClusters, PhaseImages, PhaseCNI, PhaseMultus, PhaseNAD, PhaseCharts}
+	want := []string{StepPull, StepBake, StepNetwork, StepCreate, StepImages, StepCNI, StepMultus, StepNAD, StepCharts}
 	if d := cmp.Diff(want, phaseNames(rep)); d != "" {
 		t.Errorf("phases (-want +got):\n%s", d)
 	}
@@ -358,7 +397,7 @@ func TestUpRepairsAndRefuses(t *testing.T) {
 			name:    "create failure names the cluster",
 			prepare: func(f *fakeLab, plan *topology.Plan) { f.createErr["c1"] = errors.New("boom") },
 			want:    []string{"create c1"},
-			wantErr: `cluster "c1": boom`,
+			wantErr: `cluster "c1": create: boom`,
 		},
 	}
 	for _, tt := range tests {
@@ -598,7 +637,8 @@ func TestUpInstallsFluidosThenWaitsForNetworkManager(t *testing.T) {
 			}
 			var mu sync.Mutex
 			var waited []string
-			wait := func(_ context.Context, kubeconfig string) error {
+			wait := func(_ context.Context, cs kubernetes.Interface) error {
+				kubeconfig := f.kubeconfigOf(cs)
 				mu.Lock()
 				defer mu.Unlock()
 				// The wait comes after both releases of that cluster.
@@ -617,6 +657,10 @@ func TestUpInstallsFluidosThenWaitsForNetworkManager(t *testing.T) {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "c2") {
 					t.Fatalf("Up error = %v, want %q naming c2", err, tt.wantErr)
 				}
+				var se *StepError
+				if !errors.As(err, &se) || se.Cluster != "c2" || se.Step != StepFluidos {
+					t.Fatalf("Up error %v: StepError %+v, want cluster c2 step %s", err, se, StepFluidos)
+				}
 				return
 			}
 			if err != nil {
@@ -634,6 +678,53 @@ func TestUpInstallsFluidosThenWaitsForNetworkManager(t *testing.T) {
 				if d := cmp.Diff([]string{helm.MultusRelease, "cert-manager", "node", "reference-agent"}, order); d != "" {
 					t.Errorf("%s: release order (-want +got):\n%s", c.Name, d)
 				}
+			}
+		})
+	}
+}
+
+// New clusters start from the baked node image; a failed bake falls back to
+// the plain image with a warning; --no-bake never bakes.
+func TestUpBakesNodeImageOnce(t *testing.T) {
+	tests := []struct {
+		name      string
+		opts      UpOptions
+		bakeErr   error
+		wantImage string
+		wantWarn  bool
+	}{
+		{name: "baked", wantImage: "testbed.local/kind-node:baked-node:v1"},
+		{name: "bake fails: fallback", bakeErr: errors.New("no space left on device"), wantImage: "node:v1", wantWarn: true},
+		{name: "no bake", opts: UpOptions{NoBake: true}, wantImage: "node:v1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeLab()
+			f.bakeErr = tt.bakeErr
+			plan := testPlan(t, 3)
+			rep, err := newTestProvisioner(t, f).Up(context.Background(), plan, tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, c := range plan.Clusters {
+				if got := f.images[c.Name]; got != tt.wantImage {
+					t.Errorf("%s created from %q, want %q", c.Name, got, tt.wantImage)
+				}
+				if c.NodeImage != "node:v1" {
+					t.Errorf("Up changed the caller's plan: %s", c.NodeImage)
+				}
+			}
+			if (rep.BakeWarning != "") != tt.wantWarn {
+				t.Errorf("bake warning %q, want one: %v", rep.BakeWarning, tt.wantWarn)
+			}
+			bakes := 0
+			for _, c := range f.calls {
+				if strings.HasPrefix(c, "bake ") {
+					bakes++
+				}
+			}
+			if want := map[bool]int{true: 0, false: 1}[tt.opts.NoBake]; bakes != want {
+				t.Errorf("%d bake calls, want %d (once per distinct node image)", bakes, want)
 			}
 		})
 	}

@@ -2,12 +2,10 @@ package provision
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/docker/docker/api/types/network"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	tbdocker "github.com/fluidos-lab/testbed/provision/docker"
 	"github.com/fluidos-lab/testbed/provision/helm"
@@ -31,10 +29,15 @@ type Network interface {
 	Nodes(ctx context.Context, s network.Summary, cluster string) ([]tbdocker.Node, error)
 }
 
-// Images pulls images once on the host and loads them into nodes
+// Images pulls images once on the host, bakes them into a derived node
+// image, and loads them into the nodes of a running cluster
 // (provision/images in production).
 type Images interface {
 	EnsureHost(ctx context.Context, refs []string, offline bool) ([]string, error)
+	// Bake returns a node image derived from base with refs preloaded,
+	// built once per set (built says whether it was built now).
+	Bake(ctx context.Context, base string, refs []string) (ref string, built bool, err error)
+	// Load imports ref into the nodes that lack it and returns those nodes.
 	Load(ctx context.Context, ref string, nodes []string) ([]string, error)
 }
 
@@ -53,21 +56,3 @@ type Charts interface {
 
 // Kube builds the API clients of one cluster from its kubeconfig file.
 type Kube func(kubeconfig string) (kubernetes.Interface, dynamic.Interface, error)
-
-// KubeFromFile is the production Kube.
-func KubeFromFile(kubeconfig string) (kubernetes.Interface, dynamic.Interface, error) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return nil, nil, fmt.Errorf("loading kubeconfig %s: %w", kubeconfig, err)
-	}
-	cfg.QPS, cfg.Burst = 50, 100
-	cs, err := kubernetes.NewForConfig(cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("kubernetes client for %s: %w", kubeconfig, err)
-	}
-	dc, err := dynamic.NewForConfig(cfg)
-	if err != nil {
-		return nil, nil, fmt.Errorf("dynamic client for %s: %w", kubeconfig, err)
-	}
-	return cs, dc, nil
-}

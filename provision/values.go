@@ -15,14 +15,6 @@ const AgentImageRepo = "testbed.local/reference-agent"
 // one cluster. nodeAddress is the control-plane container's address on the
 // shared network; agentImage may be empty when no chart needs it.
 func TestbedValues(plan *topology.Plan, c topology.ClusterPlan, nodeAddress, agentImage string) map[string]any {
-	iface := plan.Macvlan.PodInterface
-	if iface == "" {
-		iface = "eth1"
-	}
-	nad := plan.Macvlan.NADName
-	if nad == "" {
-		nad = "macvlan-conf"
-	}
 	return map[string]any{
 		"topology":     plan.Name,
 		"cluster":      c.Name,
@@ -30,8 +22,8 @@ func TestbedValues(plan *topology.Plan, c topology.ClusterPlan, nodeAddress, age
 		"nodeAddress":  nodeAddress,
 		"agentImage":   agentImage,
 		"macvlan": map[string]any{
-			"nad":       nad,
-			"interface": iface,
+			"nad":       plan.Macvlan.NADName,
+			"interface": plan.Macvlan.PodInterface,
 			"address":   c.Macvlan.RangeStart,
 			"subnet":    c.Macvlan.Subnet,
 		},

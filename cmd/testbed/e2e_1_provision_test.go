@@ -3,6 +3,8 @@
 package main
 
 import (
+	"github.com/fluidos-lab/testbed/internal/kubeclient"
+
 	"bytes"
 	"context"
 	"encoding/json"
@@ -182,7 +184,7 @@ func testMulticast(t *testing.T, plan *topology.Plan) {
 		return fmt.Sprintf("%d.%d.%d.201", c.Macvlan.Octets[0], c.Macvlan.Octets[1], c.Macvlan.Octets[2])
 	}
 	setup := func(c topology.ClusterPlan) kubernetes.Interface {
-		cs, dyn, err := provision.KubeFromFile(c.Kubeconfig)
+		cs, dyn, err := (&kubeclient.Factory{}).KubeDynamic(c.Kubeconfig)
 		if err != nil {
 			t.Fatal(err)
 		}

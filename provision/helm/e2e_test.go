@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fluidos-lab/testbed/internal/kubeclient"
 	"github.com/fluidos-lab/testbed/topology"
 )
 
@@ -69,7 +70,11 @@ func TestE2EMultusOnKind(t *testing.T) {
 		t.Fatalf("install: %+v", rel)
 	}
 	start = time.Now()
-	if err := WaitMultusReady(ctx, kubeconfig); err != nil {
+	cs, err := (&kubeclient.Factory{}).Kube(kubeconfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := WaitMultusReady(ctx, cs); err != nil {
 		t.Fatal(err)
 	}
 	wait := time.Since(start)

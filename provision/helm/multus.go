@@ -13,7 +13,6 @@ import (
 	"k8s.io/apimachinery/pkg/watch"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/clientcmd"
 	watchtools "k8s.io/client-go/tools/watch"
 
 	multuschart "github.com/fluidos-lab/testbed/charts/multus"
@@ -77,38 +76,17 @@ func splitImage(img string) (repo, tag string, err error) {
 	return img[:colon], img[colon+1:], nil
 }
 
-// WaitMultusReady waits until the Multus DaemonSet is ready on the cluster
-// behind kubeconfig.
+// WaitMultusReady waits until the Multus DaemonSet is ready on the cluster.
 // Helm's own wait is not enough: it accepts a DaemonSet with maxUnavailable
 // pods unready, which on a single-node cluster is all of them.
-func WaitMultusReady(ctx context.Context, kubeconfig string) error {
-	return WaitDaemonSetReadyOn(ctx, kubeconfig, MultusNamespace, MultusDaemonSet)
+func WaitMultusReady(ctx context.Context, cs kubernetes.Interface) error {
+	return WaitDaemonSetReady(ctx, cs, MultusNamespace, MultusDaemonSet)
 }
 
 // WaitFluidosReady waits until the FLUIDOS Network Manager DaemonSet is ready
-// on the cluster behind kubeconfig.
-func WaitFluidosReady(ctx context.Context, kubeconfig string) error {
-	return WaitDaemonSetReadyOn(ctx, kubeconfig, FluidosNamespace, FluidosDaemonSet)
-}
-
-// WaitDaemonSetReadyOn is WaitDaemonSetReady on the cluster behind kubeconfig.
-func WaitDaemonSetReadyOn(ctx context.Context, kubeconfig, namespace, name string) error {
-	cs, err := clientsetFor(kubeconfig)
-	if err != nil {
-		return fmt.Errorf("waiting for daemonset %s/%s on %s: %w", namespace, name, kubeconfig, err)
-	}
-	if err := WaitDaemonSetReady(ctx, cs, namespace, name); err != nil {
-		return fmt.Errorf("on %s: %w", kubeconfig, err)
-	}
-	return nil
-}
-
-func clientsetFor(kubeconfig string) (kubernetes.Interface, error) {
-	cfg, err := clientcmd.BuildConfigFromFlags("", kubeconfig)
-	if err != nil {
-		return nil, err
-	}
-	return kubernetes.NewForConfig(cfg)
+// on the cluster.
+func WaitFluidosReady(ctx context.Context, cs kubernetes.Interface) error {
+	return WaitDaemonSetReady(ctx, cs, FluidosNamespace, FluidosDaemonSet)
 }
 
 // DaemonSetReady reports whether ds has rolled out: the controller observed

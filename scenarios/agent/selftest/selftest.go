@@ -6,6 +6,8 @@
 package selftest
 
 import (
+	"github.com/fluidos-lab/testbed/internal/kubeclient"
+
 	"context"
 	"errors"
 	"fmt"
@@ -139,7 +141,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		o.Slack = 2 * time.Second
 	}
 	if o.Kube == nil {
-		o.Kube = provision.KubeFromFile
+		o.Kube = (&kubeclient.Factory{}).KubeDynamic
 	}
 	logf := o.Logf
 	if logf == nil {

@@ -1,0 +1,87 @@
+package provision
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"time"
+
+	"github.com/docker/docker/api/types/network"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	tbdocker "github.com/fluidos-lab/testbed/provision/docker"
+	"github.com/fluidos-lab/testbed/topology"
+)
+
+// ensureCluster makes one cluster exist and be healthy: a healthy cluster is
+// kept (its kubeconfig re-exported if missing), anything else is deleted and
+// created again. A KinD cluster of the same name that is not on the lab's
+// network is not this lab's and is refused, never deleted.
+func (p *Provisioner) ensureCluster(ctx context.Context, plan *topology.Plan, s *clusterState, exists, recreate bool, net network.Summary) (string, bool, time.Duration, error) {
+	c := s.plan
+	if exists {
+		nodes, err := p.network.Nodes(ctx, net, c.Name)
+		if err != nil {
+			return "", false, 0, err
+		}
+		if len(nodes) == 0 {
+			return "", false, 0, fmt.Errorf("a KinD cluster named %q exists but none of its nodes is on network %q: it is not this lab's; delete it or rename the cluster", c.Name, plan.Network.Name)
+		}
+		reason := ""
+		if recreate {
+			reason = "--recreate"
+		} else {
+			reason = p.unhealthy(ctx, c, nodes)
+		}
+		if reason == "" {
+			return "healthy, kept", false, 0, nil
+		}
+		p.progress.Logf("cluster %s: %s: deleting and creating again", c.Name, reason)
+		if err := p.clusters.Delete(c.Name, c.Kubeconfig); err != nil {
+			return "", false, 0, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return "", false, 0, err
+	}
+	retries := plan.Retries
+	t := p.now()
+	if err := p.clusters.Create(ctx, c, retries); err != nil {
+		return "", false, 0, err
+	}
+	d := p.now().Sub(t)
+	return fmt.Sprintf("created in %s", d.Round(time.Millisecond)), true, d, nil
+}
+
+// unhealthy returns why an existing cluster must be rebuilt, or "".
+func (p *Provisioner) unhealthy(ctx context.Context, c topology.ClusterPlan, nodes []tbdocker.Node) string {
+	want := max(len(c.Nodes), 1)
+	if len(nodes) != want {
+		return fmt.Sprintf("%d of %d node containers", len(nodes), want)
+	}
+	for _, n := range nodes {
+		if n.State != "running" {
+			return fmt.Sprintf("node %s is %s", n.Name, n.State)
+		}
+	}
+	if _, err := os.Stat(c.Kubeconfig); err != nil {
+		if err := p.clusters.ExportKubeconfig(c.Name, c.Kubeconfig); err != nil {
+			return fmt.Sprintf("kubeconfig missing and not exportable: %v", err)
+		}
+	}
+	if err := p.apiReachable(ctx, c.Kubeconfig); err != nil {
+		return fmt.Sprintf("API unreachable: %v", err)
+	}
+	return ""
+}
+
+func (p *Provisioner) apiReachable(ctx context.Context, kubeconfig string) error {
+	cs, _, err := p.kube(kubeconfig)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.apiTimeout)
+	defer cancel()
+	_, err = cs.CoreV1().Namespaces().Get(ctx, "kube-system", metav1.GetOptions{})
+	return err
+}
