@@ -2,24 +2,13 @@ package results
 
 import "time"
 
-// This file is the contract between the runner (scenarios), which appends one
-// Run per line to runs.jsonl, and everything that reads a campaign.
-//
-// Campaign directory layout:
-//
-//	manifest.json  what was run, on what, with which versions (Manifest)
-//	runs.jsonl     one Run per line, appended and fsynced as each run ends
-//	...            derived files (summary.json, report.html, plots/)
+// These types are the contract between the runner (scenarios), which
+// appends one Run per line to a campaign's runs.jsonl, and everything that
+// reads a campaign (see package store for the files).
 //
 // All times are milliseconds (float, sub-ms precision) since the run's t0,
 // taken from one monotonic clock on the runner host. A nil pointer means the
 // event was not observed before the run ended.
-
-// FileManifest and FileRuns are the names of a campaign's files.
-const (
-	FileManifest = "manifest.json"
-	FileRuns     = "runs.jsonl"
-)
 
 // Run is one line of runs.jsonl.
 type Run struct {

@@ -6,7 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/results/compare"
+	"github.com/fluidos-lab/testbed/results/store"
 )
 
 type compareFlags struct {
@@ -18,9 +19,9 @@ type compareFlags struct {
 }
 
 type compareOutput struct {
-	*results.Comparison
-	Thresholds []results.Threshold `json:"thresholds,omitempty"`
-	Breaches   []results.Breach    `json:"breaches"`
+	*compare.Result
+	Thresholds []compare.Threshold `json:"thresholds,omitempty"`
+	Breaches   []compare.Breach    `json:"breaches"`
 }
 
 func newCompareCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
@@ -53,28 +54,28 @@ With --thresholds FILE (YAML list of rules) the exit code is 1 when any rule is 
 			if err := checkFormat(f.format); err != nil {
 				return err
 			}
-			var rules []results.Threshold
+			var rules []compare.Threshold
 			if f.thresholds != "" {
 				var err error
-				if rules, err = results.LoadThresholds(f.thresholds); err != nil {
+				if rules, err = compare.LoadThresholds(f.thresholds); err != nil {
 					return err
 				}
 			}
-			base, err := results.ReadCampaign(args[0])
+			base, err := store.Read(args[0])
 			if err != nil {
 				return fmt.Errorf("baseline: %w", err)
 			}
-			cand, err := results.ReadCampaign(args[1])
+			cand, err := store.Read(args[1])
 			if err != nil {
 				return fmt.Errorf("candidate: %w", err)
 			}
 			out := compareOutput{
-				Comparison: results.Compare(base, cand, results.CompareOptions{Alpha: f.alpha, Bootstrap: f.bootstrap, Seed: f.seed}),
+				Result:     compare.Campaigns(base, cand, compare.Options{Alpha: f.alpha, Bootstrap: f.bootstrap, Seed: f.seed}),
 				Thresholds: rules,
 			}
 			out.Breaches = out.Check(rules)
 			if out.Breaches == nil {
-				out.Breaches = []results.Breach{}
+				out.Breaches = []compare.Breach{}
 			}
 			if err := printData(streams.Out, f.format, out, func(tw *tabwriter.Writer) error { return compareTable(tw, out) }); err != nil {
 				return err

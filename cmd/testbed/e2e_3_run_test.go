@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/results/store"
 	"github.com/fluidos-lab/testbed/scenarios"
 )
 
@@ -46,7 +47,7 @@ func TestE2ERun(t *testing.T) {
 	if !strings.Contains(out, "cycle overhead median") {
 		t.Errorf("no summary line in the output")
 	}
-	c, err := results.ReadCampaign(dir)
+	c, err := store.Read(dir)
 	if err != nil {
 		t.Fatalf("reading campaign: %v", err)
 	}

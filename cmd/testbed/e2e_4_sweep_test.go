@@ -16,7 +16,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/results/store"
 	"github.com/fluidos-lab/testbed/scenarios/sweep"
 )
 
@@ -56,7 +56,7 @@ func TestE2ESweep(t *testing.T) {
 	if st.Cells[0].Status != sweep.StatusComplete || st.Cells[1].Status != sweep.StatusPartial {
 		t.Fatalf("after the kill: %+v", st.Cells)
 	}
-	partial, err := results.ReadCampaign(cell3.Dir(out))
+	partial, err := store.Read(cell3.Dir(out))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,7 +72,7 @@ func TestE2ESweep(t *testing.T) {
 		t.Errorf("resume did not skip cell 2 and resume cell 3")
 	}
 	for _, c := range []sweep.Cell{cell2, cell3} {
-		camp, err := results.ReadCampaign(c.Dir(out))
+		camp, err := store.Read(c.Dir(out))
 		if err != nil {
 			t.Fatal(err)
 		}

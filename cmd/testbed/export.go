@@ -5,7 +5,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/results/store"
 )
 
 const formatCSV = "csv"
@@ -30,18 +30,18 @@ included and flagged. Unobserved values are empty CSV cells (NaN in pandas, NA i
 			if err := checkFormat(format, formatCSV, formatJSON); err != nil {
 				return err
 			}
-			c, err := results.ReadCampaign(args[0])
+			c, err := store.Read(args[0])
 			if err != nil {
 				return err
 			}
 			for _, w := range c.Warnings {
 				fmt.Fprintf(streams.ErrOut, "warning: %s\n", w)
 			}
-			rows := results.ExportRows(c)
+			rows := store.ExportRows(c)
 			if format == formatJSON {
-				return results.WriteJSON(streams.Out, rows)
+				return store.WriteJSON(streams.Out, rows)
 			}
-			return results.WriteCSV(streams.Out, rows)
+			return store.WriteCSV(streams.Out, rows)
 		},
 	}
 	cmd.Flags().StringVarP(&format, "output", "o", formatCSV, "output format: csv or json")

@@ -6,7 +6,8 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/results/report"
+	"github.com/fluidos-lab/testbed/results/store"
 )
 
 type reportFlags struct {
@@ -17,7 +18,7 @@ type reportFlags struct {
 }
 
 type reportOutput struct {
-	Files    *results.ReportFiles     `json:"files"`
+	Files    *report.Files            `json:"files"`
 	Summary  []reportConditionSummary `json:"conditions"`
 	Warnings []string                 `json:"warnings,omitempty"`
 }
@@ -51,11 +52,11 @@ no external assets), summary.json with the same numbers, and every plot as SVG a
 			if err := checkFormat(f.format); err != nil {
 				return err
 			}
-			c, err := results.ReadCampaign(args[0])
+			c, err := store.Read(args[0])
 			if err != nil {
 				return err
 			}
-			files, err := results.WriteReport(cmd.Context(), c, results.ReportOptions{OutDir: f.out, RunsShown: f.runsShown, NoPNG: f.noPNG})
+			files, err := report.Write(cmd.Context(), c, report.Options{OutDir: f.out, RunsShown: f.runsShown, NoPNG: f.noPNG})
 			if err != nil {
 				return fmt.Errorf("writing report: %w", err)
 			}
@@ -69,7 +70,7 @@ no external assets), summary.json with the same numbers, and every plot as SVG a
 	return cmd
 }
 
-func printReport(streams IOStreams, format string, files *results.ReportFiles) error {
+func printReport(streams IOStreams, format string, files *report.Files) error {
 	s := files.Stats
 	out := reportOutput{Files: files, Warnings: s.Warnings}
 	for _, cs := range s.Conditions {

@@ -11,7 +11,9 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/results/compare"
+	"github.com/fluidos-lab/testbed/results/stats"
+	"github.com/fluidos-lab/testbed/results/store"
 )
 
 // runResultsCLI runs the root command in-process and returns stdout,
@@ -37,9 +39,9 @@ func runResultsCLI(t *testing.T, args ...string) (string, string, int, error) {
 func writeSynthCampaign(t *testing.T, name string, shiftMS float64, seed uint64) string {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), name)
-	c := results.Synthesize(results.SynthOptions{Campaign: name, Seed: seed, Peers: 3, Runs: 60, Warmup: 1,
+	c := stats.Synthesize(stats.SynthOptions{Campaign: name, Seed: seed, Peers: 3, Runs: 60, Warmup: 1,
 		LossPcts: []float64{0, 10}, IntervalMS: 5000, StartupMS: 900, StartupJitterMS: 100, ShiftMS: shiftMS})
-	rec, err := results.CreateCampaign(dir, c.Manifest)
+	rec, err := store.Create(dir, c.Manifest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -95,7 +97,7 @@ func TestExportCommand(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var rows []results.ExportRow
+	var rows []store.ExportRow
 	if err := json.Unmarshal([]byte(out), &rows); err != nil || len(rows) != 2*61*3 {
 		t.Fatalf("json export: %d rows, %v", len(rows), err)
 	}
@@ -137,8 +139,8 @@ func TestCompareCommand(t *testing.T) {
 	}
 	out, _, code, _ := runResultsCLI(t, "compare", base, slow, "--thresholds", rules, "-o", "json")
 	var got struct {
-		Rows     []results.CompareRow `json:"rows"`
-		Breaches []results.Breach     `json:"breaches"`
+		Rows     []compare.Row    `json:"rows"`
+		Breaches []compare.Breach `json:"breaches"`
 	}
 	if err := json.Unmarshal([]byte(out), &got); err != nil || code != 1 || len(got.Breaches) == 0 || len(got.Rows) != 2*(3+3) {
 		t.Fatalf("compare -o json: code %d, %d rows, %d breaches, %v", code, len(got.Rows), len(got.Breaches), err)

@@ -11,7 +11,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fluidos-lab/testbed/provision/agentimage"
-	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/results/compare"
 	"github.com/fluidos-lab/testbed/results/provenance"
 	"github.com/fluidos-lab/testbed/scenarios/sweep"
 )
@@ -25,13 +25,13 @@ type rerunFlags struct {
 }
 
 type rerunOutput struct {
-	Source      string              `json:"source"`
-	Output      string              `json:"output"`
-	NodeImage   string              `json:"nodeImage"`
-	Exact       bool                `json:"exact"`
-	Differences []string            `json:"differences"`
-	Comparison  *results.Comparison `json:"comparison,omitempty"`
-	Significant []string            `json:"significant"`
+	Source      string          `json:"source"`
+	Output      string          `json:"output"`
+	NodeImage   string          `json:"nodeImage"`
+	Exact       bool            `json:"exact"`
+	Differences []string        `json:"differences"`
+	Comparison  *compare.Result `json:"comparison,omitempty"`
+	Significant []string        `json:"significant"`
 	// ReadBack are differences read back from the recreated lab.
 	ReadBack []string `json:"readBack,omitempty"`
 }
@@ -89,7 +89,7 @@ difference; --plan only lists what would differ.`,
 				out.Output = filepath.Clean(args[0]) + "-rerun-" + time.Now().UTC().Format("20060102-150405")
 			}
 			rr := &sweep.Rerunner{Lab: deps.lab, Workloads: &sweep.KubeWorkloads{}, Runner: deps.cells, Collector: deps.collector, Progress: streams.ErrOut}
-			res, err := rr.Run(cmd.Context(), p, out.Output, f.fresh, results.CompareOptions{Alpha: f.alpha, Seed: 1})
+			res, err := rr.Run(cmd.Context(), p, out.Output, f.fresh, compare.Options{Alpha: f.alpha, Seed: 1})
 			if err != nil {
 				return fmt.Errorf("%w (run the same command with --output %s to resume)", err, out.Output)
 			}

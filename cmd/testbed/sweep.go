@@ -14,7 +14,7 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	"github.com/fluidos-lab/testbed/provision"
-	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/results/compare"
 	"github.com/fluidos-lab/testbed/results/provenance"
 	"github.com/fluidos-lab/testbed/scenarios/impair"
 	"github.com/fluidos-lab/testbed/scenarios/sweep"
@@ -74,9 +74,9 @@ cell is missing.`,
 			if cmd.Flags().Changed("teardown") {
 				s.Teardown = f.teardown
 			}
-			var rules []results.Threshold
+			var rules []compare.Threshold
 			if f.thresholds != "" {
-				if rules, err = results.LoadThresholds(f.thresholds); err != nil {
+				if rules, err = compare.LoadThresholds(f.thresholds); err != nil {
 					return err
 				}
 			}
@@ -143,10 +143,10 @@ func newSweepCompareCommand(streams IOStreams) *cobra.Command {
 			if err := checkFormat(format); err != nil {
 				return err
 			}
-			var rules []results.Threshold
+			var rules []compare.Threshold
 			if thresholds != "" {
 				var err error
-				if rules, err = results.LoadThresholds(thresholds); err != nil {
+				if rules, err = compare.LoadThresholds(thresholds); err != nil {
 					return err
 				}
 			}
@@ -158,8 +158,8 @@ func newSweepCompareCommand(streams IOStreams) *cobra.Command {
 	return cmd
 }
 
-func compareSweeps(streams IOStreams, format, base, cand, thresholdsFile string, rules []results.Threshold) error {
-	cmp, err := sweep.CompareSweeps(base, cand, results.CompareOptions{Seed: 1}, rules)
+func compareSweeps(streams IOStreams, format, base, cand, thresholdsFile string, rules []compare.Threshold) error {
+	cmp, err := sweep.CompareSweeps(base, cand, compare.Options{Seed: 1}, rules)
 	if err != nil {
 		return err
 	}

@@ -8,7 +8,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/results/stats"
+	"github.com/fluidos-lab/testbed/results/store"
 	"github.com/fluidos-lab/testbed/scenarios/sweep"
 )
 
@@ -19,9 +20,9 @@ func writeSweepDir(t *testing.T, sizes ...int) string {
 	st := sweep.State{Name: "cli", SHA256: "x", Strategy: sweep.StrategySubset}
 	for _, n := range sizes {
 		c := sweep.Cell{Protocol: "reference-agent", Clusters: n}
-		syn := results.Synthesize(results.SynthOptions{Campaign: "cli", Seed: uint64(n), Peers: n - 1, Runs: 8,
+		syn := stats.Synthesize(stats.SynthOptions{Campaign: "cli", Seed: uint64(n), Peers: n - 1, Runs: 8,
 			LossPcts: []float64{0, 20}, IntervalMS: 5000, StartupMS: 1000})
-		rec, err := results.CreateCampaign(c.Dir(dir), syn.Manifest)
+		rec, err := store.Create(c.Dir(dir), syn.Manifest)
 		if err != nil {
 			t.Fatal(err)
 		}

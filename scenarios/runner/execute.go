@@ -15,6 +15,7 @@ import (
 	"github.com/fluidos-lab/testbed/provision/helm"
 	"github.com/fluidos-lab/testbed/results"
 	"github.com/fluidos-lab/testbed/results/provenance"
+	"github.com/fluidos-lab/testbed/results/store"
 	"github.com/fluidos-lab/testbed/scenarios"
 	"github.com/fluidos-lab/testbed/scenarios/impair"
 	"github.com/fluidos-lab/testbed/topology"
@@ -128,7 +129,7 @@ func needsImpairment(s *scenarios.Scenario) bool {
 // the campaign's manifest, and picks the campaign directory.
 func loadInputs(o ExecOptions) (*scenarios.Scenario, *topology.Topology, string, []results.Input, error) {
 	if o.Resume != "" {
-		c, err := results.ReadCampaign(o.Resume)
+		c, err := store.Read(o.Resume)
 		if err != nil {
 			return nil, nil, "", nil, fmt.Errorf("resuming %s: %w", o.Resume, err)
 		}

@@ -19,6 +19,7 @@ import (
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/results/store"
 	"github.com/fluidos-lab/testbed/scenarios"
 	"github.com/fluidos-lab/testbed/scenarios/impair"
 )
@@ -364,11 +365,11 @@ func (r *Runner) Run(ctx context.Context, c Campaign) (*Summary, error) {
 		return nil, err
 	}
 
-	var rec results.Recorder
+	var rec store.Recorder
 	next := map[string]int{}
 	m := r.manifest(c.Manifest, backends)
 	if c.Resume {
-		fr, camp, err := results.OpenCampaign(c.Dir)
+		fr, camp, err := store.Open(c.Dir)
 		if err != nil {
 			return nil, fmt.Errorf("resuming campaign %s: %w", c.Dir, err)
 		}
@@ -384,7 +385,7 @@ func (r *Runner) Run(ctx context.Context, c Campaign) (*Summary, error) {
 			return nil, err
 		}
 	} else {
-		fr, err := results.CreateCampaign(c.Dir, m)
+		fr, err := store.Create(c.Dir, m)
 		if err != nil {
 			return nil, err
 		}
@@ -463,7 +464,7 @@ func (r *Runner) Run(ctx context.Context, c Campaign) (*Summary, error) {
 		sum.Conditions = append(sum.Conditions, cs)
 	}
 	m.Ended = time.Now()
-	if fr, ok := rec.(*results.FileRecorder); ok {
+	if fr, ok := rec.(*store.FileRecorder); ok {
 		if err := fr.UpdateManifest(m); err != nil {
 			return sum, err
 		}
@@ -497,7 +498,7 @@ func warmTag(w bool) string {
 
 // abort restores the lab under a fresh bounded context and records the run
 // in flight (if any) as aborted.
-func (r *Runner) abort(ctx context.Context, rec results.Recorder, imp *impairState, run *results.Run, cause error) error {
+func (r *Runner) abort(ctx context.Context, rec store.Recorder, imp *impairState, run *results.Run, cause error) error {
 	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), r.o.CleanupTimeout)
 	defer cancel()
 	r.mu.Lock()

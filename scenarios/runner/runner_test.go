@@ -13,6 +13,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/results/store"
 	"github.com/fluidos-lab/testbed/scenarios"
 	"github.com/fluidos-lab/testbed/scenarios/impair"
 )
@@ -73,7 +74,7 @@ func waitFlaps(r *Runner, observer, subject string, n int, closed bool) {
 
 func readRuns(t *testing.T, dir string) []results.Run {
 	t.Helper()
-	c, err := results.ReadCampaign(dir)
+	c, err := store.Read(dir)
 	if err != nil {
 		t.Fatalf("ReadCampaign: %v", err)
 	}
@@ -159,7 +160,7 @@ func TestRunSequencing(t *testing.T) {
 	if err != nil || len(ds.Spec.Template.Spec.NodeSelector) != 0 {
 		t.Errorf("A left disabled: %v %v", ds.Spec.Template.Spec.NodeSelector, err)
 	}
-	c, _ := results.ReadCampaign(dir)
+	c, _ := store.Read(dir)
 	if c.Manifest.Ended.IsZero() || c.Manifest.Seed != 1 || len(c.Manifest.Peers) != 2 || c.Manifest.AnnounceIntervalMS != 5000 || len(c.Manifest.Warnings) == 0 {
 		t.Errorf("manifest %+v", c.Manifest)
 	}
@@ -373,7 +374,7 @@ func TestRunRecordsImpairment(t *testing.T) {
 	if imp.applied["b"] != 1 || imp.applied["a"] != 2 || imp.removed["b"] != 1 || imp.removed["a"] != 2 {
 		t.Errorf("applied %v removed %v", imp.applied, imp.removed)
 	}
-	c, _ := results.ReadCampaign(dir)
+	c, _ := store.Read(dir)
 	if c.Manifest.Host.ImpairmentBackend != impair.BackendNftables || c.Manifest.Conditions[0].Impairment.LossPct != 25 {
 		t.Errorf("manifest %+v", c.Manifest)
 	}

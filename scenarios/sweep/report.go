@@ -4,19 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"image/color"
 	"math"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
-	"gonum.org/v1/plot"
-	"gonum.org/v1/plot/plotter"
-	"gonum.org/v1/plot/plotutil"
-	"gonum.org/v1/plot/vg"
-
-	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/results/compare"
+	"github.com/fluidos-lab/testbed/results/plot"
+	"github.com/fluidos-lab/testbed/results/stats"
+	"github.com/fluidos-lab/testbed/results/store"
 )
 
 // DirReport is where the sweep report goes inside the sweep directory.
@@ -30,8 +27,8 @@ type Point struct {
 	Runs      int     `json:"runs"`
 	TimedOut  int     `json:"timedOut"`
 	// AllPeers and FirstPeer are ms from node A's start.
-	AllPeers  results.Dist `json:"allPeers"`
-	FirstPeer results.Dist `json:"firstPeer"`
+	AllPeers  stats.Dist `json:"allPeers"`
+	FirstPeer stats.Dist `json:"firstPeer"`
 	// Responsiveness is the fraction of runs in which node A found every
 	// peer within DeadlineMS (two announce periods).
 	Responsiveness float64 `json:"responsiveness"`
@@ -49,20 +46,20 @@ type Report struct {
 }
 
 // Collect analyses every cell campaign of the sweep in dir.
-func Collect(dir string) (*Report, map[Cell]*results.Campaign, error) {
+func Collect(dir string) (*Report, map[Cell]*store.Campaign, error) {
 	st, err := ReadState(dir)
 	if err != nil {
 		return nil, nil, err
 	}
 	rep := &Report{Sweep: st.Name}
-	camps := map[Cell]*results.Campaign{}
+	camps := map[Cell]*store.Campaign{}
 	for _, cs := range st.Cells {
 		cdir := filepath.Join(dir, cs.Dir)
-		if _, err := os.Stat(filepath.Join(cdir, results.FileManifest)); err != nil {
+		if _, err := os.Stat(filepath.Join(cdir, store.FileManifest)); err != nil {
 			rep.Incomplete = append(rep.Incomplete, cs.Cell.String())
 			continue
 		}
-		camp, err := results.ReadCampaign(cdir)
+		camp, err := store.Read(cdir)
 		if err != nil {
 			return nil, nil, fmt.Errorf("cell %s: %w", cs.Cell, err)
 		}
@@ -73,8 +70,8 @@ func Collect(dir string) (*Report, map[Cell]*results.Campaign, error) {
 }
 
 // Points are the sweep points of one cell's campaign.
-func Points(c Cell, camp *results.Campaign) []Point {
-	sum := results.Analyze(camp)
+func Points(c Cell, camp *store.Campaign) []Point {
+	sum := stats.Analyze(camp)
 	deadline := 2 * camp.Manifest.AnnounceIntervalMS
 	var out []Point
 	for _, cs := range sum.Conditions {
@@ -122,16 +119,16 @@ func WriteReport(ctx context.Context, dir string) (*Report, error) {
 			return nil, err
 		}
 		pts := byProto[proto]
-		for _, metric := range []string{results.MetricAllPeers, results.MetricFirstPeer} {
-			var sp []results.SweepPoint
+		for _, metric := range []string{compare.MetricAllPeers, compare.MetricFirstPeer} {
+			var sp []plot.SweepPoint
 			for _, p := range pts {
 				d := p.AllPeers
-				if metric == results.MetricFirstPeer {
+				if metric == compare.MetricFirstPeer {
 					d = p.FirstPeer
 				}
-				sp = append(sp, results.SweepPoint{Clusters: p.Clusters, Condition: p.Condition, LossPct: p.LossPct, Stats: d})
+				sp = append(sp, plot.SweepPoint{Clusters: p.Clusters, Condition: p.Condition, LossPct: p.LossPct, Stats: d})
 			}
-			fig, err := results.SweepFigure(metric, sp)
+			fig, err := plot.Sweep(metric, sp)
 			if err != nil {
 				return nil, fmt.Errorf("sweep %s: plotting %s: %w", rep.Sweep, metric, err)
 			}
@@ -140,7 +137,7 @@ func WriteReport(ctx context.Context, dir string) (*Report, error) {
 				return nil, fmt.Errorf("sweep %s: rendering %s: %w", rep.Sweep, metric, err)
 			}
 			name := fmt.Sprintf("sweep-%s-%s.svg", proto, metric)
-			if err := results.WriteFileAtomic(filepath.Join(out, name), svg); err != nil {
+			if err := store.WriteFileAtomic(filepath.Join(out, name), svg); err != nil {
 				return nil, err
 			}
 			rep.Files = append(rep.Files, filepath.Join(DirReport, name))
@@ -150,13 +147,13 @@ func WriteReport(ctx context.Context, dir string) (*Report, error) {
 			return nil, fmt.Errorf("sweep %s: plotting responsiveness: %w", rep.Sweep, err)
 		}
 		name := fmt.Sprintf("sweep-%s-responsiveness.svg", proto)
-		if err := results.WriteFileAtomic(filepath.Join(out, name), svg); err != nil {
+		if err := store.WriteFileAtomic(filepath.Join(out, name), svg); err != nil {
 			return nil, err
 		}
 		rep.Files = append(rep.Files, filepath.Join(DirReport, name))
 	}
 	md := Markdown(rep)
-	if err := results.WriteFileAtomic(filepath.Join(out, "report.md"), []byte(md)); err != nil {
+	if err := store.WriteFileAtomic(filepath.Join(out, "report.md"), []byte(md)); err != nil {
 		return nil, err
 	}
 	rep.Files = append(rep.Files, filepath.Join(DirReport, "report.md"), filepath.Join(DirReport, "summary.json"))
@@ -164,7 +161,7 @@ func WriteReport(ctx context.Context, dir string) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding the sweep summary: %w", err)
 	}
-	if err := results.WriteFileAtomic(filepath.Join(out, "summary.json"), append(b, '\n')); err != nil {
+	if err := store.WriteFileAtomic(filepath.Join(out, "summary.json"), append(b, '\n')); err != nil {
 		return nil, err
 	}
 	return rep, nil
@@ -221,53 +218,22 @@ func fmtMS(ms float64) string {
 // responsivenessSVG plots responsiveness against cluster count, one line
 // per condition.
 func responsivenessSVG(proto string, pts []Point) ([]byte, error) {
-	p := plot.New()
-	p.Title.Text = "Sweep " + proto + ": responsiveness against cluster count"
-	p.X.Label.Text = "clusters in the lab"
-	p.Y.Label.Text = "P(all peers within 2T)"
-	p.Y.Min, p.Y.Max = 0, 1.05
-	byCond := map[string][]Point{}
-	var conds []string
-	for _, pt := range pts {
-		if _, ok := byCond[pt.Condition]; !ok {
-			conds = append(conds, pt.Condition)
-		}
-		byCond[pt.Condition] = append(byCond[pt.Condition], pt)
+	sp := make([]plot.SweepPoint, len(pts))
+	for i, pt := range pts {
+		sp[i] = plot.SweepPoint{Clusters: pt.Clusters, Condition: pt.Condition, LossPct: pt.LossPct, Responsiveness: pt.Responsiveness}
 	}
-	for i, c := range conds {
-		ps := byCond[c]
-		sort.Slice(ps, func(a, b int) bool { return ps[a].Clusters < ps[b].Clusters })
-		xys := make(plotter.XYs, len(ps))
-		for j, pt := range ps {
-			xys[j] = plotter.XY{X: float64(pt.Clusters), Y: pt.Responsiveness}
-		}
-		l, sc, err := plotter.NewLinePoints(xys)
-		if err != nil {
-			return nil, err
-		}
-		col := plotutil.Color(i)
-		l.Color, sc.Color = col, col
-		p.Add(l, sc)
-		p.Legend.Add(c, l)
-	}
-	p.Legend.Top = true
-	p.BackgroundColor = color.White
-	w, err := p.WriterTo(18*vg.Centimeter, 11*vg.Centimeter, "svg")
+	fig, err := plot.SweepResponsiveness(proto, sp)
 	if err != nil {
 		return nil, err
 	}
-	var b strings.Builder
-	if _, err := w.WriteTo(&b); err != nil {
-		return nil, err
-	}
-	return []byte(b.String()), nil
+	return fig.SVG()
 }
 
 // CellComparison is one cell of a sweep comparison.
 type CellComparison struct {
-	Cell       Cell                `json:"cell"`
-	Comparison *results.Comparison `json:"comparison"`
-	Breaches   []results.Breach    `json:"breaches,omitempty"`
+	Cell       Cell             `json:"cell"`
+	Comparison *compare.Result  `json:"comparison"`
+	Breaches   []compare.Breach `json:"breaches,omitempty"`
 }
 
 // SweepComparison compares a candidate sweep against a baseline sweep.
@@ -294,7 +260,7 @@ func (s *SweepComparison) Significant() []string {
 	var out []string
 	for _, c := range s.Cells {
 		for _, r := range c.Comparison.Rows {
-			if r.Verdict == results.VerdictRegression || r.Verdict == results.VerdictImprovement {
+			if r.Verdict == compare.VerdictRegression || r.Verdict == compare.VerdictImprovement {
 				out = append(out, c.Cell.String()+": "+r.String())
 			}
 		}
@@ -304,7 +270,7 @@ func (s *SweepComparison) Significant() []string {
 
 // CompareSweeps compares every cell the two sweeps share and checks rules
 // on each cell's comparison.
-func CompareSweeps(baseDir, candDir string, o results.CompareOptions, rules []results.Threshold) (*SweepComparison, error) {
+func CompareSweeps(baseDir, candDir string, o compare.Options, rules []compare.Threshold) (*SweepComparison, error) {
 	_, base, err := Collect(baseDir)
 	if err != nil {
 		return nil, fmt.Errorf("baseline: %w", err)
@@ -335,7 +301,7 @@ func CompareSweeps(baseDir, candDir string, o results.CompareOptions, rules []re
 			out.Unmatched = append(out.Unmatched, c.String()+" (baseline only)")
 			continue
 		}
-		cmp := results.Compare(base[c], cc, o)
+		cmp := compare.Campaigns(base[c], cc, o)
 		out.Cells = append(out.Cells, CellComparison{Cell: c, Comparison: cmp, Breaches: cmp.Check(rules)})
 	}
 	sort.Strings(out.Unmatched)

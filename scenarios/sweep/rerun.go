@@ -15,7 +15,9 @@ import (
 	"github.com/goccy/go-yaml"
 
 	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/results/compare"
 	"github.com/fluidos-lab/testbed/results/provenance"
+	resultstore "github.com/fluidos-lab/testbed/results/store"
 	"github.com/fluidos-lab/testbed/scenarios"
 	"github.com/fluidos-lab/testbed/topology"
 )
@@ -41,7 +43,7 @@ type RerunOptions struct {
 // exactly as it was.
 type RerunPlan struct {
 	Source   string
-	Original *results.Campaign
+	Original *resultstore.Campaign
 	// ScenarioDoc and TopologyDoc are the recorded inputs; the topology's
 	// node image is pinned to what ran when it is still on this host.
 	ScenarioDoc []byte
@@ -63,7 +65,7 @@ func (p *RerunPlan) Exact() bool { return len(p.Differences) == 0 }
 // (or by local image ID, verified), and every difference from the original
 // software, host, images and pins listed. It changes nothing.
 func PlanRerun(ctx context.Context, dir string, store ImageStore, o RerunOptions) (*RerunPlan, error) {
-	camp, err := results.ReadCampaign(dir)
+	camp, err := resultstore.Read(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -277,7 +279,7 @@ type Rerunner struct {
 // RerunResult is a finished rerun.
 type RerunResult struct {
 	Dir        string
-	Comparison *results.Comparison
+	Comparison *compare.Result
 	// Significant are the rows whose verdict is a regression or improvement.
 	Significant []string
 	// ReadBack are the differences between what ran then and now, read
@@ -287,7 +289,7 @@ type RerunResult struct {
 
 // Run executes p into out (resumed if out already holds the rerun's
 // campaign). With fresh the lab is torn down first.
-func (r *Rerunner) Run(ctx context.Context, p *RerunPlan, out string, fresh bool, co results.CompareOptions) (*RerunResult, error) {
+func (r *Rerunner) Run(ctx context.Context, p *RerunPlan, out string, fresh bool, co compare.Options) (*RerunResult, error) {
 	if r.Progress == nil {
 		r.Progress = io.Discard
 	}
@@ -316,10 +318,10 @@ func (r *Rerunner) Run(ctx context.Context, p *RerunPlan, out string, fresh bool
 		return nil, fmt.Errorf("rerun: %w", err)
 	}
 	scDoc = append([]byte("# Recorded scenario of "+p.Source+", rerun by testbed rerun.\n"), scDoc...)
-	if err := results.WriteFileAtomic(topoFile, p.TopologyDoc); err != nil {
+	if err := resultstore.WriteFileAtomic(topoFile, p.TopologyDoc); err != nil {
 		return nil, err
 	}
-	if err := results.WriteFileAtomic(scFile, scDoc); err != nil {
+	if err := resultstore.WriteFileAtomic(scFile, scDoc); err != nil {
 		return nil, err
 	}
 	sc, err := scenarios.Load(scFile)
@@ -360,7 +362,7 @@ func (r *Rerunner) Run(ctx context.Context, p *RerunPlan, out string, fresh bool
 		}
 	}()
 	run := CellRun{Cell: Cell{Protocol: sc.Protocol.Name, Clusters: len(cell)}, Scenario: sc, Plan: plan, Clusters: cell, Dir: out}
-	if _, err := os.Stat(filepath.Join(out, results.FileManifest)); err == nil {
+	if _, err := os.Stat(filepath.Join(out, resultstore.FileManifest)); err == nil {
 		run.Resume = true
 	} else {
 		var inputs []results.Input
@@ -384,21 +386,21 @@ func (r *Rerunner) Run(ctx context.Context, p *RerunPlan, out string, fresh bool
 	if err := r.Runner.RunCell(ctx, run); err != nil {
 		return nil, fmt.Errorf("rerun: %w", err)
 	}
-	cand, err := results.ReadCampaign(out)
+	cand, err := resultstore.Read(out)
 	if err != nil {
 		return nil, err
 	}
-	cmp := results.Compare(p.Original, cand, co)
+	cmp := compare.Campaigns(p.Original, cand, co)
 	b, err := json.MarshalIndent(cmp, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("rerun: encoding the comparison: %w", err)
 	}
-	if err := results.WriteFileAtomic(filepath.Join(out, FileCompare), append(b, '\n')); err != nil {
+	if err := resultstore.WriteFileAtomic(filepath.Join(out, FileCompare), append(b, '\n')); err != nil {
 		return nil, err
 	}
 	res := &RerunResult{Dir: out, Comparison: cmp, ReadBack: LabDifferences(p.Original.Manifest.Lab, cand.Manifest.Lab)}
 	for _, row := range cmp.Rows {
-		if row.Verdict == results.VerdictRegression || row.Verdict == results.VerdictImprovement {
+		if row.Verdict == compare.VerdictRegression || row.Verdict == compare.VerdictImprovement {
 			res.Significant = append(res.Significant, row.String())
 		}
 	}

@@ -12,6 +12,8 @@ import (
 	"github.com/docker/docker/api/types/image"
 
 	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/results/compare"
+	"github.com/fluidos-lab/testbed/results/store"
 	"github.com/fluidos-lab/testbed/topology"
 )
 
@@ -40,7 +42,7 @@ func sweptCell(t *testing.T) (string, results.Manifest) {
 		t.Fatal(err)
 	}
 	dir := Cell{"reference-agent", 2}.Dir(s.Output)
-	camp, err := results.ReadCampaign(dir)
+	camp, err := store.Read(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +54,7 @@ func sweptCell(t *testing.T) (string, results.Manifest) {
 	m.Lab.Images = map[string]string{"ghcr.io/k8snetworkplumbingwg/multus-cni:v4.2.2": dMult, "testbed.local/reference-agent:0123456789ab": dOther,
 		"registry.k8s.io/kube-proxy:v1.34.0": dOther}
 	m.Warnings = []string{"image dtzar/helm-kubectl:latest uses the moving tag \"latest\": pin a version and a digest"}
-	if err := results.WriteManifest(dir, m); err != nil {
+	if err := store.WriteManifest(dir, m); err != nil {
 		t.Fatal(err)
 	}
 	return dir, m
@@ -145,7 +147,7 @@ func TestRerunReproducesTheCell(t *testing.T) {
 	lab, wl, rn := &fakeLab{}, &fakeWorkloads{}, &fakeRunner{}
 	rr := &Rerunner{Lab: lab, Workloads: wl, Runner: rn, Collector: &fakeCollector{}}
 	out := filepath.Join(t.TempDir(), "rerun")
-	res, err := rr.Run(context.Background(), p, out, true, results.CompareOptions{Seed: 1})
+	res, err := rr.Run(context.Background(), p, out, true, compare.Options{Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -161,12 +163,12 @@ func TestRerunReproducesTheCell(t *testing.T) {
 	if len(res.Significant) != 0 || len(res.Comparison.Rows) == 0 {
 		t.Errorf("significant = %v rows %d", res.Significant, len(res.Comparison.Rows))
 	}
-	for _, f := range []string{FileCompare, FileCellScenario, FileCellTopology, results.FileManifest} {
+	for _, f := range []string{FileCompare, FileCellScenario, FileCellTopology, store.FileManifest} {
 		if _, err := os.Stat(filepath.Join(out, f)); err != nil {
 			t.Error(err)
 		}
 	}
-	camp, err := results.ReadCampaign(out)
+	camp, err := store.Read(out)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/results/store"
 	"github.com/fluidos-lab/testbed/scenarios"
 	"github.com/fluidos-lab/testbed/topology"
 )
@@ -251,7 +252,7 @@ func (w *Sweeper) Run(ctx context.Context, s *Sweep) (*Result, error) {
 				if err := os.MkdirAll(dir, 0o755); err != nil {
 					return res, fmt.Errorf("cell %s: %w", c, err)
 				}
-				if err := results.WriteFileAtomic(topoFile, resized); err != nil {
+				if err := store.WriteFileAtomic(topoFile, resized); err != nil {
 					return res, fmt.Errorf("cell %s: %w", c, err)
 				}
 			}
@@ -288,7 +289,7 @@ func (w *Sweeper) Run(ctx context.Context, s *Sweep) (*Result, error) {
 			if err := os.MkdirAll(dir, 0o755); err != nil {
 				return res, fmt.Errorf("cell %s: %w", c, err)
 			}
-			if err := results.WriteFileAtomic(filepath.Join(dir, FileCellScenario), raw); err != nil {
+			if err := store.WriteFileAtomic(filepath.Join(dir, FileCellScenario), raw); err != nil {
 				return res, fmt.Errorf("cell %s: %w", c, err)
 			}
 			sc = loaded
@@ -402,7 +403,7 @@ func (w *Sweeper) writeSweepManifest(ctx context.Context, s *Sweep, st *State, i
 	for _, c := range s.Conditions {
 		m.Conditions = append(m.Conditions, results.Condition{Name: c.Name, Impairment: results.Impairment{LossPct: c.Loss, Target: c.Target, Seed: seedOf(c.Seed)}})
 	}
-	return results.WriteManifest(s.Output, m)
+	return store.WriteManifest(s.Output, m)
 }
 
 func seedOf(p *int64) int64 {
@@ -424,13 +425,13 @@ func (w *Sweeper) cellStatus(s *Sweep, t *template, c Cell, dir string) (string,
 			return "", nil, fmt.Errorf("cell %s: its scenario.yaml does not load (remove the cell directory to start it again): %w", c, err)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(dir, results.FileManifest)); err != nil {
+	if _, err := os.Stat(filepath.Join(dir, store.FileManifest)); err != nil {
 		return StatusPending, sc, nil
 	}
 	if sc == nil {
 		return "", nil, fmt.Errorf("cell %s: %s holds a campaign but no %s (not written by this sweep?)", c, dir, FileCellScenario)
 	}
-	camp, err := results.ReadCampaign(dir)
+	camp, err := store.Read(dir)
 	if err != nil {
 		return "", nil, fmt.Errorf("cell %s: %w", c, err)
 	}
@@ -442,11 +443,11 @@ func (w *Sweeper) cellStatus(s *Sweep, t *template, c Cell, dir string) (string,
 
 // CampaignComplete reports whether camp holds every run of every condition
 // of sc and was ended by the runner.
-func CampaignComplete(camp *results.Campaign, sc *scenarios.Scenario) bool {
+func CampaignComplete(camp *store.Campaign, sc *scenarios.Scenario) bool {
 	if camp.Manifest.Ended.IsZero() {
 		return false
 	}
-	_, next, _ := results.ResumePoint(camp.Runs)
+	_, next, _ := store.ResumePoint(camp.Runs)
 	for _, cond := range sc.Conditions {
 		if next[cond.Name] < cond.Warmup+cond.Runs {
 			return false
@@ -489,7 +490,7 @@ func (w *Sweeper) writeState(dir string, st *State) error {
 	if err != nil {
 		return fmt.Errorf("encoding %s: %w", FileState, err)
 	}
-	return results.WriteFileAtomic(filepath.Join(dir, FileState), append(b, '\n'))
+	return store.WriteFileAtomic(filepath.Join(dir, FileState), append(b, '\n'))
 }
 
 // ReadState reads a sweep directory's sweep.json.

@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/results/compare"
+	"github.com/fluidos-lab/testbed/results/stats"
+	"github.com/fluidos-lab/testbed/results/store"
 	"github.com/fluidos-lab/testbed/scenarios"
 	"github.com/fluidos-lab/testbed/topology"
 )
@@ -72,16 +75,16 @@ type fakeRunner struct {
 
 func (f *fakeRunner) RunCell(ctx context.Context, c CellRun) error {
 	f.calls = append(f.calls, c)
-	var rec *results.FileRecorder
+	var rec *store.FileRecorder
 	next := map[string]int{}
 	m := c.Manifest
 	if c.Resume {
-		r, camp, err := results.OpenCampaign(c.Dir)
+		r, camp, err := store.Open(c.Dir)
 		if err != nil {
 			return err
 		}
 		rec, m = r, camp.Manifest
-		_, next, _ = results.ResumePoint(camp.Runs)
+		_, next, _ = store.ResumePoint(camp.Runs)
 	} else {
 		m.Campaign = fmt.Sprintf("%s-%d", c.Scenario.Name, c.Scenario.Seed)
 		m.Protocol, m.NodeA, m.Phase = c.Scenario.Protocol.Name, c.Scenario.NodeA, c.Scenario.Phase
@@ -95,7 +98,7 @@ func (f *fakeRunner) RunCell(ctx context.Context, c CellRun) error {
 			m.Conditions = append(m.Conditions, results.Condition{Name: cd.Name, Runs: cd.Runs, Warmup: cd.Warmup,
 				Impairment: results.Impairment{Backend: "nftables", LossPct: cd.Impairment.LossPct}})
 		}
-		r, err := results.CreateCampaign(c.Dir, m)
+		r, err := store.Create(c.Dir, m)
 		if err != nil {
 			return err
 		}
@@ -104,7 +107,7 @@ func (f *fakeRunner) RunCell(ctx context.Context, c CellRun) error {
 	defer rec.Close()
 	done := 0
 	for ci, cd := range c.Scenario.Conditions {
-		syn := results.Synthesize(results.SynthOptions{Campaign: m.Campaign, Seed: uint64(c.Cell.Clusters*100 + ci), Peers: len(c.Clusters) - 1,
+		syn := stats.Synthesize(stats.SynthOptions{Campaign: m.Campaign, Seed: uint64(c.Cell.Clusters*100 + ci), Peers: len(c.Clusters) - 1,
 			Runs: cd.Runs, Warmup: cd.Warmup, LossPcts: []float64{cd.Impairment.LossPct}, IntervalMS: 5000, StartupMS: 1000, ShiftMS: f.shiftMS})
 		for i := next[cd.Name]; i < cd.Warmup+cd.Runs; i++ {
 			if n, ok := f.killAfter[c.Cell]; ok && done == n {
@@ -173,7 +176,7 @@ func TestSweepSubsetKilledAndResumed(t *testing.T) {
 	if len(rn2.calls) != 1 || !rn2.calls[0].Resume || rn2.calls[0].Cell != c3 {
 		t.Fatalf("runner calls on resume: %+v", rn2.calls)
 	}
-	camp, err := results.ReadCampaign(c3.Dir(s.Output))
+	camp, err := store.Read(c3.Dir(s.Output))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -353,18 +356,18 @@ func TestCompareSweeps(t *testing.T) {
 	if _, err := newSweeper(&fakeLab{}, &fakeWorkloads{}, &fakeRunner{shiftMS: 8000}).Run(context.Background(), slow); err != nil {
 		t.Fatal(err)
 	}
-	rules, err := results.ParseThresholds("t.yaml", []byte("- metric: allPeers\n  stat: median\n  maxRegressionPct: 10\n"))
+	rules, err := compare.ParseThresholds("t.yaml", []byte("- metric: allPeers\n  stat: median\n  maxRegressionPct: 10\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmp, err := CompareSweeps(base.Output, same.Output, results.CompareOptions{Seed: 1}, rules)
+	cmp, err := CompareSweeps(base.Output, same.Output, compare.Options{Seed: 1}, rules)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(cmp.Cells) != 2 || cmp.Breaches() != 0 || len(cmp.Significant()) != 0 || len(cmp.Unmatched) != 0 {
 		t.Errorf("identical sweeps: cells %d breaches %d significant %v unmatched %v", len(cmp.Cells), cmp.Breaches(), cmp.Significant(), cmp.Unmatched)
 	}
-	cmp, err = CompareSweeps(base.Output, slow.Output, results.CompareOptions{Seed: 1}, rules)
+	cmp, err = CompareSweeps(base.Output, slow.Output, compare.Options{Seed: 1}, rules)
 	if err != nil {
 		t.Fatal(err)
 	}

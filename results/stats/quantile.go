@@ -1,4 +1,4 @@
-package results
+package stats
 
 import (
 	"math"
@@ -40,6 +40,74 @@ func Quantile(sorted []float64, p float64) float64 {
 	return sorted[lo] + (h-float64(lo))*(sorted[lo+1]-sorted[lo])
 }
 
+// Median is the type-7 median of xs, Quantile(sorted xs, 0.5): the middle
+// value, or for an even count the two middle values interpolated halfway.
+// NaNs are ignored and an empty sample gives NaN. xs need not be sorted and
+// is not modified (an unsorted xs is copied and partially sorted, O(n)).
+func Median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	// Sorted order puts NaNs first, so a sorted xs without a leading NaN
+	// has none.
+	if sort.Float64sAreSorted(xs) && !math.IsNaN(xs[0]) {
+		return Quantile(xs, 0.5)
+	}
+	s := make([]float64, 0, len(xs))
+	for _, x := range xs {
+		if !math.IsNaN(x) {
+			s = append(s, x)
+		}
+	}
+	n := len(s)
+	if n == 0 {
+		return math.NaN()
+	}
+	hi := nth(s, n/2)
+	if n%2 == 1 {
+		return hi
+	}
+	// nth left s[:n/2] ≤ hi; its largest is the lower middle value.
+	lo := s[0]
+	for _, v := range s[:n/2] {
+		lo = math.Max(lo, v)
+	}
+	// The same arithmetic as Quantile, so both agree to the last bit.
+	return lo + 0.5*(hi-lo)
+}
+
+// nth partially sorts s so that s[k] is the k-th smallest, and returns it.
+// Elements before k are ≤ s[k].
+func nth(s []float64, k int) float64 {
+	lo, hi := 0, len(s)-1
+	for lo < hi {
+		p := s[(lo+hi)/2]
+		i, j := lo, hi
+		for i <= j {
+			for s[i] < p {
+				i++
+			}
+			for s[j] > p {
+				j--
+			}
+			if i <= j {
+				s[i], s[j] = s[j], s[i]
+				i++
+				j--
+			}
+		}
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return s[k]
+		}
+	}
+	return s[k]
+}
+
 // Describe summarises xs (which it does not modify).
 func Describe(xs []float64) Dist {
 	s := sortedCopy(xs)
@@ -54,7 +122,7 @@ func describeSorted(s []float64) Dist {
 		N:      len(s),
 		Min:    s[0],
 		P25:    Quantile(s, 0.25),
-		Median: Quantile(s, 0.5),
+		Median: Median(s),
 		P75:    Quantile(s, 0.75),
 		P90:    Quantile(s, 0.90),
 		P99:    Quantile(s, 0.99),

@@ -1,10 +1,11 @@
 //go:build integration
 
-package results
+package store_test
 
 import (
 	"bytes"
 	"context"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +13,9 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fluidos-lab/testbed/results/stats"
+	"github.com/fluidos-lab/testbed/results/store"
 )
 
 // TestIntegrationExportLoadsInPandas loads the CSV export with pandas and
@@ -34,11 +38,11 @@ func TestIntegrationExportLoadsInPandas(t *testing.T) {
 		}
 		t.Skip(msg)
 	}
-	c := Synthesize(SynthOptions{Seed: 4, Peers: 5, Runs: 37, Warmup: 2, LossPcts: []float64{0, 30},
+	c := stats.Synthesize(stats.SynthOptions{Seed: 4, Peers: 5, Runs: 37, Warmup: 2, LossPcts: []float64{0, 30},
 		IntervalMS: 5000, StartupMS: 900, TimeoutMS: 20000})
 	csvPath := filepath.Join(t.TempDir(), "runs.csv")
 	var b bytes.Buffer
-	if err := WriteCSV(&b, ExportRows(c)); err != nil {
+	if err := store.WriteCSV(&b, store.ExportRows(c)); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile(csvPath, b.Bytes(), 0o644); err != nil {
@@ -58,7 +62,7 @@ for cond, g in d.groupby("condition", sort=False):
 	if err != nil {
 		t.Fatalf("pandas: %v\n%s", err, out)
 	}
-	s := Analyze(c)
+	s := stats.Analyze(c)
 	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
 	if len(lines) != len(s.Conditions) {
 		t.Fatalf("pandas saw %d conditions: %s", len(lines), out)
@@ -71,7 +75,7 @@ for cond, g in d.groupby("condition", sort=False):
 		first25, _ := strconv.ParseFloat(f[3], 64)
 		missing, _ := strconv.Atoi(f[4])
 		if f[0] != cs.Name || rows != cs.Runs*cs.Peers || missing != cs.MissingPeers ||
-			!near(p90, cs.AnyPeer.P90, 1e-6) || !near(first25, cs.FirstPeer.P25, 1e-6) {
+			math.Abs(p90-cs.AnyPeer.P90) > 1e-6 || math.Abs(first25-cs.FirstPeer.P25) > 1e-6 {
 			t.Errorf("pandas %q vs ours: %s rows=%d p90=%v first p25=%v missing=%d", l, cs.Name, cs.Runs*cs.Peers, cs.AnyPeer.P90, cs.FirstPeer.P25, cs.MissingPeers)
 		}
 	}

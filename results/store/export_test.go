@@ -1,4 +1,4 @@
-package results
+package store_test
 
 import (
 	"bytes"
@@ -8,27 +8,30 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/results/store"
 )
 
 func TestExport(t *testing.T) {
-	f := ptr
-	c := &Campaign{
-		Manifest: Manifest{Campaign: "x", Peers: []string{"b", "c"}},
-		Runs: []Run{{
+	f := func(v float64) *float64 { return &v }
+	c := &store.Campaign{
+		Manifest: results.Manifest{Campaign: "x", Peers: []string{"b", "c"}},
+		Runs: []results.Run{{
 			Campaign: "x", Condition: "loss-10", Index: 3, TimedOut: true, Phase: "random", PauseMS: 1234.5,
 			Started:    time.Date(2026, 1, 1, 0, 0, 0, 5, time.UTC),
-			Impairment: Impairment{Backend: "netem", LossPct: 10, AchievedLossPct: f(9.5)},
-			Pod:        PodTimeline{ContainerStartMS: f(800), LeaveMS: f(10000)},
-			Peers:      []PeerTiming{{Peer: "c", DiscoveredMS: f(2000.25), GoneMS: f(12500), Flaps: []Flap{{DeletedMS: 1}, {DeletedMS: 2}}}},
+			Impairment: results.Impairment{Backend: "netem", LossPct: 10, AchievedLossPct: f(9.5)},
+			Pod:        results.PodTimeline{ContainerStartMS: f(800), LeaveMS: f(10000)},
+			Peers:      []results.PeerTiming{{Peer: "c", DiscoveredMS: f(2000.25), GoneMS: f(12500), Flaps: []results.Flap{{DeletedMS: 1}, {DeletedMS: 2}}}},
 			Missing:    []string{"b"},
 		}},
 	}
-	rows := ExportRows(c)
+	rows := store.ExportRows(c)
 	if len(rows) != 2 || rows[0].Peer != "b" || rows[1].Peer != "c" {
 		t.Fatalf("rows = %+v", rows)
 	}
 	var buf bytes.Buffer
-	if err := WriteCSV(&buf, rows); err != nil {
+	if err := store.WriteCSV(&buf, rows); err != nil {
 		t.Fatal(err)
 	}
 	recs, err := csv.NewReader(strings.NewReader(buf.String())).ReadAll()
@@ -39,16 +42,16 @@ func TestExport(t *testing.T) {
 		t.Fatalf("csv has %d records", len(recs))
 	}
 	header := recs[0]
-	if len(header) != reflect.TypeOf(ExportRow{}).NumField() {
-		t.Fatalf("header has %d columns, ExportRow %d fields", len(header), reflect.TypeOf(ExportRow{}).NumField())
+	if len(header) != reflect.TypeOf(store.ExportRow{}).NumField() {
+		t.Fatalf("header has %d columns, ExportRow %d fields", len(header), reflect.TypeOf(store.ExportRow{}).NumField())
 	}
 	col := map[string]int{}
 	for i, h := range header {
 		col[h] = i
 	}
 	// The CSV header names are the JSON names, column for column.
-	for i := 0; i < reflect.TypeOf(ExportRow{}).NumField(); i++ {
-		if tag := reflect.TypeOf(ExportRow{}).Field(i).Tag.Get("json"); tag != header[i] {
+	for i := 0; i < reflect.TypeOf(store.ExportRow{}).NumField(); i++ {
+		if tag := reflect.TypeOf(store.ExportRow{}).Field(i).Tag.Get("json"); tag != header[i] {
 			t.Errorf("column %d is %q, json tag %q", i, header[i], tag)
 		}
 	}
@@ -69,7 +72,7 @@ func TestExport(t *testing.T) {
 		}
 	}
 	buf.Reset()
-	if err := WriteJSON(&buf, rows); err != nil {
+	if err := store.WriteJSON(&buf, rows); err != nil {
 		t.Fatal(err)
 	}
 	var back []map[string]any
@@ -80,7 +83,7 @@ func TestExport(t *testing.T) {
 		t.Errorf("json rows: %v", back)
 	}
 	buf.Reset()
-	WriteJSON(&buf, nil)
+	store.WriteJSON(&buf, nil)
 	if strings.TrimSpace(buf.String()) != "[]" {
 		t.Errorf("empty export = %q", buf.String())
 	}

@@ -1,4 +1,4 @@
-package results
+package store_test
 
 import (
 	"context"
@@ -8,12 +8,16 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/results/stats"
+	"github.com/fluidos-lab/testbed/results/store"
 )
 
 func TestRecorderRoundTrip(t *testing.T) {
 	dir := filepath.Join(t.TempDir(), "camp")
-	c := Synthesize(SynthOptions{Seed: 1, Peers: 3, Runs: 4, Warmup: 1, LossPcts: []float64{0, 10}, IntervalMS: 5000, StartupMS: 900})
-	rec, err := CreateCampaign(dir, c.Manifest)
+	c := stats.Synthesize(stats.SynthOptions{Seed: 1, Peers: 3, Runs: 4, Warmup: 1, LossPcts: []float64{0, 10}, IntervalMS: 5000, StartupMS: 900})
+	rec, err := store.Create(dir, c.Manifest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -26,10 +30,10 @@ func TestRecorderRoundTrip(t *testing.T) {
 	if err := rec.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := CreateCampaign(dir, c.Manifest); err == nil {
-		t.Fatal("CreateCampaign over an existing campaign succeeded")
+	if _, err := store.Create(dir, c.Manifest); err == nil {
+		t.Fatal("Create over an existing campaign succeeded")
 	}
-	got, err := ReadCampaign(dir)
+	got, err := store.Read(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,8 +59,8 @@ func TestRecorderRoundTrip(t *testing.T) {
 
 func TestOpenCampaignRepairsTruncatedTail(t *testing.T) {
 	dir := t.TempDir()
-	c := Synthesize(SynthOptions{Seed: 2, Peers: 2, Runs: 3, LossPcts: []float64{5}, IntervalMS: 5000, StartupMS: 900})
-	rec, err := CreateCampaign(dir, c.Manifest)
+	c := stats.Synthesize(stats.SynthOptions{Seed: 2, Peers: 2, Runs: 3, LossPcts: []float64{5}, IntervalMS: 5000, StartupMS: 900})
+	rec, err := store.Create(dir, c.Manifest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -67,26 +71,26 @@ func TestOpenCampaignRepairsTruncatedTail(t *testing.T) {
 	}
 	rec.Close()
 	// Simulate a crash in the middle of the third line.
-	f, _ := os.OpenFile(filepath.Join(dir, FileRuns), os.O_APPEND|os.O_WRONLY, 0)
+	f, _ := os.OpenFile(filepath.Join(dir, store.FileRuns), os.O_APPEND|os.O_WRONLY, 0)
 	f.WriteString(`{"campaign":"synthetic","condition":"loss-5","ind`)
 	f.Close()
 
-	rec, got, err := OpenCampaign(dir)
+	rec, got, err := store.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got.Runs) != 2 || len(got.Warnings) != 1 || !strings.Contains(got.Warnings[0], "line 3") {
 		t.Fatalf("got %d runs, warnings %q", len(got.Runs), got.Warnings)
 	}
-	last, next, ok := ResumePoint(got.Runs)
-	if !ok || last != (Position{"loss-5", 1}) || next["loss-5"] != 2 {
+	last, next, ok := store.ResumePoint(got.Runs)
+	if !ok || last != (store.Position{Condition: "loss-5", Index: 1}) || next["loss-5"] != 2 {
 		t.Fatalf("resume point %v %v %v", last, next, ok)
 	}
 	if err := rec.Append(context.Background(), c.Runs[2]); err != nil {
 		t.Fatal(err)
 	}
 	rec.Close()
-	got, err = ReadCampaign(dir)
+	got, err = store.Read(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,14 +100,14 @@ func TestOpenCampaignRepairsTruncatedTail(t *testing.T) {
 }
 
 func TestAppendHonoursContext(t *testing.T) {
-	rec, err := CreateCampaign(t.TempDir(), Manifest{Campaign: "x"})
+	rec, err := store.Create(t.TempDir(), results.Manifest{Campaign: "x"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rec.Close()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
-	if err := rec.Append(ctx, Run{Condition: "a"}); !errors.Is(err, context.Canceled) {
+	if err := rec.Append(ctx, results.Run{Condition: "a"}); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Append on cancelled context: %v", err)
 	}
 }
@@ -136,9 +140,9 @@ func TestReadRuns(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			runs, warns, err := ReadRuns(strings.NewReader(tc.in))
+			runs, warns, err := store.ReadRuns(strings.NewReader(tc.in))
 			if tc.errLine > 0 {
-				var le *LineError
+				var le *store.LineError
 				if !errors.As(err, &le) || le.Line != tc.errLine {
 					t.Fatalf("err = %v, want line %d", err, tc.errLine)
 				}
@@ -163,9 +167,9 @@ func FuzzReadRuns(f *testing.F) {
 	f.Add([]byte("\n\n{}\n"))
 	f.Add([]byte(`{"condition":"a","index":0,"impairment":{"lossPct":10,"achievedLossPct":9.5}}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		runs, warns, err := ReadRuns(strings.NewReader(string(data)))
+		runs, warns, err := store.ReadRuns(strings.NewReader(string(data)))
 		if err != nil {
-			var le *LineError
+			var le *store.LineError
 			if !errors.As(err, &le) || le.Line < 1 {
 				t.Fatalf("error without a line number: %v", err)
 			}
@@ -190,13 +194,13 @@ func FuzzReadRuns(f *testing.F) {
 			b.Write(line)
 			b.WriteByte('\n')
 		}
-		again, warns2, err := ReadRuns(strings.NewReader(b.String()))
+		again, warns2, err := store.ReadRuns(strings.NewReader(b.String()))
 		if err != nil || len(warns2) != 0 || len(again) != len(runs) {
 			t.Fatalf("re-read of accepted runs: %d runs, %v, %v", len(again), warns2, err)
 		}
 		// Analysis never panics on accepted input, and its summary encodes
 		// (no NaN or Inf).
-		s := Analyze(&Campaign{Runs: runs, Manifest: Manifest{AnnounceIntervalMS: 1000}})
+		s := stats.Analyze(&store.Campaign{Runs: runs, Manifest: results.Manifest{AnnounceIntervalMS: 1000}})
 		if _, err := json.Marshal(s); err != nil {
 			t.Fatalf("summary of accepted runs does not encode: %v", err)
 		}
@@ -205,8 +209,8 @@ func FuzzReadRuns(f *testing.F) {
 
 func TestOpenCampaignKeepsCompleteUnterminatedLine(t *testing.T) {
 	dir := t.TempDir()
-	c := Synthesize(SynthOptions{Seed: 2, Peers: 2, Runs: 3, LossPcts: []float64{5}, IntervalMS: 5000, StartupMS: 900})
-	if err := WriteManifest(dir, c.Manifest); err != nil {
+	c := stats.Synthesize(stats.SynthOptions{Seed: 2, Peers: 2, Runs: 3, LossPcts: []float64{5}, IntervalMS: 5000, StartupMS: 900})
+	if err := store.WriteManifest(dir, c.Manifest); err != nil {
 		t.Fatal(err)
 	}
 	var b strings.Builder
@@ -217,10 +221,10 @@ func TestOpenCampaignKeepsCompleteUnterminatedLine(t *testing.T) {
 			b.WriteByte('\n')
 		}
 	}
-	if err := os.WriteFile(filepath.Join(dir, FileRuns), []byte(b.String()), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, store.FileRuns), []byte(b.String()), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	rec, got, err := OpenCampaign(dir)
+	rec, got, err := store.Open(dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -231,7 +235,7 @@ func TestOpenCampaignKeepsCompleteUnterminatedLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	rec.Close()
-	again, err := ReadCampaign(dir)
+	again, err := store.Read(dir)
 	if err != nil || len(again.Runs) != 3 || len(again.Warnings) != 0 {
 		t.Fatalf("after append: %d runs, %q, %v", len(again.Runs), again.Warnings, err)
 	}

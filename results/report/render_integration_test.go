@@ -1,6 +1,6 @@
 //go:build integration
 
-package results
+package report
 
 import (
 	"bytes"
@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fluidos-lab/testbed/results/stats"
 )
 
 // chromium finds a headless-capable Chromium, or skips the test.
@@ -75,10 +77,10 @@ func TestIntegrationChromiumDetectsConsoleErrors(t *testing.T) {
 func TestIntegrationReportRendersInChromium(t *testing.T) {
 	bin := chromium(t)
 	dir := t.TempDir()
-	c := Synthesize(SynthOptions{Seed: 11, Peers: 23, Runs: 40, Warmup: 2, LossPcts: []float64{0, 10, 25},
+	c := stats.Synthesize(stats.SynthOptions{Seed: 11, Peers: 23, Runs: 40, Warmup: 2, LossPcts: []float64{0, 10, 25},
 		IntervalMS: 5000, StartupMS: 900, StartupJitterMS: 300, AgentInitMS: 150, TimeoutMS: 60000, FlapProb: 0.02})
 	c.Dir = dir
-	files, err := WriteReport(context.Background(), c, ReportOptions{})
+	files, err := Write(context.Background(), c, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}

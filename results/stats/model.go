@@ -1,4 +1,4 @@
-package results
+package stats
 
 import (
 	"math"
@@ -97,6 +97,31 @@ func (m Model) Quantile(q float64) float64 {
 		return m.StartupMS
 	}
 	return bisect(m.PeerCDF, q, m.StartupMS, m.StartupMS+math.Max(m.IntervalMS, 1))
+}
+
+// KthQuantile inverts KthCDF by bisection: the d at which the k-th
+// smallest of n independent peers is within d with probability q.
+func (m Model) KthQuantile(k, n int, q float64) float64 {
+	return bisect(func(d float64) float64 { return m.KthCDF(k, n, d) }, q, m.StartupMS, m.StartupMS+m.IntervalMS)
+}
+
+// bisect returns d with cdf(d) ≈ q, growing hi until cdf(hi) ≥ q.
+func bisect(cdf func(float64) float64, q, lo, hi float64) float64 {
+	if hi <= lo {
+		hi = lo + 1
+	}
+	for i := 0; cdf(hi) < q && i < 60; i++ {
+		hi += 2 * (hi - lo)
+	}
+	for i := 0; i < 60; i++ {
+		mid := (lo + hi) / 2
+		if cdf(mid) < q {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return (lo + hi) / 2
 }
 
 // KSDistance is the one-sample Kolmogorov–Smirnov statistic

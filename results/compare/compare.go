@@ -1,4 +1,4 @@
-package results
+package compare
 
 import (
 	"fmt"
@@ -10,6 +10,9 @@ import (
 	"strings"
 
 	"gonum.org/v1/gonum/stat"
+
+	"github.com/fluidos-lab/testbed/results/stats"
+	"github.com/fluidos-lab/testbed/results/store"
 )
 
 // Verdicts of a comparison row.
@@ -28,8 +31,8 @@ const (
 	MetricAnyPeer   = "anyPeer"
 )
 
-// CompareOptions tune Compare.
-type CompareOptions struct {
+// Options tune Campaigns.
+type Options struct {
 	// Alpha is the significance level for a verdict (default 0.05).
 	Alpha float64
 	// Bootstrap is the number of bootstrap resamples (default 2000).
@@ -38,25 +41,25 @@ type CompareOptions struct {
 	Seed uint64
 }
 
-// Comparison is a candidate campaign measured against a baseline.
-type Comparison struct {
-	Baseline  string       `json:"baseline"`
-	Candidate string       `json:"candidate"`
-	Alpha     float64      `json:"alpha"`
-	Bootstrap int          `json:"bootstrap"`
-	Seed      uint64       `json:"seed"`
-	Rows      []CompareRow `json:"rows"`
+// Result is a candidate campaign measured against a baseline.
+type Result struct {
+	Baseline  string  `json:"baseline"`
+	Candidate string  `json:"candidate"`
+	Alpha     float64 `json:"alpha"`
+	Bootstrap int     `json:"bootstrap"`
+	Seed      uint64  `json:"seed"`
+	Rows      []Row   `json:"rows"`
 	// Unmatched lists conditions present in only one campaign.
 	Unmatched []string `json:"unmatched,omitempty"`
 	Note      string   `json:"note"`
 }
 
-// CompareRow compares one metric of one condition.
-type CompareRow struct {
-	Condition string `json:"condition"`
-	Metric    string `json:"metric"`
-	Baseline  Dist   `json:"baseline"`
-	Candidate Dist   `json:"candidate"`
+// Row compares one metric of one condition.
+type Row struct {
+	Condition string     `json:"condition"`
+	Metric    string     `json:"metric"`
+	Baseline  stats.Dist `json:"baseline"`
+	Candidate stats.Dist `json:"candidate"`
 	// MedianDeltaMS is candidate − baseline median; CI is the 95 %
 	// percentile bootstrap interval of that delta.
 	MedianDeltaMS  float64 `json:"medianDeltaMS"`
@@ -75,21 +78,21 @@ type CompareRow struct {
 	Verdict   string  `json:"verdict"`
 }
 
-// Compare analyses both campaigns and compares every condition they share,
+// Campaigns analyses both campaigns and compares every condition they share,
 // metric by metric. A verdict is a regression (improvement) when the
 // Holm-adjusted Mann–Whitney p-value is below Alpha and the bootstrap CI of
 // the median delta lies entirely above (below) zero.
-func Compare(base, cand *Campaign, o CompareOptions) *Comparison {
+func Campaigns(base, cand *store.Campaign, o Options) *Result {
 	if o.Alpha <= 0 || o.Alpha >= 1 {
 		o.Alpha = 0.05
 	}
 	if o.Bootstrap <= 0 {
 		o.Bootstrap = 2000
 	}
-	bs, cs := Analyze(base), Analyze(cand)
-	out := &Comparison{Baseline: bs.Campaign, Candidate: cs.Campaign, Alpha: o.Alpha, Bootstrap: o.Bootstrap, Seed: o.Seed,
+	bs, cs := stats.Analyze(base), stats.Analyze(cand)
+	out := &Result{Baseline: bs.Campaign, Candidate: cs.Campaign, Alpha: o.Alpha, Bootstrap: o.Bootstrap, Seed: o.Seed,
 		Note: "anyPeer pools several peers per run; they are correlated, so its p-values are optimistic"}
-	byName := map[string]*ConditionStats{}
+	byName := map[string]*stats.Condition{}
 	for i := range cs.Conditions {
 		byName[cs.Conditions[i].Name] = &cs.Conditions[i]
 	}
@@ -147,8 +150,8 @@ func Compare(base, cand *Campaign, o CompareOptions) *Comparison {
 }
 
 // compareSamples compares two ascending samples.
-func compareSamples(cond, metric string, x, y []float64, o CompareOptions) CompareRow {
-	r := CompareRow{Condition: cond, Metric: metric, Baseline: describeSorted(x), Candidate: describeSorted(y)}
+func compareSamples(cond, metric string, x, y []float64, o Options) Row {
+	r := Row{Condition: cond, Metric: metric, Baseline: stats.Describe(x), Candidate: stats.Describe(y)}
 	if len(x) < 2 || len(y) < 2 {
 		r.Verdict = VerdictInsufficient
 		r.MannWhitneyP, r.KSP, r.AdjustedP = 1, 1, 1
@@ -167,7 +170,7 @@ func compareSamples(cond, metric string, x, y []float64, o CompareOptions) Compa
 }
 
 // holm sets AdjustedP by Holm's step-down method over the rows with data.
-func holm(rows []CompareRow) {
+func holm(rows []Row) {
 	var idx []int
 	for i := range rows {
 		rows[i].AdjustedP = 1
@@ -198,56 +201,10 @@ func bootstrapMedianDelta(x, y []float64, b int, rng *rand.Rand) (float64, float
 		for j := range by {
 			by[j] = y[rng.IntN(len(y))]
 		}
-		deltas[i] = median(by) - median(bx)
+		deltas[i] = stats.Median(by) - stats.Median(bx)
 	}
 	sort.Float64s(deltas)
-	return Quantile(deltas, 0.025), Quantile(deltas, 0.975)
-}
-
-// median returns the type-7 median of s, reordering s.
-func median(s []float64) float64 {
-	n := len(s)
-	if n%2 == 1 {
-		return nth(s, n/2)
-	}
-	hi := nth(s, n/2)
-	lo := s[0]
-	for _, v := range s[:n/2] {
-		lo = math.Max(lo, v)
-	}
-	return (lo + hi) / 2
-}
-
-// nth partially sorts s so that s[k] is the k-th smallest, and returns it.
-// Elements before k are ≤ s[k].
-func nth(s []float64, k int) float64 {
-	lo, hi := 0, len(s)-1
-	for lo < hi {
-		p := s[(lo+hi)/2]
-		i, j := lo, hi
-		for i <= j {
-			for s[i] < p {
-				i++
-			}
-			for s[j] > p {
-				j--
-			}
-			if i <= j {
-				s[i], s[j] = s[j], s[i]
-				i++
-				j--
-			}
-		}
-		switch {
-		case k <= j:
-			hi = j
-		case k >= i:
-			lo = i
-		default:
-			return s[k]
-		}
-	}
-	return s[k]
+	return stats.Quantile(deltas, 0.025), stats.Quantile(deltas, 0.975)
 }
 
 // MannWhitneyP is the two-sided p-value of the Mann–Whitney U test of two
@@ -329,8 +286,8 @@ func qKS(lambda float64) float64 {
 }
 
 // Regressions lists the rows judged regressions.
-func (c *Comparison) Regressions() []CompareRow {
-	var out []CompareRow
+func (c *Result) Regressions() []Row {
+	var out []Row
 	for _, r := range c.Rows {
 		if r.Verdict == VerdictRegression {
 			out = append(out, r)
@@ -352,6 +309,6 @@ func isMetric(name string) bool {
 	return false
 }
 
-func (r CompareRow) String() string {
+func (r Row) String() string {
 	return fmt.Sprintf("%s/%s", r.Condition, r.Metric)
 }

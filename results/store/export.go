@@ -1,4 +1,4 @@
-package results
+package store
 
 import (
 	"encoding/csv"
@@ -7,6 +7,8 @@ import (
 	"io"
 	"strconv"
 	"time"
+
+	"github.com/fluidos-lab/testbed/results"
 )
 
 // ExportRow is one (run, peer) pair in tidy form. Nil pointers are values
@@ -54,7 +56,7 @@ type ExportRow struct {
 // manifest order (peers a run did not mention get a row with
 // discovered=false). Warm-up and aborted runs are included and flagged.
 func ExportRows(c *Campaign) []ExportRow {
-	peers := expectedPeers(c.Manifest, c.Runs)
+	peers := ExpectedPeers(c.Manifest, c.Runs)
 	var out []ExportRow
 	for _, r := range c.Runs {
 		base := ExportRow{
@@ -75,9 +77,9 @@ func ExportRows(c *Campaign) []ExportRow {
 			base.Started = r.Started.UTC().Format(time.RFC3339Nano)
 		}
 		if r.APILatencyMS != 0 {
-			base.APILatencyMS = ptr(r.APILatencyMS)
+			base.APILatencyMS = new(r.APILatencyMS)
 		}
-		byPeer := map[string]PeerTiming{}
+		byPeer := map[string]results.PeerTiming{}
 		var order []string
 		for _, p := range r.Peers {
 			if _, ok := byPeer[p.Peer]; !ok {
@@ -105,10 +107,10 @@ func ExportRows(c *Campaign) []ExportRow {
 			}
 			row.Discovered = row.DiscoveredMS != nil
 			if row.DiscoveredMS != nil && row.ContainerStartMS != nil {
-				row.ProtocolMS = ptr(*row.DiscoveredMS - *row.ContainerStartMS)
+				row.ProtocolMS = new(*row.DiscoveredMS - *row.ContainerStartMS)
 			}
 			if row.GoneMS != nil && row.LeaveMS != nil {
-				row.GoneAfterLeaveMS = ptr(*row.GoneMS - *row.LeaveMS)
+				row.GoneAfterLeaveMS = new(*row.GoneMS - *row.LeaveMS)
 			}
 			out = append(out, row)
 		}

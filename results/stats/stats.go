@@ -1,30 +1,33 @@
-package results
+package stats
 
 import (
 	"fmt"
 	"math"
 	"sort"
+
+	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/results/store"
 )
 
 // Summary is the statistics of a campaign (summary.json).
 type Summary struct {
-	Campaign   string           `json:"campaign"`
-	Protocol   string           `json:"protocol,omitempty"`
-	NodeA      string           `json:"nodeA,omitempty"`
-	Phase      string           `json:"phase"`
-	PhaseLabel string           `json:"phaseLabel"`
-	Quantiles  string           `json:"quantiles"`
-	Conditions []ConditionStats `json:"conditions"`
-	Warnings   []string         `json:"warnings,omitempty"`
+	Campaign   string      `json:"campaign"`
+	Protocol   string      `json:"protocol,omitempty"`
+	NodeA      string      `json:"nodeA,omitempty"`
+	Phase      string      `json:"phase"`
+	PhaseLabel string      `json:"phaseLabel"`
+	Quantiles  string      `json:"quantiles"`
+	Conditions []Condition `json:"conditions"`
+	Warnings   []string    `json:"warnings,omitempty"`
 }
 
-// ConditionStats is everything measured for one condition. Warm-up and
+// Condition is everything measured for one condition. Warm-up and
 // aborted runs are excluded; times are ms since each run's t0.
-type ConditionStats struct {
-	Name       string     `json:"name"`
-	Impairment Impairment `json:"impairment"` // as requested
-	Phase      string     `json:"phase"`
-	PhaseLabel string     `json:"phaseLabel"`
+type Condition struct {
+	Name       string             `json:"name"`
+	Impairment results.Impairment `json:"impairment"` // as requested
+	Phase      string             `json:"phase"`
+	PhaseLabel string             `json:"phaseLabel"`
 	// Runs counts the included runs; WarmupRuns and AbortedRuns were excluded.
 	Runs        int `json:"runs"`
 	WarmupRuns  int `json:"warmupRuns"`
@@ -39,9 +42,9 @@ type ConditionStats struct {
 	FirstPeer Dist `json:"firstPeer"`
 	AllPeers  Dist `json:"allPeers"`
 	// AnyPeer pools every (run, peer) discovery time.
-	AnyPeer Dist        `json:"anyPeer"`
-	ByK     []KStats    `json:"byK"`
-	ByPeer  []PeerStats `json:"byPeer"`
+	AnyPeer Dist      `json:"anyPeer"`
+	ByK     []KthPeer `json:"byK"`
+	ByPeer  []Peer    `json:"byPeer"`
 
 	// Responsiveness is P(a given peer discovered within d) and
 	// AllResponsiveness P(all peers discovered within d), over d in ms;
@@ -74,7 +77,7 @@ type ConditionStats struct {
 	Samples Samples `json:"-"`
 }
 
-// Samples are the raw values behind a ConditionStats, ascending.
+// Samples are the raw values behind a Condition, ascending.
 type Samples struct {
 	FirstPeer []float64
 	AllPeers  []float64
@@ -87,16 +90,16 @@ type Samples struct {
 	ContainerMS []float64
 }
 
-// KStats is the time until the k-th peer was discovered.
-type KStats struct {
+// KthPeer is the time until the k-th peer was discovered.
+type KthPeer struct {
 	K int `json:"k"`
 	Dist
 	// Missing counts runs that never reached k peers.
 	Missing int `json:"missing"`
 }
 
-// PeerStats is the discovery time of one peer.
-type PeerStats struct {
+// Peer is the discovery time of one peer.
+type Peer struct {
 	Peer string `json:"peer"`
 	Dist
 	Missing int `json:"missing"`
@@ -153,7 +156,7 @@ const responsivenessPoints = 200
 
 // Analyze computes the statistics of c, condition by condition in manifest
 // order (then any condition found only in runs.jsonl, in order of appearance).
-func Analyze(c *Campaign) *Summary {
+func Analyze(c *store.Campaign) *Summary {
 	m := c.Manifest
 	s := &Summary{
 		Campaign:   m.Campaign,
@@ -165,8 +168,8 @@ func Analyze(c *Campaign) *Summary {
 		Warnings:   append([]string(nil), c.Warnings...),
 	}
 	var order []string
-	byName := map[string][]Run{}
-	conds := map[string]Condition{}
+	byName := map[string][]results.Run{}
+	conds := map[string]results.Condition{}
 	for _, cd := range m.Conditions {
 		if _, ok := conds[cd.Name]; !ok {
 			order = append(order, cd.Name)
@@ -177,7 +180,7 @@ func Analyze(c *Campaign) *Summary {
 		if _, ok := byName[r.Condition]; !ok {
 			if _, known := conds[r.Condition]; !known {
 				order = append(order, r.Condition)
-				conds[r.Condition] = Condition{Name: r.Condition, Impairment: r.Impairment}
+				conds[r.Condition] = results.Condition{Name: r.Condition, Impairment: r.Impairment}
 			}
 		}
 		byName[r.Condition] = append(byName[r.Condition], r)
@@ -192,31 +195,7 @@ func Analyze(c *Campaign) *Summary {
 	return s
 }
 
-func expectedPeers(m Manifest, runs []Run) []string {
-	if len(m.Peers) > 0 {
-		return m.Peers
-	}
-	seen := map[string]bool{}
-	var out []string
-	add := func(p string) {
-		if !seen[p] {
-			seen[p] = true
-			out = append(out, p)
-		}
-	}
-	for _, r := range runs {
-		for _, p := range r.Peers {
-			add(p.Peer)
-		}
-		for _, p := range r.Missing {
-			add(p)
-		}
-	}
-	sort.Strings(out)
-	return out
-}
-
-func runEnd(r Run) float64 {
+func runEnd(r results.Run) float64 {
 	if r.EndMS > 0 {
 		return r.EndMS
 	}
@@ -240,15 +219,15 @@ func runEnd(r Run) float64 {
 	return end
 }
 
-func analyzeCondition(m Manifest, cond Condition, runs []Run) ConditionStats {
+func analyzeCondition(m results.Manifest, cond results.Condition, runs []results.Run) Condition {
 	phase := m.Phase
-	cs := ConditionStats{
+	cs := Condition{
 		Name:             cond.Name,
 		Impairment:       cond.Impairment,
 		Backend:          cond.Impairment.Backend,
 		RequestedLossPct: cond.Impairment.LossPct,
 	}
-	peers := expectedPeers(m, runs)
+	peers := store.ExpectedPeers(m, runs)
 	cs.Peers = len(peers)
 	perPeer := map[string][]float64{}
 	perPeerFlaps := map[string]int{}
@@ -350,10 +329,10 @@ func analyzeCondition(m Manifest, cond Condition, runs []Run) ConditionStats {
 
 	cs.Samples.ByK = kthSamples(cs.Samples.Curves, cs.Peers)
 	for k, s := range cs.Samples.ByK {
-		cs.ByK = append(cs.ByK, KStats{K: k + 1, Dist: describeSorted(s), Missing: cs.Runs - len(s)})
+		cs.ByK = append(cs.ByK, KthPeer{K: k + 1, Dist: describeSorted(s), Missing: cs.Runs - len(s)})
 	}
 	for _, p := range peers {
-		cs.ByPeer = append(cs.ByPeer, PeerStats{Peer: p, Dist: Describe(perPeer[p]), Missing: cs.Runs - len(perPeer[p]), Flaps: perPeerFlaps[p]})
+		cs.ByPeer = append(cs.ByPeer, Peer{Peer: p, Dist: Describe(perPeer[p]), Missing: cs.Runs - len(perPeer[p]), Flaps: perPeerFlaps[p]})
 	}
 	cs.Responsiveness, cs.AllResponsiveness = responsiveness(cs.Samples.AnyPeer, cs.Samples.AllPeers, cs.Runs*cs.Peers, cs.Runs)
 	cs.Model = fitModel(m, &cs)
@@ -390,7 +369,7 @@ func responsiveness(anyPeer, allPeers []float64, pairs, runs int) ([]Point, []Po
 	return one, all
 }
 
-func fitModel(m Manifest, cs *ConditionStats) *ModelFit {
+func fitModel(m results.Manifest, cs *Condition) *ModelFit {
 	if m.AnnounceIntervalMS <= 0 || len(cs.Samples.AnyPeer) == 0 {
 		return nil
 	}

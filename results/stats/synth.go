@@ -1,9 +1,12 @@
-package results
+package stats
 
 import (
 	"fmt"
 	"math/rand/v2"
 	"time"
+
+	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/results/store"
 )
 
 // SynthOptions describe a synthetic campaign drawn from the Model. It exists
@@ -35,7 +38,7 @@ type SynthOptions struct {
 
 // Synthesize returns a campaign whose discovery times follow the Model with
 // the given parameters (peers independent), deterministic for a seed.
-func Synthesize(o SynthOptions) *Campaign {
+func Synthesize(o SynthOptions) *store.Campaign {
 	if o.Campaign == "" {
 		o.Campaign = "synthetic"
 	}
@@ -50,19 +53,19 @@ func Synthesize(o SynthOptions) *Campaign {
 	}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x7e57bed))
 	t0 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-	m := Manifest{
+	m := results.Manifest{
 		Campaign:           o.Campaign,
 		Kind:               "campaign",
 		Started:            t0,
 		Seed:               int64(o.Seed),
-		Software:           Software{Tool: "testbed (synthetic)", Go: "go1.26.8"},
+		Software:           results.Software{Tool: "testbed (synthetic)", Go: "go1.26.8"},
 		Protocol:           "reference-agent",
 		NodeA:              "c1",
 		Phase:              o.Phase,
 		AnnounceIntervalMS: o.IntervalMS,
 		Measurements:       []string{"discovery"},
-		Lab:                Lab{Topology: o.Campaign},
-		Inputs:             []Input{{Role: "scenario", Path: "synthetic.yaml", SHA256: "0", Content: "# synthetic campaign drawn from the model\n"}},
+		Lab:                results.Lab{Topology: o.Campaign},
+		Inputs:             []results.Input{{Role: "scenario", Path: "synthetic.yaml", SHA256: "0", Content: "# synthetic campaign drawn from the model\n"}},
 	}
 	m.Lab.Clusters = append(m.Lab.Clusters, "c1")
 	for i := 0; i < o.Peers; i++ {
@@ -70,16 +73,16 @@ func Synthesize(o SynthOptions) *Campaign {
 		m.Peers = append(m.Peers, p)
 		m.Lab.Clusters = append(m.Lab.Clusters, p)
 	}
-	c := &Campaign{Manifest: m}
+	c := &store.Campaign{Manifest: m}
 	for _, loss := range o.LossPcts {
 		name := fmt.Sprintf("loss-%g", loss)
-		imp := Impairment{Backend: o.Backend, Target: "peers", LossPct: loss}
-		c.Manifest.Conditions = append(c.Manifest.Conditions, Condition{Name: name, Impairment: imp, Runs: o.Runs, Warmup: o.Warmup})
+		imp := results.Impairment{Backend: o.Backend, Target: "peers", LossPct: loss}
+		c.Manifest.Conditions = append(c.Manifest.Conditions, results.Condition{Name: name, Impairment: imp, Runs: o.Runs, Warmup: o.Warmup})
 		for i := 0; i < o.Warmup+o.Runs; i++ {
 			start := o.StartupMS + (2*rng.Float64()-1)*o.StartupJitterMS
 			model := Model{IntervalMS: o.IntervalMS, Loss: loss / 100, StartupMS: start + o.AgentInitMS}
 			achieved := loss * (0.9 + 0.2*rng.Float64())
-			r := Run{
+			r := results.Run{
 				Campaign:   o.Campaign,
 				Condition:  name,
 				Index:      i,
@@ -90,10 +93,10 @@ func Synthesize(o SynthOptions) *Campaign {
 				Phase:      o.Phase,
 				PauseMS:    rng.Float64() * o.IntervalMS,
 				Impairment: imp,
-				Pod:        PodTimeline{ContainerStartMS: ptr(start)},
+				Pod:        results.PodTimeline{ContainerStartMS: new(start)},
 				EndMS:      o.TimeoutMS,
 			}
-			r.Impairment.AchievedLossPct = ptr(achieved)
+			r.Impairment.AchievedLossPct = new(achieved)
 			r.Impairment.PacketsSeen = 1000
 			r.Impairment.PacketsDropped = int64(achieved * 10)
 			for _, p := range m.Peers {
@@ -103,10 +106,10 @@ func Synthesize(o SynthOptions) *Campaign {
 					r.TimedOut = true
 					continue
 				}
-				pt := PeerTiming{Peer: p, DiscoveredMS: ptr(d), ReverseMS: ptr(d + rng.Float64()*o.IntervalMS), TruthMS: ptr(d - 1 - rng.Float64()*5)}
+				pt := results.PeerTiming{Peer: p, DiscoveredMS: new(d), ReverseMS: new(d + rng.Float64()*o.IntervalMS), TruthMS: new(d - 1 - rng.Float64()*5)}
 				if rng.Float64() < o.FlapProb {
 					del := d + (o.TimeoutMS-d)*rng.Float64()
-					pt.Flaps = []Flap{{Observer: "c1", Subject: p, DeletedMS: del, ReaddedMS: ptr(del + o.IntervalMS)}}
+					pt.Flaps = []results.Flap{{Observer: "c1", Subject: p, DeletedMS: del, ReaddedMS: new(del + o.IntervalMS)}}
 				}
 				r.Peers = append(r.Peers, pt)
 			}
@@ -115,5 +118,3 @@ func Synthesize(o SynthOptions) *Campaign {
 	}
 	return c
 }
-
-func ptr(f float64) *float64 { return &f }

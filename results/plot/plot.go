@@ -1,4 +1,4 @@
-package results
+package plot
 
 import (
 	"bytes"
@@ -9,12 +9,14 @@ import (
 	"sort"
 	"strconv"
 
-	"gonum.org/v1/plot"
+	gplot "gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
 	"gonum.org/v1/plot/plotutil"
 	"gonum.org/v1/plot/vg"
 	"gonum.org/v1/plot/vg/draw"
 	"gonum.org/v1/plot/vg/vgimg"
+
+	"github.com/fluidos-lab/testbed/results/stats"
 )
 
 // Figure is one plot, ready to render as SVG or PNG. Curves and Boxes count
@@ -23,7 +25,7 @@ type Figure struct {
 	Name    string // file stem, e.g. "hist-loss-10"
 	Title   string
 	Caption string
-	Plot    *plot.Plot
+	Plot    *gplot.Plot
 	Width   vg.Length
 	Height  vg.Length
 	Curves  int
@@ -59,7 +61,7 @@ func (f *Figure) render(format string) ([]byte, error) {
 }
 
 func newFigure(name, title, caption, xlabel, ylabel string) *Figure {
-	p := plot.New()
+	p := gplot.New()
 	p.Title.Text = title
 	p.X.Label.Text = xlabel
 	p.Y.Label.Text = ylabel
@@ -104,7 +106,7 @@ func seconds(ms float64) float64 { return ms / 1000 }
 func dashed() []vg.Length { return []vg.Length{vg.Points(6), vg.Points(4)} }
 func dotted() []vg.Length { return []vg.Length{vg.Points(2), vg.Points(3)} }
 
-func condLabel(cs *ConditionStats) string {
+func condLabel(cs *stats.Condition) string {
 	l := fmt.Sprintf("%s (loss %g %%", cs.Name, cs.RequestedLossPct)
 	if cs.AchievedLossPct != nil {
 		l += fmt.Sprintf(", achieved %.1f %%", *cs.AchievedLossPct)
@@ -112,9 +114,9 @@ func condLabel(cs *ConditionStats) string {
 	return l + ")"
 }
 
-// HistogramFigure is the histogram of single-peer discovery times of one
+// Histogram is the histogram of single-peer discovery times of one
 // condition (reference figures 6.1–6.10).
-func HistogramFigure(cs *ConditionStats) (*Figure, error) {
+func Histogram(cs *stats.Condition) (*Figure, error) {
 	f := newFigure("hist-"+cs.Name, "Discovery time, "+condLabel(cs),
 		fmt.Sprintf("Histogram of the time node A took to discover each peer (%d samples from %d runs).", len(cs.Samples.AnyPeer), cs.Runs),
 		"discovery time of one peer (s)", "count of (run, peer) samples")
@@ -138,9 +140,9 @@ func HistogramFigure(cs *ConditionStats) (*Figure, error) {
 	return f, nil
 }
 
-// RunCurvesFigure plots peers discovered against time for up to maxRuns
+// RunCurves plots peers discovered against time for up to maxRuns
 // runs spread evenly over the condition (reference figures 6.11–6.17).
-func RunCurvesFigure(cs *ConditionStats, maxRuns int) (*Figure, error) {
+func RunCurves(cs *stats.Condition, maxRuns int) (*Figure, error) {
 	n := len(cs.Samples.Curves)
 	shown := min(n, maxRuns)
 	f := newFigure("runs-"+cs.Name, "Peers discovered over time, "+condLabel(cs),
@@ -174,9 +176,9 @@ func RunCurvesFigure(cs *ConditionStats, maxRuns int) (*Figure, error) {
 	return f, nil
 }
 
-// BoxFigure draws one box of discovery time per number of peers discovered
+// Box draws one box of discovery time per number of peers discovered
 // (reference figures 6.18–6.21).
-func BoxFigure(cs *ConditionStats) (*Figure, error) {
+func Box(cs *stats.Condition) (*Figure, error) {
 	f := newFigure("box-"+cs.Name, "Time to discover k peers, "+condLabel(cs),
 		"Box plot of the time until node A had discovered k peers (box: p25–p75, line: median, whiskers: 1.5·IQR, dots: outliers).",
 		"number of peers discovered k", "time since node A restart (s)")
@@ -204,8 +206,7 @@ func BoxFigure(cs *ConditionStats) (*Figure, error) {
 	if m := cs.Model; m != nil && f.Boxes > 0 {
 		var xys plotter.XYs
 		for k := range cs.Samples.ByK {
-			kk := k + 1
-			med := bisect(func(d float64) float64 { return m.KthCDF(kk, cs.Peers, d) }, 0.5, m.StartupMS, m.StartupMS+m.IntervalMS)
+			med := m.KthQuantile(k+1, cs.Peers, 0.5)
 			xys = append(xys, plotter.XY{X: float64(k), Y: seconds(med)})
 		}
 		if err := f.addLine("model median (independent peers)", xys, color.Black, dashed(), false); err != nil {
@@ -222,9 +223,9 @@ func BoxFigure(cs *ConditionStats) (*Figure, error) {
 	return f, nil
 }
 
-// CDFFigure overlays the empirical CDF of single-peer discovery time of
+// CDF overlays the empirical CDF of single-peer discovery time of
 // every condition, with the model for each condition dashed.
-func CDFFigure(conds []ConditionStats) (*Figure, error) {
+func CDF(conds []stats.Condition) (*Figure, error) {
 	f := newFigure("cdf", "Discovery time of one peer: measured (solid) and model (dashed)",
 		"Empirical CDF of single-peer discovery time per condition; dashed: periodic-announcer model D = s + U·T + G·T.",
 		"discovery time of one peer (s)", "P(discovered ≤ t)")
@@ -262,9 +263,9 @@ func CDFFigure(conds []ConditionStats) (*Figure, error) {
 	return f, nil
 }
 
-// ResponsivenessFigure plots P(discovered within d) over d per condition:
+// Responsiveness plots P(discovered within d) over d per condition:
 // solid for one given peer, dotted for all peers.
-func ResponsivenessFigure(conds []ConditionStats) (*Figure, error) {
+func Responsiveness(conds []stats.Condition) (*Figure, error) {
 	f := newFigure("responsiveness", "Responsiveness: probability of discovery within a deadline",
 		"Solid: P(a given peer is discovered within d). Dotted: P(all peers are discovered within d). Undiscovered peers count as failures.",
 		"deadline d (s)", "probability")
@@ -289,7 +290,7 @@ func ResponsivenessFigure(conds []ConditionStats) (*Figure, error) {
 	return f, nil
 }
 
-func pointsXY(pts []Point) plotter.XYs {
+func pointsXY(pts []stats.Point) plotter.XYs {
 	xys := make(plotter.XYs, len(pts))
 	for i, p := range pts {
 		xys[i] = plotter.XY{X: seconds(p.X), Y: p.Y}
@@ -299,32 +300,44 @@ func pointsXY(pts []Point) plotter.XYs {
 
 // SweepPoint is one (cluster count, condition) cell of a sweep.
 type SweepPoint struct {
-	Clusters  int     `json:"clusters"`
-	Condition string  `json:"condition"`
-	LossPct   float64 `json:"lossPct"`
-	Stats     Dist    `json:"stats"`
+	Clusters  int        `json:"clusters"`
+	Condition string     `json:"condition"`
+	LossPct   float64    `json:"lossPct"`
+	Stats     stats.Dist `json:"stats"`
+	// Responsiveness is the fraction of the cell's runs in which node A
+	// found every peer within the sweep's deadline.
+	Responsiveness float64 `json:"responsiveness"`
 }
 
-// SweepFigure plots the median (solid) and p90 (dashed) of a metric against
-// cluster count, one colour per loss level.
-func SweepFigure(metric string, points []SweepPoint) (*Figure, error) {
+// sweepSeries groups points into one series per key, keys in order of
+// first appearance, each series ordered by cluster count.
+func sweepSeries[K comparable](points []SweepPoint, key func(SweepPoint) K) ([]K, map[K][]SweepPoint) {
+	series := map[K][]SweepPoint{}
+	var keys []K
+	for _, p := range points {
+		k := key(p)
+		if _, ok := series[k]; !ok {
+			keys = append(keys, k)
+		}
+		series[k] = append(series[k], p)
+	}
+	for _, ps := range series {
+		sort.Slice(ps, func(a, b int) bool { return ps[a].Clusters < ps[b].Clusters })
+	}
+	return keys, series
+}
+
+// Sweep plots the median (solid) and p90 (dashed) of a metric (the points'
+// Stats) against cluster count, one colour per loss level.
+func Sweep(metric string, points []SweepPoint) (*Figure, error) {
 	f := newFigure("sweep", "Sweep: "+metric+" against cluster count",
 		"Median (solid) and p90 (dashed) of "+metric+" per cluster count, one colour per loss level.",
 		"clusters in the lab", metric+" (s)")
-	byLoss := map[float64][]SweepPoint{}
-	var losses []float64
-	for _, p := range points {
-		if _, ok := byLoss[p.LossPct]; !ok {
-			losses = append(losses, p.LossPct)
-		}
-		byLoss[p.LossPct] = append(byLoss[p.LossPct], p)
-	}
+	losses, byLoss := sweepSeries(points, func(p SweepPoint) float64 { return p.LossPct })
 	sort.Float64s(losses)
 	for i, loss := range losses {
-		ps := byLoss[loss]
-		sort.Slice(ps, func(a, b int) bool { return ps[a].Clusters < ps[b].Clusters })
 		var med, p90 plotter.XYs
-		for _, p := range ps {
+		for _, p := range byLoss[loss] {
 			if p.Stats.N == 0 {
 				continue
 			}
@@ -354,30 +367,64 @@ func SweepFigure(metric string, points []SweepPoint) (*Figure, error) {
 	return f, nil
 }
 
+// SweepResponsiveness plots the points' Responsiveness (all peers found
+// within two announce periods) of one protocol against cluster count, one
+// line with markers per condition.
+func SweepResponsiveness(protocol string, points []SweepPoint) (*Figure, error) {
+	p := gplot.New()
+	p.Title.Text = "Sweep " + protocol + ": responsiveness against cluster count"
+	p.X.Label.Text = "clusters in the lab"
+	p.Y.Label.Text = "P(all peers within 2T)"
+	p.Y.Min, p.Y.Max = 0, 1.05
+	f := &Figure{Name: "sweep-responsiveness", Title: p.Title.Text,
+		Caption: "Fraction of runs in which node A found every peer within two announce periods, per cluster count, one line per condition.",
+		Plot:    p, Width: 18 * vg.Centimeter, Height: 11 * vg.Centimeter}
+	conds, byCond := sweepSeries(points, func(p SweepPoint) string { return p.Condition })
+	for i, c := range conds {
+		ps := byCond[c]
+		xys := make(plotter.XYs, len(ps))
+		for j, pt := range ps {
+			xys[j] = plotter.XY{X: float64(pt.Clusters), Y: pt.Responsiveness}
+		}
+		l, sc, err := plotter.NewLinePoints(xys)
+		if err != nil {
+			return nil, fmt.Errorf("%s: line %q: %w", f.Name, c, err)
+		}
+		col := plotutil.Color(i)
+		l.Color, sc.Color = col, col
+		p.Add(l, sc)
+		p.Legend.Add(c, l)
+		f.Curves++
+	}
+	p.Legend.Top = true
+	p.BackgroundColor = color.White
+	return f, nil
+}
+
 // Figures returns every figure for a summary: CDF overlay, responsiveness,
 // then per condition histogram, per-run curves and box plot.
-func Figures(s *Summary, runsShown int) ([]*Figure, error) {
+func Figures(s *stats.Summary, runsShown int) ([]*Figure, error) {
 	var out []*Figure
-	cdf, err := CDFFigure(s.Conditions)
+	cdf, err := CDF(s.Conditions)
 	if err != nil {
 		return nil, err
 	}
-	resp, err := ResponsivenessFigure(s.Conditions)
+	resp, err := Responsiveness(s.Conditions)
 	if err != nil {
 		return nil, err
 	}
 	out = append(out, cdf, resp)
 	for i := range s.Conditions {
 		cs := &s.Conditions[i]
-		h, err := HistogramFigure(cs)
+		h, err := Histogram(cs)
 		if err != nil {
 			return nil, err
 		}
-		r, err := RunCurvesFigure(cs, runsShown)
+		r, err := RunCurves(cs, runsShown)
 		if err != nil {
 			return nil, err
 		}
-		b, err := BoxFigure(cs)
+		b, err := Box(cs)
 		if err != nil {
 			return nil, err
 		}
@@ -386,33 +433,14 @@ func Figures(s *Summary, runsShown int) ([]*Figure, error) {
 	return out, nil
 }
 
-// bisect returns d with cdf(d) ≈ q, growing hi until cdf(hi) ≥ q.
-func bisect(cdf func(float64) float64, q, lo, hi float64) float64 {
-	if hi <= lo {
-		hi = lo + 1
-	}
-	for i := 0; cdf(hi) < q && i < 60; i++ {
-		hi += 2 * (hi - lo)
-	}
-	for i := 0; i < 60; i++ {
-		mid := (lo + hi) / 2
-		if cdf(mid) < q {
-			lo = mid
-		} else {
-			hi = mid
-		}
-	}
-	return (lo + hi) / 2
-}
-
 // niceTicks labels about n evenly spaced round values (1, 2 or 5 × 10^k)
 // with an unlabelled minor tick between them.
 type niceTicks struct{ n int }
 
-// Ticks implements plot.Ticker.
-func (t niceTicks) Ticks(lo, hi float64) []plot.Tick {
+// Ticks implements gonum/plot's Ticker.
+func (t niceTicks) Ticks(lo, hi float64) []gplot.Tick {
 	if !(hi > lo) || math.IsInf(hi-lo, 0) {
-		return plot.DefaultTicks{}.Ticks(lo, hi)
+		return gplot.DefaultTicks{}.Ticks(lo, hi)
 	}
 	raw := (hi - lo) / float64(max(t.n, 2))
 	mag := math.Pow(10, math.Floor(math.Log10(raw)))
@@ -424,11 +452,11 @@ func (t niceTicks) Ticks(lo, hi float64) []plot.Tick {
 		}
 	}
 	prec := max(0, -int(math.Floor(math.Log10(step))))
-	var ticks []plot.Tick
+	var ticks []gplot.Tick
 	for v := math.Ceil(lo/step) * step; v <= hi+step*1e-9; v += step {
-		ticks = append(ticks, plot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', prec, 64)})
+		ticks = append(ticks, gplot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', prec, 64)})
 		if m := v + step/2; m <= hi {
-			ticks = append(ticks, plot.Tick{Value: m})
+			ticks = append(ticks, gplot.Tick{Value: m})
 		}
 	}
 	return ticks

@@ -1,4 +1,4 @@
-package results
+package store
 
 import (
 	"bufio"
@@ -10,22 +10,58 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
+
+	"github.com/fluidos-lab/testbed/results"
+)
+
+// FileManifest and FileRuns are the names of a campaign's files.
+const (
+	FileManifest = "manifest.json"
+	FileRuns     = "runs.jsonl"
 )
 
 // Recorder receives each run as it ends. Implementations must make the run
 // durable before Append returns.
 type Recorder interface {
-	Append(ctx context.Context, r Run) error
+	Append(ctx context.Context, r results.Run) error
 	Close() error
 }
 
 // Campaign is a campaign directory read back.
 type Campaign struct {
 	Dir      string
-	Manifest Manifest
-	Runs     []Run
+	Manifest results.Manifest
+	Runs     []results.Run
 	// Warnings are recoverable problems (e.g. a truncated last line).
 	Warnings []string
+}
+
+// ExpectedPeers lists the peers node A should discover: the manifest's
+// peers, or, when the manifest names none, every peer the runs mention
+// (discovered or missing), sorted.
+func ExpectedPeers(m results.Manifest, runs []results.Run) []string {
+	if len(m.Peers) > 0 {
+		return m.Peers
+	}
+	seen := map[string]bool{}
+	var out []string
+	add := func(p string) {
+		if !seen[p] {
+			seen[p] = true
+			out = append(out, p)
+		}
+	}
+	for _, r := range runs {
+		for _, p := range r.Peers {
+			add(p.Peer)
+		}
+		for _, p := range r.Missing {
+			add(p)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // FileRecorder appends runs to <dir>/runs.jsonl, fsyncing each line.
@@ -36,10 +72,10 @@ type FileRecorder struct {
 
 var _ Recorder = (*FileRecorder)(nil)
 
-// CreateCampaign creates dir (if needed), writes m as manifest.json and
+// Create creates dir (if needed), writes m as manifest.json and
 // returns a recorder for a new runs.jsonl. It refuses a directory that
-// already holds a campaign; use OpenCampaign to resume one.
-func CreateCampaign(dir string, m Manifest) (*FileRecorder, error) {
+// already holds a campaign; use Open to resume one.
+func Create(dir string, m results.Manifest) (*FileRecorder, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("creating campaign directory %s: %w", dir, err)
 	}
@@ -60,12 +96,12 @@ func CreateCampaign(dir string, m Manifest) (*FileRecorder, error) {
 	return &FileRecorder{dir: dir, f: f}, nil
 }
 
-// OpenCampaign opens an existing campaign for appending (resume). A
+// Open opens an existing campaign for appending (resume). A
 // truncated last line left by a crash is cut off the file (and reported in
 // the returned Campaign's Warnings); a complete last run that only lacks its
 // newline is kept and terminated. New lines then start cleanly.
-func OpenCampaign(dir string) (*FileRecorder, *Campaign, error) {
-	c, err := ReadCampaign(dir)
+func Open(dir string) (*FileRecorder, *Campaign, error) {
+	c, err := Read(dir)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -139,7 +175,7 @@ func completeLength(f *os.File) (int64, error) {
 }
 
 // Append writes r as one JSON line and fsyncs it.
-func (w *FileRecorder) Append(ctx context.Context, r Run) error {
+func (w *FileRecorder) Append(ctx context.Context, r results.Run) error {
 	if err := ctx.Err(); err != nil {
 		return fmt.Errorf("appending run %s/%d: %w", r.Condition, r.Index, err)
 	}
@@ -159,7 +195,7 @@ func (w *FileRecorder) Append(ctx context.Context, r Run) error {
 
 // UpdateManifest atomically replaces the campaign's manifest.json (e.g. to
 // set Ended or add warnings).
-func (w *FileRecorder) UpdateManifest(m Manifest) error { return WriteManifest(w.dir, m) }
+func (w *FileRecorder) UpdateManifest(m results.Manifest) error { return WriteManifest(w.dir, m) }
 
 // Close closes runs.jsonl.
 func (w *FileRecorder) Close() error {
@@ -171,7 +207,7 @@ func (w *FileRecorder) Close() error {
 
 // WriteManifest writes dir/manifest.json atomically: temp file, fsync,
 // rename, fsync of the directory.
-func WriteManifest(dir string, m Manifest) error {
+func WriteManifest(dir string, m results.Manifest) error {
 	b, err := json.MarshalIndent(m, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encoding manifest: %w", err)
@@ -223,9 +259,9 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// ReadCampaign reads dir's manifest.json and runs.jsonl. A missing
+// Read reads dir's manifest.json and runs.jsonl. A missing
 // runs.jsonl is an empty campaign.
-func ReadCampaign(dir string) (*Campaign, error) {
+func Read(dir string) (*Campaign, error) {
 	c := &Campaign{Dir: dir}
 	mb, err := os.ReadFile(filepath.Join(dir, FileManifest))
 	if err != nil {
@@ -264,10 +300,10 @@ func (e *LineError) Unwrap() error { return e.Err }
 // no terminating newline and does not decode is a write cut short by a
 // crash: it is skipped and reported as a warning. Any other malformed line
 // is an error naming its line number.
-func ReadRuns(r io.Reader) ([]Run, []string, error) {
+func ReadRuns(r io.Reader) ([]results.Run, []string, error) {
 	br := bufio.NewReader(r)
 	var (
-		runs  []Run
+		runs  []results.Run
 		warns []string
 	)
 	for line := 1; ; line++ {
@@ -293,8 +329,8 @@ func ReadRuns(r io.Reader) ([]Run, []string, error) {
 	}
 }
 
-func decodeRun(b []byte) (Run, error) {
-	var r Run
+func decodeRun(b []byte) (results.Run, error) {
+	var r results.Run
 	b = bytes.TrimSpace(b)
 	if len(b) == 0 || b[0] != '{' {
 		return r, errors.New("not a JSON object")
@@ -319,7 +355,7 @@ func decodeRun(b []byte) (Run, error) {
 const maxAbsMS = 1e12
 
 // checkTimes rejects out-of-range numbers in a run.
-func checkTimes(r Run) error {
+func checkTimes(r results.Run) error {
 	check := func(name string, v float64) error {
 		if v > maxAbsMS || v < -maxAbsMS {
 			return fmt.Errorf("%s = %g is out of range (|v| ≤ %g)", name, v, maxAbsMS)
@@ -359,7 +395,7 @@ type Position struct {
 // recorded (ok=false when there is none) and, per condition, the next run
 // index to execute (one past the highest recorded index). Runs are complete
 // once their line is in runs.jsonl; aborted runs count as recorded.
-func ResumePoint(runs []Run) (last Position, next map[string]int, ok bool) {
+func ResumePoint(runs []results.Run) (last Position, next map[string]int, ok bool) {
 	next = make(map[string]int)
 	for _, r := range runs {
 		if n := r.Index + 1; n > next[r.Condition] {

@@ -1,10 +1,14 @@
-package results
+package stats
 
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"sort"
 	"testing"
+
+	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/results/store"
 )
 
 func near(a, b, tol float64) bool { return math.Abs(a-b) <= tol }
@@ -125,21 +129,21 @@ func TestModelKS(t *testing.T) {
 }
 
 func TestAnalyzeHandMade(t *testing.T) {
-	f := ptr
-	c := &Campaign{
-		Manifest: Manifest{Campaign: "hand", Phase: "random", Peers: []string{"b", "c"}, AnnounceIntervalMS: 1000,
-			Conditions: []Condition{{Name: "loss-10", Impairment: Impairment{Backend: "nftables", LossPct: 10}}}},
-		Runs: []Run{
-			{Condition: "loss-10", Index: 0, Warmup: true, Peers: []PeerTiming{{Peer: "b", DiscoveredMS: f(1)}}},
-			{Condition: "loss-10", Index: 1, Pod: PodTimeline{ContainerStartMS: f(500)}, EndMS: 60500,
-				Impairment: Impairment{AchievedLossPct: f(8)},
-				Peers: []PeerTiming{{Peer: "b", DiscoveredMS: f(1000)}, {Peer: "c", DiscoveredMS: f(3000),
-					Flaps: []Flap{{Observer: "a", Subject: "c", DeletedMS: 20000}}}}},
-			{Condition: "loss-10", Index: 2, Pod: PodTimeline{ContainerStartMS: f(700)}, EndMS: 60000,
-				Impairment: Impairment{AchievedLossPct: f(12)},
-				Peers:      []PeerTiming{{Peer: "c", DiscoveredMS: f(2000)}, {Peer: "b", DiscoveredMS: f(4000)}}},
-			{Condition: "loss-10", Index: 3, Pod: PodTimeline{ContainerStartMS: f(600), LeaveMS: f(30000)}, EndMS: 60000, TimedOut: true,
-				Peers: []PeerTiming{{Peer: "b", DiscoveredMS: f(6000), GoneMS: f(41000)}}, Missing: []string{"c"}},
+	f := func(v float64) *float64 { return &v }
+	c := &store.Campaign{
+		Manifest: results.Manifest{Campaign: "hand", Phase: "random", Peers: []string{"b", "c"}, AnnounceIntervalMS: 1000,
+			Conditions: []results.Condition{{Name: "loss-10", Impairment: results.Impairment{Backend: "nftables", LossPct: 10}}}},
+		Runs: []results.Run{
+			{Condition: "loss-10", Index: 0, Warmup: true, Peers: []results.PeerTiming{{Peer: "b", DiscoveredMS: f(1)}}},
+			{Condition: "loss-10", Index: 1, Pod: results.PodTimeline{ContainerStartMS: f(500)}, EndMS: 60500,
+				Impairment: results.Impairment{AchievedLossPct: f(8)},
+				Peers: []results.PeerTiming{{Peer: "b", DiscoveredMS: f(1000)}, {Peer: "c", DiscoveredMS: f(3000),
+					Flaps: []results.Flap{{Observer: "a", Subject: "c", DeletedMS: 20000}}}}},
+			{Condition: "loss-10", Index: 2, Pod: results.PodTimeline{ContainerStartMS: f(700)}, EndMS: 60000,
+				Impairment: results.Impairment{AchievedLossPct: f(12)},
+				Peers:      []results.PeerTiming{{Peer: "c", DiscoveredMS: f(2000)}, {Peer: "b", DiscoveredMS: f(4000)}}},
+			{Condition: "loss-10", Index: 3, Pod: results.PodTimeline{ContainerStartMS: f(600), LeaveMS: f(30000)}, EndMS: 60000, TimedOut: true,
+				Peers: []results.PeerTiming{{Peer: "b", DiscoveredMS: f(6000), GoneMS: f(41000)}}, Missing: []string{"c"}},
 			{Condition: "loss-10", Index: 4, Aborted: true},
 		},
 	}
@@ -216,5 +220,38 @@ func TestAnalyzeSyntheticMatchesModel(t *testing.T) {
 	shifted := Synthesize(SynthOptions{Seed: 7, Peers: 5, Runs: 400, LossPcts: []float64{0}, IntervalMS: 5000, StartupMS: 1000, ShiftMS: 2500})
 	if ks := Analyze(shifted).Conditions[0].Model.KSPeer; ks < 0.3 {
 		t.Errorf("shifted campaign KS = %.3f, want > 0.3", ks)
+	}
+}
+
+func TestMedianSelect(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for n := 1; n < 60; n++ {
+		for rep := 0; rep < 5; rep++ {
+			s := make([]float64, n)
+			for i := range s {
+				s[i] = float64(rng.IntN(10)) + rng.Float64()*float64(rep%2) // many ties, or none
+			}
+			orig := slices.Clone(s)
+			sorted := slices.Clone(s)
+			sort.Float64s(sorted)
+			if got, want := Median(s), Quantile(sorted, 0.5); got != want {
+				t.Fatalf("n=%d median=%v want %v (%v)", n, got, want, sorted)
+			}
+			if !slices.Equal(s, orig) {
+				t.Fatalf("n=%d: Median modified its input", n)
+			}
+			if got, want := Median(sorted), Describe(s).Median; got != want {
+				t.Fatalf("n=%d: sorted median=%v, Describe %v", n, got, want)
+			}
+		}
+	}
+	if m := Median(nil); !math.IsNaN(m) {
+		t.Errorf("Median(nil) = %v, want NaN", m)
+	}
+	if m := Median([]float64{math.NaN(), 3, math.NaN(), 1}); m != 2 {
+		t.Errorf("Median ignoring NaN = %v, want 2", m)
+	}
+	if m := Median([]float64{math.NaN()}); !math.IsNaN(m) {
+		t.Errorf("Median(NaN) = %v, want NaN", m)
 	}
 }

@@ -1,30 +1,14 @@
-package results
+package compare
 
 import (
 	"math"
-	"math/rand/v2"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
-)
 
-func TestMedianSelect(t *testing.T) {
-	rng := rand.New(rand.NewPCG(1, 2))
-	for n := 1; n < 60; n++ {
-		for rep := 0; rep < 5; rep++ {
-			s := make([]float64, n)
-			for i := range s {
-				s[i] = float64(rng.IntN(10)) // many ties
-			}
-			sorted := slices.Clone(s)
-			sort.Float64s(sorted)
-			if got, want := median(s), Quantile(sorted, 0.5); got != want {
-				t.Fatalf("n=%d median=%v want %v (%v)", n, got, want, sorted)
-			}
-		}
-	}
-}
+	"github.com/fluidos-lab/testbed/results/stats"
+	"github.com/fluidos-lab/testbed/results/store"
+)
 
 func TestMannWhitneyP(t *testing.T) {
 	tests := []struct {
@@ -64,17 +48,17 @@ func TestKSTwoSample(t *testing.T) {
 	}
 }
 
-func synthPair(shift float64, seedB uint64) (*Campaign, *Campaign) {
-	o := SynthOptions{Seed: 21, Peers: 4, Runs: 120, Warmup: 1, LossPcts: []float64{0, 20}, IntervalMS: 5000, StartupMS: 900, StartupJitterMS: 100}
-	base := Synthesize(o)
+func synthPair(shift float64, seedB uint64) (*store.Campaign, *store.Campaign) {
+	o := stats.SynthOptions{Seed: 21, Peers: 4, Runs: 120, Warmup: 1, LossPcts: []float64{0, 20}, IntervalMS: 5000, StartupMS: 900, StartupJitterMS: 100}
+	base := stats.Synthesize(o)
 	o.Seed, o.ShiftMS, o.Campaign = seedB, shift, "candidate"
-	return base, Synthesize(o)
+	return base, stats.Synthesize(o)
 }
 
 func TestCompare(t *testing.T) {
 	t.Run("identical distribution passes", func(t *testing.T) {
 		base, cand := synthPair(0, 22)
-		c := Compare(base, cand, CompareOptions{Seed: 1, Bootstrap: 500})
+		c := Campaigns(base, cand, Options{Seed: 1, Bootstrap: 500})
 		if len(c.Rows) != 2*(3+4) {
 			t.Fatalf("rows = %d", len(c.Rows))
 		}
@@ -86,7 +70,7 @@ func TestCompare(t *testing.T) {
 	})
 	t.Run("shifted distribution is a regression", func(t *testing.T) {
 		base, cand := synthPair(1500, 22)
-		c := Compare(base, cand, CompareOptions{Seed: 1, Bootstrap: 500})
+		c := Campaigns(base, cand, Options{Seed: 1, Bootstrap: 500})
 		for _, r := range c.Rows {
 			if r.Metric != MetricFirstPeer && r.Metric != MetricAnyPeer && r.Metric != "k1" {
 				continue
@@ -96,15 +80,15 @@ func TestCompare(t *testing.T) {
 			}
 		}
 		// Reversed, the shift is an improvement.
-		back := Compare(cand, base, CompareOptions{Seed: 1, Bootstrap: 500})
+		back := Campaigns(cand, base, Options{Seed: 1, Bootstrap: 500})
 		if v := back.Rows[0].Verdict; v != VerdictImprovement {
 			t.Errorf("reversed verdict %s", v)
 		}
 	})
 	t.Run("deterministic", func(t *testing.T) {
 		base, cand := synthPair(300, 22)
-		a := Compare(base, cand, CompareOptions{Seed: 9, Bootstrap: 300})
-		b := Compare(base, cand, CompareOptions{Seed: 9, Bootstrap: 300})
+		a := Campaigns(base, cand, Options{Seed: 9, Bootstrap: 300})
+		b := Campaigns(base, cand, Options{Seed: 9, Bootstrap: 300})
 		for i := range a.Rows {
 			if a.Rows[i].CILowMS != b.Rows[i].CILowMS || a.Rows[i].CIHighMS != b.Rows[i].CIHighMS {
 				t.Fatalf("bootstrap not deterministic at %s", a.Rows[i])
@@ -113,8 +97,8 @@ func TestCompare(t *testing.T) {
 	})
 	t.Run("unmatched conditions", func(t *testing.T) {
 		base, _ := synthPair(0, 22)
-		other := Synthesize(SynthOptions{Seed: 3, Peers: 4, Runs: 5, LossPcts: []float64{0, 50}, IntervalMS: 5000})
-		c := Compare(base, other, CompareOptions{Bootstrap: 10})
+		other := stats.Synthesize(stats.SynthOptions{Seed: 3, Peers: 4, Runs: 5, LossPcts: []float64{0, 50}, IntervalMS: 5000})
+		c := Campaigns(base, other, Options{Bootstrap: 10})
 		if !slices.Equal(c.Unmatched, []string{"loss-20 (baseline only)", "loss-50 (candidate only)"}) {
 			t.Errorf("unmatched = %q", c.Unmatched)
 		}
@@ -168,7 +152,7 @@ func TestParseThresholds(t *testing.T) {
 
 func TestCheckThresholds(t *testing.T) {
 	base, cand := synthPair(2000, 22)
-	c := Compare(base, cand, CompareOptions{Seed: 1, Bootstrap: 200})
+	c := Campaigns(base, cand, Options{Seed: 1, Bootstrap: 200})
 	rules, err := ParseThresholds("t.yaml", []byte(`
 - metric: firstPeer
   stat: median
@@ -201,18 +185,18 @@ func TestCheckThresholds(t *testing.T) {
 		t.Errorf("breaches: %d regressions, %d missing-condition; %+v", regress, missing, breaches)
 	}
 	same, cand2 := synthPair(0, 22)
-	if b := Compare(same, cand2, CompareOptions{Seed: 1, Bootstrap: 200}).Check(rules[:2]); len(b) != 0 {
+	if b := Campaigns(same, cand2, Options{Seed: 1, Bootstrap: 200}).Check(rules[:2]); len(b) != 0 {
 		t.Errorf("identical campaigns breach: %+v", b)
 	}
 }
 
 func TestHolm(t *testing.T) {
-	rows := []CompareRow{{MannWhitneyP: 0.01}, {MannWhitneyP: 0.04}, {MannWhitneyP: 0.03}, {Verdict: VerdictInsufficient, MannWhitneyP: 1}}
+	rows := []Row{{MannWhitneyP: 0.01}, {MannWhitneyP: 0.04}, {MannWhitneyP: 0.03}, {Verdict: VerdictInsufficient, MannWhitneyP: 1}}
 	holm(rows)
 	// m = 3: 0.01·3 = 0.03; 0.03·2 = 0.06; max(0.06, 0.04·1) = 0.06.
 	want := []float64{0.03, 0.06, 0.06, 1}
 	for i, w := range want {
-		if !near(rows[i].AdjustedP, w, 1e-12) {
+		if math.Abs(rows[i].AdjustedP-w) > 1e-12 {
 			t.Errorf("row %d adjusted %v, want %v", i, rows[i].AdjustedP, w)
 		}
 	}

@@ -1,4 +1,4 @@
-package results
+package report
 
 import (
 	"bytes"
@@ -13,17 +13,22 @@ import (
 	"strings"
 
 	"golang.org/x/sync/errgroup"
+
+	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/results/plot"
+	"github.com/fluidos-lab/testbed/results/stats"
+	"github.com/fluidos-lab/testbed/results/store"
 )
 
-// Derived files written by WriteReport.
+// Derived files written by Write into a campaign directory.
 const (
 	FileSummary = "summary.json"
-	FileReport  = "report.html"
+	FileHTML    = "report.html"
 	DirPlots    = "plots"
 )
 
-// ReportOptions tune WriteReport.
-type ReportOptions struct {
+// Options tune Write.
+type Options struct {
 	// OutDir receives report.html, summary.json and plots/; default the
 	// campaign directory.
 	OutDir string
@@ -33,26 +38,26 @@ type ReportOptions struct {
 	NoPNG bool
 }
 
-// ReportFiles are the paths WriteReport wrote.
-type ReportFiles struct {
+// Files are the paths Write wrote.
+type Files struct {
 	HTML    string   `json:"html"`
 	Summary string   `json:"summary"`
 	Plots   []string `json:"plots"`
 	// Stats is the analysis the report shows (the content of summary.json).
-	Stats *Summary `json:"-"`
+	Stats *stats.Summary `json:"-"`
 }
 
-// WriteReport analyses c and writes summary.json, plots/*.svg and *.png and
+// Write analyses c and writes summary.json, plots/*.svg and *.png and
 // a self-contained report.html (inline SVG, inline CSS, no scripts or links).
-func WriteReport(ctx context.Context, c *Campaign, o ReportOptions) (*ReportFiles, error) {
+func Write(ctx context.Context, c *store.Campaign, o Options) (*Files, error) {
 	if o.OutDir == "" {
 		o.OutDir = c.Dir
 	}
 	if o.RunsShown <= 0 {
 		o.RunsShown = 10
 	}
-	s := Analyze(c)
-	figs, err := Figures(s, o.RunsShown)
+	s := stats.Analyze(c)
+	figs, err := plot.Figures(s, o.RunsShown)
 	if err != nil {
 		return nil, fmt.Errorf("campaign %s: plotting: %w", s.Campaign, err)
 	}
@@ -61,7 +66,7 @@ func WriteReport(ctx context.Context, c *Campaign, o ReportOptions) (*ReportFile
 		return nil, fmt.Errorf("creating %s: %w", plotDir, err)
 	}
 	svgs := make([][]byte, len(figs))
-	files := &ReportFiles{HTML: filepath.Join(o.OutDir, FileReport), Summary: filepath.Join(o.OutDir, FileSummary), Stats: s}
+	files := &Files{HTML: filepath.Join(o.OutDir, FileHTML), Summary: filepath.Join(o.OutDir, FileSummary), Stats: s}
 	paths := make([][]string, len(figs))
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(runtime.GOMAXPROCS(0))
@@ -104,14 +109,14 @@ func WriteReport(ctx context.Context, c *Campaign, o ReportOptions) (*ReportFile
 	if err != nil {
 		return nil, fmt.Errorf("campaign %s: encoding summary: %w", s.Campaign, err)
 	}
-	if err := WriteFileAtomic(files.Summary, append(sj, '\n')); err != nil {
+	if err := store.WriteFileAtomic(files.Summary, append(sj, '\n')); err != nil {
 		return nil, err
 	}
 	html, err := RenderHTML(&c.Manifest, s, figs, svgs)
 	if err != nil {
 		return nil, fmt.Errorf("campaign %s: %w", s.Campaign, err)
 	}
-	if err := WriteFileAtomic(files.HTML, html); err != nil {
+	if err := store.WriteFileAtomic(files.HTML, html); err != nil {
 		return nil, err
 	}
 	return files, nil
@@ -134,8 +139,8 @@ type htmlFigure struct {
 }
 
 type htmlData struct {
-	M       *Manifest
-	S       *Summary
+	M       *results.Manifest
+	S       *stats.Summary
 	Global  []htmlFigure
 	PerCond map[string][]htmlFigure
 }
@@ -150,7 +155,7 @@ func inlineSVG(b []byte) template.HTML {
 
 // RenderHTML renders the report page from a summary and its figures
 // (svgs[i] is figs[i] rendered as SVG).
-func RenderHTML(m *Manifest, s *Summary, figs []*Figure, svgs [][]byte) ([]byte, error) {
+func RenderHTML(m *results.Manifest, s *stats.Summary, figs []*plot.Figure, svgs [][]byte) ([]byte, error) {
 	d := htmlData{M: m, S: s, PerCond: map[string][]htmlFigure{}}
 	for i, f := range figs {
 		hf := htmlFigure{Title: f.Title, Caption: f.Caption, SVG: inlineSVG(svgs[i])}
@@ -176,7 +181,7 @@ func RenderHTML(m *Manifest, s *Summary, figs []*Figure, svgs [][]byte) ([]byte,
 		"ptrpc": optPct,
 		"rows":  distRows,
 		"join":  func(s []string) string { return strings.Join(s, ", ") },
-		"worstK": func(ks []KSK) string {
+		"worstK": func(ks []stats.KSK) string {
 			w := math.Inf(-1)
 			k := 0
 			for _, x := range ks {
@@ -202,11 +207,11 @@ func RenderHTML(m *Manifest, s *Summary, figs []*Figure, svgs [][]byte) ([]byte,
 
 type distRow struct {
 	Name string
-	D    Dist
+	D    stats.Dist
 }
 
 // distRows lists a condition's distributions for the report table.
-func distRows(cs ConditionStats) []distRow {
+func distRows(cs stats.Condition) []distRow {
 	rows := []distRow{
 		{"first peer", cs.FirstPeer},
 		{"all peers", cs.AllPeers},

@@ -1,4 +1,4 @@
-package results
+package compare
 
 import (
 	"errors"
@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.yaml.in/yaml/v3"
+
+	"github.com/fluidos-lab/testbed/results/stats"
 )
 
 // Threshold is one rule of a thresholds file (YAML list), e.g.
@@ -113,15 +115,15 @@ func ParseThresholds(name string, data []byte) ([]Threshold, error) {
 		t.Line = item.Line
 		// Shorthand: "metric: median" means that stat of every metric.
 		if t.Stat == "" {
-			if _, ok := (Dist{}).Stat(t.Metric); ok {
+			if _, ok := (stats.Dist{}).Stat(t.Metric); ok {
 				t.Stat, t.Metric = t.Metric, ""
 			}
 		}
 		if t.Metric != "" && !isMetric(t.Metric) {
 			at(item, "unknown metric %q (use firstPeer, allPeers, anyPeer or k<N>, or a stat name)", t.Metric)
 		}
-		if _, ok := (Dist{}).Stat(t.Stat); !ok {
-			at(item, "unknown or missing stat %q (use one of %s)", t.Stat, strings.Join(StatNames(), ", "))
+		if _, ok := (stats.Dist{}).Stat(t.Stat); !ok {
+			at(item, "unknown or missing stat %q (use one of %s)", t.Stat, strings.Join(stats.StatNames(), ", "))
 		}
 		if t.Max == nil && t.MaxRegressionPct == nil {
 			at(item, "rule sets no limit: give max or maxRegressionPct")
@@ -160,7 +162,7 @@ type Breach struct {
 // Check evaluates rules against the comparison and returns every breach.
 // A rule naming a condition or metric absent from the comparison is a
 // breach too, so a typo cannot pass silently.
-func (c *Comparison) Check(rules []Threshold) []Breach {
+func (c *Result) Check(rules []Threshold) []Breach {
 	var out []Breach
 	for _, t := range rules {
 		matched := 0
@@ -179,7 +181,7 @@ func (c *Comparison) Check(rules []Threshold) []Breach {
 	return out
 }
 
-func checkRow(t Threshold, r CompareRow) []Breach {
+func checkRow(t Threshold, r Row) []Breach {
 	var out []Breach
 	cand, _ := r.Candidate.Stat(t.Stat)
 	base, _ := r.Baseline.Stat(t.Stat)

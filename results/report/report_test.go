@@ -1,0 +1,132 @@
+package report
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"image/png"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/results/internal/svgtest"
+	"github.com/fluidos-lab/testbed/results/stats"
+	"github.com/fluidos-lab/testbed/results/store"
+)
+
+func benchCampaign(runs int) *store.Campaign {
+	return stats.Synthesize(stats.SynthOptions{Seed: 11, Peers: 23, Runs: runs, Warmup: 2, LossPcts: []float64{0, 10, 25, 40},
+		IntervalMS: 5000, StartupMS: 900, StartupJitterMS: 300, AgentInitMS: 150, TimeoutMS: 60000, FlapProb: 0.02})
+}
+
+func TestWriteReport(t *testing.T) {
+	c := stats.Synthesize(stats.SynthOptions{Seed: 3, Peers: 4, Runs: 30, Warmup: 1, LossPcts: []float64{0, 25},
+		IntervalMS: 5000, StartupMS: 900, StartupJitterMS: 200, TimeoutMS: 40000, FlapProb: 0.1})
+	dir := t.TempDir()
+	c.Dir = dir
+	files, err := Write(context.Background(), c, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, err := os.ReadFile(files.HTML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(html)
+	for _, want := range []string{"Summary per condition", "Model comparison", "Condition loss-0", "Condition loss-25",
+		"random phase", "nftables", "flaps per peer-min", "Manifest", "synthetic.yaml", "container start", "Per individual peer"} {
+		if !strings.Contains(page, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+	// 2 global figures + 3 per condition, all inline.
+	if n := strings.Count(page, "<svg"); n != 2+3*2 {
+		t.Errorf("report has %d inline SVGs, want 8", n)
+	}
+	// Self-contained: no external references.
+	for _, bad := range []string{"<script", "<link", "src=\"http", "href=\"http", "@import", "url("} {
+		if strings.Contains(page, bad) {
+			t.Errorf("report contains %q", bad)
+		}
+	}
+	var s stats.Summary
+	sb, _ := os.ReadFile(files.Summary)
+	if err := json.Unmarshal(sb, &s); err != nil {
+		t.Fatalf("summary.json: %v", err)
+	}
+	if len(s.Conditions) != 2 || s.Conditions[1].Runs != 30 || s.Conditions[1].Model == nil {
+		t.Fatalf("summary.json content: %+v", s.Conditions)
+	}
+	if len(files.Plots) != 16 {
+		t.Errorf("wrote %d plot files, want 16", len(files.Plots))
+	}
+	for _, p := range files.Plots {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		switch filepath.Ext(p) {
+		case ".svg":
+			svgtest.Check(t, p, b)
+		case ".png":
+			if _, err := png.Decode(bytes.NewReader(b)); err != nil {
+				t.Errorf("%s: %v", p, err)
+			}
+		}
+	}
+}
+
+func BenchmarkReport(b *testing.B) {
+	c := benchCampaign(100)
+	c.Dir = b.TempDir()
+	samples := 0
+	for _, r := range c.Runs {
+		if !r.Warmup {
+			samples += len(r.Peers) + len(r.Missing)
+		}
+	}
+	if samples != 9200 {
+		b.Fatalf("benchmark campaign has %d samples, want 9200", samples)
+	}
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := Write(context.Background(), c, Options{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestWriteReportDegenerate(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	tests := []struct {
+		name string
+		c    *store.Campaign
+	}{
+		{"empty campaign", &store.Campaign{Manifest: results.Manifest{Campaign: "empty"}}},
+		{"only warm-up and aborted runs", &store.Campaign{
+			Manifest: results.Manifest{Campaign: "w", AnnounceIntervalMS: 5000, Peers: []string{"b"},
+				Conditions: []results.Condition{{Name: "loss-0"}, {Name: "never-ran"}}},
+			Runs: []results.Run{{Condition: "loss-0", Warmup: true, Peers: []results.PeerTiming{{Peer: "b", DiscoveredMS: f(10)}}},
+				{Condition: "loss-0", Index: 1, Aborted: true}}}},
+		{"nothing discovered", &store.Campaign{
+			Manifest: results.Manifest{Campaign: "n", AnnounceIntervalMS: 5000, Peers: []string{"b", "c"}},
+			Runs:     []results.Run{{Condition: "loss-90", TimedOut: true, Missing: []string{"b", "c"}}}}},
+		{"single sample", &store.Campaign{
+			Manifest: results.Manifest{Campaign: "s", AnnounceIntervalMS: 5000},
+			Runs:     []results.Run{{Condition: "c", Peers: []results.PeerTiming{{Peer: "b", DiscoveredMS: f(1200)}}}}}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			files, err := Write(context.Background(), tc.c, Options{OutDir: t.TempDir(), NoPNG: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, err := os.ReadFile(files.HTML)
+			if err != nil || !bytes.Contains(b, []byte("Summary per condition")) {
+				t.Fatalf("report: %v", err)
+			}
+		})
+	}
+}

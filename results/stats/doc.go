@@ -1,0 +1,36 @@
+// Package stats computes the statistics of a campaign and the
+// discovery-time model they are compared with.
+//
+// # Statistics
+//
+// Analyze works per condition on the included runs (warm-up and aborted runs
+// excluded): first-peer and all-peers time per run, the time to the k-th
+// discovered peer (k = 1…N−1), each individual peer, timeouts and missing
+// peers, responsiveness P(discovered within d), the start-up/protocol split
+// (node A's container start from the runtime; protocol = discovered −
+// container start), the flap rate (false failure detections per peer-minute
+// of observation, from Run.EndMS or the last recorded time) and achieved vs
+// requested loss.
+//
+// Quantiles everywhere in this package and its users use Hyndman & Fan
+// type 7 (linear interpolation between order statistics, the default of R's
+// quantile() and numpy.percentile / pandas): for sorted x[0..n-1] and
+// probability p, h = (n-1)p and Q(p) = x[⌊h⌋] + (h-⌊h⌋)(x[⌊h⌋+1]-x[⌊h⌋]).
+// Median is Q(0.5). Standard deviations are sample (n−1) deviations
+// (gonum/stat).
+//
+// # Model
+//
+// Model is a periodic announcer (interval T, loss p, start-up s):
+// D = s + U·T + G·T with U ~ Uniform(0,1) and G ~ Geometric(1−p), whose CDF
+// has a closed form; the k-th of N−1 peers uses order statistics of
+// independent peers (an approximation: in the lab the peers' tickers keep
+// fixed offsets, so peers are correlated). Each condition reports the KS
+// distance between measured and model with s = median container start, and
+// with the s that fits best.
+//
+// # Synthetic campaigns
+//
+// Synthesize draws a campaign from the model, deterministic for a seed, for
+// tests and benchmarks.
+package stats
