@@ -43,7 +43,7 @@ type fakeLab struct {
 	kubes      map[string]*fakeKube
 	bakeErr    error
 	baked      map[string]bool
-	images     map[string]string // node image each cluster was created from
+	images     map[string]string               // node image each cluster was created from
 	applied    map[string][]topology.ChartPlan // by kubeconfig
 }
 

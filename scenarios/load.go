@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/fluidos-lab/testbed/internal/yamlfile"
+	"github.com/fluidos-lab/testbed/scenarios/impair"
 )
 
 // Defaults applied by Load.
@@ -270,7 +271,7 @@ func resolveCondition(i int, f *ConditionFile, runs, warmup int, l *yamlfile.Doc
 		}
 		return *v
 	}
-	c.Impairment = Impairment{
+	c.Impairment = impair.Spec{
 		LossPct: pct("loss", im.Loss), CorrelationPct: pct("correlation", im.Correlation),
 		DuplicatePct: pct("duplicate", im.Duplicate), CorruptPct: pct("corrupt", im.Corrupt),
 		Delay: dur("delay", im.Delay), Jitter: dur("jitter", im.Jitter), Rate: im.Rate,

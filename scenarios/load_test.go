@@ -29,7 +29,7 @@ func TestLoadSelftest(t *testing.T) {
 	if !s.Measures(MeasureReverse) || s.Measures(MeasureFailureDetection) {
 		t.Errorf("measurements = %v", s.Measurements)
 	}
-	if !s.Conditions[0].Impairment.None() || !s.Conditions[1].Impairment.LossOnly() || s.Conditions[1].Impairment.None() {
+	if !s.Conditions[0].Impairment.IsZero() || !s.Conditions[1].Impairment.LossOnly() || s.Conditions[1].Impairment.IsZero() {
 		t.Errorf("None/LossOnly wrong")
 	}
 }

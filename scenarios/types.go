@@ -1,6 +1,10 @@
 package scenarios
 
-import "time"
+import (
+	"time"
+
+	"github.com/fluidos-lab/testbed/scenarios/impair"
+)
 
 // APIVersion and Kind identify a scenario document.
 const (
@@ -199,27 +203,5 @@ type Condition struct {
 	Runs       int
 	Warmup     int
 	Target     string
-	Impairment Impairment
-}
-
-// Impairment is a resolved impairment; zero values mean "not set".
-type Impairment struct {
-	LossPct        float64
-	Delay          time.Duration
-	Jitter         time.Duration
-	CorrelationPct float64
-	DuplicatePct   float64
-	CorruptPct     float64
-	Rate           string
-	Seed           int64
-}
-
-// None reports whether the condition impairs nothing.
-func (i Impairment) None() bool {
-	return i == Impairment{Seed: i.Seed}
-}
-
-// LossOnly reports whether loss is the only setting (nftables can do it).
-func (i Impairment) LossOnly() bool {
-	return i == Impairment{LossPct: i.LossPct, Seed: i.Seed}
+	Impairment impair.Spec
 }

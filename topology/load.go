@@ -103,4 +103,3 @@ func Parse(file string, data []byte, opts ...Option) (*Topology, error) {
 
 // File is the path the topology was loaded from.
 func (t *Topology) File() string { return t.file }
-

@@ -32,7 +32,8 @@ type agentFlags struct {
 	dryRun       bool
 }
 
-func newAgentCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
+func newAgentCommand(a *app) *cobra.Command {
+	streams := a.streams
 	f := &agentFlags{}
 	cmd := &cobra.Command{
 		Use:   "agent",

@@ -24,7 +24,8 @@ type compareOutput struct {
 	Breaches   []compare.Breach    `json:"breaches"`
 }
 
-func newCompareCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
+func newCompareCommand(a *app) *cobra.Command {
+	streams := a.streams
 	f := &compareFlags{}
 	cmd := &cobra.Command{
 		Use:   "compare BASELINE CANDIDATE",
@@ -81,7 +82,7 @@ With --thresholds FILE (YAML list of rules) the exit code is 1 when any rule is 
 				return err
 			}
 			if len(out.Breaches) > 0 {
-				return &exitError{code: 1, err: fmt.Errorf("%d threshold breach(es) in %s", len(out.Breaches), f.thresholds)}
+				return &exitError{code: exitBreach, err: fmt.Errorf("%d threshold breach(es) in %s", len(out.Breaches), f.thresholds)}
 			}
 			return nil
 		},

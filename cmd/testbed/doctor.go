@@ -7,7 +7,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
 
 	"github.com/fluidos-lab/testbed/provision/preflight"
@@ -22,21 +21,19 @@ type doctorDeps struct {
 	extra func(cfg preflight.Config) []preflight.Check
 }
 
-func defaultDoctorDeps() doctorDeps {
+func (a *app) doctorDeps() doctorDeps {
 	return doctorDeps{
-		host: preflight.LocalHost,
-		docker: func() (preflight.DockerAPI, error) {
-			return client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
+		host:   preflight.LocalHost,
+		docker: func() (preflight.DockerAPI, error) { return a.Docker() },
+		extra: func(cfg preflight.Config) []preflight.Check {
+			return append(a.impairmentChecks(cfg), a.networkChecks(cfg)...)
 		},
-		extra: doctorExtraChecks,
 	}
 }
 
-func newDoctorCommand(g *globalOptions, streams IOStreams) *cobra.Command {
-	return newDoctorCommandWith(g, streams, defaultDoctorDeps())
-}
+func newDoctorCommand(a *app) *cobra.Command { return newDoctorCommandWith(a.streams, a.doctorDeps()) }
 
-func newDoctorCommandWith(_ *globalOptions, streams IOStreams, deps doctorDeps) *cobra.Command {
+func newDoctorCommandWith(streams IOStreams, deps doctorDeps) *cobra.Command {
 	var format string
 	cmd := &cobra.Command{
 		Use:   "doctor [FILE]",
@@ -58,7 +55,7 @@ FILE is given) and the node image. Exits non-zero if any check fails.`,
 			if len(args) == 1 {
 				_, p, err := loadTopologyPlan(args[0])
 				if err != nil {
-					return reportTopologyError(streams, err)
+					return inputError(streams, err)
 				}
 				cfg.Plan = p
 			} else {
@@ -72,9 +69,6 @@ FILE is given) and the node image. Exits non-zero if any check fails.`,
 				cfg.DockerErr = err
 			} else {
 				cfg.Docker = d
-				if c, ok := d.(interface{ Close() error }); ok {
-					defer c.Close()
-				}
 			}
 			ctx := cmd.Context()
 			checks := preflight.DefaultChecks(ctx, cfg)
@@ -88,7 +82,7 @@ FILE is given) and the node image. Exits non-zero if any check fails.`,
 				return err
 			}
 			if !report.OK() {
-				return &exitError{code: 1, err: fmt.Errorf("%d of %d checks failed", report.Failed, len(report.Checks))}
+				return &exitError{code: exitDoctor, err: fmt.Errorf("%d of %d checks failed", report.Failed, len(report.Checks))}
 			}
 			return nil
 		},

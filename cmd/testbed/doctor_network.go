@@ -9,24 +9,18 @@ import (
 
 // networkChecks reports what `up` could not set on an existing lab bridge
 // (multicast snooping). Without a topology there is no network to look at.
-func networkChecks(cfg preflight.Config) []preflight.Check {
+func (a *app) networkChecks(cfg preflight.Config) []preflight.Check {
 	if cfg.Plan == nil {
 		return nil
 	}
 	lookup := func(ctx context.Context, name string) (string, error) {
-		dc, err := tbdocker.NewClient()
+		dc, err := a.Docker()
 		if err != nil {
 			return "", err
 		}
-		defer dc.Close()
 		return (&tbdocker.Networks{API: dc}).Bridge(ctx, name)
 	}
 	return []preflight.Check{preflight.SnoopingCheck{
 		FS: cfg.Host.FS, Lookup: lookup, Network: cfg.Plan.Network.Name, Want: cfg.Plan.Network.MulticastSnooping,
 	}}
-}
-
-// doctorExtraChecks are the checks other capabilities add to doctor's.
-func doctorExtraChecks(cfg preflight.Config) []preflight.Check {
-	return append(impairmentChecks(cfg), networkChecks(cfg)...)
 }

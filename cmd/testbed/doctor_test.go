@@ -77,7 +77,7 @@ func runDoctor(t *testing.T, deps doctorDeps, args ...string) (string, string, i
 				root.RemoveCommand(c)
 			}
 		}
-		root.AddCommand(newDoctorCommandWith(&globalOptions{}, streams, deps))
+		root.AddCommand(newDoctorCommandWith(streams, deps))
 	}, append([]string{"doctor"}, args...)...)
 }
 
@@ -108,7 +108,7 @@ func TestDoctorCommand(t *testing.T) {
 		},
 	}
 	stdout, stderr, code = runDoctor(t, bad, topologyDir+"/24-nodes.yaml")
-	if code != 1 || !strings.Contains(stderr, "checks failed") {
+	if code != exitDoctor || !strings.Contains(stderr, "checks failed") {
 		t.Fatalf("exit %d, stderr %q", code, stderr)
 	}
 	for _, w := range []string{"✗ fail  docker engine", "fix: start the Docker engine", "! warn  free memory", "! warn  impairment", "fix: load sch_netem"} {
@@ -119,7 +119,7 @@ func TestDoctorCommand(t *testing.T) {
 
 	stdout, _, code = runDoctor(t, bad, "-o", "json")
 	var rep preflight.Report
-	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || code != 1 {
+	if err := json.Unmarshal([]byte(stdout), &rep); err != nil || code != exitDoctor {
 		t.Fatalf("json: %v exit %d\n%s", err, code, stdout)
 	}
 	if rep.Failed == 0 || rep.Checks[0].Name != "docker engine" || rep.Checks[0].Status != preflight.Fail || rep.Checks[0].Fix == "" {
@@ -134,7 +134,7 @@ func TestDoctorCommand(t *testing.T) {
 	}
 
 	_, stderr, code = runDoctor(t, good, topologyDir+"/testdata/invalid-tabs.yaml")
-	if code != 1 || !strings.Contains(stderr, "invalid-tabs.yaml:6:1:") {
+	if code != exitBadInput || !strings.Contains(stderr, "invalid-tabs.yaml:6:1:") {
 		t.Errorf("bad topology: exit %d %q", code, stderr)
 	}
 }

@@ -11,7 +11,8 @@ import (
 	"github.com/fluidos-lab/testbed/topology"
 )
 
-func newDownCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
+func newDownCommand(a *app) *cobra.Command {
+	streams := a.streams
 	var all bool
 	cmd := &cobra.Command{
 		Use:   "down [TOPOLOGY]",
@@ -23,7 +24,7 @@ func newDownCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if all == (len(args) == 1) {
-				return errors.New("give either a topology file or --all")
+				return badInput(errors.New("give either a topology file or --all"))
 			}
 			o := provision.DownOptions{All: all}
 			var plan *topology.Plan
@@ -32,15 +33,14 @@ func newDownCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
 			} else {
 				var err error
 				if _, plan, err = loadTopologyPlan(args[0]); err != nil {
-					return reportTopologyError(streams, err)
+					return inputError(streams, err)
 				}
 				o.Topology, o.StateRoot = plan.Name, stateRootOf(plan)
 			}
-			p, dc, err := newProvisioner(progressFor(streams.ErrOut, plan))
+			p, err := a.Provisioner(plan)
 			if err != nil {
 				return err
 			}
-			defer dc.Close()
 			rep, err := p.Down(cmd.Context(), o)
 			if rep != nil {
 				fmt.Fprintf(streams.Out, "removed %d cluster(s) [%s] and %d network(s) [%s]\n",

@@ -10,7 +10,8 @@ import (
 
 const formatCSV = "csv"
 
-func newExportCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
+func newExportCommand(a *app) *cobra.Command {
+	streams := a.streams
 	var format string
 	cmd := &cobra.Command{
 		Use:   "export DIR",

@@ -13,20 +13,14 @@ import (
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
 	streams := IOStreams{In: os.Stdin, Out: os.Stdout, ErrOut: os.Stderr}
-	cmd := NewRootCommand(streams)
-	err := cmd.ExecuteContext(ctx)
+	a := newApp(streams)
+	err := newRootCommand(a).ExecuteContext(ctx)
+	interrupted := ctx.Err() != nil
 	stop()
-	if err != nil {
-		var ec interface{ ExitCode() int }
-		code := 1
-		if errors.As(err, &ec) {
-			code = ec.ExitCode()
-		}
-		if !errors.Is(err, errSilent) {
-			fmt.Fprintf(os.Stderr, "testbed: %v\n", err)
-		}
-		os.Exit(code)
+	a.Close()
+	if err != nil && !errors.Is(err, errSilent) {
+		fmt.Fprintf(os.Stderr, "testbed: %v\n", err)
 	}
+	os.Exit(exitCodeOf(err, interrupted))
 }

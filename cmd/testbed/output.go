@@ -35,7 +35,7 @@ func checkFormat(format string, allowed ...string) error {
 			return nil
 		}
 	}
-	return fmt.Errorf("unknown output format %q: use one of %v", format, allowed)
+	return badInput(fmt.Errorf("unknown output format %q: use one of %v", format, allowed))
 }
 
 // printData writes v as JSON or YAML, or calls table for the table format.

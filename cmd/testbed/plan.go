@@ -10,7 +10,8 @@ import (
 	"github.com/fluidos-lab/testbed/topology"
 )
 
-func newPlanCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
+func newPlanCommand(a *app) *cobra.Command {
+	streams := a.streams
 	var format string
 	cmd := &cobra.Command{
 		Use:   "plan FILE",
@@ -27,7 +28,7 @@ func newPlanCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
 			}
 			t, p, err := loadTopologyPlan(args[0])
 			if err != nil {
-				return reportTopologyError(streams, err)
+				return inputError(streams, err)
 			}
 			return printData(streams.Out, format, p, func(tw *tabwriter.Writer) error {
 				return writePlanTable(tw, t, p)

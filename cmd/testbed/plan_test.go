@@ -81,7 +81,7 @@ func TestPlanCommandErrors(t *testing.T) {
 	}
 	for _, tt := range tests {
 		_, stderr, code := runCLI(t, tt.args...)
-		if code != 1 || !strings.Contains(stderr, tt.want) {
+		if code != exitBadInput || !strings.Contains(stderr, tt.want) {
 			t.Errorf("%v: exit %d, stderr %q, want %q", tt.args, code, stderr, tt.want)
 		}
 	}
@@ -102,7 +102,7 @@ func TestSchemaCommand(t *testing.T) {
 			t.Errorf("schema lacks %s", k)
 		}
 	}
-	if _, stderr, code := runCLI(t, "schema", "nope"); code != 1 || !strings.Contains(stderr, `invalid argument "nope"`) {
+	if _, stderr, code := runCLI(t, "schema", "nope"); code != exitBadInput || !strings.Contains(stderr, `invalid argument "nope"`) {
 		t.Errorf("schema nope: exit %d, %q", code, stderr)
 	}
 }

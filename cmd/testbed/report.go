@@ -34,7 +34,8 @@ type reportConditionSummary struct {
 	KS              *float64 `json:"ksVsModel,omitempty"`
 }
 
-func newReportCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
+func newReportCommand(a *app) *cobra.Command {
+	streams := a.streams
 	f := &reportFlags{}
 	cmd := &cobra.Command{
 		Use:   "report DIR",

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -24,15 +23,7 @@ func runResultsCLI(t *testing.T, args ...string) (string, string, int, error) {
 	cmd := NewRootCommand(IOStreams{In: strings.NewReader(""), Out: &out, ErrOut: &errOut})
 	cmd.SetArgs(args)
 	err := cmd.ExecuteContext(context.Background())
-	code := 0
-	if err != nil {
-		code = 1
-		var ec interface{ ExitCode() int }
-		if errors.As(err, &ec) {
-			code = ec.ExitCode()
-		}
-	}
-	return out.String(), errOut.String(), code, err
+	return out.String(), errOut.String(), exitCodeOf(err, false), err
 }
 
 // writeSynthCampaign writes a synthetic campaign into a new directory.
@@ -121,7 +112,7 @@ func TestCompareCommand(t *testing.T) {
 		contains []string
 	}{
 		{"identical passes", []string{"compare", base, same, "--thresholds", rules}, 0, []string{"no change", "0 breach(es)"}},
-		{"shifted breaches", []string{"compare", base, slow, "--thresholds", rules}, 1, []string{"regression", "BREACH (rule line 1)"}},
+		{"shifted breaches", []string{"compare", base, slow, "--thresholds", rules}, exitBreach, []string{"regression", "BREACH (rule line 1)"}},
 		{"shifted without thresholds exits 0", []string{"compare", base, slow}, 0, []string{"regression"}},
 	}
 	for _, tc := range tests {
@@ -142,7 +133,7 @@ func TestCompareCommand(t *testing.T) {
 		Rows     []compare.Row    `json:"rows"`
 		Breaches []compare.Breach `json:"breaches"`
 	}
-	if err := json.Unmarshal([]byte(out), &got); err != nil || code != 1 || len(got.Breaches) == 0 || len(got.Rows) != 2*(3+3) {
+	if err := json.Unmarshal([]byte(out), &got); err != nil || code != exitBreach || len(got.Breaches) == 0 || len(got.Rows) != 2*(3+3) {
 		t.Fatalf("compare -o json: code %d, %d rows, %d breaches, %v", code, len(got.Rows), len(got.Breaches), err)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.yaml")

@@ -36,7 +36,8 @@ type rerunOutput struct {
 	ReadBack []string `json:"readBack,omitempty"`
 }
 
-func newRerunCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
+func newRerunCommand(a *app) *cobra.Command {
+	streams := a.streams
 	f := &rerunFlags{}
 	cmd := &cobra.Command{
 		Use:   "rerun DIR",
@@ -56,13 +57,12 @@ difference; --plan only lists what would differ.`,
 			if err := checkFormat(f.format); err != nil {
 				return err
 			}
-			deps, err := newLabDeps(streams.ErrOut)
+			dc, err := a.Docker()
 			if err != nil {
 				return err
 			}
-			defer deps.close()
 			opts := sweep.RerunOptions{Software: provenance.ReadSoftware(version), Host: provenance.ReadHost(os.DirFS("/"))}
-			if v, err := deps.docker.ServerVersion(cmd.Context()); err == nil {
+			if v, err := dc.ServerVersion(cmd.Context()); err == nil {
 				opts.Software.Docker = fmt.Sprintf("%s (API %s)", v.Version, v.APIVersion)
 			}
 			if exe, err := os.Executable(); err == nil {
@@ -70,7 +70,7 @@ difference; --plan only lists what would differ.`,
 					opts.AgentImage = agentimage.Ref(b)
 				}
 			}
-			p, err := sweep.PlanRerun(cmd.Context(), args[0], deps.store, opts)
+			p, err := sweep.PlanRerun(cmd.Context(), args[0], provenance.DockerClient{Client: dc}, opts)
 			if err != nil {
 				return fmt.Errorf("rerun: %w", err)
 			}
@@ -88,7 +88,15 @@ difference; --plan only lists what would differ.`,
 			if out.Output == "" {
 				out.Output = filepath.Clean(args[0]) + "-rerun-" + time.Now().UTC().Format("20060102-150405")
 			}
-			rr := &sweep.Rerunner{Lab: deps.lab, Workloads: &sweep.KubeWorkloads{}, Runner: deps.cells, Collector: deps.collector, Progress: streams.ErrOut}
+			env, err := a.RunEnv(streams.ErrOut)
+			if err != nil {
+				return err
+			}
+			col, err := a.Collector("campaign")
+			if err != nil {
+				return err
+			}
+			rr := &sweep.Rerunner{Lab: a.Lab(), Workloads: a.Workloads(), Runner: env, Collector: col, Progress: streams.ErrOut}
 			res, err := rr.Run(cmd.Context(), p, out.Output, f.fresh, compare.Options{Alpha: f.alpha, Seed: 1})
 			if err != nil {
 				return fmt.Errorf("%w (run the same command with --output %s to resume)", err, out.Output)
@@ -103,7 +111,7 @@ difference; --plan only lists what would differ.`,
 				return err
 			}
 			if len(res.Significant) > 0 {
-				return &exitError{code: 1, err: fmt.Errorf("rerun of %s differs significantly from the original in %d row(s)", args[0], len(res.Significant))}
+				return &exitError{code: exitBreach, err: fmt.Errorf("rerun of %s differs significantly from the original in %d row(s)", args[0], len(res.Significant))}
 			}
 			return nil
 		},

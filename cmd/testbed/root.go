@@ -1,7 +1,6 @@
 package main
 
 import (
-	"errors"
 	"io"
 
 	"github.com/spf13/cobra"
@@ -14,28 +13,11 @@ type IOStreams struct {
 	ErrOut io.Writer
 }
 
-// globalOptions are the flags every command shares.
-type globalOptions struct {
-	Verbose bool
-}
+// NewRootCommand builds the testbed command tree on a new composition root
+// (tests; main uses newRootCommand to close the root's clients at the end).
+func NewRootCommand(streams IOStreams) *cobra.Command { return newRootCommand(newApp(streams)) }
 
-// errSilent marks an error whose message was already printed; main only sets
-// the exit code.
-var errSilent = errors.New("already reported")
-
-// exitError carries a specific exit code (e.g. 1 for a threshold breach).
-type exitError struct {
-	code int
-	err  error
-}
-
-func (e *exitError) Error() string { return e.err.Error() }
-func (e *exitError) Unwrap() error { return e.err }
-func (e *exitError) ExitCode() int { return e.code }
-
-// NewRootCommand builds the testbed command tree.
-func NewRootCommand(streams IOStreams) *cobra.Command {
-	g := &globalOptions{}
+func newRootCommand(a *app) *cobra.Command {
 	root := &cobra.Command{
 		Use:           "testbed",
 		Short:         "Build a multi-cluster KinD lab and measure peer discovery",
@@ -43,21 +25,33 @@ func NewRootCommand(streams IOStreams) *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetIn(streams.In)
-	root.SetOut(streams.Out)
-	root.SetErr(streams.ErrOut)
-	root.PersistentFlags().BoolVarP(&g.Verbose, "verbose", "v", false, "verbose output")
+	root.SetIn(a.streams.In)
+	root.SetOut(a.streams.Out)
+	root.SetErr(a.streams.ErrOut)
+	root.PersistentFlags().CountVarP(&a.verbosity, "verbose", "v", "more detail on standard error: -v shows kind's steps, -vv also Helm's debug log")
+	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return badInput(err) })
 	root.AddCommand(
-		newVersionCommand(g, streams),
-		newRunCommand(g, streams),
-		newReportCommand(g, streams), newCompareCommand(g, streams), newExportCommand(g, streams),
-		newUpCommand(g, streams), newStatusCommand(g, streams), newDownCommand(g, streams),
-		newValidateCommand(g, streams),
-		newPlanCommand(g, streams),
-		newSchemaCommand(g, streams),
-		newAgentCommand(g, streams), newSelftestCommand(g, streams),
-		newDoctorCommand(g, streams),
-		newSweepCommand(g, streams), newRerunCommand(g, streams),
+		newVersionCommand(a),
+		newRunCommand(a),
+		newReportCommand(a), newCompareCommand(a), newExportCommand(a),
+		newUpCommand(a), newStatusCommand(a), newDownCommand(a),
+		newValidateCommand(a),
+		newPlanCommand(a),
+		newSchemaCommand(a),
+		newAgentCommand(a), newSelftestCommand(a),
+		newDoctorCommand(a),
+		newSweepCommand(a), newRerunCommand(a),
 	)
+	badArgsAreBadInput(root)
 	return root
+}
+
+// badArgsAreBadInput makes every command's argument errors exit 2.
+func badArgsAreBadInput(c *cobra.Command) {
+	if args := c.Args; args != nil {
+		c.Args = func(cmd *cobra.Command, a []string) error { return badInput(args(cmd, a)) }
+	}
+	for _, sub := range c.Commands() {
+		badArgsAreBadInput(sub)
+	}
 }

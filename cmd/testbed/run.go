@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"text/tabwriter"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -16,7 +17,8 @@ type runOptions struct {
 	format string
 }
 
-func newRunCommand(g *globalOptions, streams IOStreams) *cobra.Command {
+func newRunCommand(a *app) *cobra.Command {
+	streams := a.streams
 	o := &runOptions{}
 	cmd := &cobra.Command{
 		Use:   "run SCENARIO | run --resume DIR",
@@ -34,10 +36,10 @@ recorded run.`,
   testbed run --resume results/selftest`,
 		Args: func(cmd *cobra.Command, args []string) error {
 			if o.resume != "" && len(args) > 0 {
-				return errors.New("give either a SCENARIO or --resume DIR, not both")
+				return badInput(errors.New("give either a SCENARIO or --resume DIR, not both"))
 			}
 			if o.resume == "" && len(args) != 1 {
-				return errors.New("need exactly one SCENARIO file (or --resume DIR)")
+				return badInput(errors.New("need exactly one SCENARIO file (or --resume DIR)"))
 			}
 			return nil
 		},
@@ -45,11 +47,21 @@ recorded run.`,
 			if err := checkFormat(o.format); err != nil {
 				return err
 			}
-			eo := runner.ExecOptions{Resume: o.resume, Output: o.output, ToolVersion: version, Progress: streams.ErrOut}
-			if len(args) == 1 {
-				eo.Scenario = args[0]
+			var cell runner.Cell
+			var err error
+			if o.resume != "" {
+				cell, err = runner.CellFromCampaign(o.resume)
+			} else {
+				cell, err = runner.CellFromFiles(args[0], o.output, time.Now())
 			}
-			sum, err := runner.Execute(cmd.Context(), eo)
+			if err != nil {
+				return inputError(streams, err)
+			}
+			env, err := a.RunEnv(streams.ErrOut)
+			if err != nil {
+				return err
+			}
+			sum, err := env.Run(cmd.Context(), cell)
 			if sum != nil {
 				if perr := printData(streams.Out, o.format, sum, func(w *tabwriter.Writer) error {
 					fmt.Fprintln(w, "CONDITION\tRUNS\tTIMED OUT\tMEDIAN ALL PEERS\tOVERHEAD P50\tBACKEND\tACHIEVED LOSS")
@@ -75,6 +87,5 @@ recorded run.`,
 	cmd.Flags().StringVar(&o.output, "output", "", "campaign directory (default: the scenario's output, else results/<name>-<time>)")
 	cmd.Flags().StringVar(&o.resume, "resume", "", "continue the campaign in this directory from its last recorded run")
 	cmd.Flags().StringVarP(&o.format, "format", "o", formatTable, "summary format: table, json or yaml")
-	_ = g
 	return cmd
 }

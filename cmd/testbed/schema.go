@@ -16,7 +16,8 @@ func schemaGenerators() map[string]func() ([]byte, error) {
 	}
 }
 
-func newSchemaCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
+func newSchemaCommand(a *app) *cobra.Command {
+	streams := a.streams
 	gens := schemaGenerators()
 	kinds := make([]string, 0, len(gens))
 	for k := range gens {

@@ -7,7 +7,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	tbdocker "github.com/fluidos-lab/testbed/provision/docker"
 	"github.com/fluidos-lab/testbed/scenarios/agent/selftest"
 )
 
@@ -18,7 +17,8 @@ type selftestFlags struct {
 	format      string
 }
 
-func newSelftestCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
+func newSelftestCommand(a *app) *cobra.Command {
+	streams := a.streams
 	f := &selftestFlags{}
 	cmd := &cobra.Command{
 		Use:   "selftest TOPOLOGY",
@@ -39,18 +39,17 @@ agents' start times; it should not exceed firstDelay + interval + slack.`,
 			}
 			_, plan, err := loadTopologyPlan(args[0])
 			if err != nil {
-				return reportTopologyError(streams, err)
+				return inputError(streams, err)
 			}
 			o := selftest.Options{Plan: plan, Timeout: f.timeout, Slack: f.slack, SkipInstall: f.skipInstall,
 				Logf: func(format string, a ...any) { fmt.Fprintf(streams.ErrOut, format+"\n", a...) }}
+			o.Kube = a.kube.KubeDynamic
 			if !f.skipInstall {
-				dc, err := tbdocker.NewClient()
+				p, err := a.Provisioner(plan)
 				if err != nil {
 					return err
 				}
-				defer dc.Close()
-				o.Docker = dc
-				o.Installer = newInstaller()
+				o.Installer = agentInstaller{p}
 			}
 			res, err := selftest.Run(cmd.Context(), o)
 			if err != nil {
@@ -63,7 +62,7 @@ agents' start times; it should not exceed firstDelay + interval + slack.`,
 				return err
 			}
 			if !res.Passed {
-				return &exitError{code: 1, err: fmt.Errorf("selftest %s failed: %d of %d directions discovered", plan.Name, res.Found, res.Expected)}
+				return &exitError{code: exitFailed, err: fmt.Errorf("selftest %s failed: %d of %d directions discovered", plan.Name, res.Found, res.Expected)}
 			}
 			return nil
 		},

@@ -8,7 +8,8 @@ import (
 	"github.com/spf13/cobra"
 )
 
-func newStatusCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
+func newStatusCommand(a *app) *cobra.Command {
+	streams := a.streams
 	var format string
 	cmd := &cobra.Command{
 		Use:   "status TOPOLOGY",
@@ -20,13 +21,12 @@ func newStatusCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
 			}
 			_, plan, err := loadTopologyPlan(args[0])
 			if err != nil {
-				return reportTopologyError(streams, err)
+				return inputError(streams, err)
 			}
-			p, dc, err := newProvisioner(nil)
+			p, err := a.Provisioner(plan)
 			if err != nil {
 				return err
 			}
-			defer dc.Close()
 			st, err := p.Status(cmd.Context(), plan)
 			if err != nil {
 				return fmt.Errorf("status %s: %w", plan.Name, err)

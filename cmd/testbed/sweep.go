@@ -1,24 +1,15 @@
 package main
 
 import (
-	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 
-	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
-	"k8s.io/client-go/kubernetes"
 
-	"github.com/fluidos-lab/testbed/provision"
 	"github.com/fluidos-lab/testbed/results/compare"
-	"github.com/fluidos-lab/testbed/results/provenance"
-	"github.com/fluidos-lab/testbed/scenarios/impair"
 	"github.com/fluidos-lab/testbed/scenarios/sweep"
-	"github.com/fluidos-lab/testbed/topology"
 )
 
 type sweepFlags struct {
@@ -30,7 +21,8 @@ type sweepFlags struct {
 	format     string
 }
 
-func newSweepCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
+func newSweepCommand(a *app) *cobra.Command {
+	streams := a.streams
 	f := &sweepFlags{}
 	cmd := &cobra.Command{
 		Use:   "sweep SWEEP",
@@ -56,11 +48,7 @@ cell is missing.`,
 			}
 			s, err := sweep.Load(args[0])
 			if err != nil {
-				if list, ok := topology.AsErrorList(err); ok {
-					fmt.Fprintln(streams.ErrOut, list.Error())
-					return &exitError{code: 2, err: fmt.Errorf("%s is invalid", args[0])}
-				}
-				return err
+				return inputError(streams, err)
 			}
 			if f.output != "" {
 				s.Output = f.output
@@ -80,13 +68,15 @@ cell is missing.`,
 					return err
 				}
 			}
-			deps, err := newLabDeps(streams.ErrOut)
+			env, err := a.RunEnv(streams.ErrOut)
 			if err != nil {
 				return err
 			}
-			defer deps.close()
-			sw := &sweep.Sweeper{Lab: deps.lab, Workloads: &sweep.KubeWorkloads{}, Runner: deps.cells,
-				Collector: deps.collector, Progress: streams.ErrOut}
+			col, err := a.Collector("sweep")
+			if err != nil {
+				return err
+			}
+			sw := &sweep.Sweeper{Lab: a.Lab(), Workloads: a.Workloads(), Runner: env, Collector: col, Progress: streams.ErrOut}
 			res, err := sw.Run(cmd.Context(), s)
 			if err != nil {
 				return fmt.Errorf("sweep %s: %w (run the same command again to resume)", s.Name, err)
@@ -191,9 +181,9 @@ func compareSweeps(streams IOStreams, format, base, cand, thresholdsFile string,
 	}
 	switch {
 	case cmp.Breaches() > 0:
-		return &exitError{code: 1, err: fmt.Errorf("%d threshold breach(es) of %s", cmp.Breaches(), thresholdsFile)}
+		return &exitError{code: exitBreach, err: fmt.Errorf("%d threshold breach(es) of %s", cmp.Breaches(), thresholdsFile)}
 	case len(missing) > 0:
-		return &exitError{code: 1, err: fmt.Errorf("the sweep lacks baseline cells: %s", strings.Join(missing, ", "))}
+		return &exitError{code: exitBreach, err: fmt.Errorf("the sweep lacks baseline cells: %s", strings.Join(missing, ", "))}
 	}
 	return nil
 }
@@ -210,64 +200,4 @@ func printSweepReport(w io.Writer, format string, rep *sweep.Report) error {
 		}
 		return nil
 	})
-}
-
-// labDeps are the production seams of sweeps and reruns.
-type labDeps struct {
-	lab       sweep.Lab
-	cells     *sweep.RunnerCells
-	collector provenance.Collector
-	docker    *client.Client
-	store     sweep.ImageStore
-}
-
-func (d *labDeps) close() { d.docker.Close() }
-
-// newLabDeps wires KinD/Helm provisioning, the runner with the impairment
-// backends and CRI reader, and manifest collection, all over one Docker
-// client.
-func newLabDeps(progress io.Writer) (*labDeps, error) {
-	x, cli, err := impair.NewDocker()
-	if err != nil {
-		return nil, fmt.Errorf("connecting to the Docker engine: %w", err)
-	}
-	src := provenance.Sources{ToolVersion: version, Root: os.DirFS("/"), Docker: provenance.DockerClient{Client: cli},
-		Helm: newInstaller(), Exec: x,
-		Kube: func(c topology.ClusterPlan) (kubernetes.Interface, error) { return sweep.ClientFromKubeconfig(c) }}
-	return &labDeps{
-		lab:       provisionLab{progress: progress},
-		cells:     &sweep.RunnerCells{Options: sweep.ImpairOptions(x, progress)},
-		collector: provenance.Collector{Sources: src, Kind: "campaign"},
-		docker:    cli,
-		store:     provenance.DockerClient{Client: cli},
-	}, nil
-}
-
-// provisionLab is sweep.Lab over the provisioner `up` and `down` use.
-type provisionLab struct{ progress io.Writer }
-
-func (l provisionLab) Up(ctx context.Context, plan *topology.Plan) error {
-	p, dc, err := newProvisioner(progressFor(l.progress, plan))
-	if err != nil {
-		return err
-	}
-	defer dc.Close()
-	rep, err := p.Up(ctx, plan, provision.UpOptions{})
-	if rep != nil && rep.Changed {
-		fmt.Fprintf(l.progress, "lab %s converged in %s\n", plan.Name, rep.Wall.Round(1e6))
-	}
-	return err
-}
-
-func (l provisionLab) Down(ctx context.Context, plan *topology.Plan) error {
-	p, dc, err := newProvisioner(progressFor(l.progress, plan))
-	if err != nil {
-		return err
-	}
-	defer dc.Close()
-	_, err = p.Down(ctx, provision.DownOptions{Topology: plan.Name, StateRoot: stateRootOf(plan)})
-	if err != nil && !errors.Is(err, context.Canceled) {
-		return fmt.Errorf("down %s: %w", plan.Name, err)
-	}
-	return err
 }

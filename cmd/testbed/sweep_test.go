@@ -72,7 +72,7 @@ func TestSweepCommands(t *testing.T) {
 		t.Errorf("sweep compared with itself: code %d: %s", code, errOut)
 	}
 	out, errOut, code = runCLI(t, "sweep", "compare", base, cand, "--thresholds", th)
-	if code != 1 || !strings.Contains(errOut+out, "reference-agent/3-clusters (baseline only)") {
+	if code != exitBreach || !strings.Contains(errOut+out, "reference-agent/3-clusters (baseline only)") {
 		t.Errorf("candidate lacking a cell: code %d\n%s\n%s", code, out, errOut)
 	}
 	if _, _, code := runCLI(t, "rerun", "a", "b"); code == 0 {

@@ -15,9 +15,11 @@ type upOptions struct {
 	parallelism int
 	recreate    bool
 	offline     bool
+	noBake      bool
 }
 
-func newUpCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
+func newUpCommand(a *app) *cobra.Command {
+	streams := a.streams
 	o := &upOptions{}
 	cmd := &cobra.Command{
 		Use:   "up TOPOLOGY",
@@ -30,14 +32,13 @@ func newUpCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
 		RunE: func(cmd *cobra.Command, args []string) error {
 			_, plan, err := loadTopologyPlan(args[0])
 			if err != nil {
-				return reportTopologyError(streams, err)
+				return inputError(streams, err)
 			}
-			p, dc, err := newProvisioner(progressFor(streams.ErrOut, plan))
+			p, err := a.Provisioner(plan)
 			if err != nil {
 				return err
 			}
-			defer dc.Close()
-			rep, err := p.Up(cmd.Context(), plan, provision.UpOptions{Parallelism: o.parallelism, Recreate: o.recreate, Offline: o.offline})
+			rep, err := p.Up(cmd.Context(), plan, provision.UpOptions{Parallelism: o.parallelism, Recreate: o.recreate, Offline: o.offline, NoBake: o.noBake})
 			if rep != nil {
 				printUpReport(streams.Out, rep, err == nil)
 			}
@@ -50,6 +51,7 @@ func newUpCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
 	cmd.Flags().IntVar(&o.parallelism, "parallelism", 0, "clusters created at once (default: the topology's, else the CPU count)")
 	cmd.Flags().BoolVar(&o.recreate, "recreate", false, "delete and rebuild every cluster")
 	cmd.Flags().BoolVar(&o.offline, "offline", false, "use only images present on the host; list missing ones and stop")
+	cmd.Flags().BoolVar(&o.noBake, "no-bake", false, "create clusters from the plain node image and import the lab's images into every node (instead of a node image baked once with them)")
 	return cmd
 }
 

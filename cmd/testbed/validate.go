@@ -10,6 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fluidos-lab/testbed/internal/yamlfile"
 	"github.com/fluidos-lab/testbed/scenarios"
 	"github.com/fluidos-lab/testbed/scenarios/sweep"
 	"github.com/fluidos-lab/testbed/topology"
@@ -23,7 +24,8 @@ type validateResult struct {
 	Errors   []*topology.FieldError `json:"errors,omitempty"`
 }
 
-func newValidateCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
+func newValidateCommand(a *app) *cobra.Command {
+	streams := a.streams
 	var format string
 	cmd := &cobra.Command{
 		Use:   "validate FILE...",
@@ -61,7 +63,7 @@ func newValidateCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
 				if format == formatTable {
 					fmt.Fprintf(streams.ErrOut, "testbed: %d of %d files are invalid\n", failed, len(results))
 				}
-				return &exitError{code: 1, err: errSilent}
+				return &exitError{code: exitBadInput, err: errSilent}
 			}
 			return nil
 		},
@@ -145,14 +147,15 @@ func loadTopologyPlan(file string) (*topology.Topology, *topology.Plan, error) {
 	return t, p, nil
 }
 
-// reportTopologyError prints a located error list on errOut and returns a
-// silent exit error; other errors pass through.
-func reportTopologyError(streams IOStreams, err error) error {
-	if list, ok := topology.AsErrorList(err); ok {
+// inputError prints a located error list (an invalid input file) on
+// errOut, one error per line, and returns a silent bad-input error (exit
+// 2); other errors pass through.
+func inputError(streams IOStreams, err error) error {
+	if list, ok := yamlfile.AsErrorList(err); ok {
 		for _, e := range list.Sorted() {
 			fmt.Fprintln(streams.ErrOut, e.Error())
 		}
-		return &exitError{code: 1, err: errors.Join(errSilent, err)}
+		return &exitError{code: exitBadInput, err: errors.Join(errSilent, err)}
 	}
 	return err
 }

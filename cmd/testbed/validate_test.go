@@ -30,18 +30,10 @@ func runCLIWith(t *testing.T, adjust func(*cobra.Command, IOStreams), args ...st
 	}
 	cmd.SetArgs(args)
 	err := cmd.Execute()
-	code := 0
-	if err != nil {
-		code = 1
-		var ec interface{ ExitCode() int }
-		if errors.As(err, &ec) {
-			code = ec.ExitCode()
-		}
-		if !errors.Is(err, errSilent) {
-			errOut.WriteString("testbed: " + err.Error() + "\n")
-		}
+	if err != nil && !errors.Is(err, errSilent) {
+		errOut.WriteString("testbed: " + err.Error() + "\n")
 	}
-	return out.String(), errOut.String(), code
+	return out.String(), errOut.String(), exitCodeOf(err, false)
 }
 
 // topologyDir is the repository's topology directory, seen from cmd/testbed.
@@ -59,35 +51,35 @@ func TestValidateCommand(t *testing.T) {
 	}{
 		{"shipped files", []string{"validate", topologyDir + "/2-nodes.yaml", topologyDir + "/24-nodes.yaml", topologyDir + "/ci-3-nodes.yaml"}, 0,
 			[]string{"2-nodes.yaml: valid topology (2 clusters)", "24-nodes.yaml: valid topology (24 clusters)", "ci-3-nodes.yaml: valid topology (3 clusters)"}, nil},
-		{"unknown keys", []string{"validate", td + "/invalid-unknown-fields.yaml"}, 1, nil,
+		{"unknown keys", []string{"validate", td + "/invalid-unknown-fields.yaml"}, 2, nil,
 			[]string{`invalid-unknown-fields.yaml:7:3: clusters.cuont: unknown field "cuont" (fix: did you mean "count"?`,
 				`invalid-unknown-fields.yaml:9:1: netwrok: unknown field "netwrok" (fix: did you mean "network"?`}},
-		{"bad CIDRs", []string{"validate", td + "/invalid-bad-cidrs.yaml"}, 1, nil,
+		{"bad CIDRs", []string{"validate", td + "/invalid-bad-cidrs.yaml"}, 2, nil,
 			[]string{`invalid-bad-cidrs.yaml:9:3: network.subnet: network.subnet "172.30.0.0/33" is not an IPv4 CIDR (fix: write it like 172.30.0.0/16)`,
 				`invalid-bad-cidrs.yaml:12:3: macvlan.subnet: macvlan.subnet "10.100.0.1/16" has host bits set (fix: use the network address 10.100.0.0/16)`}},
-		{"duplicates", []string{"validate", td + "/invalid-duplicates.yaml"}, 1, nil,
+		{"duplicates", []string{"validate", td + "/invalid-duplicates.yaml"}, 2, nil,
 			[]string{`invalid-duplicates.yaml:9:7: clusters.list[2]: duplicate cluster name "node-01"`}},
-		{"300 clusters in a /24", []string{"validate", td + "/invalid-300-clusters-slash24.yaml"}, 1, nil,
+		{"300 clusters in a /24", []string{"validate", td + "/invalid-300-clusters-slash24.yaml"}, 2, nil,
 			[]string{"clusters.count: count 300 is out of range (fix: use 1..256 clusters)",
 				"network.subnet: subnet 172.30.0.0/24 has 253 usable addresses, fewer than the 300 nodes plus the gateway (fix: use a larger subnet, e.g. 172.30.0.0/23)",
 				"macvlan.subnet: macvlan pool 10.100.0.0/24 holds 1 /24 subnets, fewer than the 300 clusters"}},
-		{"tabs", []string{"validate", td + "/invalid-tabs.yaml"}, 1, nil,
+		{"tabs", []string{"validate", td + "/invalid-tabs.yaml"}, 2, nil,
 			[]string{`invalid-tabs.yaml:6:1: found character '\t' that cannot start any token (fix: indent with spaces`}},
-		{"truncated", []string{"validate", td + "/invalid-truncated.yaml"}, 1, nil,
+		{"truncated", []string{"validate", td + "/invalid-truncated.yaml"}, 2, nil,
 			[]string{"invalid-truncated.yaml:7:45: could not find end character of double-quoted text (fix: the file looks truncated"}},
-		{"binary garbage", []string{"validate", td + "/invalid-binary.yaml"}, 1, nil,
+		{"binary garbage", []string{"validate", td + "/invalid-binary.yaml"}, 2, nil,
 			[]string{"invalid-binary.yaml:1:1: binary data (byte 0x1f at offset 0): this is not a YAML text file"}},
-		{"empty", []string{"validate", td + "/invalid-empty.yaml"}, 1, nil,
+		{"empty", []string{"validate", td + "/invalid-empty.yaml"}, 2, nil,
 			[]string{"invalid-empty.yaml:1:1: the file is empty"}},
-		{"missing file", []string{"validate", "no/such.yaml"}, 1, nil,
+		{"missing file", []string{"validate", "no/such.yaml"}, 2, nil,
 			[]string{"no/such.yaml: cannot read the topology file"}},
-		{"mixed: every file reported", []string{"validate", topologyDir + "/2-nodes.yaml", td + "/invalid-empty.yaml", td + "/invalid-tabs.yaml"}, 1,
+		{"mixed: every file reported", []string{"validate", topologyDir + "/2-nodes.yaml", td + "/invalid-empty.yaml", td + "/invalid-tabs.yaml"}, 2,
 			[]string{"2-nodes.yaml: valid"}, []string{"invalid-empty.yaml:1:1", "invalid-tabs.yaml:6:1", "2 of 3 files are invalid"}},
 		{"shipped scenarios and sweeps", []string{"validate", "../../scenarios/selftest.yaml", "../../scenarios/24-nodes-loss.yaml", "../../scenarios/sweep/ci-2x2.yaml", "../../scenarios/sweep/nightly-24.yaml"}, 0,
 			[]string{"selftest.yaml: valid scenario", "24-nodes-loss.yaml: valid scenario", "ci-2x2.yaml: valid sweep", "nightly-24.yaml: valid sweep"}, nil},
-		{"scenario errors are located", []string{"validate", "testdata/invalid-scenario.yaml"}, 1, nil,
+		{"scenario errors are located", []string{"validate", "testdata/invalid-scenario.yaml"}, 2, nil,
 			[]string{"invalid-scenario.yaml:9:1: ", `"runz"`, "1 of 1 files are invalid"}},
-		{"no args", []string{"validate"}, 1, nil, []string{"requires at least 1 arg"}},
+		{"no args", []string{"validate"}, 2, nil, []string{"requires at least 1 arg"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -111,7 +103,7 @@ func TestValidateCommand(t *testing.T) {
 
 func TestValidateJSON(t *testing.T) {
 	stdout, _, code := runCLI(t, "validate", "-o", "json", topologyDir+"/ci-3-nodes.yaml", topologyDir+"/testdata/invalid-names.yaml")
-	if code != 1 {
+	if code != exitBadInput {
 		t.Fatalf("exit code %d", code)
 	}
 	var res []validateResult
@@ -134,7 +126,7 @@ func TestValidateUserFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, stderr, code := runCLI(t, "validate", f)
-	if code != 1 {
+	if code != exitBadInput {
 		t.Fatalf("exit %d", code)
 	}
 	for _, w := range []string{":4:3: metadata.name:", ":7:3: clusters.nodeImage: image \"kindest/node:latest\" is not pinned", ":9:3: network.subnet: the Docker network 10.244.0.0/16 overlaps"} {

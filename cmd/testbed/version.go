@@ -49,7 +49,8 @@ func readVersionInfo() versionInfo {
 	return v
 }
 
-func newVersionCommand(_ *globalOptions, streams IOStreams) *cobra.Command {
+func newVersionCommand(a *app) *cobra.Command {
+	streams := a.streams
 	var format string
 	cmd := &cobra.Command{
 		Use:   "version",

@@ -21,6 +21,7 @@ import (
 	"helm.sh/helm/v3/pkg/release"
 	"helm.sh/helm/v3/pkg/storage/driver"
 	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/rest"
 
 	"github.com/fluidos-lab/testbed/topology"
 )
@@ -69,6 +70,8 @@ type SDK struct {
 	factory    ConfigFactory
 	getters    func() getter.Providers
 	builtins   map[string]fs.FS
+	qps        float32
+	burst      int
 
 	mu      sync.Mutex // guards configs; also serialises Configuration.Init (helm #9089)
 	configs map[configKey]*action.Configuration
@@ -91,6 +94,12 @@ func WithCacheDir(dir string) Option { return func(s *SDK) { s.cacheDir = dir } 
 
 // WithLogger receives the Helm SDK's debug lines (default: discarded).
 func WithLogger(l Logf) Option { return func(s *SDK) { s.logf = l } }
+
+// WithRateLimit sets the client rate limit of Helm's Kubernetes clients
+// (the composition root passes internal/kubeclient's policy).
+func WithRateLimit(qps float32, burst int) Option {
+	return func(s *SDK) { s.qps, s.burst = qps, burst }
+}
 
 // WithMaxHistory bounds the revisions kept per release (default 5).
 func WithMaxHistory(n int) Option { return func(s *SDK) { s.maxHistory = n } }
@@ -151,6 +160,12 @@ func (s *SDK) kubeConfigFactory(kubeconfig, namespace, digest string) (*action.C
 	// kubeconfig's content instead of sharing ~/.kube/cache.
 	cacheDir := filepath.Join(filepath.Dir(s.cacheDir), "discovery", digest)
 	flags.CacheDir = &cacheDir
+	if s.qps > 0 {
+		flags.WrapConfigFn = func(c *rest.Config) *rest.Config {
+			c.QPS, c.Burst = s.qps, s.burst
+			return c
+		}
+	}
 	cfg := new(action.Configuration)
 	if err := cfg.Init(flags, namespace, "secret", action.DebugLog(s.logf)); err != nil {
 		return nil, err

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-		"github.com/docker/docker/api/types/image"
+	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/errdefs"
 	dockerspec "github.com/moby/docker-image-spec/specs-go/v1"

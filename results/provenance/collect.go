@@ -14,7 +14,6 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"k8s.io/client-go/kubernetes"
 
-	"github.com/fluidos-lab/testbed/provision/helm"
 	"github.com/fluidos-lab/testbed/results"
 	"github.com/fluidos-lab/testbed/topology"
 )
@@ -26,12 +25,20 @@ type DockerAPI interface {
 	ImageInspect(ctx context.Context, ref string) (image.InspectResponse, error)
 }
 
-// ReleaseLister lists a cluster's Helm releases (provision/helm.SDK).
-type ReleaseLister interface {
-	List(ctx context.Context, kubeconfig string) ([]helm.Release, error)
+// Release is one Helm release as read back from a cluster.
+type Release struct {
+	Name, Namespace string
+	Chart, Version  string
+	Status          string
 }
 
-// Executor runs a command inside a node container (scenarios/impair.Docker).
+// ReleaseLister lists a cluster's Helm releases (the composition root
+// adapts the Helm installer).
+type ReleaseLister interface {
+	Releases(ctx context.Context, kubeconfig string) ([]Release, error)
+}
+
+// Executor runs a command inside a node container (internal/dockerx.Nodes).
 type Executor interface {
 	Exec(ctx context.Context, node string, cmd []string, stdin io.Reader) ([]byte, []byte, error)
 }
@@ -234,7 +241,7 @@ func readCharts(ctx context.Context, h ReleaseLister, cps []topology.ClusterPlan
 	on := map[string]string{}
 	var ws []string
 	for _, c := range cps {
-		rels, err := h.List(ctx, c.Kubeconfig)
+		rels, err := h.Releases(ctx, c.Kubeconfig)
 		if err != nil {
 			ws = append(ws, fmt.Sprintf("cluster %q: Helm releases not read: %v", c.Name, err))
 			continue

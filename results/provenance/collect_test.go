@@ -16,7 +16,6 @@ import (
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/kubernetes/fake"
 
-	"github.com/fluidos-lab/testbed/provision/helm"
 	"github.com/fluidos-lab/testbed/results"
 	"github.com/fluidos-lab/testbed/topology"
 )
@@ -41,9 +40,9 @@ func (f *fakeDocker) ImageInspect(_ context.Context, ref string) (image.InspectR
 	return image.InspectResponse{ID: ref, RepoDigests: f.repoDigest[ref]}, nil
 }
 
-type fakeHelm map[string][]helm.Release
+type fakeHelm map[string][]Release
 
-func (f fakeHelm) List(_ context.Context, kubeconfig string) ([]helm.Release, error) {
+func (f fakeHelm) Releases(_ context.Context, kubeconfig string) ([]Release, error) {
 	r, ok := f[kubeconfig]
 	if !ok {
 		return nil, errors.New("unreachable")

@@ -8,9 +8,10 @@ import (
 	"strings"
 
 	"github.com/docker/docker/api/types/container"
-	"github.com/docker/docker/client"
+	"github.com/docker/docker/api/types/network"
+	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
-	"github.com/fluidos-lab/testbed/provision/preflight"
+	"github.com/fluidos-lab/testbed/internal/dockerx"
 )
 
 // ProbeInContainer probes the host kernel from a throw-away privileged
@@ -18,7 +19,7 @@ import (
 // so the answer is what the lab's nodes will get), then removes it. The
 // container is labelled dev.testbed.managed=true so `down` can find it if
 // the removal is interrupted.
-func ProbeInContainer(ctx context.Context, cli *client.Client, image string) (Capabilities, error) {
+func ProbeInContainer(ctx context.Context, cli ProbeAPI, image string) (Capabilities, error) {
 	var suffix [4]byte
 	_, _ = rand.Read(suffix[:])
 	name := "testbed-impair-probe-" + hex.EncodeToString(suffix[:])
@@ -39,64 +40,58 @@ func ProbeInContainer(ctx context.Context, cli *client.Client, image string) (Ca
 	if err := cli.ContainerStart(ctx, created.ID, container.StartOptions{}); err != nil {
 		return Capabilities{}, fmt.Errorf("start probe container from %s: %w", image, err)
 	}
-	return Probe(ctx, NewDockerFromClient(cli), created.ID)
+	return Probe(ctx, dockerx.Nodes{API: cli}, created.ID)
 }
 
-// SupportCheck is the `testbed doctor` check of impairment support.
-type SupportCheck struct {
-	// Image is the KinD node image to probe from.
-	Image string
-	// probe is the seam for tests; nil uses ProbeInContainer.
-	probe func(ctx context.Context) (Capabilities, error)
+// ProbeAPI is the Docker client subset ProbeInContainer needs.
+type ProbeAPI interface {
+	dockerx.ExecAPI
+	ContainerCreate(ctx context.Context, config *container.Config, hostConfig *container.HostConfig, networkingConfig *network.NetworkingConfig, platform *ocispec.Platform, containerName string) (container.CreateResponse, error)
+	ContainerStart(ctx context.Context, containerID string, options container.StartOptions) error
+	ContainerRemove(ctx context.Context, containerID string, options container.RemoveOptions) error
 }
 
-var _ preflight.Check = SupportCheck{}
+// Level is how much of the impairment vocabulary a host supports.
+type Level int
 
-// Name implements preflight.Check.
-func (SupportCheck) Name() string { return "impairment support" }
+// Levels of support.
+const (
+	// Unsupported: no netem and no nftables egress; only unimpaired
+	// scenarios can run.
+	Unsupported Level = iota
+	// LossOnly: nftables netdev egress, no netem.
+	LossOnly
+	// Full: netem (loss, delay, jitter, correlation, duplicate, corrupt, rate).
+	Full
+)
 
-// Run implements preflight.Check: pass with netem, warn with nftables only
-// (loss only) or nothing, naming the missing kernel feature and its fix.
-func (c SupportCheck) Run(ctx context.Context) preflight.Result {
-	probe := c.probe
-	if probe == nil {
-		probe = func(ctx context.Context) (Capabilities, error) {
-			cli, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-			if err != nil {
-				return Capabilities{}, fmt.Errorf("docker client: %w", err)
-			}
-			defer cli.Close()
-			return ProbeInContainer(ctx, cli, c.Image)
-		}
-	}
-	caps, err := probe(ctx)
-	if err != nil {
-		return preflight.Result{Status: preflight.Warn,
-			Detail: "could not probe the kernel: " + err.Error(),
-			Fix:    "make the node image " + c.Image + " available (testbed doctor checks it above), then run testbed doctor again"}
-	}
-	return supportResult(caps)
+// Assessment is what a host's capabilities mean for a user: the level, a
+// one-line detail naming the kernel and the missing features, and the fix.
+type Assessment struct {
+	Level  Level
+	Detail string
+	Fix    string
 }
 
-func supportResult(caps Capabilities) preflight.Result {
+// Assess explains the capabilities (doctor prints it).
+func (c Capabilities) Assess() Assessment {
 	kernel := ""
-	if caps.Kernel != "" {
-		kernel = "kernel " + caps.Kernel + ": "
+	if c.Kernel != "" {
+		kernel = "kernel " + c.Kernel + ": "
 	}
 	switch {
-	case caps.Netem:
+	case c.Netem:
 		seed := ""
-		if !caps.NetemSeed {
+		if !c.NetemSeed {
 			seed = " (this tc cannot seed netem; seeds are recorded only)"
 		}
-		return preflight.Result{Status: preflight.Pass,
-			Detail: kernel + "netem: " + strings.Join(caps.Supported(), ", ") + seed}
-	case caps.NftEgress:
-		return preflight.Result{Status: preflight.Warn,
-			Detail: kernel + "loss only, with nftables (netdev egress); no netem (" + caps.NetemErr + "): scenarios with delay, jitter, correlation, duplicate, corrupt or rate are refused",
+		return Assessment{Level: Full, Detail: kernel + "netem: " + strings.Join(c.Supported(), ", ") + seed}
+	case c.NftEgress:
+		return Assessment{Level: LossOnly,
+			Detail: kernel + "loss only, with nftables (netdev egress); no netem (" + c.NetemErr + "): scenarios with delay, jitter, correlation, duplicate, corrupt or rate are refused",
 			Fix:    netemHint}
 	}
-	return preflight.Result{Status: preflight.Warn,
-		Detail: kernel + "no impairment possible: no netem (" + caps.NetemErr + "), no nftables egress (" + caps.NftErr + "); only scenarios without impairment can run",
+	return Assessment{Level: Unsupported,
+		Detail: kernel + "no impairment possible: no netem (" + c.NetemErr + "), no nftables egress (" + c.NftErr + "); only scenarios without impairment can run",
 		Fix:    netemHint + "; or " + nftHint}
 }

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/fluidos-lab/testbed/internal/dockerx"
 )
 
 // ErrPodNotFound: the container runtime on the node has no sandbox for the
@@ -28,14 +30,14 @@ var ErrNotStarted = errors.New("container has not started")
 // one exec instead of three; a path that has gone (the sandbox was
 // recreated) is resolved again. It is safe for concurrent use.
 type Resolver struct {
-	exec Executor
+	exec dockerx.Executor
 
 	mu    sync.Mutex
 	netns map[string]string // node/namespace/pod -> path
 }
 
 // NewResolver returns a Resolver that runs crictl through x.
-func NewResolver(x Executor) *Resolver { return &Resolver{exec: x, netns: map[string]string{}} }
+func NewResolver(x dockerx.Executor) *Resolver { return &Resolver{exec: x, netns: map[string]string{}} }
 
 func podKey(node, namespace, pod string) string { return node + "/" + namespace + "/" + pod }
 
@@ -85,7 +87,7 @@ func (r *Resolver) inPod(ctx context.Context, node, namespace, pod string, fresh
 // staleNetNS: nsenter could not open the namespace (it was deleted with
 // its sandbox).
 func staleNetNS(err error) bool {
-	var ee *ExecError
+	var ee *dockerx.ExecError
 	return errors.As(err, &ee) && strings.Contains(ee.Stderr, "nsenter: cannot open")
 }
 

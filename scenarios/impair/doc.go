@@ -13,7 +13,7 @@
 //
 // The runner's sequence, per campaign:
 //
-//	x, cli, _ := impair.NewDocker()                 // defer cli.Close()
+//	cli, _ := dockerx.NewClient(""); x := dockerx.Nodes{API: cli}
 //	caps, err := impair.Probe(ctx, x, "lab-c1-control-plane")
 //	for _, c := range conditions {                   // before the first run
 //		if err := impair.Validate(caps, c.Spec); err != nil { ... refuse the scenario }

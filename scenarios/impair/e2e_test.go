@@ -13,6 +13,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fluidos-lab/testbed/internal/dockerx"
 )
 
 // TestE2EImpairKindNode runs the backends against a real KinD node: it
@@ -46,11 +48,12 @@ func TestE2EImpairKindNode(t *testing.T) {
 	run(t, kind, "create", "cluster", "--name", name, "--image", image, "--kubeconfig", kubeconfig, "--wait", "3m")
 	t.Cleanup(func() { _ = exec.Command(kind, "delete", "cluster", "--name", name, "--kubeconfig", kubeconfig).Run() })
 
-	x, cli, err := NewDocker()
+	cli, err := dockerx.NewClient("")
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer cli.Close()
+	x := dockerx.Nodes{API: cli}
 	kubectl := func(stdin string, args ...string) string {
 		t.Helper()
 		cmd := append([]string{"kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf"}, args...)
@@ -134,12 +137,11 @@ spec:
 		t.Fatal(err)
 	}
 	st := after.Sub(before)
-	rec := Record(im.Backend(), "peers", spec, st)
-	t.Logf("backend %s: requested %.0f%%, seen %d, dropped %d, achieved %.2f%%", rec.Backend, spec.LossPct, st.Seen, st.Dropped, deref(rec.AchievedLossPct))
+	t.Logf("backend %s: requested %.0f%%, seen %d, dropped %d, achieved %.2f%%", im.Backend(), spec.LossPct, st.Seen, st.Dropped, deref(st.AchievedLossPct()))
 	if st.Seen < N {
 		t.Errorf("counted %d packets, sent %d", st.Seen, N)
 	}
-	if a := deref(rec.AchievedLossPct); math.Abs(a-25) > 5*100*math.Sqrt(0.25*0.75/float64(N)) {
+	if a := deref(st.AchievedLossPct()); math.Abs(a-25) > 5*100*math.Sqrt(0.25*0.75/float64(N)) {
 		t.Errorf("achieved loss %.2f%% outside binomial bounds around 25%%", a)
 	}
 	// eth0 (API path) is untouched.
@@ -211,7 +213,7 @@ func pauseImage(t *testing.T, out []byte) string {
 	return ""
 }
 
-func nodeExec(ctx context.Context, t *testing.T, x Executor, node string, cmd ...string) string {
+func nodeExec(ctx context.Context, t *testing.T, x dockerx.Executor, node string, cmd ...string) string {
 	t.Helper()
 	out, _, err := x.Exec(ctx, node, cmd, nil)
 	if err != nil {
@@ -235,7 +237,7 @@ func TestE2EProbeInContainer(t *testing.T) {
 	if image == "" {
 		t.Skip("TESTBED_NODE_IMAGE is not set (an offline KinD node image is needed)")
 	}
-	_, cli, err := NewDocker()
+	cli, err := dockerx.NewClient("")
 	if err != nil {
 		t.Skipf("no Docker: %v", err)
 	}
@@ -249,7 +251,7 @@ func TestE2EProbeInContainer(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("%s", caps.Summary())
-	host, err := Probe(ctx, Local{}, "")
+	host, err := Probe(ctx, dockerx.Local{}, "")
 	if err == nil && os.Geteuid() == 0 {
 		for _, bin := range []string{"tc", "nft", "unshare"} {
 			if _, err := exec.LookPath(bin); err != nil {
@@ -261,8 +263,8 @@ func TestE2EProbeInContainer(t *testing.T) {
 			t.Errorf("container probe %+v disagrees with the host probe %+v (same kernel)", caps, host)
 		}
 	}
-	r := SupportCheck{Image: image}.Run(ctx)
-	t.Logf("doctor: %s: %s (fix: %s)", r.Status, r.Detail, r.Fix)
+	r := caps.Assess()
+	t.Logf("doctor: level %d: %s (fix: %s)", r.Level, r.Detail, r.Fix)
 	out, err := exec.Command("docker", "ps", "-a", "--filter", "label=dev.testbed.role=impair-probe", "-q").Output()
 	if err == nil && strings.TrimSpace(string(out)) != "" {
 		t.Errorf("probe containers left behind: %s", out)

@@ -8,13 +8,15 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/fluidos-lab/testbed/internal/dockerx"
 )
 
 // reply is a scripted command outcome.
 type reply struct {
 	stdout string
 	stderr string
-	exit   int   // non-zero: an *ExecError
+	exit   int   // non-zero: an *dockerx.ExecError
 	err    error // transport error
 }
 
@@ -61,7 +63,7 @@ func (f *fakeExec) Exec(_ context.Context, node string, cmd []string, stdin io.R
 		return nil, nil, r.err
 	}
 	if r.exit != 0 {
-		return []byte(r.stdout), []byte(r.stderr), &ExecError{Node: node, Cmd: cmd, ExitCode: r.exit, Stderr: r.stderr}
+		return []byte(r.stdout), []byte(r.stderr), &dockerx.ExecError{Container: node, Cmd: cmd, ExitCode: r.exit, Stderr: r.stderr}
 	}
 	return []byte(r.stdout), []byte(r.stderr), nil
 }

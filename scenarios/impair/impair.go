@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"regexp"
 
-	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/internal/dockerx"
 )
 
 // Target is the egress of one pod's discovery interface.
@@ -95,29 +95,6 @@ func (s Stats) AchievedLossPct() *float64 {
 	return &v
 }
 
-// Record builds the results record of a run: what was asked (spec, target
-// "peers"|"nodeA"|"both"), which backend applied it and what it achieved.
-func Record(backend, target string, spec Spec, st Stats) results.Impairment {
-	r := results.Impairment{
-		Backend:        backend,
-		Target:         target,
-		LossPct:        spec.LossPct,
-		DelayMS:        float64(spec.Delay) / 1e6,
-		JitterMS:       float64(spec.Jitter) / 1e6,
-		CorrelationPct: spec.CorrelationPct,
-		DuplicatePct:   spec.DuplicatePct,
-		CorruptPct:     spec.CorruptPct,
-		Rate:           spec.Rate,
-		Seed:           spec.Seed,
-	}
-	if backend != BackendNone {
-		r.AchievedLossPct = st.AchievedLossPct()
-		r.PacketsSeen = st.Seen
-		r.PacketsDropped = st.Dropped
-	}
-	return r
-}
-
 // None applies nothing (a condition without impairment).
 type None struct{}
 
@@ -134,7 +111,7 @@ func inNetNS(path string, cmd ...string) []string {
 }
 
 // execIn runs cmd in t's namespace (remembered path; see Resolver.inPod).
-func execIn(ctx context.Context, x Executor, r *Resolver, t Target, stdin func() []byte, cmd ...string) ([]byte, error) {
+func execIn(ctx context.Context, x dockerx.Executor, r *Resolver, t Target, stdin func() []byte, cmd ...string) ([]byte, error) {
 	var out []byte
 	err := r.inPod(ctx, t.Node, t.Namespace, t.Pod, false, func(ns string) error {
 		var err error
@@ -144,7 +121,7 @@ func execIn(ctx context.Context, x Executor, r *Resolver, t Target, stdin func()
 	return out, err
 }
 
-func runIn(ctx context.Context, x Executor, node, ns string, stdin func() []byte, cmd ...string) ([]byte, []byte, error) {
+func runIn(ctx context.Context, x dockerx.Executor, node, ns string, stdin func() []byte, cmd ...string) ([]byte, []byte, error) {
 	if stdin == nil {
 		return x.Exec(ctx, node, inNetNS(ns, cmd...), nil)
 	}

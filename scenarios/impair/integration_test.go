@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fluidos-lab/testbed/internal/dockerx"
 	"golang.org/x/sys/unix"
 )
 
@@ -33,7 +34,7 @@ func TestIntegrationNftablesSenderKeepsSending(t *testing.T) {
 		}
 	}
 	ctx := context.Background()
-	caps, err := Probe(ctx, Local{}, "")
+	caps, err := Probe(ctx, dockerx.Local{}, "")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -119,7 +120,7 @@ func runSenderTest(t *testing.T, multicast bool, lossPct float64) {
 	})
 	defer out.Close()
 
-	nft := NewNftables(Local{})
+	nft := NewNftables(dockerx.Local{})
 	sndNS := "/var/run/netns/" + snd
 	if err := nft.applyNS(ctx, "", sndNS, "snd0", lossPct); err != nil {
 		t.Fatalf("apply: %v", err)

@@ -9,11 +9,13 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/fluidos-lab/testbed/internal/dockerx"
 )
 
 // Netem shapes with the netem qdisc: every Spec field is supported.
 type Netem struct {
-	exec    Executor
+	exec    dockerx.Executor
 	resolve *Resolver
 	// seed: tc accepts "seed" (Capabilities.NetemSeed).
 	seed bool
@@ -23,7 +25,7 @@ var _ Impairment = (*Netem)(nil)
 
 // NewNetem returns the netem backend. seed says whether tc accepts netem's
 // seed option (Capabilities.NetemSeed).
-func NewNetem(x Executor, seed bool) *Netem {
+func NewNetem(x dockerx.Executor, seed bool) *Netem {
 	return &Netem{exec: x, resolve: NewResolver(x), seed: seed}
 }
 
@@ -121,7 +123,7 @@ func (n *Netem) Remove(ctx context.Context, t Target) error {
 		return err
 	}
 	_, err := execIn(ctx, n.exec, n.resolve, t, nil, "tc", "qdisc", "del", "dev", t.Interface, "root")
-	var ee *ExecError
+	var ee *dockerx.ExecError
 	switch {
 	case err == nil, gone(err):
 		return nil

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"math"
 	"strings"
+
+	"github.com/fluidos-lab/testbed/internal/dockerx"
 )
 
 // Nftables drops a random share of the discovery interface's egress in a
@@ -15,14 +17,14 @@ import (
 // unlike an iptables OUTPUT drop, which returns EPERM to the sender). Loss
 // only.
 type Nftables struct {
-	exec    Executor
+	exec    dockerx.Executor
 	resolve *Resolver
 }
 
 var _ Impairment = (*Nftables)(nil)
 
 // NewNftables returns the nftables backend.
-func NewNftables(x Executor) *Nftables { return &Nftables{exec: x, resolve: NewResolver(x)} }
+func NewNftables(x dockerx.Executor) *Nftables { return &Nftables{exec: x, resolve: NewResolver(x)} }
 
 // Backend returns "nftables".
 func (*Nftables) Backend() string { return BackendNftables }
@@ -76,7 +78,7 @@ func (n *Nftables) Apply(ctx context.Context, t Target, s Spec) error {
 	if err := s.check(); err != nil {
 		return fmt.Errorf("%s: %w", t, err)
 	}
-	if !s.lossOnly() {
+	if !s.LossOnly() {
 		return fmt.Errorf("%s: nftables can only drop packets; %w", t, Validate(Capabilities{NftEgress: true}, s))
 	}
 	ns, err := n.resolve.NetNS(ctx, t.Node, t.Namespace, t.Pod)

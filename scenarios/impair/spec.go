@@ -7,6 +7,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/fluidos-lab/testbed/internal/dockerx"
 )
 
 // Backend names, as recorded in results.Impairment.Backend.
@@ -35,8 +37,8 @@ type Spec struct {
 // IsZero reports whether the spec impairs nothing.
 func (s Spec) IsZero() bool { return s == Spec{} || s == Spec{Seed: s.Seed} }
 
-// lossOnly reports whether the spec asks for nothing but random loss.
-func (s Spec) lossOnly() bool {
+// LossOnly reports whether the spec asks for nothing but random loss.
+func (s Spec) LossOnly() bool {
 	return s.Delay == 0 && s.Jitter == 0 && s.CorrelationPct == 0 &&
 		s.DuplicatePct == 0 && s.CorruptPct == 0 && s.Rate == ""
 }
@@ -134,7 +136,7 @@ func Validate(caps Capabilities, spec Spec) error {
 	if spec.IsZero() || caps.Netem {
 		return nil
 	}
-	if !spec.lossOnly() {
+	if !spec.LossOnly() {
 		var asked []string
 		if spec.Delay > 0 {
 			asked = append(asked, "delay")
@@ -174,7 +176,7 @@ func Validate(caps Capabilities, spec Spec) error {
 // Select validates spec against caps and returns the backend to apply it
 // with: netem when the kernel has it, else nftables for loss only. A zero
 // spec selects None.
-func Select(caps Capabilities, spec Spec, x Executor, r *Resolver) (Impairment, error) {
+func Select(caps Capabilities, spec Spec, x dockerx.Executor, r *Resolver) (Impairment, error) {
 	if err := Validate(caps, spec); err != nil {
 		return nil, err
 	}
@@ -213,7 +215,7 @@ var (
 // namespace inside the node. Only transport failures (the node cannot be
 // reached) are returned as errors; a missing feature is a false capability
 // with the kernel's message.
-func Probe(ctx context.Context, x Executor, node string) (Capabilities, error) {
+func Probe(ctx context.Context, x dockerx.Executor, node string) (Capabilities, error) {
 	var c Capabilities
 	out, _, err := x.Exec(ctx, node, unameCmd, nil)
 	if err != nil {
@@ -234,7 +236,7 @@ func Probe(ctx context.Context, x Executor, node string) (Capabilities, error) {
 	if c.Netem {
 		// "help" exits non-zero; only its usage text matters.
 		_, stderr, err := x.Exec(ctx, node, probeSeedCmd, nil)
-		var ee *ExecError
+		var ee *dockerx.ExecError
 		if err != nil && !errors.As(err, &ee) {
 			return c, fmt.Errorf("probe tc netem options on node %s: %w", node, err)
 		}
@@ -250,7 +252,7 @@ func probeResult(err error, stderr []byte) (bool, string, error) {
 	if err == nil {
 		return true, "", nil
 	}
-	var ee *ExecError
+	var ee *dockerx.ExecError
 	if errors.As(err, &ee) {
 		msg := strings.TrimSpace(ee.Stderr)
 		if msg == "" {

@@ -49,7 +49,7 @@ func BenchmarkWatchers24Clusters(b *testing.B) {
 			}
 		}
 	}
-	r, err := New(testScenario(1, 0), lab.clusters, Options{Clock: clk})
+	r, err := New(testScenario(1, 0), lab.clusters, Options{Interface: "eth1", Clock: clk})
 	if err != nil {
 		b.Fatal(err)
 	}

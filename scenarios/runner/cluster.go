@@ -3,13 +3,13 @@ package runner
 import (
 	"context"
 	"fmt"
+	"slices"
 
 	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
-	"k8s.io/client-go/tools/clientcmd"
 
 	"github.com/fluidos-lab/testbed/topology"
 )
@@ -25,28 +25,33 @@ type Cluster struct {
 	Address string
 }
 
-// Connect builds clients for every cluster of the plan from its kubeconfig
-// and reads each control-plane address, concurrently.
-func Connect(ctx context.Context, plan *topology.Plan) ([]Cluster, error) {
-	out := make([]Cluster, len(plan.Clusters))
+// Kube builds the API clients of a cluster from its kubeconfig file
+// (internal/kubeclient.Factory in production).
+type Kube interface {
+	KubeDynamic(kubeconfig string) (kubernetes.Interface, dynamic.Interface, error)
+}
+
+// Connect builds clients for the named clusters of the plan (every cluster
+// when names is empty) and reads each control-plane address, concurrently.
+// The clusters come back in plan order.
+func Connect(ctx context.Context, kube Kube, plan *topology.Plan, names []string) ([]Cluster, error) {
+	var want []topology.ClusterPlan
+	for _, cp := range plan.Clusters {
+		if len(names) == 0 || slices.Contains(names, cp.Name) {
+			want = append(want, cp)
+		}
+	}
+	if len(want) != max(len(names), len(want)) {
+		return nil, fmt.Errorf("lab %s has %d of the %d clusters %v", plan.Name, len(want), len(names), names)
+	}
+	out := make([]Cluster, len(want))
 	g, ctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
-	for i, cp := range plan.Clusters {
+	for i, cp := range want {
 		g.Go(func() error {
-			cfg, err := clientcmd.BuildConfigFromFlags("", cp.Kubeconfig)
+			kube, dyn, err := kube.KubeDynamic(cp.Kubeconfig)
 			if err != nil {
-				return fmt.Errorf("cluster %q: loading kubeconfig %s: %w", cp.Name, cp.Kubeconfig, err)
-			}
-			// The runner watches and patches a lot during a campaign; the
-			// default 5 qps would add queueing delay to the reset.
-			cfg.QPS, cfg.Burst = 50, 100
-			kube, err := kubernetes.NewForConfig(cfg)
-			if err != nil {
-				return fmt.Errorf("cluster %q: client: %w", cp.Name, err)
-			}
-			dyn, err := dynamic.NewForConfig(cfg)
-			if err != nil {
-				return fmt.Errorf("cluster %q: dynamic client: %w", cp.Name, err)
+				return fmt.Errorf("cluster %q: %w", cp.Name, err)
 			}
 			addr, err := controlPlaneAddress(ctx, kube)
 			if err != nil {

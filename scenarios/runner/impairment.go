@@ -21,7 +21,7 @@ import (
 type impairState struct {
 	r       *Runner
 	cond    scenarios.Condition
-	backend Impairment
+	backend impair.Impairment
 	spec    impair.Spec
 	// peers: the pod each peer target was applied to, and its counters at
 	// the start of the current run.
@@ -119,7 +119,7 @@ func (m *impairState) read(ctx context.Context, _ *corev1.Pod) (results.Impairme
 		}
 		m.a = nil
 	}
-	return impair.Record(m.backend.Backend(), m.cond.Target, m.spec, total), errors.Join(errs...)
+	return impairmentRecord(m.backend.Backend(), m.cond.Target, m.spec, total), errors.Join(errs...)
 }
 
 // remove takes the impairment off every target. Idempotent.
@@ -169,4 +169,27 @@ func (c criStarts) ContainerStart(ctx context.Context, cluster string, pod *core
 		return time.Time{}, fmt.Errorf("cluster %q: %w", cluster, err)
 	}
 	return t, nil
+}
+
+// impairmentRecord builds the results record of a run: what was asked (spec, target
+// "peers"|"nodeA"|"both"), which backend applied it and what it achieved.
+func impairmentRecord(backend, target string, spec impair.Spec, st impair.Stats) results.Impairment {
+	r := results.Impairment{
+		Backend:        backend,
+		Target:         target,
+		LossPct:        spec.LossPct,
+		DelayMS:        float64(spec.Delay) / 1e6,
+		JitterMS:       float64(spec.Jitter) / 1e6,
+		CorrelationPct: spec.CorrelationPct,
+		DuplicatePct:   spec.DuplicatePct,
+		CorruptPct:     spec.CorruptPct,
+		Rate:           spec.Rate,
+		Seed:           spec.Seed,
+	}
+	if backend != impair.BackendNone {
+		r.AchievedLossPct = st.AchievedLossPct()
+		r.PacketsSeen = st.Seen
+		r.PacketsDropped = st.Dropped
+	}
+	return r
 }

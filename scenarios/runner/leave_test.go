@@ -55,7 +55,7 @@ func newLeaveLab(t *testing.T, measurement string) *leaveLab {
 		}
 		return false, nil, nil
 	})
-	r, err := New(l.s, l.lab.clusters, Options{Clock: l.clk, Impairments: func(s impair.Spec) (Impairment, error) {
+	r, err := New(l.s, l.lab.clusters, Options{Interface: "eth1", Clock: l.clk, Impairments: func(s impair.Spec) (impair.Impairment, error) {
 		l.specs = append(l.specs, s)
 		return l.imp, nil
 	}})
@@ -235,20 +235,20 @@ func TestRunRefusesFailureDetectionWithoutDrop(t *testing.T) {
 		want     string
 	}{
 		{name: "no backend", want: "no impairment backend is available"},
-		{name: "neither netem nor nft egress", selector: func(s impair.Spec) (Impairment, error) {
+		{name: "neither netem nor nft egress", selector: func(s impair.Spec) (impair.Impairment, error) {
 			if s != SilenceSpec() {
 				t.Errorf("selector asked for %+v, want %+v", s, SilenceSpec())
 			}
 			return nil, errors.New(noDrop)
 		}, want: noDrop},
-		{name: "none backend", selector: func(impair.Spec) (Impairment, error) { return impair.None{}, nil }, want: "no backend that can drop packets"},
+		{name: "none backend", selector: func(impair.Spec) (impair.Impairment, error) { return impair.None{}, nil }, want: "no backend that can drop packets"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			clk := newTestClock()
 			lab := newFakeLab(t, clk, "a", "b")
 			s := testScenario(1, 0)
 			s.Measurements = []string{scenarios.MeasureDiscovery, scenarios.MeasureFailureDetection}
-			r, err := New(s, lab.clusters, Options{Clock: clk, Impairments: tc.selector})
+			r, err := New(s, lab.clusters, Options{Interface: "eth1", Clock: clk, Impairments: tc.selector})
 			if err != nil {
 				t.Fatal(err)
 			}

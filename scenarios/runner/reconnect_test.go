@@ -67,7 +67,7 @@ func TestWatchReconnectIsNotRediscovery(t *testing.T) {
 	dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(), map[schema.GroupVersionResource]string{peerGVR: "PeerList"})
 	api.install(dyn)
 	lab.clusters[0].Dynamic = dyn
-	r, err := New(testScenario(1, 0), lab.clusters, Options{Clock: clk})
+	r, err := New(testScenario(1, 0), lab.clusters, Options{Interface: "eth1", Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,18 +15,15 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime/schema"
-	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/cache"
 
 	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/results/stats"
 	"github.com/fluidos-lab/testbed/results/store"
 	"github.com/fluidos-lab/testbed/scenarios"
 	"github.com/fluidos-lab/testbed/scenarios/impair"
+	"github.com/fluidos-lab/testbed/scenarios/workload"
 )
-
-// DisabledLabel is the node label no node has; a DaemonSet whose pod
-// template selects it runs nowhere.
-const DisabledLabel = "testbed.dev/disabled"
 
 // Clock is the runner's single clock. time.Now carries a monotonic reading,
 // so durations between its values are immune to wall-clock steps.
@@ -40,18 +37,9 @@ type realClock struct{}
 func (realClock) Now() time.Time                         { return time.Now() }
 func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
-// Impairment applies an impairment to one pod's discovery interface;
-// scenarios/impair's backends satisfy it.
-type Impairment interface {
-	Backend() string
-	Apply(ctx context.Context, t impair.Target, s impair.Spec) error
-	Stats(ctx context.Context, t impair.Target) (impair.Stats, error)
-	Remove(ctx context.Context, t impair.Target) error
-}
-
 // ImpairmentSelector validates a spec against the host and returns the
 // backend that applies it (impair.Select bound to the host's capabilities).
-type ImpairmentSelector func(impair.Spec) (Impairment, error)
+type ImpairmentSelector func(impair.Spec) (impair.Impairment, error)
 
 // ContainerStarts reads a container's start time from the runtime inside the
 // node (CRI), which is more precise than the pod's API status.
@@ -68,7 +56,8 @@ type Options struct {
 	Starts ContainerStarts
 	// Progress receives one line per run; nil discards.
 	Progress io.Writer
-	// Interface is the discovery interface inside pods (default eth1).
+	// Interface is the discovery interface inside pods (the plan's
+	// macvlan.podInterface); required.
 	Interface string
 	// ResetTimeout bounds each wait of the reset (default 2 minutes).
 	ResetTimeout time.Duration
@@ -124,7 +113,7 @@ type Runner struct {
 
 	// silence is the backend that cuts node A's discovery interface off
 	// (SilenceSpec) before a failureDetection stop; nil otherwise.
-	silence Impairment
+	silence impair.Impairment
 
 	// lastPodsGone and lastPeersGone split the last run's reset (progress).
 	lastPodsGone, lastPeersGone time.Duration
@@ -142,7 +131,7 @@ func New(s *scenarios.Scenario, clusters []Cluster, o Options) (*Runner, error) 
 		o.Progress = io.Discard
 	}
 	if o.Interface == "" {
-		o.Interface = "eth1"
+		return nil, errors.New("runner: the pods' discovery interface is not set (the plan's macvlan.podInterface)")
 	}
 	if o.ResetTimeout <= 0 {
 		o.ResetTimeout = 2 * time.Minute
@@ -209,61 +198,18 @@ func (r *Runner) onPod(e podEvent) {
 
 // workload reads A's workload: its pod selector and (Deployment) replicas.
 func (r *Runner) workload(ctx context.Context) error {
-	p := r.s.Protocol
-	var sel *metav1.LabelSelector
-	switch p.WorkloadKind {
-	case scenarios.WorkloadDeployment:
-		d, err := r.a.Kube.AppsV1().Deployments(p.WorkloadNamespace).Get(ctx, p.WorkloadName, metav1.GetOptions{})
-		if err != nil {
-			return fmt.Errorf("cluster %q: reading Deployment %s/%s: %w", r.a.Name, p.WorkloadNamespace, p.WorkloadName, err)
-		}
-		sel = d.Spec.Selector
-		r.replicas = 1
-		if d.Spec.Replicas != nil && *d.Spec.Replicas > 0 {
-			r.replicas = *d.Spec.Replicas
-		}
-	default:
-		d, err := r.a.Kube.AppsV1().DaemonSets(p.WorkloadNamespace).Get(ctx, p.WorkloadName, metav1.GetOptions{})
-		if err != nil {
-			return fmt.Errorf("cluster %q: reading DaemonSet %s/%s: %w", r.a.Name, p.WorkloadNamespace, p.WorkloadName, err)
-		}
-		sel = d.Spec.Selector
+	info, err := workload.Read(ctx, r.a.Kube, r.s.Protocol)
+	if err != nil {
+		return fmt.Errorf("cluster %q: %w", r.a.Name, err)
 	}
-	s, err := metav1.LabelSelectorAsSelector(sel)
-	if err != nil || s.Empty() {
-		return fmt.Errorf("cluster %q: workload %s/%s has no usable pod selector (%v)", r.a.Name, p.WorkloadNamespace, p.WorkloadName, err)
-	}
-	r.selector = s
+	r.selector, r.replicas = info.Selector, info.Replicas
 	return nil
 }
 
 // setEnabled enables or disables A's workload.
 func (r *Runner) setEnabled(ctx context.Context, on bool) error {
-	p := r.s.Protocol
-	var patch []byte
-	var err error
-	switch p.WorkloadKind {
-	case scenarios.WorkloadDeployment:
-		n := int32(0)
-		if on {
-			n = r.replicas
-		}
-		patch = fmt.Appendf(nil, `{"spec":{"replicas":%d}}`, n)
-		_, err = r.a.Kube.AppsV1().Deployments(p.WorkloadNamespace).Patch(ctx, p.WorkloadName, types.MergePatchType, patch, metav1.PatchOptions{})
-	default:
-		v := "null"
-		if !on {
-			v = `"true"`
-		}
-		patch = fmt.Appendf(nil, `{"spec":{"template":{"spec":{"nodeSelector":{%q:%s}}}}}`, DisabledLabel, v)
-		_, err = r.a.Kube.AppsV1().DaemonSets(p.WorkloadNamespace).Patch(ctx, p.WorkloadName, types.MergePatchType, patch, metav1.PatchOptions{})
-	}
-	if err != nil {
-		verb := "disabling"
-		if on {
-			verb = "enabling"
-		}
-		return fmt.Errorf("cluster %q: %s %s %s/%s: %w", r.a.Name, verb, p.WorkloadKind, p.WorkloadNamespace, p.WorkloadName, err)
+	if err := workload.Set(ctx, r.a.Kube, r.s.Protocol, on, r.replicas); err != nil {
+		return fmt.Errorf("cluster %q: %w", r.a.Name, err)
 	}
 	return nil
 }
@@ -327,20 +273,14 @@ func (r *Runner) startWatchers(ctx context.Context) (func(), error) {
 	return stop, nil
 }
 
-// specOf converts a scenario impairment.
-func specOf(i scenarios.Impairment) impair.Spec {
-	return impair.Spec{LossPct: i.LossPct, Delay: i.Delay, Jitter: i.Jitter, CorrelationPct: i.CorrelationPct,
-		DuplicatePct: i.DuplicatePct, CorruptPct: i.CorruptPct, Rate: i.Rate, Seed: i.Seed}
-}
-
 // Run executes (or resumes) the campaign. On ctx cancellation it aborts the
 // run in flight, restores A's workload and removes impairments under a fresh
 // bounded context, records the run as aborted and returns ctx's error.
 func (r *Runner) Run(ctx context.Context, c Campaign) (*Summary, error) {
 	// Refuse what the host cannot do before touching the lab.
-	backends := make([]Impairment, len(r.s.Conditions))
+	backends := make([]impair.Impairment, len(r.s.Conditions))
 	for i, cond := range r.s.Conditions {
-		spec := specOf(cond.Impairment)
+		spec := cond.Impairment
 		if spec.IsZero() {
 			backends[i] = impair.None{}
 			continue
@@ -401,7 +341,7 @@ func (r *Runner) Run(ctx context.Context, c Campaign) (*Summary, error) {
 
 	sum := &Summary{Dir: c.Dir}
 	var overheads []float64
-	defer func() { sum.OverheadP50 = median(overheads) }()
+	defer func() { sum.OverheadP50 = stats.Median(overheads) }()
 	total, done := 0, 0
 	for _, cond := range r.s.Conditions {
 		n := cond.Warmup + cond.Runs
@@ -415,7 +355,7 @@ func (r *Runner) Run(ctx context.Context, c Campaign) (*Summary, error) {
 			sum.Conditions = append(sum.Conditions, cs)
 			continue
 		}
-		imp := &impairState{r: r, cond: cond, backend: backends[ci], spec: specOf(cond.Impairment)}
+		imp := &impairState{r: r, cond: cond, backend: backends[ci], spec: cond.Impairment}
 		var alls, condOverheads []float64
 		for i := next[cond.Name]; i < n; i++ {
 			if err := imp.ensurePeers(ctx); err != nil {
@@ -447,7 +387,7 @@ func (r *Runner) Run(ctx context.Context, c Campaign) (*Summary, error) {
 			eta := time.Duration(float64(elapsed) / float64(done) * float64(total-done)).Round(time.Second)
 			fmt.Fprintf(r.o.Progress, "%s run %d/%d%s: peers %d/%d in %s, median %s, overhead %.0f ms (A's pods gone %.0f, peer resources gone %.0f), pause %.0f ms, ETA %s\n",
 				cond.Name, i+1, n, warmTag(run.Warmup), len(r.peers)-len(run.Missing), len(r.peers), fmtMS(lastFound(run)),
-				fmtMS(median(alls)), run.CycleOverheadMS, msOf(r.lastPodsGone), msOf(r.lastPeersGone), run.PauseMS, eta)
+				fmtMS(stats.Median(alls)), run.CycleOverheadMS, msOf(r.lastPodsGone), msOf(r.lastPeersGone), run.PauseMS, eta)
 			if i < n-1 && r.s.DelayBetweenRuns > 0 {
 				select {
 				case <-r.clk.After(r.s.DelayBetweenRuns):
@@ -459,8 +399,8 @@ func (r *Runner) Run(ctx context.Context, c Campaign) (*Summary, error) {
 		if err := imp.remove(ctx); err != nil {
 			return sum, err
 		}
-		cs.MedianAllMS = median(alls)
-		cs.OverheadP50 = median(condOverheads)
+		cs.MedianAllMS = stats.Median(alls)
+		cs.OverheadP50 = stats.Median(condOverheads)
 		sum.Conditions = append(sum.Conditions, cs)
 	}
 	m.Ended = time.Now()
@@ -678,7 +618,7 @@ const failureMethod = "failureDetection: failure simulated by silencing node A's
 
 // silencer returns the backend that drops all of node A's discovery egress,
 // refusing (before any run) a host that has none.
-func (r *Runner) silencer() (Impairment, error) {
+func (r *Runner) silencer() (impair.Impairment, error) {
 	const what = "measurement failureDetection: node A is failed by dropping 100 %% of its discovery interface's egress (so that no goodbye leaves it) before it is stopped"
 	if r.o.Impairments == nil {
 		return nil, fmt.Errorf(what + ", but no impairment backend is available (netem or nftables netdev egress; see `testbed doctor`)")
@@ -870,10 +810,10 @@ func (r *Runner) apiLatency(ctx context.Context) float64 {
 		}
 		ds = append(ds, msOf(r.clk.Now().Sub(t)))
 	}
-	return median(ds)
+	return stats.Median(ds)
 }
 
-func (r *Runner) manifest(m results.Manifest, backends []Impairment) results.Manifest {
+func (r *Runner) manifest(m results.Manifest, backends []impair.Impairment) results.Manifest {
 	s := r.s
 	if m.Campaign == "" {
 		m.Campaign = campaignID(s)
@@ -894,7 +834,7 @@ func (r *Runner) manifest(m results.Manifest, backends []Impairment) results.Man
 	m.Conditions = nil
 	for i, c := range s.Conditions {
 		m.Conditions = append(m.Conditions, results.Condition{Name: c.Name, Runs: c.Runs, Warmup: c.Warmup,
-			Impairment: impair.Record(backends[i].Backend(), c.Target, specOf(c.Impairment), impair.Stats{})})
+			Impairment: impairmentRecord(backends[i].Backend(), c.Target, c.Impairment, impair.Stats{})})
 		if b := backends[i].Backend(); b != impair.BackendNone && m.Host.ImpairmentBackend == "" {
 			m.Host.ImpairmentBackend = b
 		}
@@ -939,16 +879,4 @@ func lastFound(r *results.Run) float64 {
 		}
 	}
 	return m
-}
-
-func median(v []float64) float64 {
-	if len(v) == 0 {
-		return 0
-	}
-	s := append([]float64(nil), v...)
-	sort.Float64s(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -114,7 +114,7 @@ func TestRunSequencing(t *testing.T) {
 	clk := newTestClock()
 	lab := newFakeLab(t, clk, "a", "b", "c")
 	s := testScenario(2, 1)
-	r, err := New(s, lab.clusters, Options{Clock: clk})
+	r, err := New(s, lab.clusters, Options{Interface: "eth1", Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -171,7 +171,7 @@ func TestRunTimeoutKeepsPartialResults(t *testing.T) {
 	lab := newFakeLab(t, clk, "a", "b", "c")
 	s := testScenario(1, 0)
 	s.Measurements = []string{scenarios.MeasureDiscovery}
-	r, err := New(s, lab.clusters, Options{Clock: clk})
+	r, err := New(s, lab.clusters, Options{Interface: "eth1", Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -206,7 +206,7 @@ func TestRunFlapIsNotRediscovery(t *testing.T) {
 	lab := newFakeLab(t, clk, "a", "b", "c")
 	s := testScenario(1, 0)
 	s.Measurements = []string{scenarios.MeasureDiscovery}
-	r, err := New(s, lab.clusters, Options{Clock: clk})
+	r, err := New(s, lab.clusters, Options{Interface: "eth1", Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -249,7 +249,7 @@ func TestRunResumeContinuesDeterministically(t *testing.T) {
 	dir := t.TempDir()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	r, err := New(s, lab.clusters, Options{Clock: clk})
+	r, err := New(s, lab.clusters, Options{Interface: "eth1", Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +280,7 @@ func TestRunResumeContinuesDeterministically(t *testing.T) {
 	if len(first) != 2 || first[0].Aborted || !first[1].Aborted {
 		t.Fatalf("after abort: %+v", first)
 	}
-	r2, err := New(s, lab.clusters, Options{Clock: clk})
+	r2, err := New(s, lab.clusters, Options{Interface: "eth1", Clock: clk})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -308,13 +308,13 @@ func TestRunResumeContinuesDeterministically(t *testing.T) {
 func TestRunAbortRestoresWorkloadAndImpairment(t *testing.T) {
 	clk := newTestClock()
 	lab := newFakeLab(t, clk, "a", "b", "c")
-	cond := scenarios.Condition{Name: "loss-25", Runs: 2, Target: scenarios.TargetPeers, Impairment: scenarios.Impairment{LossPct: 25, Seed: 7}}
+	cond := scenarios.Condition{Name: "loss-25", Runs: 2, Target: scenarios.TargetPeers, Impairment: impair.Spec{LossPct: 25, Seed: 7}}
 	s := testScenario(0, 0, cond)
 	s.Measurements = []string{scenarios.MeasureDiscovery}
 	imp := newFakeImpairment()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	r, err := New(s, lab.clusters, Options{Clock: clk, Impairments: func(impair.Spec) (Impairment, error) { return imp, nil }})
+	r, err := New(s, lab.clusters, Options{Interface: "eth1", Clock: clk, Impairments: func(impair.Spec) (impair.Impairment, error) { return imp, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -345,11 +345,11 @@ func TestRunAbortRestoresWorkloadAndImpairment(t *testing.T) {
 func TestRunRecordsImpairment(t *testing.T) {
 	clk := newTestClock()
 	lab := newFakeLab(t, clk, "a", "b")
-	cond := scenarios.Condition{Name: "loss-25", Runs: 2, Target: scenarios.TargetBoth, Impairment: scenarios.Impairment{LossPct: 25, Seed: 7}}
+	cond := scenarios.Condition{Name: "loss-25", Runs: 2, Target: scenarios.TargetBoth, Impairment: impair.Spec{LossPct: 25, Seed: 7}}
 	s := testScenario(0, 0, cond)
 	s.Measurements = []string{scenarios.MeasureDiscovery}
 	imp := newFakeImpairment()
-	r, err := New(s, lab.clusters, Options{Clock: clk, Impairments: func(impair.Spec) (Impairment, error) { return imp, nil }})
+	r, err := New(s, lab.clusters, Options{Interface: "eth1", Clock: clk, Impairments: func(impair.Spec) (impair.Impairment, error) { return imp, nil }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -383,8 +383,8 @@ func TestRunRecordsImpairment(t *testing.T) {
 func TestRunRefusesImpairmentWithoutBackend(t *testing.T) {
 	clk := newTestClock()
 	lab := newFakeLab(t, clk, "a", "b")
-	s := testScenario(0, 0, scenarios.Condition{Name: "delay", Runs: 1, Target: scenarios.TargetPeers, Impairment: scenarios.Impairment{Delay: time.Millisecond}})
-	r, err := New(s, lab.clusters, Options{Clock: clk, Impairments: func(impair.Spec) (Impairment, error) {
+	s := testScenario(0, 0, scenarios.Condition{Name: "delay", Runs: 1, Target: scenarios.TargetPeers, Impairment: impair.Spec{Delay: time.Millisecond}})
+	r, err := New(s, lab.clusters, Options{Interface: "eth1", Clock: clk, Impairments: func(impair.Spec) (impair.Impairment, error) {
 		return nil, errors.New("delay need netem, which this host does not have")
 	}})
 	if err != nil {

@@ -11,7 +11,7 @@ import (
 	"k8s.io/client-go/kubernetes/fake"
 
 	"github.com/fluidos-lab/testbed/scenarios"
-	"github.com/fluidos-lab/testbed/scenarios/runner"
+	"github.com/fluidos-lab/testbed/scenarios/workload"
 	"github.com/fluidos-lab/testbed/topology"
 )
 
@@ -21,13 +21,13 @@ func agentDS() *appsv1.DaemonSet {
 }
 
 func TestKubeWorkloadsSet(t *testing.T) {
-	plan := &topology.Plan{Name: "lab", Clusters: []topology.ClusterPlan{{Name: "c1"}, {Name: "c2"}, {Name: "c3"}}}
+	plan := &topology.Plan{Name: "lab", Clusters: []topology.ClusterPlan{{Name: "c1", Kubeconfig: "c1"}, {Name: "c2", Kubeconfig: "c2"}, {Name: "c3", Kubeconfig: "c3"}}}
 	clients := map[string]*fake.Clientset{
 		"c1": fake.NewClientset(agentDS()),
 		"c2": fake.NewClientset(agentDS()),
 		"c3": fake.NewClientset(), // protocol not installed there
 	}
-	k := &KubeWorkloads{Client: func(c topology.ClusterPlan) (kubernetes.Interface, error) { return clients[c.Name], nil }}
+	k := &KubeWorkloads{Client: func(kubeconfig string) (kubernetes.Interface, error) { return clients[kubeconfig], nil }}
 	p := scenarios.Presets()[scenarios.PresetReferenceAgent]
 	ctx := context.Background()
 	if err := k.Set(ctx, plan, p, []string{"c1"}, []string{"c2", "c3"}); err != nil {
@@ -40,16 +40,16 @@ func TestKubeWorkloadsSet(t *testing.T) {
 		}
 		return ds.Spec.Template.Spec.NodeSelector
 	}
-	if v := sel("c2")[runner.DisabledLabel]; v != "true" {
+	if v := sel("c2")[workload.DisabledLabel]; v != "true" {
 		t.Errorf("c2 not disabled: %v", sel("c2"))
 	}
-	if _, ok := sel("c1")[runner.DisabledLabel]; ok {
+	if _, ok := sel("c1")[workload.DisabledLabel]; ok {
 		t.Errorf("c1 disabled: %v", sel("c1"))
 	}
 	if err := k.Set(ctx, plan, p, []string{"c2"}, nil); err != nil {
 		t.Fatal(err)
 	}
-	if _, ok := sel("c2")[runner.DisabledLabel]; ok {
+	if _, ok := sel("c2")[workload.DisabledLabel]; ok {
 		t.Errorf("c2 not re-enabled: %v", sel("c2"))
 	}
 	// Enabling where the protocol is missing is an error naming the cluster.

@@ -19,6 +19,7 @@ import (
 	"github.com/fluidos-lab/testbed/results/provenance"
 	resultstore "github.com/fluidos-lab/testbed/results/store"
 	"github.com/fluidos-lab/testbed/scenarios"
+	"github.com/fluidos-lab/testbed/scenarios/runner"
 	"github.com/fluidos-lab/testbed/topology"
 )
 
@@ -361,7 +362,7 @@ func (r *Rerunner) Run(ctx context.Context, p *RerunPlan, out string, fresh bool
 			fmt.Fprintf(r.Progress, "rerun: re-enabling %s everywhere: %v\n", sc.Protocol.Name, err)
 		}
 	}()
-	run := CellRun{Cell: Cell{Protocol: sc.Protocol.Name, Clusters: len(cell)}, Scenario: sc, Plan: plan, Clusters: cell, Dir: out}
+	run := runner.Cell{Scenario: sc, Plan: plan, Clusters: cell, Dir: out}
 	if _, err := os.Stat(filepath.Join(out, resultstore.FileManifest)); err == nil {
 		run.Resume = true
 	} else {
@@ -381,9 +382,9 @@ func (r *Rerunner) Run(ctx context.Context, p *RerunPlan, out string, fresh bool
 		for _, d := range append(slices.Clone(p.Differences), LabDifferences(p.Original.Manifest.Lab, m.Lab)...) {
 			m.Warnings = append(m.Warnings, "rerun of "+p.Source+": not exact: "+d)
 		}
-		run.Manifest = m
+		run.Manifest = &m
 	}
-	if err := r.Runner.RunCell(ctx, run); err != nil {
+	if _, err := r.Runner.Run(ctx, run); err != nil {
 		return nil, fmt.Errorf("rerun: %w", err)
 	}
 	cand, err := resultstore.Read(out)

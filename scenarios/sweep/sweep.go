@@ -18,6 +18,7 @@ import (
 	"github.com/fluidos-lab/testbed/results"
 	"github.com/fluidos-lab/testbed/results/store"
 	"github.com/fluidos-lab/testbed/scenarios"
+	"github.com/fluidos-lab/testbed/scenarios/runner"
 	"github.com/fluidos-lab/testbed/topology"
 )
 
@@ -42,24 +43,28 @@ type Workloads interface {
 	Set(ctx context.Context, plan *topology.Plan, p scenarios.Protocol, on, off []string) error
 }
 
-// CellRun is one cell's campaign to run or resume.
-type CellRun struct {
-	Cell     Cell
-	Scenario *scenarios.Scenario
-	Plan     *topology.Plan
-	// Clusters are the cell's clusters in lab order; only they are peers.
-	Clusters []string
-	Dir      string
-	Resume   bool
-	// Manifest is the collected manifest of a new campaign (ignored on
-	// resume: the campaign keeps its own).
-	Manifest results.Manifest
+// CellRunner runs or resumes one cell's campaign: a *runner.Env in
+// production, the very path `testbed run` takes.
+type CellRunner interface {
+	Run(ctx context.Context, c runner.Cell) (*runner.Summary, error)
 }
 
-// CellRunner runs one cell's campaign (scenarios/runner in production).
-type CellRunner interface {
-	RunCell(ctx context.Context, r CellRun) error
+// StepError is the failure of one step of one cell (or of the sweep when
+// Cell is empty). Find it with errors.As.
+type StepError struct {
+	Cell Cell
+	Step string
+	Err  error
 }
+
+func (e *StepError) Error() string {
+	if e.Cell == (Cell{}) {
+		return fmt.Sprintf("sweep: %s: %v", e.Step, e.Err)
+	}
+	return fmt.Sprintf("cell %s: %s: %v", e.Cell, e.Step, e.Err)
+}
+
+func (e *StepError) Unwrap() error { return e.Err }
 
 // Collector builds a manifest: software, host, what runs on the given
 // clusters read back from them, and the inputs verbatim.
@@ -182,203 +187,278 @@ func loadTemplate(s *Sweep) (*template, error) {
 }
 
 // Run runs (or resumes) the sweep: complete cells are skipped, a partial
-// cell is resumed where its campaign stopped, the rest run in matrix order.
-// The report is written when every cell is complete.
+// cell is resumed where its campaign stopped, the rest run in matrix order,
+// each through the named cell steps (status, lab, scenario, workloads,
+// campaign). The report is written when every cell is complete.
 func (w *Sweeper) Run(ctx context.Context, s *Sweep) (*Result, error) {
 	w.defaults()
 	if w.Lab == nil || w.Workloads == nil || w.Runner == nil || w.Collector == nil {
 		return nil, errors.New("sweep: lab, workloads, runner and collector are required")
 	}
+	sr, err := w.start(s)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { sr.restore() }()
+	for i, c := range sr.cells {
+		cr := &cellRun{sweepRun: sr, index: i, cell: c, dir: c.Dir(s.Output)}
+		for _, st := range cellSteps {
+			done, err := st.run(cr, ctx)
+			if err != nil {
+				return sr.res, &StepError{Cell: c, Step: st.name, Err: err}
+			}
+			if done {
+				break
+			}
+		}
+	}
+	sr.restore()
+	sr.restore = func() {}
+	return sr.res, w.finish(ctx, sr)
+}
+
+// sweepRun is one Run in progress.
+type sweepRun struct {
+	w      *Sweeper
+	s      *Sweep
+	tmpl   *template
+	cells  []Cell
+	st     *State
+	res    *Result
+	inputs []results.Input
+	// full is the largest plan (subset strategy); up is the lab that is up.
+	full, up  *topology.Plan
+	protocols map[string]scenarios.Protocol
+	// restore re-enables every protocol's workload everywhere (after a
+	// failure too, under a fresh bounded context).
+	restore func()
+}
+
+// cellRun is one cell of a Run, filled in by the cell steps in order.
+type cellRun struct {
+	*sweepRun
+	index    int
+	cell     Cell
+	dir      string
+	status   string
+	sc       *scenarios.Scenario
+	plan     *topology.Plan
+	topoFile string
+	clusters []string
+}
+
+// cellSteps are the steps of one cell; a step that returns done ends the
+// cell (a complete cell stops after status).
+var cellSteps = []struct {
+	name string
+	run  func(c *cellRun, ctx context.Context) (done bool, err error)
+}{
+	{"status", (*cellRun).readStatus},
+	{"lab", (*cellRun).lab},
+	{"scenario", (*cellRun).scenario},
+	{"workloads", (*cellRun).selectClusters},
+	{"campaign", (*cellRun).campaign},
+}
+
+func (w *Sweeper) start(s *Sweep) (*sweepRun, error) {
 	tmpl, err := loadTemplate(s)
 	if err != nil {
 		return nil, err
 	}
-	cells := Matrix(s, tmpl.protocol)
-	st, err := w.openState(s, cells)
-	if err != nil {
+	sr := &sweepRun{w: w, s: s, tmpl: tmpl, cells: Matrix(s, tmpl.protocol), res: &Result{Dir: s.Output},
+		protocols: map[string]scenarios.Protocol{}, restore: func() {}}
+	if sr.st, err = w.openState(s, sr.cells); err != nil {
 		return nil, err
 	}
-	res := &Result{Dir: s.Output}
-	inputs, err := sweepInputs(s, tmpl)
-	if err != nil {
+	if sr.inputs, err = sweepInputs(s, tmpl); err != nil {
 		return nil, err
 	}
-
 	// The largest plan (subset) is provisioned once; reprovision keeps the
 	// plan of the size that is up.
-	var up *topology.Plan
-	var full *topology.Plan
 	if s.Strategy == StrategySubset {
-		full, err = w.LoadPlan(tmpl.topology)
-		if err != nil {
+		if sr.full, err = w.LoadPlan(tmpl.topology); err != nil {
 			return nil, fmt.Errorf("sweep %s: %w", s.Name, err)
 		}
-		if len(full.Clusters) < s.Max() {
+		if len(sr.full.Clusters) < s.Max() {
 			return nil, fmt.Errorf("sweep %s: topology %s has %d clusters but the largest cell needs %d (raise clusters.count, or use strategy reprovision)",
-				s.Name, tmpl.topology, len(full.Clusters), s.Max())
+				s.Name, tmpl.topology, len(sr.full.Clusters), s.Max())
 		}
 	}
-	protocols := map[string]scenarios.Protocol{}
-	restore := func() {}
-	defer func() { restore() }()
+	return sr, nil
+}
 
-	for i, c := range cells {
-		dir := c.Dir(s.Output)
-		status, sc, err := w.cellStatus(s, tmpl, c, dir)
-		if err != nil {
-			return res, err
+func (c *cellRun) readStatus(context.Context) (bool, error) {
+	status, sc, err := c.w.cellStatus(c.s, c.tmpl, c.cell, c.dir)
+	if err != nil {
+		return false, err
+	}
+	c.status, c.sc = status, sc
+	if status == StatusComplete {
+		fmt.Fprintf(c.w.Progress, "cell %s: complete, skipped\n", c.cell)
+		c.res.Skipped = append(c.res.Skipped, c.cell)
+		c.st.Cells[c.index].Status = StatusComplete
+		return true, nil
+	}
+	return false, nil
+}
+
+// lab brings up the cell's lab: the largest one once (subset), or one of
+// the cell's size, rebuilt when the size changes (reprovision).
+func (c *cellRun) lab(ctx context.Context) (bool, error) {
+	c.topoFile = c.tmpl.topology
+	if c.s.Strategy != StrategyReprovision {
+		c.plan = c.full
+		if c.up == nil {
+			fmt.Fprintf(c.w.Progress, "sweep %s: converging lab %s (%d clusters)\n", c.s.Name, c.plan.Name, len(c.plan.Clusters))
+			if err := c.w.Lab.Up(ctx, c.plan); err != nil {
+				return false, fmt.Errorf("provisioning the largest lab: %w", err)
+			}
+			c.up = c.plan
 		}
-		if status == StatusComplete {
-			fmt.Fprintf(w.Progress, "cell %s: complete, skipped\n", c)
-			res.Skipped = append(res.Skipped, c)
-			st.Cells[i].Status = StatusComplete
+		return false, nil
+	}
+	c.topoFile = filepath.Join(c.dir, FileCellTopology)
+	if c.sc == nil {
+		if err := c.writeTopology(); err != nil {
+			return false, err
+		}
+	}
+	plan, err := c.w.LoadPlan(c.topoFile)
+	if err != nil {
+		return false, err
+	}
+	c.plan = plan
+	if c.up == nil || len(c.up.Clusters) != len(plan.Clusters) {
+		fmt.Fprintf(c.w.Progress, "cell %s: reprovisioning lab %s with %d clusters\n", c.cell, plan.Name, len(plan.Clusters))
+		if err := c.w.Lab.Down(ctx, plan); err != nil {
+			return false, fmt.Errorf("tearing the lab down: %w", err)
+		}
+		if err := c.w.Lab.Up(ctx, plan); err != nil {
+			return false, fmt.Errorf("provisioning %d clusters: %w", len(plan.Clusters), err)
+		}
+		c.up = plan
+	}
+	return false, nil
+}
+
+// writeTopology writes the template's topology resized to the cell.
+func (c *cellRun) writeTopology() error {
+	raw, err := os.ReadFile(c.tmpl.topology)
+	if err != nil {
+		return fmt.Errorf("reading topology: %w", err)
+	}
+	resized, err := ResizeTopology(c.tmpl.topology, raw, c.cell.Clusters)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(c.dir, 0o755); err != nil {
+		return err
+	}
+	return store.WriteFileAtomic(c.topoFile, resized)
+}
+
+// scenario derives the cell's scenario from the template once and keeps it
+// in the cell's directory (it carries the drawn seed for a resume).
+func (c *cellRun) scenario(context.Context) (bool, error) {
+	c.clusters = CellClusters(c.plan, c.cell.Clusters)
+	if c.sc == nil {
+		raw, loaded, err := CellScenario(c.s, c.tmpl.file, c.tmpl.raw, c.cell, c.clusters, c.topoFile, filepath.Join(c.dir, FileCellScenario), c.w.Seed())
+		if err != nil {
+			return false, err
+		}
+		if err := os.MkdirAll(c.dir, 0o755); err != nil {
+			return false, err
+		}
+		if err := store.WriteFileAtomic(filepath.Join(c.dir, FileCellScenario), raw); err != nil {
+			return false, err
+		}
+		c.sc = loaded
+	}
+	c.protocols[c.cell.Protocol] = c.sc.Protocol
+	return false, nil
+}
+
+// selectClusters runs the cell's protocol on the cell's clusters only, and
+// every other protocol of the sweep nowhere.
+func (c *cellRun) selectClusters(ctx context.Context) (bool, error) {
+	for name, p := range c.protocols {
+		if name == c.cell.Protocol {
 			continue
 		}
-		// The lab for this cell.
-		var plan *topology.Plan
-		topoFile := tmpl.topology
-		switch s.Strategy {
-		case StrategyReprovision:
-			topoFile = filepath.Join(dir, FileCellTopology)
-			if sc == nil {
-				raw, err := os.ReadFile(tmpl.topology)
-				if err != nil {
-					return res, fmt.Errorf("cell %s: reading topology: %w", c, err)
-				}
-				resized, err := ResizeTopology(tmpl.topology, raw, c.Clusters)
-				if err != nil {
-					return res, fmt.Errorf("cell %s: %w", c, err)
-				}
-				if err := os.MkdirAll(dir, 0o755); err != nil {
-					return res, fmt.Errorf("cell %s: %w", c, err)
-				}
-				if err := store.WriteFileAtomic(topoFile, resized); err != nil {
-					return res, fmt.Errorf("cell %s: %w", c, err)
-				}
-			}
-			plan, err = w.LoadPlan(topoFile)
-			if err != nil {
-				return res, fmt.Errorf("cell %s: %w", c, err)
-			}
-			if up == nil || len(up.Clusters) != len(plan.Clusters) {
-				fmt.Fprintf(w.Progress, "cell %s: reprovisioning lab %s with %d clusters\n", c, plan.Name, len(plan.Clusters))
-				if err := w.Lab.Down(ctx, plan); err != nil {
-					return res, fmt.Errorf("cell %s: tearing the lab down: %w", c, err)
-				}
-				if err := w.Lab.Up(ctx, plan); err != nil {
-					return res, fmt.Errorf("cell %s: provisioning %d clusters: %w", c, len(plan.Clusters), err)
-				}
-				up = plan
-			}
-		default:
-			plan = full
-			if up == nil {
-				fmt.Fprintf(w.Progress, "sweep %s: converging lab %s (%d clusters)\n", s.Name, plan.Name, len(plan.Clusters))
-				if err := w.Lab.Up(ctx, plan); err != nil {
-					return res, fmt.Errorf("sweep %s: provisioning the largest lab: %w", s.Name, err)
-				}
-				up = plan
-			}
-		}
-		clusters := CellClusters(plan, c.Clusters)
-		if sc == nil {
-			raw, loaded, err := CellScenario(s, tmpl.file, tmpl.raw, c, clusters, topoFile, filepath.Join(dir, FileCellScenario), w.Seed())
-			if err != nil {
-				return res, err
-			}
-			if err := os.MkdirAll(dir, 0o755); err != nil {
-				return res, fmt.Errorf("cell %s: %w", c, err)
-			}
-			if err := store.WriteFileAtomic(filepath.Join(dir, FileCellScenario), raw); err != nil {
-				return res, fmt.Errorf("cell %s: %w", c, err)
-			}
-			sc = loaded
-		}
-		protocols[c.Protocol] = sc.Protocol
-
-		// Only the cell's clusters run the cell's protocol; every other
-		// protocol of the sweep is off everywhere.
-		off := Complement(plan, clusters)
-		for name, p := range protocols {
-			if name == c.Protocol {
-				continue
-			}
-			if err := w.Workloads.Set(ctx, plan, p, nil, allNames(plan)); err != nil {
-				return res, fmt.Errorf("cell %s: disabling protocol %s: %w", c, name, err)
-			}
-		}
-		if err := w.Workloads.Set(ctx, plan, sc.Protocol, clusters, off); err != nil {
-			return res, fmt.Errorf("cell %s: selecting the cell's clusters: %w", c, err)
-		}
-		restorePlan := plan
-		restore = func() {
-			rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.RestoreTimeout)
-			defer cancel()
-			for name, p := range protocols {
-				if err := w.Workloads.Set(rctx, restorePlan, p, allNames(restorePlan), nil); err != nil {
-					fmt.Fprintf(w.Progress, "sweep %s: re-enabling protocol %s: %v\n", s.Name, name, err)
-				}
-			}
-		}
-
-		run := CellRun{Cell: c, Scenario: sc, Plan: plan, Clusters: clusters, Dir: dir, Resume: status == StatusPartial}
-		if !run.Resume {
-			cin := append(slices.Clone(inputs), results.Input{Role: "scenario", Path: filepath.Join(dir, FileCellScenario),
-				SHA256: sha(sc.Raw), Content: string(sc.Raw)})
-			if s.Strategy == StrategyReprovision {
-				in, err := readInput("topology", topoFile)
-				if err != nil {
-					return res, err
-				}
-				cin = append(cin, in)
-			}
-			m, err := w.Collector.Collect(ctx, plan, clusters, cin)
-			if err != nil {
-				return res, fmt.Errorf("cell %s: collecting the manifest: %w", c, err)
-			}
-			m.Kind = "campaign"
-			m.Started = w.Now()
-			run.Manifest = m
-			fmt.Fprintf(w.Progress, "cell %s: running %d condition(s) on clusters %v into %s\n", c, len(sc.Conditions), clusters, dir)
-			res.Ran = append(res.Ran, c)
-		} else {
-			fmt.Fprintf(w.Progress, "cell %s: resuming the partial campaign in %s\n", c, dir)
-			res.Resumed = append(res.Resumed, c)
-		}
-		st.Cells[i].Status = StatusPartial
-		if err := w.writeState(s.Output, st); err != nil {
-			return res, err
-		}
-		if err := w.Runner.RunCell(ctx, run); err != nil {
-			return res, fmt.Errorf("cell %s: %w", c, err)
-		}
-		st.Cells[i].Status = StatusComplete
-		if err := w.writeState(s.Output, st); err != nil {
-			return res, err
+		if err := c.w.Workloads.Set(ctx, c.plan, p, nil, allNames(c.plan)); err != nil {
+			return false, fmt.Errorf("disabling protocol %s: %w", name, err)
 		}
 	}
-	restore()
-	restore = func() {}
+	if err := c.w.Workloads.Set(ctx, c.plan, c.sc.Protocol, c.clusters, Complement(c.plan, c.clusters)); err != nil {
+		return false, fmt.Errorf("selecting the cell's clusters: %w", err)
+	}
+	plan, protocols, w, name := c.plan, c.protocols, c.w, c.s.Name
+	c.restore = func() {
+		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.RestoreTimeout)
+		defer cancel()
+		for pn, p := range protocols {
+			if err := w.Workloads.Set(rctx, plan, p, allNames(plan), nil); err != nil {
+				fmt.Fprintf(w.Progress, "sweep %s: re-enabling protocol %s: %v\n", name, pn, err)
+			}
+		}
+	}
+	return false, nil
+}
 
-	st.Ended = w.Now()
-	if err := w.writeState(s.Output, st); err != nil {
-		return res, err
+// campaign runs or resumes the cell's campaign through the runner, with the
+// sweep's inputs plus the cell's scenario (and topology) recorded.
+func (c *cellRun) campaign(ctx context.Context) (bool, error) {
+	cell := runner.Cell{Scenario: c.sc, Plan: c.plan, Clusters: c.clusters, Dir: c.dir, Resume: c.status == StatusPartial}
+	if cell.Resume {
+		fmt.Fprintf(c.w.Progress, "cell %s: resuming the partial campaign in %s\n", c.cell, c.dir)
+		c.res.Resumed = append(c.res.Resumed, c.cell)
+	} else {
+		cell.Inputs = append(slices.Clone(c.inputs), results.Input{Role: "scenario", Path: filepath.Join(c.dir, FileCellScenario),
+			SHA256: sha(c.sc.Raw), Content: string(c.sc.Raw)})
+		if c.s.Strategy == StrategyReprovision {
+			in, err := readInput("topology", c.topoFile)
+			if err != nil {
+				return false, err
+			}
+			cell.Inputs = append(cell.Inputs, in)
+		}
+		fmt.Fprintf(c.w.Progress, "cell %s: running %d condition(s) on clusters %v into %s\n", c.cell, len(c.sc.Conditions), c.clusters, c.dir)
+		c.res.Ran = append(c.res.Ran, c.cell)
+	}
+	c.st.Cells[c.index].Status = StatusPartial
+	if err := c.w.writeState(c.s.Output, c.st); err != nil {
+		return false, err
+	}
+	if _, err := c.w.Runner.Run(ctx, cell); err != nil {
+		return false, err
+	}
+	c.st.Cells[c.index].Status = StatusComplete
+	return true, c.w.writeState(c.s.Output, c.st)
+}
+
+// finish records the end, writes the report and the sweep manifest, and
+// tears the lab down when asked.
+func (w *Sweeper) finish(ctx context.Context, sr *sweepRun) error {
+	s := sr.s
+	sr.st.Ended = w.Now()
+	if err := w.writeState(s.Output, sr.st); err != nil {
+		return err
 	}
 	rep, err := WriteReport(ctx, s.Output)
 	if err != nil {
-		return res, err
+		return &StepError{Step: "report", Err: err}
 	}
-	res.Report = rep
-	if err := w.writeSweepManifest(ctx, s, st, inputs, up); err != nil {
-		return res, err
+	sr.res.Report = rep
+	if err := w.writeSweepManifest(ctx, s, sr.st, sr.inputs, sr.up); err != nil {
+		return &StepError{Step: "manifest", Err: err}
 	}
-	if s.Teardown && up != nil {
-		fmt.Fprintf(w.Progress, "sweep %s: tearing down lab %s\n", s.Name, up.Name)
-		if err := w.Lab.Down(ctx, up); err != nil {
-			return res, fmt.Errorf("sweep %s: teardown: %w", s.Name, err)
+	if s.Teardown && sr.up != nil {
+		fmt.Fprintf(w.Progress, "sweep %s: tearing down lab %s\n", s.Name, sr.up.Name)
+		if err := w.Lab.Down(ctx, sr.up); err != nil {
+			return &StepError{Step: "teardown", Err: err}
 		}
 	}
-	return res, nil
+	return nil
 }
 
 // writeSweepManifest records the sweep-level manifest (kind sweep) with

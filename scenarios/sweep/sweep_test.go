@@ -18,6 +18,7 @@ import (
 	"github.com/fluidos-lab/testbed/results/stats"
 	"github.com/fluidos-lab/testbed/results/store"
 	"github.com/fluidos-lab/testbed/scenarios"
+	"github.com/fluidos-lab/testbed/scenarios/runner"
 	"github.com/fluidos-lab/testbed/topology"
 )
 
@@ -67,17 +68,35 @@ var errKilled = errors.New("killed")
 // package's discovery model) through the real recorder, and can stop after
 // a number of runs to simulate a crash.
 type fakeRunner struct {
-	calls []CellRun
+	calls []runner.Cell
 	// killAfter stops the given cell after that many runs of this call.
 	killAfter map[Cell]int
 	shiftMS   float64
+	collector *fakeCollector
 }
 
-func (f *fakeRunner) RunCell(ctx context.Context, c CellRun) error {
+// cellOf is the sweep cell of a runner cell.
+func cellOf(c runner.Cell) Cell {
+	return Cell{Protocol: c.Scenario.Protocol.Name, Clusters: len(c.Clusters)}
+}
+
+func (f *fakeRunner) Run(ctx context.Context, c runner.Cell) (*runner.Summary, error) {
+	return &runner.Summary{Dir: c.Dir}, f.run(ctx, c)
+}
+
+func (f *fakeRunner) run(ctx context.Context, c runner.Cell) error {
 	f.calls = append(f.calls, c)
 	var rec *store.FileRecorder
 	next := map[string]int{}
-	m := c.Manifest
+	var m results.Manifest
+	switch {
+	case c.Manifest != nil:
+		m = *c.Manifest
+	case f.collector != nil:
+		m, _ = f.collector.Collect(ctx, c.Plan, c.Clusters, c.Inputs)
+	default:
+		m = results.Manifest{Inputs: c.Inputs}
+	}
 	if c.Resume {
 		r, camp, err := store.Open(c.Dir)
 		if err != nil {
@@ -107,10 +126,10 @@ func (f *fakeRunner) RunCell(ctx context.Context, c CellRun) error {
 	defer rec.Close()
 	done := 0
 	for ci, cd := range c.Scenario.Conditions {
-		syn := stats.Synthesize(stats.SynthOptions{Campaign: m.Campaign, Seed: uint64(c.Cell.Clusters*100 + ci), Peers: len(c.Clusters) - 1,
+		syn := stats.Synthesize(stats.SynthOptions{Campaign: m.Campaign, Seed: uint64(cellOf(c).Clusters*100 + ci), Peers: len(c.Clusters) - 1,
 			Runs: cd.Runs, Warmup: cd.Warmup, LossPcts: []float64{cd.Impairment.LossPct}, IntervalMS: 5000, StartupMS: 1000, ShiftMS: f.shiftMS})
 		for i := next[cd.Name]; i < cd.Warmup+cd.Runs; i++ {
-			if n, ok := f.killAfter[c.Cell]; ok && done == n {
+			if n, ok := f.killAfter[cellOf(c)]; ok && done == n {
 				return errKilled
 			}
 			run := syn.Runs[i]
@@ -129,6 +148,9 @@ func (f *fakeRunner) RunCell(ctx context.Context, c CellRun) error {
 }
 
 func newSweeper(lab *fakeLab, wl *fakeWorkloads, rn *fakeRunner) *Sweeper {
+	if rn.collector == nil {
+		rn.collector = &fakeCollector{}
+	}
 	return &Sweeper{Lab: lab, Workloads: wl, Runner: rn, Collector: &fakeCollector{},
 		Now:  func() time.Time { return time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC) },
 		Seed: func() int64 { return 99 }}
@@ -173,7 +195,7 @@ func TestSweepSubsetKilledAndResumed(t *testing.T) {
 	if !reflect.DeepEqual(res.Skipped, []Cell{c2}) || !reflect.DeepEqual(res.Resumed, []Cell{c3}) || len(res.Ran) != 0 {
 		t.Errorf("skipped %v resumed %v ran %v", res.Skipped, res.Resumed, res.Ran)
 	}
-	if len(rn2.calls) != 1 || !rn2.calls[0].Resume || rn2.calls[0].Cell != c3 {
+	if len(rn2.calls) != 1 || !rn2.calls[0].Resume || cellOf(rn2.calls[0]) != c3 {
 		t.Fatalf("runner calls on resume: %+v", rn2.calls)
 	}
 	camp, err := store.Read(c3.Dir(s.Output))
@@ -222,7 +244,7 @@ func TestSweepSubsetKilledAndResumed(t *testing.T) {
 	}
 	// Inputs recorded verbatim with hashes: sweep, template, topology, cell scenario.
 	var roles []string
-	for _, in := range first.Manifest.Inputs {
+	for _, in := range first.Inputs {
 		roles = append(roles, in.Role)
 		if in.SHA256 == "" || in.Content == "" {
 			t.Errorf("input %s without content or hash", in.Role)
@@ -278,8 +300,8 @@ func TestSweepReprovision(t *testing.T) {
 		t.Errorf("resized topology: %d clusters, name %s", len(p.Clusters), p.Name)
 	}
 	for _, c := range rn.calls {
-		if len(c.Plan.Clusters) != c.Cell.Clusters || len(c.Clusters) != c.Cell.Clusters {
-			t.Errorf("cell %s ran on a plan of %d clusters", c.Cell, len(c.Plan.Clusters))
+		if len(c.Plan.Clusters) != cellOf(c).Clusters || len(c.Clusters) != cellOf(c).Clusters {
+			t.Errorf("cell %s ran on a plan of %d clusters", cellOf(c), len(c.Plan.Clusters))
 		}
 	}
 	for _, c := range wl.calls {

@@ -6,19 +6,14 @@
 package selftest
 
 import (
-	"github.com/fluidos-lab/testbed/internal/kubeclient"
-
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/docker/docker/api/types/container"
-	"golang.org/x/sync/errgroup"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -28,24 +23,15 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	chart "github.com/fluidos-lab/testbed/charts/reference-agent"
-	"github.com/fluidos-lab/testbed/provision"
-	"github.com/fluidos-lab/testbed/provision/agentimage"
-	"github.com/fluidos-lab/testbed/provision/helm"
-	"github.com/fluidos-lab/testbed/provision/images"
 	"github.com/fluidos-lab/testbed/scenarios/agent"
 	"github.com/fluidos-lab/testbed/topology"
 )
 
-// Docker is the Docker client subset the self-test needs.
-type Docker interface {
-	agentimage.API
-	images.API
-	ContainerInspect(ctx context.Context, container string) (container.InspectResponse, error)
-}
-
-// Installer is provision/helm's Installer seam (Apply is all we need).
+// Installer installs or upgrades the reference agent on every cluster of
+// a lab (provision.Provisioner.InstallAgent in production) and returns the
+// agent image and each cluster's installed chart values.
 type Installer interface {
-	Apply(ctx context.Context, kubeconfig string, c topology.ChartPlan) (helm.Release, error)
+	InstallAgent(ctx context.Context, plan *topology.Plan) (image string, values []map[string]any, err error)
 }
 
 // Options configure Run.
@@ -55,14 +41,11 @@ type Options struct {
 	Timeout time.Duration
 	// Slack is added to firstDelay+interval for the timing check (default 2 s).
 	Slack time.Duration
-	// Binary is the testbed binary the agent image is built from (default:
-	// the running executable).
-	Binary string
 	// SkipInstall only waits and reports (the agent is already installed).
 	SkipInstall bool
-	Docker      Docker
 	Installer   Installer
-	Kube        provision.Kube
+	// Kube builds a cluster's clients from its kubeconfig (required).
+	Kube func(kubeconfig string) (kubernetes.Interface, dynamic.Interface, error)
 	// Logf receives progress lines (may be nil).
 	Logf func(format string, args ...any)
 }
@@ -141,7 +124,7 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		o.Slack = 2 * time.Second
 	}
 	if o.Kube == nil {
-		o.Kube = (&kubeclient.Factory{}).KubeDynamic
+		return nil, errors.New("self-test needs a Kubernetes client factory")
 	}
 	logf := o.Logf
 	if logf == nil {
@@ -153,38 +136,22 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 		res.Clusters = append(res.Clusters, c.Name)
 	}
 
-	charts := make([]topology.ChartPlan, len(plan.Clusters))
+	values := make([]map[string]any, len(plan.Clusters))
 	for i, c := range plan.Clusters {
-		charts[i] = agentChart(c)
+		values[i] = planValues(c)
 	}
 	if !o.SkipInstall {
-		if o.Docker == nil || o.Installer == nil {
-			return nil, errors.New("installing the agent needs a Docker client and a Helm installer")
+		if o.Installer == nil {
+			return nil, errors.New("installing the agent needs an installer")
 		}
-		ref, loaded, err := agentimage.Ensure(ctx, o.Docker, o.Binary)
+		ref, installed, err := o.Installer.InstallAgent(ctx, plan)
 		if err != nil {
-			return nil, fmt.Errorf("agent image: %w", err)
-		}
-		res.AgentImage = ref
-		logf("agent image %s (built now: %v)", ref, loaded)
-		g, gctx := errgroup.WithContext(ctx)
-		g.SetLimit(max(plan.Parallelism, 1))
-		for i, c := range plan.Clusters {
-			g.Go(func() error {
-				ch, err := installOn(gctx, o, plan, c, charts[i], ref)
-				if err != nil {
-					return fmt.Errorf("cluster %s: %w", c.Name, err)
-				}
-				charts[i] = ch
-				logf("cluster %s: agent installed", c.Name)
-				return nil
-			})
-		}
-		if err := g.Wait(); err != nil {
 			return nil, err
 		}
+		res.AgentImage, values = ref, installed
+		logf("agent image %s installed on %d cluster(s)", ref, len(plan.Clusters))
 	}
-	interval, firstDelay := timing(charts[0].Values)
+	interval, firstDelay := timing(values[0])
 	res.IntervalMS, res.FirstDelayMS = ms(interval), ms(firstDelay)
 	bound := firstDelay + interval + o.Slack
 	res.BoundMS = ms(bound)
@@ -200,59 +167,15 @@ func Run(ctx context.Context, o Options) (*Result, error) {
 	return res, nil
 }
 
-// agentChart finds the reference agent among the cluster's charts, or
-// returns the built-in one.
-func agentChart(c topology.ClusterPlan) topology.ChartPlan {
+// planValues are the reference agent's chart values in the plan (for its
+// timing) when the self-test does not install it.
+func planValues(c topology.ClusterPlan) map[string]any {
 	for _, ch := range c.Charts {
 		if ch.Name == chart.Name || strings.HasSuffix(strings.TrimSuffix(ch.Chart, "/"), chart.Name) {
-			if !strings.HasPrefix(ch.Chart, helm.BuiltinPrefix) && ch.Repo == "" {
-				if _, err := os.Stat(ch.Chart); err != nil {
-					// Not run from the source tree: the binary carries the chart.
-					ch.Chart = helm.BuiltinPrefix + chart.Name
-				}
-			}
-			return ch
+			return ch.Values
 		}
 	}
-	return topology.ChartPlan{Name: chart.Name, Release: chart.Name, Namespace: agent.Namespace, Chart: helm.BuiltinPrefix + chart.Name}
-}
-
-func installOn(ctx context.Context, o Options, plan *topology.Plan, c topology.ClusterPlan, ch topology.ChartPlan, ref string) (topology.ChartPlan, error) {
-	var nodes []string
-	for _, n := range c.Nodes {
-		nodes = append(nodes, n.Name)
-	}
-	if _, err := images.LoadIntoNodes(ctx, o.Docker, ref, nodes); err != nil {
-		return ch, fmt.Errorf("loading %s into the nodes: %w", ref, err)
-	}
-	addr, err := nodeAddress(ctx, o.Docker, plan, c)
-	if err != nil {
-		return ch, err
-	}
-	ch = provision.WithValues(ch, nil, provision.TestbedValues(plan, c, addr, ref))
-	if _, err := o.Installer.Apply(ctx, c.Kubeconfig, ch); err != nil {
-		return ch, fmt.Errorf("installing the reference agent: %w", err)
-	}
-	return ch, nil
-}
-
-func nodeAddress(ctx context.Context, d Docker, plan *topology.Plan, c topology.ClusterPlan) (string, error) {
-	for _, n := range c.Nodes {
-		if n.Role != "control-plane" {
-			continue
-		}
-		info, err := d.ContainerInspect(ctx, n.Name)
-		if err != nil {
-			return "", fmt.Errorf("inspecting node %s: %w", n.Name, err)
-		}
-		if info.NetworkSettings != nil {
-			if ep, ok := info.NetworkSettings.Networks[plan.Network.Name]; ok && ep != nil && ep.IPAddress != "" {
-				return ep.IPAddress, nil
-			}
-		}
-		return "", fmt.Errorf("node %s has no address on network %s (is the lab up?)", n.Name, plan.Network.Name)
-	}
-	return "", errors.New("no control-plane node in the plan")
+	return nil
 }
 
 // timing reads agent.interval and agent.firstDelay from chart values.
