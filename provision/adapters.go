@@ -4,8 +4,8 @@ import (
 	"context"
 	"net/http"
 
-	"github.com/fluidos-lab/testbed/provision/cni"
-	"github.com/fluidos-lab/testbed/provision/images"
+	"github.com/fluidos-lab/testbed/internal/cni"
+	"github.com/fluidos-lab/testbed/internal/images"
 	"github.com/fluidos-lab/testbed/topology"
 )
 

@@ -10,7 +10,7 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	referenceagent "github.com/fluidos-lab/testbed/charts/reference-agent"
-	"github.com/fluidos-lab/testbed/provision/helm"
+	"github.com/fluidos-lab/testbed/internal/helm"
 	"github.com/fluidos-lab/testbed/topology"
 )
 

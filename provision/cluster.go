@@ -9,7 +9,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
-	tbdocker "github.com/fluidos-lab/testbed/provision/docker"
+	"github.com/fluidos-lab/testbed/internal/dockernet"
 	"github.com/fluidos-lab/testbed/topology"
 )
 
@@ -54,7 +54,7 @@ func (p *Provisioner) ensureCluster(ctx context.Context, plan *topology.Plan, s 
 }
 
 // unhealthy returns why an existing cluster must be rebuilt, or "".
-func (p *Provisioner) unhealthy(ctx context.Context, c topology.ClusterPlan, nodes []tbdocker.Node) string {
+func (p *Provisioner) unhealthy(ctx context.Context, c topology.ClusterPlan, nodes []dockernet.Node) string {
 	want := max(len(c.Nodes), 1)
 	if len(nodes) != want {
 		return fmt.Sprintf("%d of %d node containers", len(nodes), want)

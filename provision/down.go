@@ -11,7 +11,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"golang.org/x/sync/errgroup"
 
-	tbdocker "github.com/fluidos-lab/testbed/provision/docker"
+	"github.com/fluidos-lab/testbed/internal/dockernet"
 	"github.com/fluidos-lab/testbed/topology"
 )
 
@@ -75,7 +75,7 @@ func (p *Provisioner) Down(ctx context.Context, o DownOptions) (*DownReport, err
 			return rep, err
 		}
 		for _, nd := range nodes {
-			v := victim{topology: n.Labels[tbdocker.LabelTopology], cluster: nd.Cluster}
+			v := victim{topology: n.Labels[dockernet.LabelTopology], cluster: nd.Cluster}
 			if !seen[v] {
 				seen[v] = true
 				victims = append(victims, v)

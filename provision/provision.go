@@ -7,8 +7,8 @@ import (
 
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/fluidos-lab/testbed/internal/helm"
 	"github.com/fluidos-lab/testbed/internal/kubeclient"
-	"github.com/fluidos-lab/testbed/provision/helm"
 	"github.com/fluidos-lab/testbed/topology"
 )
 

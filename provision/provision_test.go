@@ -24,8 +24,8 @@ import (
 	"k8s.io/client-go/kubernetes"
 	kfake "k8s.io/client-go/kubernetes/fake"
 
-	tbdocker "github.com/fluidos-lab/testbed/provision/docker"
-	"github.com/fluidos-lab/testbed/provision/helm"
+	"github.com/fluidos-lab/testbed/internal/dockernet"
+	"github.com/fluidos-lab/testbed/internal/helm"
 	"github.com/fluidos-lab/testbed/topology"
 )
 
@@ -34,8 +34,8 @@ type fakeLab struct {
 	mu       sync.Mutex
 	calls    []string
 	networks map[string]network.Summary
-	nodes    map[string][]tbdocker.Node // by cluster
-	foreign  map[string]bool            // kind clusters not on our network
+	nodes    map[string][]dockernet.Node // by cluster
+	foreign  map[string]bool             // kind clusters not on our network
 	// createHook runs inside Create (before the cluster exists).
 	createHook func(name string)
 	createErr  map[string]error
@@ -53,7 +53,7 @@ type fakeKube struct {
 }
 
 func newFakeLab() *fakeLab {
-	return &fakeLab{networks: map[string]network.Summary{}, nodes: map[string][]tbdocker.Node{},
+	return &fakeLab{networks: map[string]network.Summary{}, nodes: map[string][]dockernet.Node{},
 		foreign: map[string]bool{}, createErr: map[string]error{}, kubes: map[string]*fakeKube{},
 		applied: map[string][]topology.ChartPlan{}}
 }
@@ -96,7 +96,7 @@ func (f *fakeLab) Create(_ context.Context, c topology.ClusterPlan, _ int) error
 		return err
 	}
 	for i, n := range c.Nodes {
-		f.nodes[c.Name] = append(f.nodes[c.Name], tbdocker.Node{Name: n.Name, Cluster: c.Name, Role: n.Role, State: "running", Address: "172.31.0." + string(rune('2'+i))})
+		f.nodes[c.Name] = append(f.nodes[c.Name], dockernet.Node{Name: n.Name, Cluster: c.Name, Role: n.Role, State: "running", Address: "172.31.0." + string(rune('2'+i))})
 	}
 	return os.WriteFile(c.Kubeconfig, []byte("fake"), 0o600)
 }
@@ -115,15 +115,15 @@ func (f *fakeLab) ExportKubeconfig(name, path string) error {
 }
 
 // Network.
-func (f *fakeLab) Ensure(_ context.Context, topo string, p topology.NetworkPlan) (tbdocker.NetworkResult, error) {
+func (f *fakeLab) Ensure(_ context.Context, topo string, p topology.NetworkPlan) (dockernet.NetworkResult, error) {
 	f.record("network " + p.Name)
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if _, ok := f.networks[p.Name]; ok {
-		return tbdocker.NetworkResult{Name: p.Name, ID: "id-" + p.Name}, nil
+		return dockernet.NetworkResult{Name: p.Name, ID: "id-" + p.Name}, nil
 	}
-	f.networks[p.Name] = network.Summary{Name: p.Name, ID: "id-" + p.Name, Labels: tbdocker.Labels(topo)}
-	return tbdocker.NetworkResult{Name: p.Name, ID: "id-" + p.Name, Created: true}, nil
+	f.networks[p.Name] = network.Summary{Name: p.Name, ID: "id-" + p.Name, Labels: dockernet.Labels(topo)}
+	return dockernet.NetworkResult{Name: p.Name, ID: "id-" + p.Name, Created: true}, nil
 }
 
 func (f *fakeLab) ManagedNetworks(_ context.Context, topo string) ([]network.Summary, error) {
@@ -131,7 +131,7 @@ func (f *fakeLab) ManagedNetworks(_ context.Context, topo string) ([]network.Sum
 	defer f.mu.Unlock()
 	var out []network.Summary
 	for _, n := range f.networks {
-		if n.Labels[tbdocker.LabelManaged] == "true" && (topo == "" || n.Labels[tbdocker.LabelTopology] == topo) {
+		if n.Labels[dockernet.LabelManaged] == "true" && (topo == "" || n.Labels[dockernet.LabelTopology] == topo) {
 			out = append(out, n)
 		}
 	}
@@ -147,10 +147,10 @@ func (f *fakeLab) RemoveNetwork(_ context.Context, s network.Summary) error {
 	return nil
 }
 
-func (f *fakeLab) Nodes(_ context.Context, s network.Summary, cluster string) ([]tbdocker.Node, error) {
+func (f *fakeLab) Nodes(_ context.Context, s network.Summary, cluster string) ([]dockernet.Node, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	var out []tbdocker.Node
+	var out []dockernet.Node
 	for c, ns := range f.nodes {
 		if cluster != "" && c != cluster {
 			continue
@@ -368,21 +368,21 @@ func TestUpRepairsAndRefuses(t *testing.T) {
 		{
 			name: "stopped node is recreated",
 			prepare: func(f *fakeLab, plan *topology.Plan) {
-				f.nodes["c1"] = []tbdocker.Node{{Name: "c1-control-plane", Cluster: "c1", Role: "control-plane", State: "exited"}}
+				f.nodes["c1"] = []dockernet.Node{{Name: "c1-control-plane", Cluster: "c1", Role: "control-plane", State: "exited"}}
 			},
 			want: []string{"create c1", "delete c1"},
 		},
 		{
 			name: "missing kubeconfig is exported, cluster kept",
 			prepare: func(f *fakeLab, plan *topology.Plan) {
-				f.nodes["c1"] = []tbdocker.Node{{Name: "c1-control-plane", Cluster: "c1", Role: "control-plane", State: "running"}}
+				f.nodes["c1"] = []dockernet.Node{{Name: "c1-control-plane", Cluster: "c1", Role: "control-plane", State: "running"}}
 			},
 			want: []string{"export c1"},
 		},
 		{
 			name: "recreate rebuilds a healthy cluster",
 			prepare: func(f *fakeLab, plan *topology.Plan) {
-				f.nodes["c1"] = []tbdocker.Node{{Name: "c1-control-plane", Cluster: "c1", Role: "control-plane", State: "running"}}
+				f.nodes["c1"] = []dockernet.Node{{Name: "c1-control-plane", Cluster: "c1", Role: "control-plane", State: "running"}}
 				_ = os.WriteFile(plan.Clusters[0].Kubeconfig, []byte("x"), 0o600)
 			},
 			opts: UpOptions{Recreate: true},
@@ -404,7 +404,7 @@ func TestUpRepairsAndRefuses(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			f := newFakeLab()
 			plan := testPlan(t, 1)
-			f.networks[plan.Network.Name] = network.Summary{Name: plan.Network.Name, ID: "id", Labels: tbdocker.Labels(plan.Name)}
+			f.networks[plan.Network.Name] = network.Summary{Name: plan.Network.Name, ID: "id", Labels: dockernet.Labels(plan.Name)}
 			tt.prepare(f, plan)
 			_, err := newTestProvisioner(t, f).Up(context.Background(), plan, tt.opts)
 			if tt.wantErr == "" && err != nil {
@@ -487,10 +487,10 @@ func TestUpOfflineMissingStopsBeforeWork(t *testing.T) {
 func TestDownIsLabelScoped(t *testing.T) {
 	f := newFakeLab()
 	root := t.TempDir()
-	f.networks["testbed-a"] = network.Summary{Name: "testbed-a", ID: "a", Labels: tbdocker.Labels("a")}
-	f.networks["testbed-b"] = network.Summary{Name: "testbed-b", ID: "b", Labels: tbdocker.Labels("b")}
+	f.networks["testbed-a"] = network.Summary{Name: "testbed-a", ID: "a", Labels: dockernet.Labels("a")}
+	f.networks["testbed-b"] = network.Summary{Name: "testbed-b", ID: "b", Labels: dockernet.Labels("b")}
 	f.networks["other"] = network.Summary{Name: "other", ID: "o"}
-	f.nodes["a1"] = []tbdocker.Node{{Name: "a1-control-plane", Cluster: "a1", State: "running"}}
+	f.nodes["a1"] = []dockernet.Node{{Name: "a1-control-plane", Cluster: "a1", State: "running"}}
 	f.foreign["mine"] = true // a user's own kind cluster: not on any testbed network
 	kc := filepath.Join(root, "a", "kubeconfig", "a1")
 	_ = os.MkdirAll(filepath.Dir(kc), 0o700)
@@ -562,8 +562,8 @@ func TestWaves(t *testing.T) {
 func TestDownCreatesKubeconfigDirForKindLock(t *testing.T) {
 	f := newFakeLab()
 	root := filepath.Join(t.TempDir(), "gone")
-	f.networks["testbed-a"] = network.Summary{Name: "testbed-a", ID: "a", Labels: tbdocker.Labels("a")}
-	f.nodes["a1"] = []tbdocker.Node{{Name: "a1-control-plane", Cluster: "a1", State: "running"}}
+	f.networks["testbed-a"] = network.Summary{Name: "testbed-a", ID: "a", Labels: dockernet.Labels("a")}
+	f.nodes["a1"] = []dockernet.Node{{Name: "a1-control-plane", Cluster: "a1", State: "running"}}
 	if _, err := newTestProvisioner(t, f).Down(context.Background(), DownOptions{Topology: "a", StateRoot: root}); err != nil {
 		t.Fatal(err)
 	}
@@ -579,9 +579,9 @@ func TestStatusCountsFluidosPeers(t *testing.T) {
 	plan.Fluidos = &fl
 	plan.ExtraCharts = nil
 	plan.Clusters[0].Charts = []topology.ChartPlan{fl}
-	f.networks[plan.Network.Name] = network.Summary{Name: plan.Network.Name, ID: "id", Labels: tbdocker.Labels(plan.Name)}
+	f.networks[plan.Network.Name] = network.Summary{Name: plan.Network.Name, ID: "id", Labels: dockernet.Labels(plan.Name)}
 	c := plan.Clusters[0]
-	f.nodes[c.Name] = []tbdocker.Node{{Name: c.Name + "-control-plane", Cluster: c.Name, Role: "control-plane", State: "running"}}
+	f.nodes[c.Name] = []dockernet.Node{{Name: c.Name + "-control-plane", Cluster: c.Name, Role: "control-plane", State: "running"}}
 	_ = os.WriteFile(c.Kubeconfig, []byte("x"), 0o600)
 	_, dc, _ := f.kube(c.Kubeconfig)
 	for _, name := range []string{"knowncluster-a", "knowncluster-b"} {

@@ -7,12 +7,12 @@ import (
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 
-	tbdocker "github.com/fluidos-lab/testbed/provision/docker"
-	"github.com/fluidos-lab/testbed/provision/helm"
+	"github.com/fluidos-lab/testbed/internal/dockernet"
+	"github.com/fluidos-lab/testbed/internal/helm"
 	"github.com/fluidos-lab/testbed/topology"
 )
 
-// Clusters creates and deletes KinD clusters (provision/kind in production).
+// Clusters creates and deletes KinD clusters (internal/kind in production).
 type Clusters interface {
 	List() ([]string, error)
 	Create(ctx context.Context, c topology.ClusterPlan, retries int) error
@@ -21,17 +21,17 @@ type Clusters interface {
 }
 
 // Network manages the shared Docker network and finds this tool's node
-// containers on it (provision/docker in production).
+// containers on it (internal/dockernet in production).
 type Network interface {
-	Ensure(ctx context.Context, topo string, p topology.NetworkPlan) (tbdocker.NetworkResult, error)
+	Ensure(ctx context.Context, topo string, p topology.NetworkPlan) (dockernet.NetworkResult, error)
 	ManagedNetworks(ctx context.Context, topo string) ([]network.Summary, error)
 	RemoveNetwork(ctx context.Context, s network.Summary) error
-	Nodes(ctx context.Context, s network.Summary, cluster string) ([]tbdocker.Node, error)
+	Nodes(ctx context.Context, s network.Summary, cluster string) ([]dockernet.Node, error)
 }
 
 // Images pulls images once on the host, bakes them into a derived node
 // image, and loads them into the nodes of a running cluster
-// (provision/images in production).
+// (internal/images in production).
 type Images interface {
 	EnsureHost(ctx context.Context, refs []string, offline bool) ([]string, error)
 	// Bake returns a node image derived from base with refs preloaded,
@@ -42,13 +42,13 @@ type Images interface {
 }
 
 // CNI prepares the plugin binaries once and installs them into nodes
-// (provision/cni in production).
+// (internal/cni in production).
 type CNI interface {
 	Prepare(ctx context.Context, p topology.CNIPlan, cacheDir string) (map[string][]byte, error)
 	Install(ctx context.Context, nodes []string, plugins map[string][]byte) (map[string][]string, error)
 }
 
-// Charts installs Helm releases (provision/helm's Installer in production).
+// Charts installs Helm releases (internal/helm's Installer in production).
 type Charts interface {
 	Apply(ctx context.Context, kubeconfig string, c topology.ChartPlan) (helm.Release, error)
 	List(ctx context.Context, kubeconfig string) ([]helm.Release, error)

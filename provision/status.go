@@ -11,8 +11,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 
-	tbdocker "github.com/fluidos-lab/testbed/provision/docker"
-	"github.com/fluidos-lab/testbed/provision/helm"
+	"github.com/fluidos-lab/testbed/internal/dockernet"
+	"github.com/fluidos-lab/testbed/internal/helm"
 	"github.com/fluidos-lab/testbed/topology"
 )
 
@@ -44,12 +44,12 @@ type NetworkStatus struct {
 
 // ClusterStatus is one cluster's observed state.
 type ClusterStatus struct {
-	Name         string          `json:"name"`
-	Nodes        []tbdocker.Node `json:"nodes"`
-	Kubeconfig   string          `json:"kubeconfig"`
-	APIReachable bool            `json:"apiReachable"`
-	MultusReady  bool            `json:"multusReady"`
-	Releases     []helm.Release  `json:"releases,omitempty"`
+	Name         string           `json:"name"`
+	Nodes        []dockernet.Node `json:"nodes"`
+	Kubeconfig   string           `json:"kubeconfig"`
+	APIReachable bool             `json:"apiReachable"`
+	MultusReady  bool             `json:"multusReady"`
+	Releases     []helm.Release   `json:"releases,omitempty"`
 	// Discovery is the discovery protocols' pods: ready over total.
 	Discovery []DiscoveryStatus `json:"discovery,omitempty"`
 	Errors    []string          `json:"errors,omitempty"`

@@ -14,9 +14,9 @@ import (
 
 	"github.com/docker/docker/api/types/network"
 
-	tbdocker "github.com/fluidos-lab/testbed/provision/docker"
-	"github.com/fluidos-lab/testbed/provision/helm"
-	"github.com/fluidos-lab/testbed/provision/images"
+	"github.com/fluidos-lab/testbed/internal/dockernet"
+	"github.com/fluidos-lab/testbed/internal/helm"
+	"github.com/fluidos-lab/testbed/internal/images"
 	"github.com/fluidos-lab/testbed/topology"
 )
 
@@ -71,8 +71,8 @@ type PhaseTiming struct {
 
 // Report summarises an Up.
 type Report struct {
-	Topology string                 `json:"topology"`
-	Network  tbdocker.NetworkResult `json:"network"`
+	Topology string                  `json:"topology"`
+	Network  dockernet.NetworkResult `json:"network"`
 	// Phases are the lab steps, then one entry per cluster step.
 	Phases []PhaseTiming `json:"phases"`
 	// Spans are every cluster's steps; CriticalPath the cluster that ended last.
@@ -109,7 +109,7 @@ func (r *Report) Phase(name string) (PhaseTiming, bool) {
 type clusterState struct {
 	plan    topology.ClusterPlan
 	exists  bool // a KinD cluster of this name existed when Up began
-	nodes   []tbdocker.Node
+	nodes   []dockernet.Node
 	address string // control-plane address on the lab network
 }
 

@@ -13,14 +13,14 @@ import (
 	"k8s.io/client-go/kubernetes"
 
 	referenceagent "github.com/fluidos-lab/testbed/charts/reference-agent"
+	"github.com/fluidos-lab/testbed/internal/agentimage"
+	"github.com/fluidos-lab/testbed/internal/dockernet"
 	"github.com/fluidos-lab/testbed/internal/dockerx"
+	"github.com/fluidos-lab/testbed/internal/helm"
+	"github.com/fluidos-lab/testbed/internal/kind"
 	"github.com/fluidos-lab/testbed/internal/kubeclient"
 	tblog "github.com/fluidos-lab/testbed/internal/log"
 	"github.com/fluidos-lab/testbed/provision"
-	"github.com/fluidos-lab/testbed/provision/agentimage"
-	tbdocker "github.com/fluidos-lab/testbed/provision/docker"
-	"github.com/fluidos-lab/testbed/provision/helm"
-	"github.com/fluidos-lab/testbed/provision/kind"
 	"github.com/fluidos-lab/testbed/results"
 	"github.com/fluidos-lab/testbed/results/provenance"
 	"github.com/fluidos-lab/testbed/scenarios/impair"
@@ -130,7 +130,7 @@ func (a *app) Provisioner(plan *topology.Plan) (*provision.Provisioner, error) {
 	}
 	p, err := provision.New(
 		provision.WithClusters(&kind.Kind{Verbosity: a.verbosity + 1}),
-		provision.WithNetwork(&tbdocker.Networks{API: dc}),
+		provision.WithNetwork(&dockernet.Networks{API: dc}),
 		provision.WithImages(provision.DockerImages{API: dc}),
 		provision.WithCNI(provision.DockerCNI{API: dc, Getenv: os.Getenv}),
 		provision.WithCharts(a.Installer()),

@@ -9,7 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/fluidos-lab/testbed/provision/preflight"
+	"github.com/fluidos-lab/testbed/internal/preflight"
 	"github.com/fluidos-lab/testbed/topology"
 )
 

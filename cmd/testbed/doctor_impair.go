@@ -3,7 +3,7 @@ package main
 import (
 	"context"
 
-	"github.com/fluidos-lab/testbed/provision/preflight"
+	"github.com/fluidos-lab/testbed/internal/preflight"
 	"github.com/fluidos-lab/testbed/scenarios/impair"
 )
 

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/fluidos-lab/testbed/provision/preflight"
+	"github.com/fluidos-lab/testbed/internal/preflight"
 	"github.com/fluidos-lab/testbed/scenarios/impair"
 	"github.com/fluidos-lab/testbed/topology"
 )

@@ -3,8 +3,8 @@ package main
 import (
 	"context"
 
-	tbdocker "github.com/fluidos-lab/testbed/provision/docker"
-	"github.com/fluidos-lab/testbed/provision/preflight"
+	"github.com/fluidos-lab/testbed/internal/dockernet"
+	"github.com/fluidos-lab/testbed/internal/preflight"
 )
 
 // networkChecks reports what `up` could not set on an existing lab bridge
@@ -18,7 +18,7 @@ func (a *app) networkChecks(cfg preflight.Config) []preflight.Check {
 		if err != nil {
 			return "", err
 		}
-		return (&tbdocker.Networks{API: dc}).Bridge(ctx, name)
+		return (&dockernet.Networks{API: dc}).Bridge(ctx, name)
 	}
 	return []preflight.Check{preflight.SnoopingCheck{
 		FS: cfg.Host.FS, Lookup: lookup, Network: cfg.Plan.Network.Name, Want: cfg.Plan.Network.MulticastSnooping,

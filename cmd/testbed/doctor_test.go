@@ -19,7 +19,7 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
-	"github.com/fluidos-lab/testbed/provision/preflight"
+	"github.com/fluidos-lab/testbed/internal/preflight"
 )
 
 // doctorFakeDocker has every image and runs every container successfully.

@@ -3,6 +3,7 @@
 package main
 
 import (
+	"github.com/fluidos-lab/testbed/internal/dockerx"
 	"github.com/fluidos-lab/testbed/internal/kubeclient"
 
 	"bytes"
@@ -23,9 +24,8 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/client-go/kubernetes"
 
+	"github.com/fluidos-lab/testbed/internal/images"
 	"github.com/fluidos-lab/testbed/provision"
-	tbdocker "github.com/fluidos-lab/testbed/provision/docker"
-	"github.com/fluidos-lab/testbed/provision/images"
 	"github.com/fluidos-lab/testbed/topology"
 )
 
@@ -164,7 +164,7 @@ func testMulticast(t *testing.T, plan *topology.Plan) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	dc, err := tbdocker.NewClient()
+	dc, err := dockerx.NewClient("")
 	if err != nil {
 		t.Fatal(err)
 	}

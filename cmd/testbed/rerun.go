@@ -10,7 +10,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/fluidos-lab/testbed/provision/agentimage"
+	"github.com/fluidos-lab/testbed/internal/agentimage"
 	"github.com/fluidos-lab/testbed/results/compare"
 	"github.com/fluidos-lab/testbed/results/provenance"
 	"github.com/fluidos-lab/testbed/scenarios/sweep"

@@ -1,4 +1,3 @@
-// Package svgtest checks SVG output in the tests of the results packages.
 package svgtest
 
 import (

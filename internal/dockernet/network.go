@@ -1,4 +1,4 @@
-package docker
+package dockernet
 
 import (
 	"context"
@@ -16,7 +16,7 @@ import (
 	"github.com/docker/docker/api/types/network"
 	"github.com/docker/docker/client"
 
-	"github.com/fluidos-lab/testbed/provision/preflight"
+	"github.com/fluidos-lab/testbed/internal/preflight"
 	"github.com/fluidos-lab/testbed/topology"
 )
 
@@ -31,16 +31,6 @@ type API interface {
 }
 
 var _ API = (*client.Client)(nil)
-
-// NewClient connects to the engine from the environment (DOCKER_HOST…) with
-// API version negotiation, so an older engine (20.10 here) works.
-func NewClient() (*client.Client, error) {
-	c, err := client.NewClientWithOpts(client.FromEnv, client.WithAPIVersionNegotiation())
-	if err != nil {
-		return nil, fmt.Errorf("connecting to docker: %w", err)
-	}
-	return c, nil
-}
 
 // ErrConflict reports an existing network that testbed must not reuse.
 var ErrConflict = errors.New("network conflict")

@@ -12,7 +12,7 @@ import (
 // network namespace. Needs root (CAP_SYS_ADMIN, CAP_NET_ADMIN).
 func TestProbeMacvlanIntegration(t *testing.T) {
 	if os.Geteuid() != 0 {
-		t.Skip("skipping: the macvlan probe needs root (run: sudo go test -tags integration ./provision/preflight)")
+		t.Skip("skipping: the macvlan probe needs root (run: sudo go test -tags integration ./internal/preflight)")
 	}
 	if err := ProbeMacvlan(context.Background()); err != nil {
 		t.Fatalf("ProbeMacvlan: %v", err)

@@ -1,4 +1,4 @@
-package docker
+package dockernet
 
 // Labels every Docker object created by testbed carries.
 const (

@@ -1,4 +1,4 @@
-// Package docker manages the Docker objects a testbed lab owns: the shared
+// Package dockernet manages the Docker objects a testbed lab owns: the shared
 // bridge network (created with this tool's labels, reused when it matches,
 // refused when it conflicts, multicast snooping set through sysfs) and the
 // label-scoped listing of the KinD node containers attached to it.
@@ -7,4 +7,4 @@
 // is this tool's when it carries KinD's cluster label
 // (io.x-k8s.kind.cluster) AND is attached to a network carrying
 // dev.testbed.managed=true. Nothing else is ever listed or removed.
-package docker
+package dockernet

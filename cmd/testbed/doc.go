@@ -1,0 +1,3 @@
+// Command testbed builds and drives a multi-cluster KinD laboratory and
+// measures how fast peer-discovery protocols find each other.
+package main
