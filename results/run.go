@@ -23,9 +23,16 @@ type Run struct {
 	NodeA    string    `json:"nodeA"`
 	Protocol string    `json:"protocol"`
 
-	// Phase is "random" (uniform 0..T pause before start) or "aligned".
+	// Phase is "random" (uniform 0..T pause before start) or "aligned"
+	// (a fixed cycle: t0 = end of the previous run + C).
 	Phase   string  `json:"phase"`
 	PauseMS float64 `json:"pauseMS"`
+	// PhaseMS is the phase the run actually got: its start's offset, modulo
+	// the announce period T, from the start of the campaign's first run.
+	// Absent in campaigns recorded before it existed.
+	PhaseMS *float64 `json:"phaseMS,omitempty"`
+	// Cycle is how an aligned run's start was scheduled (nil for random).
+	Cycle *Cycle `json:"cycle,omitempty"`
 	// CycleOverheadMS is the time spent outside the protocol's window
 	// (reset plus re-arm) before t0.
 	CycleOverheadMS float64 `json:"cycleOverheadMS"`
@@ -43,6 +50,26 @@ type Run struct {
 	// the observation window for per-peer-minute rates such as flaps. When
 	// zero, readers fall back to the latest time recorded in the run.
 	EndMS float64 `json:"endMS,omitempty"`
+}
+
+// Cycle is the schedule of an aligned run: t0 = end of the previous run + C,
+// where the end is when node A discovered its last peer (or the timeout).
+// The reset (stopping A, clearing peer objects) happens inside C.
+type Cycle struct {
+	// CycleMS is C.
+	CycleMS float64 `json:"cycleMS"`
+	// ResetMS is how long this run's reset took.
+	ResetMS float64 `json:"resetMS"`
+	// SincePreviousEndMS is t0 minus the previous run's end: C when on
+	// cycle, more when the reset overran.
+	SincePreviousEndMS float64 `json:"sincePreviousEndMS,omitempty"`
+	// OffCycle is set when the run could not start at end+C (the reset
+	// overran C, or there was no previous run to anchor on: the first run
+	// of a campaign or of a resume). The start is then recorded as it was,
+	// never shifted.
+	OffCycle bool `json:"offCycle,omitempty"`
+	// OverrunMS is by how much the start missed end+C.
+	OverrunMS float64 `json:"overrunMS,omitempty"`
 }
 
 // PeerTiming is what happened between node A and one peer during a run.

@@ -18,6 +18,20 @@ var (
 	semverish        = regexp.MustCompile(`^v?[0-9]+\.[0-9]+\.[0-9]+([-+][0-9A-Za-z.-]+)?$`)
 	sha256Hex        = regexp.MustCompile(`^[0-9a-f]{64}$`)
 	imageTag         = regexp.MustCompile(`^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$`)
+	// helmChartName is a chart's name in a repository (Helm's convention:
+	// lowercase letters and digits, words separated by '-', '_' or '.').
+	helmChartName = regexp.MustCompile(`^[a-z0-9]([a-z0-9_.-]*[a-z0-9])?$`)
+	// chartVersion is an exact SemVer 2.0 version, optionally with a 'v'.
+	chartVersion = regexp.MustCompile(`^v?(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)\.(0|[1-9][0-9]*)` +
+		`(-(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*)(\.(0|[1-9][0-9]*|[0-9]*[A-Za-z-][0-9A-Za-z-]*))*)?` +
+		`(\+[0-9A-Za-z-]+(\.[0-9A-Za-z-]+)*)?$`)
+)
+
+// Bounds of the chart names and versions that become cache file names
+// (<cache>/<repo hash>/<chart>-<version>.tgz).
+const (
+	maxChartName    = 100
+	maxChartVersion = 64
 )
 
 // validator collects located errors for one topology.
@@ -527,8 +541,14 @@ func (t *Topology) validateImagesAndCharts(v *validator, names []string) {
 	_ = names
 }
 
-// chartSource checks that a chart from a repository or registry is pinned.
+// chartSource checks that a chart from a repository or registry is pinned,
+// and that the name and version that become a cache file name
+// (<cache>/<repo hash>/<chart>-<version>.tgz) are a Helm chart name and an
+// exact semantic version: nothing that could be read as a path.
 func (v *validator) chartSource(path, chart, repo, version string, defaulted bool) {
+	if version != "" {
+		v.chartVersion(path+".version", version)
+	}
 	if defaulted {
 		return
 	}
@@ -540,7 +560,51 @@ func (v *validator) chartSource(path, chart, repo, version string, defaulted boo
 		v.add(path+".version", fmt.Sprintf("chart %q comes from a repository but has no version", chart),
 			"pin the chart version, e.g. version: 1.2.3")
 	}
-	if repo != "" && (strings.HasPrefix(chart, "/") || strings.HasPrefix(chart, ".")) {
+	switch {
+	case repo != "" && (strings.HasPrefix(chart, "/") || strings.HasPrefix(chart, ".")):
 		v.add(path+".chart", fmt.Sprintf("chart %q looks like a local path but repo is set", chart), "remove repo for a local chart, or use the chart's name in the repo")
+	case repo != "":
+		v.chartName(path+".chart", chart, chart)
+	case strings.HasPrefix(chart, "oci://"):
+		ref := strings.TrimPrefix(chart, "oci://")
+		segs := strings.Split(ref, "/")
+		for _, seg := range segs {
+			if seg == "" || seg == "." || seg == ".." || strings.ContainsAny(seg, "\\ \t\x00") {
+				v.add(path+".chart", fmt.Sprintf("chart %q is not an OCI reference: it has an empty, '.' or '..' path segment or a space", chart),
+					"use oci://<registry>/<repository>/<chart>, e.g. oci://ghcr.io/org/charts/metrics")
+				return
+			}
+		}
+		if len(segs) < 2 {
+			v.add(path+".chart", fmt.Sprintf("chart %q names no chart after the registry", chart),
+				"use oci://<registry>/<repository>/<chart>, e.g. oci://ghcr.io/org/charts/metrics")
+			return
+		}
+		v.chartName(path+".chart", segs[len(segs)-1], chart)
+	}
+}
+
+// chartName checks a chart name (name, the last segment of ref).
+func (v *validator) chartName(path, name, ref string) {
+	fix := "use the chart's name: lowercase letters and digits separated by '-', '_' or '.', e.g. node (a local chart is a path and takes no repo)"
+	switch {
+	case len(name) > maxChartName:
+		v.add(path, fmt.Sprintf("chart name %q is %d characters, longer than %d", name, len(name), maxChartName), fix)
+	case strings.Contains(name, ".."):
+		v.add(path, fmt.Sprintf("chart %q: chart name %q contains \"..\"", ref, name), fix)
+	case !helmChartName.MatchString(name):
+		v.add(path, fmt.Sprintf("chart %q: %q is not a Helm chart name", ref, name), fix)
+	}
+}
+
+// chartVersion checks a chart version: one exact semantic version.
+func (v *validator) chartVersion(path, version string) {
+	fix := "pin one exact version such as 1.2.3 or v0.1.2 (no ranges, no path separators)"
+	if len(version) > maxChartVersion {
+		v.add(path, fmt.Sprintf("chart version %q is %d characters, longer than %d", version, len(version), maxChartVersion), fix)
+		return
+	}
+	if !chartVersion.MatchString(version) {
+		v.add(path, fmt.Sprintf("chart version %q is not a semantic version", version), fix)
 	}
 }

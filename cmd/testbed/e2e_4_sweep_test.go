@@ -118,7 +118,7 @@ func TestE2ESweep(t *testing.T) {
 	}
 	// The sweep compared against itself passes any regression threshold.
 	th := filepath.Join(t.TempDir(), "thresholds.yaml")
-	if err := os.WriteFile(th, []byte("- metric: allPeers\n  stat: median\n  maxRegressionPct: 50\n  alpha: 0.05\n"), 0o644); err != nil {
+	if err := os.WriteFile(th, []byte("apiVersion: testbed.dev/v1alpha1\nkind: Thresholds\nrules:\n  - metric: allPeers\n    stat: median\n    maxRegressionPct: 50\n    alpha: 0.05\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, err := testbedRun(t, bin, time.Minute, "sweep", "compare", out, out, "--thresholds", th); err != nil {

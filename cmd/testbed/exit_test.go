@@ -8,8 +8,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/fluidos-lab/testbed/internal/preflight"
 	"github.com/fluidos-lab/testbed/provision"
-	"github.com/fluidos-lab/testbed/provision/preflight"
 )
 
 // TestExitCodes pins the documented exit codes across commands: 0 ok, 1
@@ -20,7 +20,7 @@ func TestExitCodes(t *testing.T) {
 	base := writeSynthCampaign(t, "base", 0, 1)
 	slow := writeSynthCampaign(t, "slow", 2000, 2)
 	rules := filepath.Join(t.TempDir(), "thresholds.yaml")
-	if err := os.WriteFile(rules, []byte("- metric: median\n  maxRegressionPct: 5\n  alpha: 0.01\n"), 0o644); err != nil {
+	if err := os.WriteFile(rules, []byte("apiVersion: testbed.dev/v1alpha1\nkind: Thresholds\nrules:\n  - metric: median\n    maxRegressionPct: 5\n    alpha: 0.01\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	for _, tc := range []struct {

@@ -102,7 +102,7 @@ func TestCompareCommand(t *testing.T) {
 	same := writeSynthCampaign(t, "same", 0, 2)
 	slow := writeSynthCampaign(t, "slow", 2000, 2)
 	rules := filepath.Join(t.TempDir(), "thresholds.yaml")
-	if err := os.WriteFile(rules, []byte("- metric: median\n  maxRegressionPct: 5\n  alpha: 0.01\n"), 0o644); err != nil {
+	if err := os.WriteFile(rules, []byte("apiVersion: testbed.dev/v1alpha1\nkind: Thresholds\nrules:\n  - metric: median\n    maxRegressionPct: 5\n    alpha: 0.01\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	tests := []struct {
@@ -112,7 +112,7 @@ func TestCompareCommand(t *testing.T) {
 		contains []string
 	}{
 		{"identical passes", []string{"compare", base, same, "--thresholds", rules}, 0, []string{"no change", "0 breach(es)"}},
-		{"shifted breaches", []string{"compare", base, slow, "--thresholds", rules}, exitBreach, []string{"regression", "BREACH (rule line 1)"}},
+		{"shifted breaches", []string{"compare", base, slow, "--thresholds", rules}, exitBreach, []string{"regression", "BREACH (rule line 4)"}},
 		{"shifted without thresholds exits 0", []string{"compare", base, slow}, 0, []string{"regression"}},
 	}
 	for _, tc := range tests {
@@ -137,8 +137,8 @@ func TestCompareCommand(t *testing.T) {
 		t.Fatalf("compare -o json: code %d, %d rows, %d breaches, %v", code, len(got.Rows), len(got.Breaches), err)
 	}
 	bad := filepath.Join(t.TempDir(), "bad.yaml")
-	os.WriteFile(bad, []byte("- metric: allPeers\n  stat: p90\n  limit: 3s\n"), 0o644)
-	if _, _, _, err := runResultsCLI(t, "compare", base, same, "--thresholds", bad); err == nil || !strings.Contains(err.Error(), "bad.yaml:3:3: unknown field \"limit\"") {
+	os.WriteFile(bad, []byte("apiVersion: testbed.dev/v1alpha1\nkind: Thresholds\nrules:\n  - metric: allPeers\n    stat: p90\n    limit: 3s\n"), 0o644)
+	if _, _, _, err := runResultsCLI(t, "compare", base, same, "--thresholds", bad); err == nil || !strings.Contains(err.Error(), "bad.yaml:6:5: rules[0].limit: unknown field \"limit\"") {
 		t.Errorf("bad thresholds: %v", err)
 	}
 }

@@ -65,7 +65,7 @@ func TestSweepCommands(t *testing.T) {
 		t.Error(err)
 	}
 	th := filepath.Join(t.TempDir(), "th.yaml")
-	if err := os.WriteFile(th, []byte("- metric: allPeers\n  stat: median\n  maxRegressionPct: 5\n"), 0o644); err != nil {
+	if err := os.WriteFile(th, []byte("apiVersion: testbed.dev/v1alpha1\nkind: Thresholds\nrules:\n  - metric: allPeers\n    stat: median\n    maxRegressionPct: 5\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	if _, errOut, code := runCLI(t, "sweep", "compare", base, base, "--thresholds", th); code != 0 {

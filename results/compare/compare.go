@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"math"
@@ -8,8 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-
-	"gonum.org/v1/gonum/stat"
 
 	"github.com/fluidos-lab/testbed/results/stats"
 	"github.com/fluidos-lab/testbed/results/store"
@@ -31,14 +30,54 @@ const (
 	MetricAnyPeer   = "anyPeer"
 )
 
-// Options tune Campaigns.
+// Defaults and bounds of Options.
+const (
+	DefaultAlpha     = 0.05
+	DefaultBootstrap = 2000
+	// MinBootstrap and MaxBootstrap bound Options.Bootstrap. A resample
+	// costs O(1) time and two float64s per metric (the bootstrap median is
+	// drawn from the order statistics of the sorted sample, not by copying
+	// it), so 100000 resamples hold under 2 MB per row; fewer than 100 give
+	// no usable 95 % interval.
+	MinBootstrap = 100
+	MaxBootstrap = 100_000
+)
+
+// Options tune a comparison.
 type Options struct {
-	// Alpha is the significance level for a verdict (default 0.05).
+	// Alpha is the significance level for a verdict, in (0, 1).
 	Alpha float64
-	// Bootstrap is the number of bootstrap resamples (default 2000).
+	// Bootstrap is the number of bootstrap resamples, in
+	// [MinBootstrap, MaxBootstrap].
 	Bootstrap int
 	// Seed makes the bootstrap deterministic.
 	Seed uint64
+}
+
+// Validate reports options that would make a comparison meaningless:
+// Alpha must be a finite number strictly between 0 and 1 and Bootstrap
+// within [MinBootstrap, MaxBootstrap]. Nothing is replaced by a default.
+func (o Options) Validate() error {
+	var errs []error
+	if math.IsNaN(o.Alpha) || math.IsInf(o.Alpha, 0) || o.Alpha <= 0 || o.Alpha >= 1 {
+		errs = append(errs, fmt.Errorf("alpha %v is not a significance level: give a number strictly between 0 and 1 (e.g. %g)", o.Alpha, DefaultAlpha))
+	}
+	if o.Bootstrap < MinBootstrap || o.Bootstrap > MaxBootstrap {
+		errs = append(errs, fmt.Errorf("bootstrap %d is out of range: give between %d and %d resamples (e.g. %d)", o.Bootstrap, MinBootstrap, MaxBootstrap, DefaultBootstrap))
+	}
+	return errors.Join(errs...)
+}
+
+// WithDefaults returns o with a zero Alpha or Bootstrap replaced by its
+// default; any other value is kept as is (Validate still judges it).
+func (o Options) WithDefaults() Options {
+	if o.Alpha == 0 {
+		o.Alpha = DefaultAlpha
+	}
+	if o.Bootstrap == 0 {
+		o.Bootstrap = DefaultBootstrap
+	}
+	return o
 }
 
 // Result is a candidate campaign measured against a baseline.
@@ -52,6 +91,10 @@ type Result struct {
 	// Unmatched lists conditions present in only one campaign.
 	Unmatched []string `json:"unmatched,omitempty"`
 	Note      string   `json:"note"`
+	// Warnings are the readers' warnings about both campaigns (baseline
+	// first), each naming its file and line; print them with
+	// store.WriteWarnings.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
 // Row compares one metric of one condition.
@@ -78,21 +121,58 @@ type Row struct {
 	Verdict   string  `json:"verdict"`
 }
 
-// Campaigns analyses both campaigns and compares every condition they share,
+// Campaigns compares two in-memory campaigns (see Compare). Zero Alpha and
+// Bootstrap take their defaults (WithDefaults); any other invalid option
+// is a programming error and panics: validate user input with
+// Options.Validate, or call Compare, which returns the error.
+func Campaigns(base, cand *store.Campaign, o Options) *Result {
+	r, err := Compare(base, cand, o.WithDefaults())
+	if err != nil {
+		panic("compare.Campaigns: " + err.Error())
+	}
+	return r
+}
+
+// Compare analyses both campaigns and compares every condition they share,
 // metric by metric. A verdict is a regression (improvement) when the
 // Holm-adjusted Mann–Whitney p-value is below Alpha and the bootstrap CI of
-// the median delta lies entirely above (below) zero.
-func Campaigns(base, cand *store.Campaign, o Options) *Result {
-	if o.Alpha <= 0 || o.Alpha >= 1 {
-		o.Alpha = 0.05
+// the median delta lies entirely above (below) zero. Invalid options are an
+// error (Options.Validate); nothing falls back to a default.
+func Compare(base, cand *store.Campaign, o Options) (*Result, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
-	if o.Bootstrap <= 0 {
-		o.Bootstrap = 2000
+	return Collections(stats.CollectSamples(base), stats.CollectSamples(cand), o)
+}
+
+// Dirs compares the campaigns in two directories, streaming each once (see
+// stats.CollectDir): memory holds one float64 per discovered (run, peer)
+// pair of both campaigns, never their runs. The readers' warnings are in
+// Result.Warnings.
+func Dirs(baseDir, candDir string, o Options) (*Result, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
 	}
-	bs, cs := stats.Analyze(base), stats.Analyze(cand)
+	b, _, err := stats.CollectDir(baseDir)
+	if err != nil {
+		return nil, fmt.Errorf("baseline: %w", err)
+	}
+	c, _, err := stats.CollectDir(candDir)
+	if err != nil {
+		return nil, fmt.Errorf("candidate: %w", err)
+	}
+	return Collections(b, c, o)
+}
+
+// Collections compares collected samples (see Compare).
+func Collections(bs, cs *stats.Collection, o Options) (*Result, error) {
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
 	out := &Result{Baseline: bs.Campaign, Candidate: cs.Campaign, Alpha: o.Alpha, Bootstrap: o.Bootstrap, Seed: o.Seed,
-		Note: "anyPeer pools several peers per run; they are correlated, so its p-values are optimistic"}
-	byName := map[string]*stats.Condition{}
+		Note:     "anyPeer pools several peers per run; they are correlated, so its p-values are optimistic",
+		Warnings: append(append([]string(nil), bs.Warnings...), cs.Warnings...)}
+	byName := map[string]*stats.CondSamples{}
 	for i := range cs.Conditions {
 		byName[cs.Conditions[i].Name] = &cs.Conditions[i]
 	}
@@ -107,20 +187,20 @@ func Campaigns(base, cand *store.Campaign, o Options) *Result {
 		seen[b.Name] = true
 		type pair struct {
 			metric string
-			x, y   []float64
+			x, y   stats.Sorted
 		}
 		pairs := []pair{
-			{MetricFirstPeer, b.Samples.FirstPeer, c.Samples.FirstPeer},
-			{MetricAllPeers, b.Samples.AllPeers, c.Samples.AllPeers},
-			{MetricAnyPeer, b.Samples.AnyPeer, c.Samples.AnyPeer},
+			{MetricFirstPeer, b.FirstPeer, c.FirstPeer},
+			{MetricAllPeers, b.AllPeers, c.AllPeers},
+			{MetricAnyPeer, b.AnyPeer, c.AnyPeer},
 		}
-		for k := 0; k < max(len(b.Samples.ByK), len(c.Samples.ByK)); k++ {
-			var x, y []float64
-			if k < len(b.Samples.ByK) {
-				x = b.Samples.ByK[k]
+		for k := 0; k < max(len(b.ByK), len(c.ByK)); k++ {
+			var x, y stats.Sorted
+			if k < len(b.ByK) {
+				x = b.ByK[k]
 			}
-			if k < len(c.Samples.ByK) {
-				y = c.Samples.ByK[k]
+			if k < len(c.ByK) {
+				y = c.ByK[k]
 			}
 			pairs = append(pairs, pair{"k" + strconv.Itoa(k+1), x, y})
 		}
@@ -146,13 +226,13 @@ func Campaigns(base, cand *store.Campaign, o Options) *Result {
 			out.Unmatched = append(out.Unmatched, c.Name+" (candidate only)")
 		}
 	}
-	return out
+	return out, nil
 }
 
 // compareSamples compares two ascending samples.
-func compareSamples(cond, metric string, x, y []float64, o Options) Row {
-	r := Row{Condition: cond, Metric: metric, Baseline: stats.Describe(x), Candidate: stats.Describe(y)}
-	if len(x) < 2 || len(y) < 2 {
+func compareSamples(cond, metric string, x, y stats.Sorted, o Options) Row {
+	r := Row{Condition: cond, Metric: metric, Baseline: x.Describe(), Candidate: y.Describe()}
+	if x.Len() < 2 || y.Len() < 2 {
 		r.Verdict = VerdictInsufficient
 		r.MannWhitneyP, r.KSP, r.AdjustedP = 1, 1, 1
 		return r
@@ -164,8 +244,8 @@ func compareSamples(cond, metric string, x, y []float64, o Options) Row {
 	h := fnv.New64a()
 	h.Write([]byte(cond + "\x00" + metric))
 	r.CILowMS, r.CIHighMS = bootstrapMedianDelta(x, y, o.Bootstrap, rand.New(rand.NewPCG(o.Seed, h.Sum64())))
-	r.MannWhitneyP = MannWhitneyP(x, y)
-	r.KSD, r.KSP = KSTwoSample(x, y)
+	r.MannWhitneyP = mannWhitneyP(x, y)
+	r.KSD, r.KSP = ksTwoSample(x, y)
 	return r
 }
 
@@ -189,52 +269,128 @@ func holm(rows []Row) {
 }
 
 // bootstrapMedianDelta returns the 2.5 % and 97.5 % percentiles of
-// median(y*) − median(x*) over b resamples with replacement.
-func bootstrapMedianDelta(x, y []float64, b int, rng *rand.Rand) (float64, float64) {
-	bx := make([]float64, len(x))
-	by := make([]float64, len(y))
+// median(y*) − median(x*) over b resamples with replacement. A resample's
+// median is drawn directly: the k-th smallest of n indices drawn uniformly
+// from 0..n-1 is ⌊n·U₍ₖ₎⌋ with U₍ₖ₎ ~ Beta(k, n−k+1), the k-th order
+// statistic of n uniforms (and for an even n the next one is
+// U₍ₖ₊₁₎ = U₍ₖ₎ + (1−U₍ₖ₎)·(1 − W^{1/(n−k)})), so each resample costs O(1)
+// instead of O(n) and its distribution is exactly that of resampling the
+// sorted sample.
+func bootstrapMedianDelta(x, y stats.Sorted, b int, rng *rand.Rand) (float64, float64) {
+	mx := bootstrapMedians(x, b, rng)
+	my := bootstrapMedians(y, b, rng)
 	deltas := make([]float64, b)
 	for i := range deltas {
-		for j := range bx {
-			bx[j] = x[rng.IntN(len(x))]
-		}
-		for j := range by {
-			by[j] = y[rng.IntN(len(y))]
-		}
-		deltas[i] = stats.Median(by) - stats.Median(bx)
+		deltas[i] = my[i] - mx[i]
 	}
 	sort.Float64s(deltas)
 	return stats.Quantile(deltas, 0.025), stats.Quantile(deltas, 0.975)
 }
 
+// bootstrapMedians returns b bootstrap medians (type 7) of s.
+func bootstrapMedians(s stats.Sorted, b int, rng *rand.Rand) []float64 {
+	n := s.Len()
+	even := n%2 == 0
+	k := (n + 1) / 2 // 1-based rank of the (lower) middle order statistic
+	index := func(u float64) int { return min(int(float64(n)*u), n-1) }
+	lo := make([]int, b)
+	var hi []int
+	if even {
+		hi = make([]int, b)
+	}
+	for i := range lo {
+		u := betaSample(rng, float64(k), float64(n-k+1))
+		lo[i] = index(u)
+		if even {
+			v := -math.Expm1(math.Log(rng.Float64()) / float64(n-k)) // 1 − W^{1/(n−k)}
+			hi[i] = max(lo[i], index(u+(1-u)*v))
+		}
+	}
+	ranks := append(append([]int(nil), lo...), hi...)
+	sort.Ints(ranks)
+	vals := s.At(ranks)
+	value := func(r int) float64 { return vals[sort.SearchInts(ranks, r)] }
+	out := make([]float64, b)
+	for i := range out {
+		a := value(lo[i])
+		if even {
+			// The same arithmetic as stats.Median.
+			a += 0.5 * (value(hi[i]) - a)
+		}
+		out[i] = a
+	}
+	return out
+}
+
+// betaSample draws Beta(a, b) for a, b ≥ 1 as Ga/(Ga+Gb).
+func betaSample(rng *rand.Rand, a, b float64) float64 {
+	x, y := gammaSample(rng, a), gammaSample(rng, b)
+	return x / (x + y)
+}
+
+// gammaSample draws Gamma(shape a ≥ 1, scale 1) (Marsaglia and Tsang 2000).
+func gammaSample(rng *rand.Rand, a float64) float64 {
+	d := a - 1.0/3
+	c := 1 / math.Sqrt(9*d)
+	for {
+		x := rng.NormFloat64()
+		v := 1 + c*x
+		if v <= 0 {
+			continue
+		}
+		v = v * v * v
+		u := rng.Float64()
+		if u < 1-0.0331*x*x*x*x || math.Log(u) < 0.5*x*x+d*(1-v+math.Log(v)) {
+			return d * v
+		}
+	}
+}
+
 // MannWhitneyP is the two-sided p-value of the Mann–Whitney U test of two
 // ascending samples: normal approximation with tie correction
 // σ² = n1·n2/12·((n+1) − Σ(t³−t)/(n(n−1))) and continuity correction 0.5.
-func MannWhitneyP(x, y []float64) float64 {
-	n1, n2 := float64(len(x)), float64(len(y))
+func MannWhitneyP(x, y []float64) float64 { return mannWhitneyP(stats.SortedOf(x), stats.SortedOf(y)) }
+
+// peek is a cursor with one value of lookahead.
+type peek struct {
+	c  *stats.Cursor
+	v  float64
+	ok bool
+}
+
+func newPeek(s stats.Sorted) *peek {
+	p := &peek{c: s.Cursor()}
+	p.v, p.ok = p.c.Next()
+	return p
+}
+
+func (p *peek) next() { p.v, p.ok = p.c.Next() }
+
+func mannWhitneyP(xs, ys stats.Sorted) float64 {
+	n1, n2 := float64(xs.Len()), float64(ys.Len())
 	if n1 == 0 || n2 == 0 {
 		return 1
 	}
 	// Merge and rank with average ranks for ties.
-	i, j := 0, 0
+	x, y := newPeek(xs), newPeek(ys)
 	rank := 1.0
 	r1 := 0.0
 	tie := 0.0
-	for i < len(x) || j < len(y) {
+	for x.ok || y.ok {
 		var v float64
 		switch {
-		case j >= len(y) || (i < len(x) && x[i] <= y[j]):
-			v = x[i]
+		case !y.ok || (x.ok && x.v <= y.v):
+			v = x.v
 		default:
-			v = y[j]
+			v = y.v
 		}
 		cx, cy := 0, 0
-		for i < len(x) && x[i] == v {
-			i++
+		for x.ok && x.v == v {
+			x.next()
 			cx++
 		}
-		for j < len(y) && y[j] == v {
-			j++
+		for y.ok && y.v == v {
+			y.next()
 			cy++
 		}
 		t := float64(cx + cy)
@@ -254,17 +410,44 @@ func MannWhitneyP(x, y []float64) float64 {
 	return math.Erfc(z / math.Sqrt2)
 }
 
-// KSTwoSample returns the two-sample KS statistic of two ascending samples
-// (gonum) and its asymptotic p-value Q_KS((√ne + 0.12 + 0.11/√ne)·D),
-// ne = n1·n2/(n1+n2) (Numerical Recipes, 14.3).
+// KSTwoSample returns the two-sample KS statistic D = sup|F₁ − F₂| of two
+// ascending samples (counted exactly, in integers) and its asymptotic
+// p-value Q_KS((√ne + 0.12 + 0.11/√ne)·D), ne = n1·n2/(n1+n2) (Numerical
+// Recipes, 14.3).
 func KSTwoSample(x, y []float64) (float64, float64) {
-	if len(x) == 0 || len(y) == 0 {
+	return ksTwoSample(stats.SortedOf(x), stats.SortedOf(y))
+}
+
+func ksTwoSample(xs, ys stats.Sorted) (float64, float64) {
+	n, m := int64(xs.Len()), int64(ys.Len())
+	if n == 0 || m == 0 {
 		return math.NaN(), 1
 	}
-	d := stat.KolmogorovSmirnov(x, nil, y, nil)
-	ne := float64(len(x)) * float64(len(y)) / float64(len(x)+len(y))
+	x, y := newPeek(xs), newPeek(ys)
+	var i, j, best int64
+	for x.ok && y.ok {
+		v := min(x.v, y.v)
+		for x.ok && x.v == v {
+			x.next()
+			i++
+		}
+		for y.ok && y.v == v {
+			y.next()
+			j++
+		}
+		best = max(best, abs64(i*m-j*n))
+	}
+	d := float64(best) / (float64(n) * float64(m))
+	ne := float64(n) * float64(m) / float64(n+m)
 	en := math.Sqrt(ne)
 	return d, qKS((en + 0.12 + 0.11/en) * d)
+}
+
+func abs64(v int64) int64 {
+	if v < 0 {
+		return -v
+	}
+	return v
 }
 
 // qKS is the Kolmogorov distribution's survival function

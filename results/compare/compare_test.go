@@ -2,6 +2,7 @@ package compare
 
 import (
 	"math"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -98,43 +99,64 @@ func TestCompare(t *testing.T) {
 	t.Run("unmatched conditions", func(t *testing.T) {
 		base, _ := synthPair(0, 22)
 		other := stats.Synthesize(stats.SynthOptions{Seed: 3, Peers: 4, Runs: 5, LossPcts: []float64{0, 50}, IntervalMS: 5000})
-		c := Campaigns(base, other, Options{Bootstrap: 10})
+		c := Campaigns(base, other, Options{Bootstrap: MinBootstrap})
 		if !slices.Equal(c.Unmatched, []string{"loss-20 (baseline only)", "loss-50 (candidate only)"}) {
 			t.Errorf("unmatched = %q", c.Unmatched)
 		}
 	})
 }
 
+const thresholdsHeader = "apiVersion: testbed.dev/v1alpha1\nkind: Thresholds\nrules:\n"
+
 func TestParseThresholds(t *testing.T) {
-	good := `
-- metric: allPeers
-  stat: p90
-  condition: loss-10
-  max: 12s
-- metric: median
-  maxRegressionPct: 5
-  alpha: 0.01
+	good := thresholdsHeader + `  - metric: allPeers
+    stat: p90
+    condition: loss-10
+    max: 12s
+  - metric: median
+    maxRegressionPct: 5
+    alpha: 0.01
 `
 	rules, err := ParseThresholds("t.yaml", []byte(good))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rules) != 2 || rules[0].Max == nil || rules[0].Max.ms() != 12000 || rules[0].Line != 2 ||
-		rules[1].Metric != "" || rules[1].Stat != "median" || *rules[1].Alpha != 0.01 {
+	if len(rules) != 2 || rules[0].Max == nil || rules[0].Max.ms() != 12000 || rules[0].Line != 4 ||
+		rules[1].Metric != "" || rules[1].Stat != "median" || *rules[1].Alpha != 0.01 || rules[1].Line != 8 {
 		t.Fatalf("rules = %+v", rules)
 	}
+	// The example file the loader's errors point to is valid.
+	if _, err := LoadThresholds(filepath.Join("testdata", "thresholds.yaml")); err != nil {
+		t.Errorf("%s: %v", ThresholdsExample, err)
+	}
+	h := thresholdsHeader
 	bad := []struct {
 		name, in string
 		want     []string
 	}{
-		{"unknown field", "- metric: allPeers\n  stat: p90\n  maxx: 3s\n", []string{"t.yaml:3:3: unknown field \"maxx\""}},
-		{"bare number duration", "- metric: allPeers\n  stat: p90\n  max: 12\n", []string{"needs a unit"}},
-		{"no limit", "- metric: allPeers\n  stat: p90\n", []string{"t.yaml:1:3: rule sets no limit"}},
-		{"unknown metric and stat", "- metric: everything\n  stat: p95\n  max: 1s\n", []string{"unknown metric \"everything\"", "unknown or missing stat \"p95\""}},
-		{"not a list", "metric: allPeers\n", []string{"t.yaml:1:1: thresholds must be a list"}},
-		{"bad alpha", "- stat: median\n  maxRegressionPct: 5\n  alpha: 2\n", []string{"alpha must be between 0 and 1"}},
-		{"two bad rules both reported", "- stat: p90\n- stat: nope\n  max: 1s\n", []string{"t.yaml:1:3: rule sets no limit", "t.yaml:2:3: unknown or missing stat"}},
-		{"syntax", "- metric: [\n", []string{"t.yaml"}},
+		// Each of these was accepted (or failed open) by the old loader.
+		{"empty file", "", []string{"t.yaml:1:1: the file is empty", ThresholdsExample}},
+		{"comments only", "# nothing\n", []string{"the file is empty"}},
+		{"no rules", "apiVersion: testbed.dev/v1alpha1\nkind: Thresholds\n", []string{"t.yaml:1:1: rules: the file has no rules"}},
+		{"empty rule list", h[:len(h)-1] + " []\n", []string{"t.yaml:3:1: rules: the file has no rules", "add at least one rule"}},
+		{"second document", h + "  - metric: median\n    maxRegressionPct: 5\n---\n" + h + "  - metric: median\n    max: 1s\n",
+			[]string{"t.yaml:7:11: the file holds more than one YAML document", "remove the extra '---' section"}},
+		{"old format", "- metric: allPeers\n  stat: p90\n  max: 3s\n",
+			[]string{"t.yaml:1:1: this is the old thresholds format", "apiVersion: testbed.dev/v1alpha1", "kind: Thresholds", "rules:"}},
+		{"wrong kind", "apiVersion: testbed.dev/v1alpha1\nkind: Topology\nrules: []\n", []string{"t.yaml:2:7: kind: kind is \"Topology\", want \"Thresholds\""}},
+		// Located field errors.
+		{"unknown field", h + "  - metric: allPeers\n    stat: p90\n    maxx: 3s\n", []string{"t.yaml:6:5: rules[0].maxx: unknown field \"maxx\"", "did you mean \"max\""}},
+		{"bare number duration", h + "  - metric: allPeers\n    stat: p90\n    max: 12\n", []string{"t.yaml:6:10: rules[0].max: expected a duration, got an integer (12)"}},
+		{"bad duration", h + "  - metric: allPeers\n    stat: p90\n    max: 12 s\n", []string{"t.yaml:6:10: rules[0].max: invalid duration \"12 s\""}},
+		{"negative duration", h + "  - metric: allPeers\n    stat: p90\n    max: -3s\n", []string{"t.yaml:6:5: rules[0].max: max -3s must not be negative"}},
+		{"no limit", h + "  - metric: allPeers\n    stat: p90\n", []string{"t.yaml:4:5: rules[0]: rule sets no limit"}},
+		{"unknown metric and stat", h + "  - metric: everything\n    stat: p95\n    max: 1s\n",
+			[]string{"t.yaml:4:5: rules[0].metric: unknown metric \"everything\"", "t.yaml:5:5: rules[0].stat: unknown or missing stat \"p95\""}},
+		{"bad alpha", h + "  - stat: median\n    maxRegressionPct: 5\n    alpha: 2\n", []string{"t.yaml:6:5: rules[0].alpha: alpha 2 must be between 0 and 1"}},
+		{"NaN regression", h + "  - stat: median\n    maxRegressionPct: .nan\n", []string{"t.yaml:5:23: rules[0].maxRegressionPct: expected a number"}},
+		{"two bad rules both reported", h + "  - stat: p90\n  - stat: nope\n    max: 1s\n",
+			[]string{"t.yaml:4:5: rules[0]: rule sets no limit", "t.yaml:5:5: rules[1].stat: unknown or missing stat"}},
+		{"syntax", h + "  - metric: [\n", []string{"t.yaml"}},
 	}
 	for _, tc := range bad {
 		_, err := ParseThresholds("t.yaml", []byte(tc.in))
@@ -153,18 +175,17 @@ func TestParseThresholds(t *testing.T) {
 func TestCheckThresholds(t *testing.T) {
 	base, cand := synthPair(2000, 22)
 	c := Campaigns(base, cand, Options{Seed: 1, Bootstrap: 200})
-	rules, err := ParseThresholds("t.yaml", []byte(`
-- metric: firstPeer
-  stat: median
-  condition: loss-0
-  max: 1h
-- metric: median
-  maxRegressionPct: 5
-  alpha: 0.01
-- metric: allPeers
-  stat: p90
-  condition: loss-99
-  max: 1s
+	rules, err := ParseThresholds("t.yaml", []byte(thresholdsHeader+`  - metric: firstPeer
+    stat: median
+    condition: loss-0
+    max: 1h
+  - metric: median
+    maxRegressionPct: 5
+    alpha: 0.01
+  - metric: allPeers
+    stat: p90
+    condition: loss-99
+    max: 1s
 `))
 	if err != nil {
 		t.Fatal(err)
@@ -173,11 +194,11 @@ func TestCheckThresholds(t *testing.T) {
 	var regress, missing int
 	for _, b := range breaches {
 		switch b.Line {
-		case 2:
+		case 4:
 			t.Errorf("generous max breached: %s", b.Message)
-		case 6:
+		case 8:
 			regress++
-		case 9:
+		case 11:
 			missing++
 		}
 	}

@@ -1,54 +1,50 @@
 package compare
 
 import (
-	"errors"
 	"fmt"
 	"math"
-	"os"
-	"slices"
+	"strconv"
 	"strings"
 	"time"
 
-	"go.yaml.in/yaml/v3"
-
+	"github.com/fluidos-lab/testbed/internal/yamlfile"
 	"github.com/fluidos-lab/testbed/results/stats"
 )
 
-// Threshold is one rule of a thresholds file (YAML list), e.g.
+// Thresholds files are read by the project's strict YAML loader
+// (internal/yamlfile) as one document of this apiVersion and kind:
 //
-//   - metric: allPeers      # firstPeer | allPeers | anyPeer | k<N>
-//     stat: p90             # n min p25 median p75 p90 p99 max mean stdev iqr
-//     condition: loss-10    # optional; default every condition
-//     max: 12s              # absolute limit on the candidate's stat
-//   - metric: median        # shorthand: a stat name applies to every metric
-//     maxRegressionPct: 5   # candidate stat at most 5 % above the baseline's
-//     alpha: 0.01           # ... counted only when Holm-adjusted Mann–Whitney p < alpha
+//	apiVersion: testbed.dev/v1alpha1
+//	kind: Thresholds
+//	rules:
+//	  - metric: allPeers      # firstPeer | allPeers | anyPeer | k<N>
+//	    stat: p90             # n min p25 median p75 p90 p99 max mean stdev iqr
+//	    condition: loss-10    # optional; default every condition
+//	    max: 12s              # absolute limit on the candidate's stat
+//	  - metric: median        # shorthand: a stat name applies to every metric
+//	    maxRegressionPct: 5   # candidate stat at most 5 % above the baseline's
+//	    alpha: 0.01           # ... counted only when Holm-adjusted Mann–Whitney p < alpha
+const (
+	ThresholdsAPIVersion = "testbed.dev/v1alpha1"
+	ThresholdsKind       = "Thresholds"
+	// ThresholdsExample is a thresholds file to start from.
+	ThresholdsExample = "results/compare/testdata/thresholds.yaml"
+)
+
+// Threshold is one rule of a thresholds file.
 type Threshold struct {
-	Metric           string    `yaml:"metric" json:"metric"`
-	Stat             string    `yaml:"stat" json:"stat"`
-	Condition        string    `yaml:"condition,omitempty" json:"condition,omitempty"`
-	Max              *Duration `yaml:"max,omitempty" json:"max,omitempty"`
-	MaxRegressionPct *float64  `yaml:"maxRegressionPct,omitempty" json:"maxRegressionPct,omitempty"`
-	Alpha            *float64  `yaml:"alpha,omitempty" json:"alpha,omitempty"`
+	Metric           string    `json:"metric"`
+	Stat             string    `json:"stat"`
+	Condition        string    `json:"condition,omitempty"`
+	Max              *Duration `json:"max,omitempty"`
+	MaxRegressionPct *float64  `json:"maxRegressionPct,omitempty"`
+	Alpha            *float64  `json:"alpha,omitempty"`
 	// Line is where the rule starts in its file.
-	Line int `yaml:"-" json:"line"`
+	Line int `json:"line"`
 }
 
-// Duration is a YAML duration with a unit ("12s", "800ms").
+// Duration is a limit with a unit ("12s", "800ms").
 type Duration time.Duration
-
-// UnmarshalYAML accepts only strings time.ParseDuration understands.
-func (d *Duration) UnmarshalYAML(n *yaml.Node) error {
-	if n.Kind != yaml.ScalarNode || n.Tag != "!!str" {
-		return fmt.Errorf("line %d: duration %q needs a unit, e.g. 12s or 800ms", n.Line, n.Value)
-	}
-	v, err := time.ParseDuration(n.Value)
-	if err != nil {
-		return fmt.Errorf("line %d: %w", n.Line, err)
-	}
-	*d = Duration(v)
-	return nil
-}
 
 // MarshalJSON writes the duration as a string.
 func (d Duration) MarshalJSON() ([]byte, error) {
@@ -58,61 +54,75 @@ func (d Duration) MarshalJSON() ([]byte, error) {
 // ms is the duration in milliseconds.
 func (d Duration) ms() float64 { return float64(time.Duration(d)) / float64(time.Millisecond) }
 
-func thresholdFields() []string {
-	return []string{"metric", "stat", "condition", "max", "maxRegressionPct", "alpha"}
+// thresholdsFile is the document as decoded.
+type thresholdsFile struct {
+	APIVersion string     `yaml:"apiVersion"`
+	Kind       string     `yaml:"kind"`
+	Rules      []ruleFile `yaml:"rules"`
 }
 
-// LoadThresholds reads and validates a thresholds file.
+type ruleFile struct {
+	Metric           string         `yaml:"metric"`
+	Stat             string         `yaml:"stat"`
+	Condition        string         `yaml:"condition"`
+	Max              *time.Duration `yaml:"max"`
+	MaxRegressionPct *float64       `yaml:"maxRegressionPct"`
+	Alpha            *float64       `yaml:"alpha"`
+}
+
+// LoadThresholds reads (bounded, see yamlfile.ReadFile) and validates a
+// thresholds file.
 func LoadThresholds(path string) ([]Threshold, error) {
-	b, err := os.ReadFile(path)
+	b, err := yamlfile.ReadFile(path, 0)
 	if err != nil {
 		return nil, fmt.Errorf("reading thresholds: %w", err)
 	}
 	return ParseThresholds(path, b)
 }
 
-// ParseThresholds decodes a thresholds file strictly: unknown fields,
-// wrong types, missing limits and unknown metrics or stats are all
-// reported, each as "name:line:col: problem", joined.
+// ParseThresholds decodes a thresholds file strictly: a second document,
+// unknown fields, wrong types, bad durations, an empty rule list, missing
+// limits and unknown metrics or stats are all reported, each located as
+// "file:line:col: path: problem (fix: …)" (a yamlfile.ErrorList).
 func ParseThresholds(name string, data []byte) ([]Threshold, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("%s: %w", name, err)
+	var f thresholdsFile
+	doc, err := yamlfile.Decode(name, data, yamlfile.Spec{APIVersion: ThresholdsAPIVersion, Kind: ThresholdsKind, Example: ThresholdsExample}, &f)
+	if err != nil {
+		if l, ok := yamlfile.AsErrorList(err); ok && len(l) == 1 && strings.HasPrefix(l[0].Message, "the document is a list") {
+			// A bare list of rules is the format before apiVersion/kind.
+			old := *l[0]
+			old.Message = "this is the old thresholds format (a bare list of rules)"
+			old.Fix = fmt.Sprintf("add 'apiVersion: %s' and 'kind: %s' at the top, then 'rules:' and indent the rules under it by two spaces", ThresholdsAPIVersion, ThresholdsKind)
+			return nil, yamlfile.ErrorList{&old}
+		}
+		return nil, err
 	}
-	if doc.Kind == 0 || len(doc.Content) == 0 {
-		return nil, nil
+	var errs yamlfile.ErrorList
+	at := func(path, fix, format string, args ...any) {
+		errs = append(errs, doc.Error(path, fmt.Sprintf(format, args...), fix))
 	}
-	root := doc.Content[0]
-	if root.Kind != yaml.SequenceNode {
-		return nil, fmt.Errorf("%s:%d:%d: thresholds must be a list of rules", name, root.Line, root.Column)
-	}
-	var errs []error
-	at := func(n *yaml.Node, format string, args ...any) {
-		errs = append(errs, fmt.Errorf("%s:%d:%d: %s", name, n.Line, n.Column, fmt.Sprintf(format, args...)))
+	if len(f.Rules) == 0 {
+		at("rules", "add at least one rule under 'rules:', e.g. '- metric: median' with 'maxRegressionPct: 5'",
+			"the file has no rules: an empty thresholds file would pass every comparison")
 	}
 	var out []Threshold
-	for _, item := range root.Content {
-		if item.Kind != yaml.MappingNode {
-			at(item, "rule must be a mapping")
-			continue
-		}
-		bad := false
-		for i := 0; i+1 < len(item.Content); i += 2 {
-			k := item.Content[i]
-			if !slices.Contains(thresholdFields(), k.Value) {
-				at(k, "unknown field %q (known: %s)", k.Value, strings.Join(thresholdFields(), ", "))
-				bad = true
+	for i, r := range f.Rules {
+		p := "rules[" + strconv.Itoa(i) + "]"
+		// A rule is located at its first key.
+		pos := doc.Position(p)
+		for _, k := range []string{"metric", "stat", "condition", "max", "maxRegressionPct", "alpha"} {
+			if q := p + "." + k; doc.Has(q) {
+				if kp := doc.Position(q); kp.Line < pos.Line || (kp.Line == pos.Line && kp.Column < pos.Column) {
+					pos = kp
+				}
 			}
 		}
-		var t Threshold
-		if err := item.Decode(&t); err != nil {
-			at(item, "%v", strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  "))
-			continue
+		t := Threshold{Metric: r.Metric, Stat: r.Stat, Condition: r.Condition, MaxRegressionPct: r.MaxRegressionPct, Alpha: r.Alpha,
+			Line: pos.Line}
+		if r.Max != nil {
+			d := Duration(*r.Max)
+			t.Max = &d
 		}
-		if bad {
-			continue
-		}
-		t.Line = item.Line
 		// Shorthand: "metric: median" means that stat of every metric.
 		if t.Stat == "" {
 			if _, ok := (stats.Dist{}).Stat(t.Metric); ok {
@@ -120,30 +130,31 @@ func ParseThresholds(name string, data []byte) ([]Threshold, error) {
 			}
 		}
 		if t.Metric != "" && !isMetric(t.Metric) {
-			at(item, "unknown metric %q (use firstPeer, allPeers, anyPeer or k<N>, or a stat name)", t.Metric)
+			at(p+".metric", "use firstPeer, allPeers, anyPeer or k<N>, or a stat name", "unknown metric %q", t.Metric)
 		}
 		if _, ok := (stats.Dist{}).Stat(t.Stat); !ok {
-			at(item, "unknown or missing stat %q (use one of %s)", t.Stat, strings.Join(stats.StatNames(), ", "))
+			at(p+".stat", "use one of "+strings.Join(stats.StatNames(), ", "), "unknown or missing stat %q", t.Stat)
 		}
 		if t.Max == nil && t.MaxRegressionPct == nil {
-			at(item, "rule sets no limit: give max or maxRegressionPct")
+			errs = append(errs, &yamlfile.FieldError{File: name, Line: pos.Line, Column: pos.Column, Path: p,
+				Message: "rule sets no limit", Fix: "give max (e.g. 12s) or maxRegressionPct (e.g. 5)"})
 		}
 		if t.Max != nil && *t.Max < 0 {
-			at(item, "max must not be negative")
+			at(p+".max", "give a positive duration such as 12s", "max %v must not be negative", time.Duration(*t.Max))
 		}
-		if t.MaxRegressionPct != nil && (*t.MaxRegressionPct < 0 || math.IsNaN(*t.MaxRegressionPct)) {
-			at(item, "maxRegressionPct must not be negative")
+		if v := t.MaxRegressionPct; v != nil && (*v < 0 || math.IsNaN(*v) || math.IsInf(*v, 0)) {
+			at(p+".maxRegressionPct", "give a percentage such as 5", "maxRegressionPct %v must be a finite number ≥ 0", *v)
 		}
-		if t.Alpha != nil && (*t.Alpha <= 0 || *t.Alpha >= 1) {
-			at(item, "alpha must be between 0 and 1")
+		if v := t.Alpha; v != nil && (!(*v > 0 && *v < 1) || math.IsInf(*v, 0)) {
+			at(p+".alpha", "give a significance level such as 0.01", "alpha %v must be between 0 and 1", *v)
 		}
 		if t.Alpha != nil && t.MaxRegressionPct == nil {
-			at(item, "alpha applies only with maxRegressionPct")
+			at(p+".alpha", "add maxRegressionPct, or remove alpha", "alpha applies only with maxRegressionPct")
 		}
 		out = append(out, t)
 	}
 	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
+		return nil, errs.Sorted()
 	}
 	return out, nil
 }

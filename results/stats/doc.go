@@ -3,7 +3,7 @@
 //
 // # Statistics
 //
-// Analyze works per condition on the included runs (warm-up and aborted runs
+// Analyze (or AnalyzeDir) works per condition on the included runs (warm-up and aborted runs
 // excluded): first-peer and all-peers time per run, the time to the k-th
 // discovered peer (k = 1…N−1), each individual peer, timeouts and missing
 // peers, responsiveness P(discovered within d), the start-up/protocol split
@@ -16,8 +16,23 @@
 // type 7 (linear interpolation between order statistics, the default of R's
 // quantile() and numpy.percentile / pandas): for sorted x[0..n-1] and
 // probability p, h = (n-1)p and Q(p) = x[⌊h⌋] + (h-⌊h⌋)(x[⌊h⌋+1]-x[⌊h⌋]).
-// Median is Q(0.5). Standard deviations are sample (n−1) deviations
-// (gonum/stat).
+// Median is Q(0.5). Means use a compensated (Neumaier) sum in ascending
+// order and standard deviations are sample (n−1) deviations by the
+// corrected two-pass algorithm, so a Dist depends only on the values, not
+// on how they are held (one slice or the parts of a Sorted).
+//
+// # Memory
+//
+// AnalyzeDir and CollectDir stream a campaign (store.Stream) and never hold
+// its runs, only float64 samples: Analyze makes two passes (per-peer,
+// protocol and leave samples, summarised and dropped; then the k-th peer
+// samples, preallocated at their exact sizes, and the pooled sample merged
+// from them), holding at most about two float64s per discovered (run, peer)
+// pair; CollectSamples (for compare) holds one, the pooled sample being a
+// merged view (Sorted) of the k-th peer samples. Samples.Curves keeps at
+// most MaxCurves evenly spaced runs. FitStartup evaluates its candidate
+// start-ups on at most 65536 evenly spaced order statistics (within 1/65536
+// of the exact KS distance) and reports the exact distance of the best.
 //
 // # Model
 //

@@ -3,12 +3,12 @@ package stats
 import (
 	"math"
 	"sort"
-
-	"gonum.org/v1/gonum/stat"
 )
 
 // Dist summarises a sample of times in ms. Quantiles are type 7 (see the
-// package documentation); Stdev is the sample standard deviation (n-1).
+// package documentation); Mean uses a compensated sum in ascending order
+// and Stdev is the sample standard deviation (n−1, corrected two-pass), so
+// a Dist depends only on the values, not on how they are held.
 type Dist struct {
 	N      int     `json:"n"`
 	Min    float64 `json:"min"`
@@ -114,28 +114,7 @@ func Describe(xs []float64) Dist {
 	return describeSorted(s)
 }
 
-func describeSorted(s []float64) Dist {
-	if len(s) == 0 {
-		return Dist{}
-	}
-	d := Dist{
-		N:      len(s),
-		Min:    s[0],
-		P25:    Quantile(s, 0.25),
-		Median: Median(s),
-		P75:    Quantile(s, 0.75),
-		P90:    Quantile(s, 0.90),
-		P99:    Quantile(s, 0.99),
-		Max:    s[len(s)-1],
-	}
-	if len(s) > 1 {
-		d.Mean, d.Stdev = stat.MeanStdDev(s, nil)
-	} else {
-		d.Mean = s[0]
-	}
-	d.IQR = d.P75 - d.P25
-	return d
-}
+func describeSorted(s []float64) Dist { return SortedOf(s).Describe() }
 
 // Stat returns the named statistic: min, p25, median, p75, p90, p99, max,
 // mean, stdev, iqr or n.

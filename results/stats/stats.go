@@ -1,12 +1,9 @@
 package stats
 
 import (
-	"fmt"
 	"math"
-	"sort"
 
 	"github.com/fluidos-lab/testbed/results"
-	"github.com/fluidos-lab/testbed/results/store"
 )
 
 // Summary is the statistics of a campaign (summary.json).
@@ -82,9 +79,13 @@ type Samples struct {
 	FirstPeer []float64
 	AllPeers  []float64
 	AnyPeer   []float64
-	// ByK[k-1] holds the k-th discovery time of runs that reached k peers.
+	// ByK[k-1] holds the k-th discovery time of runs that reached k peers;
+	// FirstPeer is ByK[0] (the same slice) and AnyPeer their union.
 	ByK [][]float64
-	// Curves holds each included run's discovery times, ascending, in run order.
+	// Curves holds included runs' discovery times, ascending, in run
+	// order: every run when the condition has fewer than MaxCurves, else an
+	// evenly spaced subset (every 2^j-th run); CurveIndex is each one's
+	// Run.Index. Condition.Runs is the number of included runs.
 	Curves      [][]float64
 	CurveIndex  []int
 	ContainerMS []float64
@@ -154,47 +155,6 @@ const modelCaveat = "peers' announce tickers keep fixed offsets in the lab, so p
 
 const responsivenessPoints = 200
 
-// Analyze computes the statistics of c, condition by condition in manifest
-// order (then any condition found only in runs.jsonl, in order of appearance).
-func Analyze(c *store.Campaign) *Summary {
-	m := c.Manifest
-	s := &Summary{
-		Campaign:   m.Campaign,
-		Protocol:   m.Protocol,
-		NodeA:      m.NodeA,
-		Phase:      m.Phase,
-		PhaseLabel: PhaseLabel(m.Phase),
-		Quantiles:  "type 7 (linear interpolation between order statistics; R default, numpy.percentile default)",
-		Warnings:   append([]string(nil), c.Warnings...),
-	}
-	var order []string
-	byName := map[string][]results.Run{}
-	conds := map[string]results.Condition{}
-	for _, cd := range m.Conditions {
-		if _, ok := conds[cd.Name]; !ok {
-			order = append(order, cd.Name)
-		}
-		conds[cd.Name] = cd
-	}
-	for _, r := range c.Runs {
-		if _, ok := byName[r.Condition]; !ok {
-			if _, known := conds[r.Condition]; !known {
-				order = append(order, r.Condition)
-				conds[r.Condition] = results.Condition{Name: r.Condition, Impairment: r.Impairment}
-			}
-		}
-		byName[r.Condition] = append(byName[r.Condition], r)
-	}
-	for _, name := range order {
-		cs := analyzeCondition(m, conds[name], byName[name])
-		if cs.Runs == 0 {
-			s.Warnings = append(s.Warnings, fmt.Sprintf("condition %s: no included runs", name))
-		}
-		s.Conditions = append(s.Conditions, cs)
-	}
-	return s
-}
-
 func runEnd(r results.Run) float64 {
 	if r.EndMS > 0 {
 		return r.EndMS
@@ -217,126 +177,6 @@ func runEnd(r results.Run) float64 {
 		}
 	}
 	return end
-}
-
-func analyzeCondition(m results.Manifest, cond results.Condition, runs []results.Run) Condition {
-	phase := m.Phase
-	cs := Condition{
-		Name:             cond.Name,
-		Impairment:       cond.Impairment,
-		Backend:          cond.Impairment.Backend,
-		RequestedLossPct: cond.Impairment.LossPct,
-	}
-	peers := store.ExpectedPeers(m, runs)
-	cs.Peers = len(peers)
-	perPeer := map[string][]float64{}
-	perPeerFlaps := map[string]int{}
-	var protocol, gone []float64
-	var achievedSum float64
-	var achievedN int
-	for _, r := range runs {
-		switch {
-		case r.Warmup:
-			cs.WarmupRuns++
-			continue
-		case r.Aborted:
-			cs.AbortedRuns++
-			continue
-		}
-		cs.Runs++
-		if phase == "" {
-			phase = r.Phase
-		}
-		if cs.Backend == "" {
-			cs.Backend = r.Impairment.Backend
-		}
-		if r.Impairment.AchievedLossPct != nil {
-			achievedSum += *r.Impairment.AchievedLossPct
-			achievedN++
-		}
-		cs.PacketsSeen += r.Impairment.PacketsSeen
-		cs.PacketsDropped += r.Impairment.PacketsDropped
-		var cstart *float64
-		if r.Pod.ContainerStartMS != nil {
-			cstart = r.Pod.ContainerStartMS
-			cs.Samples.ContainerMS = append(cs.Samples.ContainerMS, *cstart)
-		}
-		end := runEnd(r)
-		var times []float64
-		found := map[string]bool{}
-		for _, p := range r.Peers {
-			if p.GoneMS != nil && r.Pod.LeaveMS != nil {
-				gone = append(gone, *p.GoneMS-*r.Pod.LeaveMS)
-			}
-			for range p.Flaps {
-				cs.Flaps++
-				perPeerFlaps[p.Peer]++
-			}
-			if p.DiscoveredMS == nil || found[p.Peer] {
-				continue
-			}
-			d := *p.DiscoveredMS
-			found[p.Peer] = true
-			times = append(times, d)
-			perPeer[p.Peer] = append(perPeer[p.Peer], d)
-			if cstart != nil {
-				protocol = append(protocol, d-*cstart)
-			}
-			if end > d {
-				cs.PeerMinutes += (end - d) / 60000
-			}
-		}
-		sort.Float64s(times)
-		missing := 0
-		for _, p := range peers {
-			if !found[p] {
-				missing++
-			}
-		}
-		cs.MissingPeers += missing
-		if r.TimedOut || missing > 0 {
-			cs.TimedOutRuns++
-		}
-		cs.Samples.Curves = append(cs.Samples.Curves, times)
-		cs.Samples.CurveIndex = append(cs.Samples.CurveIndex, r.Index)
-		if len(times) > 0 {
-			cs.Samples.FirstPeer = append(cs.Samples.FirstPeer, times[0])
-			cs.Samples.AnyPeer = append(cs.Samples.AnyPeer, times...)
-		}
-		if missing == 0 && len(times) > 0 {
-			cs.Samples.AllPeers = append(cs.Samples.AllPeers, times[len(times)-1])
-		}
-	}
-	cs.Phase = phase
-	cs.PhaseLabel = PhaseLabel(phase)
-	if achievedN > 0 {
-		a := achievedSum / float64(achievedN)
-		cs.AchievedLossPct = &a
-	}
-	if cs.PeerMinutes > 0 {
-		cs.FlapRate = float64(cs.Flaps) / cs.PeerMinutes
-	}
-	sort.Float64s(cs.Samples.FirstPeer)
-	sort.Float64s(cs.Samples.AllPeers)
-	sort.Float64s(cs.Samples.AnyPeer)
-	sort.Float64s(cs.Samples.ContainerMS)
-	cs.FirstPeer = describeSorted(cs.Samples.FirstPeer)
-	cs.AllPeers = describeSorted(cs.Samples.AllPeers)
-	cs.AnyPeer = describeSorted(cs.Samples.AnyPeer)
-	cs.ContainerStart = describeSorted(cs.Samples.ContainerMS)
-	cs.Protocol = Describe(protocol)
-	cs.GoneAfterLeave = Describe(gone)
-
-	cs.Samples.ByK = kthSamples(cs.Samples.Curves, cs.Peers)
-	for k, s := range cs.Samples.ByK {
-		cs.ByK = append(cs.ByK, KthPeer{K: k + 1, Dist: describeSorted(s), Missing: cs.Runs - len(s)})
-	}
-	for _, p := range peers {
-		cs.ByPeer = append(cs.ByPeer, Peer{Peer: p, Dist: Describe(perPeer[p]), Missing: cs.Runs - len(perPeer[p]), Flaps: perPeerFlaps[p]})
-	}
-	cs.Responsiveness, cs.AllResponsiveness = responsiveness(cs.Samples.AnyPeer, cs.Samples.AllPeers, cs.Runs*cs.Peers, cs.Runs)
-	cs.Model = fitModel(m, &cs)
-	return cs
 }
 
 // responsiveness returns P(D ≤ d) on a grid from 0 to the largest sample,
@@ -387,12 +227,13 @@ func fitModel(m results.Manifest, cs *Condition) *ModelFit {
 		f.StartupMS, f.StartupSource = f.FittedStartupMS, "fitted (no container start recorded)"
 	}
 	f.KSPeer = KSDistance(cs.Samples.AnyPeer, f.Model.PeerCDF)
+	tab := newOrderCDF(cs.Peers)
 	for k, s := range cs.Samples.ByK {
 		if len(s) == 0 {
 			continue
 		}
 		kk := k + 1
-		d := KSDistance(s, func(d float64) float64 { return f.Model.KthCDF(kk, cs.Peers, d) })
+		d := KSDistance(s, func(d float64) float64 { return f.Model.kthCDF(tab, kk, d) })
 		f.KSByK = append(f.KSByK, KSK{K: kk, N: len(s), D: d})
 	}
 	return f

@@ -255,3 +255,41 @@ func TestMedianSelect(t *testing.T) {
 		t.Errorf("Median(NaN) = %v, want NaN", m)
 	}
 }
+
+func TestSortedMerge(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	for _, k := range []int{0, 1, 2, 3, 7, 64, 230} {
+		var parts [][]float64
+		var all []float64
+		for i := 0; i < k; i++ {
+			p := make([]float64, rng.IntN(40))
+			for j := range p {
+				p[j] = float64(rng.IntN(50)) // many ties across parts
+			}
+			sort.Float64s(p)
+			parts = append(parts, p)
+			all = append(all, p...)
+		}
+		sort.Float64s(all)
+		s := SortedOf(parts...)
+		if got := s.Slice(); !slices.Equal(got, all) && !(len(got) == 0 && len(all) == 0) {
+			t.Fatalf("k=%d: merged %v, want %v", k, got, all)
+		}
+		if s.Len() != len(all) {
+			t.Fatalf("k=%d: Len %d", k, s.Len())
+		}
+		// Describe does not depend on how the sample is held.
+		if got, want := s.Describe(), Describe(all); got != want {
+			t.Errorf("k=%d: Describe of parts %+v, of the slice %+v", k, got, want)
+		}
+		if len(all) > 3 {
+			ranks := []int{0, 1, 1, len(all) / 2, len(all) - 1}
+			got := s.At(ranks)
+			for i, r := range ranks {
+				if got[i] != all[r] {
+					t.Errorf("k=%d: At(%d) = %v, want %v", k, r, got[i], all[r])
+				}
+			}
+		}
+	}
+}

@@ -2,6 +2,7 @@ package stats
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"time"
 
@@ -37,7 +38,8 @@ type SynthOptions struct {
 }
 
 // Synthesize returns a campaign whose discovery times follow the Model with
-// the given parameters (peers independent), deterministic for a seed.
+// the given parameters (peers independent), deterministic for a seed. Times
+// are whole nanoseconds in ms, as the runner records them.
 func Synthesize(o SynthOptions) *store.Campaign {
 	if o.Campaign == "" {
 		o.Campaign = "synthetic"
@@ -79,9 +81,9 @@ func Synthesize(o SynthOptions) *store.Campaign {
 		imp := results.Impairment{Backend: o.Backend, Target: "peers", LossPct: loss}
 		c.Manifest.Conditions = append(c.Manifest.Conditions, results.Condition{Name: name, Impairment: imp, Runs: o.Runs, Warmup: o.Warmup})
 		for i := 0; i < o.Warmup+o.Runs; i++ {
-			start := o.StartupMS + (2*rng.Float64()-1)*o.StartupJitterMS
+			start := nsMS(o.StartupMS + (2*rng.Float64()-1)*o.StartupJitterMS)
 			model := Model{IntervalMS: o.IntervalMS, Loss: loss / 100, StartupMS: start + o.AgentInitMS}
-			achieved := loss * (0.9 + 0.2*rng.Float64())
+			achieved := math.Round(loss*(0.9+0.2*rng.Float64())*1e3) / 1e3
 			r := results.Run{
 				Campaign:   o.Campaign,
 				Condition:  name,
@@ -91,7 +93,7 @@ func Synthesize(o SynthOptions) *store.Campaign {
 				NodeA:      "c1",
 				Protocol:   m.Protocol,
 				Phase:      o.Phase,
-				PauseMS:    rng.Float64() * o.IntervalMS,
+				PauseMS:    nsMS(rng.Float64() * o.IntervalMS),
 				Impairment: imp,
 				Pod:        results.PodTimeline{ContainerStartMS: new(start)},
 				EndMS:      o.TimeoutMS,
@@ -100,16 +102,16 @@ func Synthesize(o SynthOptions) *store.Campaign {
 			r.Impairment.PacketsSeen = 1000
 			r.Impairment.PacketsDropped = int64(achieved * 10)
 			for _, p := range m.Peers {
-				d := model.Sample(rng) + o.ShiftMS
+				d := nsMS(model.Sample(rng) + o.ShiftMS)
 				if d > o.TimeoutMS {
 					r.Missing = append(r.Missing, p)
 					r.TimedOut = true
 					continue
 				}
-				pt := results.PeerTiming{Peer: p, DiscoveredMS: new(d), ReverseMS: new(d + rng.Float64()*o.IntervalMS), TruthMS: new(d - 1 - rng.Float64()*5)}
+				pt := results.PeerTiming{Peer: p, DiscoveredMS: new(d), ReverseMS: new(nsMS(d + rng.Float64()*o.IntervalMS)), TruthMS: new(nsMS(d - 1 - rng.Float64()*5))}
 				if rng.Float64() < o.FlapProb {
-					del := d + (o.TimeoutMS-d)*rng.Float64()
-					pt.Flaps = []results.Flap{{Observer: "c1", Subject: p, DeletedMS: del, ReaddedMS: new(del + o.IntervalMS)}}
+					del := nsMS(d + (o.TimeoutMS-d)*rng.Float64())
+					pt.Flaps = []results.Flap{{Observer: "c1", Subject: p, DeletedMS: del, ReaddedMS: new(nsMS(del + o.IntervalMS))}}
 				}
 				r.Peers = append(r.Peers, pt)
 			}
@@ -118,3 +120,7 @@ func Synthesize(o SynthOptions) *store.Campaign {
 	}
 	return c
 }
+
+// nsMS rounds a time in ms to whole nanoseconds, as the runner's
+// float64(ns)/1e6 records it.
+func nsMS(ms float64) float64 { return math.Round(ms*1e6) / 1e6 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"sort"
 	"strconv"
 	"time"
 
@@ -58,7 +59,148 @@ type ExportRow struct {
 func ExportRows(c *Campaign) []ExportRow {
 	peers := ExpectedPeers(c.Manifest, c.Runs)
 	var out []ExportRow
-	for _, r := range c.Runs {
+	for i := range c.Runs {
+		out = appendRows(out, c.Manifest, peers, &c.Runs[i])
+	}
+	return out
+}
+
+// Export formats.
+const (
+	FormatCSV  = "csv"
+	FormatJSON = "json"
+)
+
+// ExportDir streams the campaign in dir to w as CSV or JSON, exactly as
+// WriteCSV or WriteJSON of ExportRows would, without holding its runs: a
+// first pass applies the integrity rules (and, when the manifest names no
+// peers, collects them), a second writes the rows, so that nothing is
+// written for a campaign a reader refuses. The returned campaign carries
+// the manifest and warnings.
+func ExportDir(w io.Writer, dir, format string) (*Campaign, error) {
+	if format != FormatCSV && format != FormatJSON {
+		return nil, fmt.Errorf("export format %q: use %s or %s", format, FormatCSV, FormatJSON)
+	}
+	st, err := OpenStream(dir)
+	if err != nil {
+		return nil, err
+	}
+	c := st.Campaign()
+	peers := c.Manifest.Peers
+	mentioned := map[string]bool{}
+	if err := st.EachTransient(func(r *results.Run) error {
+		if len(c.Manifest.Peers) == 0 {
+			for i := range r.Peers {
+				mentioned[r.Peers[i].Peer] = true
+			}
+			for _, p := range r.Missing {
+				mentioned[p] = true
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if len(peers) == 0 {
+		for p := range mentioned {
+			peers = append(peers, p)
+		}
+		sort.Strings(peers)
+	}
+	rw := newRowWriter(w, format)
+	var rows []ExportRow
+	if err := st.EachTransient(func(r *results.Run) error {
+		rows = appendRows(rows[:0], c.Manifest, peers, r)
+		for i := range rows {
+			if err := rw.write(&rows[i]); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	if err := rw.close(); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
+// rowWriter writes rows one at a time in the format of WriteCSV / WriteJSON.
+type rowWriter struct {
+	format string
+	w      io.Writer
+	csv    *csv.Writer
+	n      int
+}
+
+func newRowWriter(w io.Writer, format string) *rowWriter {
+	rw := &rowWriter{format: format, w: w}
+	if format == FormatCSV {
+		rw.csv = csv.NewWriter(w)
+	}
+	return rw
+}
+
+func (rw *rowWriter) write(r *ExportRow) error {
+	if rw.format == FormatCSV {
+		if rw.n == 0 {
+			if err := rw.csv.Write(exportHeader()); err != nil {
+				return fmt.Errorf("writing csv: %w", err)
+			}
+		}
+		rw.n++
+		if err := rw.csv.Write(r.record()); err != nil {
+			return fmt.Errorf("writing csv: %w", err)
+		}
+		return nil
+	}
+	// The layout of json.Encoder with SetIndent("", "  ") of the array.
+	b, err := json.MarshalIndent(r, "  ", "  ")
+	if err != nil {
+		return fmt.Errorf("writing json: %w", err)
+	}
+	sep := ",\n  "
+	if rw.n == 0 {
+		sep = "[\n  "
+	}
+	rw.n++
+	if _, err := io.WriteString(rw.w, sep); err != nil {
+		return fmt.Errorf("writing json: %w", err)
+	}
+	if _, err := rw.w.Write(b); err != nil {
+		return fmt.Errorf("writing json: %w", err)
+	}
+	return nil
+}
+
+func (rw *rowWriter) close() error {
+	if rw.format == FormatCSV {
+		if rw.n == 0 {
+			if err := rw.csv.Write(exportHeader()); err != nil {
+				return fmt.Errorf("writing csv: %w", err)
+			}
+		}
+		rw.csv.Flush()
+		if err := rw.csv.Error(); err != nil {
+			return fmt.Errorf("writing csv: %w", err)
+		}
+		return nil
+	}
+	end := "\n]\n"
+	if rw.n == 0 {
+		end = "[]\n"
+	}
+	if _, err := io.WriteString(rw.w, end); err != nil {
+		return fmt.Errorf("writing json: %w", err)
+	}
+	return nil
+}
+
+// appendRows appends the rows of one run.
+func appendRows(out []ExportRow, m results.Manifest, peers []string, rp *results.Run) []ExportRow {
+	{
+		r := *rp
 		base := ExportRow{
 			Campaign: r.Campaign, Condition: r.Condition, Run: r.Index,
 			Warmup: r.Warmup, Aborted: r.Aborted, TimedOut: r.TimedOut,
@@ -71,7 +213,7 @@ func ExportRows(c *Campaign) []ExportRow {
 			PodStartedMS: r.Pod.StartedMS, ReadyMS: r.Pod.ReadyMS, LeaveMS: r.Pod.LeaveMS,
 		}
 		if base.Campaign == "" {
-			base.Campaign = c.Manifest.Campaign
+			base.Campaign = m.Campaign
 		}
 		if !r.Started.IsZero() {
 			base.Started = r.Started.UTC().Format(time.RFC3339Nano)

@@ -33,8 +33,31 @@ type Campaign struct {
 	Dir      string
 	Manifest results.Manifest
 	Runs     []results.Run
-	// Warnings are recoverable problems (e.g. a truncated last line).
+	// Warnings are recoverable problems (e.g. a truncated last line, a run
+	// skipped for an impossible time), each naming runs.jsonl and its line;
+	// print them with WriteWarnings.
 	Warnings []string
+	// checked is set by the readers: Runs already passed the Checker.
+	checked bool
+}
+
+// Checked reports whether c was read by this package (its runs passed the
+// integrity rules) rather than built in memory.
+func (c *Campaign) Checked() bool { return c.checked }
+
+// WriteWarnings prints c's warnings, one "warning: …" line each: the one
+// format every command uses.
+func (c *Campaign) WriteWarnings(w io.Writer) error { return WriteWarnings(w, c.Warnings) }
+
+// WriteWarnings prints warnings (a Campaign's, a comparison's) one
+// "warning: …" line each.
+func WriteWarnings(w io.Writer, warnings []string) error {
+	for _, msg := range warnings {
+		if _, err := fmt.Fprintf(w, "warning: %s\n", msg); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // ExpectedPeers lists the peers node A should discover: the manifest's
@@ -193,6 +216,30 @@ func (w *FileRecorder) Append(ctx context.Context, r results.Run) error {
 	return nil
 }
 
+// AppendBatch writes runs as JSON lines with one write and one fsync (for
+// tools and benchmarks that record many runs at once; the runner appends
+// one run at a time).
+func (w *FileRecorder) AppendBatch(ctx context.Context, runs []results.Run) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("appending %d runs: %w", len(runs), err)
+	}
+	var buf []byte
+	for i := range runs {
+		b, err := json.Marshal(runs[i])
+		if err != nil {
+			return fmt.Errorf("encoding run %s/%d: %w", runs[i].Condition, runs[i].Index, err)
+		}
+		buf = append(append(buf, b...), '\n')
+	}
+	if _, err := w.f.Write(buf); err != nil {
+		return fmt.Errorf("writing %d runs to %s: %w", len(runs), w.f.Name(), err)
+	}
+	if err := w.f.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", w.f.Name(), err)
+	}
+	return nil
+}
+
 // UpdateManifest atomically replaces the campaign's manifest.json (e.g. to
 // set Ended or add warnings).
 func (w *FileRecorder) UpdateManifest(m results.Manifest) error { return WriteManifest(w.dir, m) }
@@ -259,127 +306,263 @@ func syncDir(dir string) error {
 	return nil
 }
 
-// Read reads dir's manifest.json and runs.jsonl. A missing
-// runs.jsonl is an empty campaign.
+// Read reads dir's manifest.json and runs.jsonl into memory (see Scan,
+// which streams instead). A missing runs.jsonl is an empty campaign.
 func Read(dir string) (*Campaign, error) {
-	c := &Campaign{Dir: dir}
-	mb, err := os.ReadFile(filepath.Join(dir, FileManifest))
+	var runs []results.Run
+	c, err := Scan(dir, func(r *results.Run) error {
+		runs = append(runs, *r)
+		return nil
+	})
 	if err != nil {
-		return nil, fmt.Errorf("reading campaign %s: %w", dir, err)
-	}
-	if err := json.Unmarshal(mb, &c.Manifest); err != nil {
-		return nil, fmt.Errorf("reading campaign %s: %s: %w", dir, FileManifest, err)
-	}
-	f, err := os.Open(filepath.Join(dir, FileRuns))
-	if errors.Is(err, os.ErrNotExist) {
-		return c, nil
-	}
-	if err != nil {
-		return nil, fmt.Errorf("reading campaign %s: %w", dir, err)
-	}
-	defer f.Close()
-	runs, warns, err := ReadRuns(f)
-	if err != nil {
-		return nil, fmt.Errorf("reading campaign %s: %s: %w", dir, FileRuns, err)
+		return nil, err
 	}
 	c.Runs = runs
-	c.Warnings = warns
 	return c, nil
 }
 
-// LineError is a malformed line of runs.jsonl.
-type LineError struct {
-	Line int
-	Err  error
+// ReadManifest reads and decodes dir/manifest.json, refusing a file larger
+// than MaxManifestBytes.
+func ReadManifest(dir string) (results.Manifest, error) {
+	var m results.Manifest
+	path := filepath.Join(dir, FileManifest)
+	f, err := os.Open(path)
+	if err != nil {
+		return m, fmt.Errorf("reading campaign %s: %w", dir, err)
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, MaxManifestBytes+1))
+	if err != nil {
+		return m, fmt.Errorf("reading campaign %s: %w", dir, err)
+	}
+	if len(b) > MaxManifestBytes {
+		return m, fmt.Errorf("reading campaign %s: %s is larger than the limit of %d bytes", dir, path, MaxManifestBytes)
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, fmt.Errorf("reading campaign %s: %s: %w", dir, path, err)
+	}
+	return m, nil
 }
 
-func (e *LineError) Error() string { return fmt.Sprintf("line %d: %v", e.Line, e.Err) }
-func (e *LineError) Unwrap() error { return e.Err }
+// Scan reads dir's manifest.json and streams runs.jsonl line by line,
+// applying the integrity rules (package documentation) to every line: it
+// calls visit with each accepted run, in file order, and returns the
+// campaign with its Manifest and Warnings but no Runs. visit may keep the
+// run. An error from visit stops the scan and is returned as is. A missing
+// runs.jsonl is an empty campaign.
+func Scan(dir string, visit func(*results.Run) error) (*Campaign, error) {
+	s, err := OpenStream(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Each(visit); err != nil {
+		return nil, err
+	}
+	return s.Campaign(), nil
+}
 
-// ReadRuns decodes runs.jsonl. Blank lines are skipped. A last line that has
-// no terminating newline and does not decode is a write cut short by a
-// crash: it is skipped and reported as a warning. Any other malformed line
-// is an error naming its line number.
-func ReadRuns(r io.Reader) ([]results.Run, []string, error) {
-	br := bufio.NewReader(r)
+// Stream reads a campaign in one or more passes over runs.jsonl without
+// holding its runs. The first pass applies the integrity rules and fixes
+// what the campaign is: later passes read exactly the same bytes (a
+// campaign still being appended to is read consistently) and fail if the
+// accepted runs differ (the file was rewritten in between).
+type Stream struct {
+	c      *Campaign
+	path   string
+	passes int
+	size   int64
+	runs   int
+	digest uint64
+}
+
+// OpenStream reads dir's manifest.json; runs.jsonl is read by Each.
+func OpenStream(dir string) (*Stream, error) {
+	m, err := ReadManifest(dir)
+	if err != nil {
+		return nil, err
+	}
+	return &Stream{c: &Campaign{Dir: dir, Manifest: m, checked: true}, path: filepath.Join(dir, FileRuns)}, nil
+}
+
+// Campaign is the campaign's manifest and, once a pass has completed, its
+// warnings (Runs stays nil).
+func (s *Stream) Campaign() *Campaign { return s.c }
+
+// Each makes one pass over runs.jsonl, calling visit with each accepted run
+// in file order (visit may keep it). An error from visit stops the pass
+// and is returned as is.
+func (s *Stream) Each(visit func(*results.Run) error) error { return s.each(false, visit) }
+
+// EachTransient is Each for a visit that keeps nothing of the run: the run
+// and everything it points to are overwritten by the next line, so a pass
+// allocates almost nothing per line.
+func (s *Stream) EachTransient(visit func(*results.Run) error) error { return s.each(true, visit) }
+
+func (s *Stream) each(transient bool, visit func(*results.Run) error) error {
+	dir := s.c.Dir
+	f, err := os.Open(s.path)
+	if errors.Is(err, os.ErrNotExist) {
+		if s.passes > 0 && s.size > 0 {
+			return fmt.Errorf("reading campaign %s: %s disappeared between two passes", dir, s.path)
+		}
+		s.passes++
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("reading campaign %s: %w", dir, err)
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if s.passes > 0 {
+		r = io.LimitReader(f, s.size)
+	}
+	ck := NewChecker(s.path, &s.c.Manifest)
 	var (
-		runs  []results.Run
-		warns []string
+		runs   int
+		digest uint64 = 14695981039346656037
 	)
+	n, err := scanRuns(r, ck, transient, func(run *results.Run) error {
+		runs++
+		for i := 0; i < len(run.Condition); i++ {
+			digest = (digest ^ uint64(run.Condition[i])) * 1099511628211
+		}
+		digest = (digest ^ uint64(run.Index)) * 1099511628211
+		return visit(run)
+	})
+	if err != nil {
+		var le *LineError
+		if errors.As(err, &le) {
+			return fmt.Errorf("reading campaign %s: %w", dir, err)
+		}
+		return err
+	}
+	if s.passes == 0 {
+		s.size, s.runs, s.digest = n, runs, digest
+		s.c.Warnings = ck.Warnings()
+	} else if n != s.size || runs != s.runs || digest != s.digest {
+		return fmt.Errorf("reading campaign %s: %s changed between two passes (%d runs in %d bytes, then %d runs in %d bytes)",
+			dir, s.path, s.runs, s.size, runs, n)
+	}
+	s.passes++
+	return nil
+}
+
+// ReadRuns decodes runs.jsonl from r with the integrity rules of a
+// campaign without a manifest (indices bounded by MaxRunIndex). Blank
+// lines are skipped. A last line that has no terminating newline and does
+// not decode is a write cut short by a crash: it is skipped and reported as
+// a warning, like a run with an impossible time. Any other problem is a
+// *LineError naming its line number.
+func ReadRuns(r io.Reader) ([]results.Run, []string, error) {
+	var runs []results.Run
+	ck := NewChecker("", nil)
+	if _, err := scanRuns(r, ck, false, func(run *results.Run) error {
+		runs = append(runs, *run)
+		return nil
+	}); err != nil {
+		return nil, nil, err
+	}
+	return runs, ck.Warnings(), nil
+}
+
+// scanRuns decodes lines from r, checks them with ck and passes accepted
+// runs to visit (the same, recycled run every time when transient). It
+// returns the number of bytes read.
+func scanRuns(r io.Reader, ck *Checker, transient bool, visit func(*results.Run) error) (int64, error) {
+	br := bufio.NewReaderSize(r, MaxLineBytes+1)
+	var (
+		dec  = decoder{reuse: transient}
+		read int64
+		tmp  = new(results.Run)
+	)
+	tooLong := func(line int) error {
+		return &LineError{File: ck.file, Line: line,
+			Err: fmt.Errorf("line is longer than the limit of %d bytes (a run is a few KB: this is not a line the recorder wrote)", MaxLineBytes)}
+	}
 	for line := 1; ; line++ {
-		b, err := br.ReadBytes('\n')
+		b, err := br.ReadSlice('\n')
+		read += int64(len(b))
+		if errors.Is(err, bufio.ErrBufferFull) {
+			return read, tooLong(line)
+		}
 		if err != nil && !errors.Is(err, io.EOF) {
-			return nil, nil, fmt.Errorf("line %d: %w", line, err)
+			return read, &LineError{File: ck.file, Line: line, Err: err}
 		}
 		complete := len(b) > 0 && b[len(b)-1] == '\n'
-		if len(bytes.TrimSpace(b)) > 0 {
-			run, derr := decodeRun(b)
+		content := b
+		if complete {
+			content = b[:len(b)-1]
+		}
+		if len(content) > MaxLineBytes {
+			return read, tooLong(line)
+		}
+		if len(bytes.TrimSpace(content)) > 0 {
+			if !transient {
+				tmp = new(results.Run) // visit may keep it
+			}
+			derr := dec.decodeInto(content, tmp)
 			switch {
 			case derr == nil:
-				runs = append(runs, run)
+				ok, cerr := ck.Check(line, tmp)
+				if cerr != nil {
+					return read, cerr
+				}
+				if ok {
+					if verr := visit(tmp); verr != nil {
+						return read, verr
+					}
+				}
 			case !complete:
-				warns = append(warns, fmt.Sprintf("line %d: truncated last line skipped (%d bytes, no newline): %v", line, len(b), derr))
+				ck.warn(line, "truncated last line skipped (%d bytes, no newline): %v", len(b), derr)
 			default:
-				return nil, nil, &LineError{Line: line, Err: derr}
+				return read, &LineError{File: ck.file, Line: line, Err: derr}
 			}
 		}
 		if errors.Is(err, io.EOF) {
-			return runs, warns, nil
+			return read, nil
 		}
 	}
-}
-
-func decodeRun(b []byte) (results.Run, error) {
-	var r results.Run
-	b = bytes.TrimSpace(b)
-	if len(b) == 0 || b[0] != '{' {
-		return r, errors.New("not a JSON object")
-	}
-	if err := json.Unmarshal(b, &r); err != nil {
-		return r, err
-	}
-	if r.Condition == "" {
-		return r, errors.New("run has no condition")
-	}
-	if r.Index < 0 {
-		return r, fmt.Errorf("run %s has negative index %d", r.Condition, r.Index)
-	}
-	if err := checkTimes(r); err != nil {
-		return r, fmt.Errorf("run %s/%d: %w", r.Condition, r.Index, err)
-	}
-	return r, nil
 }
 
 // maxAbsMS bounds every time and percentage in a run (about 31 years in
 // ms): larger values are corrupt and would overflow the statistics.
 const maxAbsMS = 1e12
 
-// checkTimes rejects out-of-range numbers in a run.
-func checkTimes(r results.Run) error {
-	check := func(name string, v float64) error {
+// checkTimes rejects out-of-range numbers in a run (without allocating
+// unless one is found).
+func checkTimes(r *results.Run) error {
+	var errs []error
+	check := func(name string, v float64) {
 		if v > maxAbsMS || v < -maxAbsMS {
-			return fmt.Errorf("%s = %g is out of range (|v| ≤ %g)", name, v, maxAbsMS)
+			errs = append(errs, fmt.Errorf("%s = %g is out of range (|v| ≤ %g)", name, v, maxAbsMS))
 		}
-		return nil
 	}
-	opt := func(name string, v *float64) error {
-		if v == nil {
-			return nil
+	opt := func(name string, v *float64) {
+		if v != nil {
+			check(name, *v)
 		}
-		return check(name, *v)
 	}
-	errs := []error{
-		check("pauseMS", r.PauseMS), check("cycleOverheadMS", r.CycleOverheadMS), check("apiLatencyMS", r.APILatencyMS),
-		check("endMS", r.EndMS), check("impairment.lossPct", r.Impairment.LossPct),
-		opt("impairment.achievedLossPct", r.Impairment.AchievedLossPct),
-		opt("pod.scheduledMS", r.Pod.ScheduledMS), opt("pod.startedMS", r.Pod.StartedMS),
-		opt("pod.readyMS", r.Pod.ReadyMS), opt("pod.containerStartMS", r.Pod.ContainerStartMS), opt("pod.leaveMS", r.Pod.LeaveMS),
-	}
-	for _, p := range r.Peers {
-		errs = append(errs, opt("discoveredMS", p.DiscoveredMS), opt("reverseMS", p.ReverseMS), opt("goneMS", p.GoneMS),
-			opt("truthMS", p.TruthMS), opt("truthSendMS", p.TruthSendMS))
-		for _, f := range p.Flaps {
-			errs = append(errs, check("flaps.deletedMS", f.DeletedMS), opt("flaps.readdedMS", f.ReaddedMS))
+	check("pauseMS", r.PauseMS)
+	check("cycleOverheadMS", r.CycleOverheadMS)
+	check("apiLatencyMS", r.APILatencyMS)
+	check("endMS", r.EndMS)
+	check("impairment.lossPct", r.Impairment.LossPct)
+	opt("impairment.achievedLossPct", r.Impairment.AchievedLossPct)
+	opt("pod.scheduledMS", r.Pod.ScheduledMS)
+	opt("pod.startedMS", r.Pod.StartedMS)
+	opt("pod.readyMS", r.Pod.ReadyMS)
+	opt("pod.containerStartMS", r.Pod.ContainerStartMS)
+	opt("pod.leaveMS", r.Pod.LeaveMS)
+	for i := range r.Peers {
+		p := &r.Peers[i]
+		opt("discoveredMS", p.DiscoveredMS)
+		opt("reverseMS", p.ReverseMS)
+		opt("goneMS", p.GoneMS)
+		opt("truthMS", p.TruthMS)
+		opt("truthSendMS", p.TruthSendMS)
+		for j := range p.Flaps {
+			check("flaps.deletedMS", p.Flaps[j].DeletedMS)
+			opt("flaps.readdedMS", p.Flaps[j].ReaddedMS)
 		}
 	}
 	return errors.Join(errs...)

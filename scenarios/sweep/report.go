@@ -2,6 +2,8 @@ package sweep
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -10,6 +12,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/fluidos-lab/testbed/results"
 	"github.com/fluidos-lab/testbed/results/compare"
 	"github.com/fluidos-lab/testbed/results/plot"
 	"github.com/fluidos-lab/testbed/results/stats"
@@ -43,40 +46,79 @@ type Report struct {
 	Files  []string `json:"files"`
 	// Incomplete lists cells without a campaign yet.
 	Incomplete []string `json:"incomplete,omitempty"`
+	// Warnings are the readers' warnings about the cells' campaigns, each
+	// naming its runs.jsonl and line.
+	Warnings []string `json:"warnings,omitempty"`
 }
 
-// Collect analyses every cell campaign of the sweep in dir.
-func Collect(dir string) (*Report, map[Cell]*store.Campaign, error) {
+// cellDir returns the campaign directory of a cell of the sweep in dir,
+// refusing a recorded directory that leaves the sweep directory.
+func cellDir(dir string, cs CellState) (string, error) {
+	if !filepath.IsLocal(cs.Dir) {
+		return "", fmt.Errorf("cell %s: %s records the directory %q, which is not inside the sweep directory %s", cs.Cell, FileState, cs.Dir, dir)
+	}
+	return filepath.Join(dir, cs.Dir), nil
+}
+
+// collected is one cell with a campaign.
+type collected struct {
+	dir  string
+	camp *store.Campaign
+}
+
+func collect(dir string) (*Report, map[Cell]collected, error) {
 	st, err := ReadState(dir)
 	if err != nil {
 		return nil, nil, err
 	}
 	rep := &Report{Sweep: st.Name}
-	camps := map[Cell]*store.Campaign{}
+	cells := map[Cell]collected{}
 	for _, cs := range st.Cells {
-		cdir := filepath.Join(dir, cs.Dir)
+		cdir, err := cellDir(dir, cs)
+		if err != nil {
+			return nil, nil, err
+		}
 		if _, err := os.Stat(filepath.Join(cdir, store.FileManifest)); err != nil {
 			rep.Incomplete = append(rep.Incomplete, cs.Cell.String())
 			continue
 		}
-		camp, err := store.Read(cdir)
+		sum, camp, err := stats.AnalyzeDir(cdir)
 		if err != nil {
 			return nil, nil, fmt.Errorf("cell %s: %w", cs.Cell, err)
 		}
-		camps[cs.Cell] = camp
-		rep.Points = append(rep.Points, Points(cs.Cell, camp)...)
+		cells[cs.Cell] = collected{dir: cdir, camp: camp}
+		rep.Warnings = append(rep.Warnings, camp.Warnings...)
+		rep.Points = append(rep.Points, points(cs.Cell, camp.Manifest, sum)...)
+	}
+	return rep, cells, nil
+}
+
+// Collect analyses every cell campaign of the sweep in dir, streaming each
+// (stats.AnalyzeDir). The returned campaigns carry their manifest and
+// warnings, not their runs (stream those with store.Scan).
+func Collect(dir string) (*Report, map[Cell]*store.Campaign, error) {
+	rep, cells, err := collect(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	camps := make(map[Cell]*store.Campaign, len(cells))
+	for c, cc := range cells {
+		camps[c] = cc.camp
 	}
 	return rep, camps, nil
 }
 
-// Points are the sweep points of one cell's campaign.
+// Points are the sweep points of one cell's campaign (held in memory).
 func Points(c Cell, camp *store.Campaign) []Point {
-	sum := stats.Analyze(camp)
-	deadline := 2 * camp.Manifest.AnnounceIntervalMS
+	return points(c, camp.Manifest, stats.Analyze(camp))
+}
+
+func points(c Cell, m results.Manifest, sum *stats.Summary) []Point {
+	deadline := 2 * m.AnnounceIntervalMS
 	var out []Point
 	for _, cs := range sum.Conditions {
 		p := Point{Cell: c, Condition: cs.Name, LossPct: cs.RequestedLossPct, Runs: cs.Runs, TimedOut: cs.TimedOutRuns,
-			AllPeers: cs.AllPeers, FirstPeer: cs.FirstPeer, DeadlineMS: deadline, Campaign: camp.Manifest.Campaign}
+			AllPeers: cs.AllPeers, FirstPeer: cs.FirstPeer, DeadlineMS: deadline, Campaign: m.Campaign}
 		if cs.RequestedLossPct == 0 {
 			p.LossPct = cs.Impairment.LossPct
 		}
@@ -94,26 +136,122 @@ func Points(c Cell, camp *store.Campaign) []Point {
 	return out
 }
 
+// MaxFileComponent is the longest input-derived part of a report file name.
+const MaxFileComponent = 64
+
+// checkFileComponent refuses an input-derived name (a protocol from
+// sweep.json) that cannot be part of a file name inside the report
+// directory: empty, longer than MaxFileComponent, "." or "..", with a path
+// separator, NUL or any byte outside [A-Za-z0-9._-], or starting with a dot.
+// Names are refused rather than rewritten, so two protocols can never
+// collide on one file.
+func checkFileComponent(what, name string) error {
+	bad := func(why string) error {
+		return fmt.Errorf("%s %q cannot name a report file: %s", what, name, why)
+	}
+	switch {
+	case name == "":
+		return bad("it is empty")
+	case len(name) > MaxFileComponent:
+		return bad(fmt.Sprintf("it is longer than %d bytes", MaxFileComponent))
+	case strings.ContainsAny(name, "/\\"):
+		return bad("it contains a path separator")
+	case strings.ContainsRune(name, 0):
+		return bad("it contains a NUL byte")
+	case strings.Contains(name, ".."):
+		return bad(`it contains ".."`)
+	case name[0] == '.':
+		return bad("it starts with a dot")
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return bad(fmt.Sprintf("it contains %q (use letters, digits, '.', '_' and '-')", r))
+		}
+	}
+	return nil
+}
+
+// writeFileIn writes data to name inside root atomically (temp file in the
+// same directory, fsync, rename, fsync of the directory): every write goes
+// through the os.Root, so no name (nor a symlink planted in the directory)
+// can make it land outside.
+func writeFileIn(root *os.Root, name string, data []byte) error {
+	if !filepath.IsLocal(name) || filepath.Base(name) != name {
+		return fmt.Errorf("writing %s in %s: not a plain file name", name, root.Name())
+	}
+	var rnd [8]byte
+	if _, err := rand.Read(rnd[:]); err != nil {
+		return err
+	}
+	tmp := "." + name + ".tmp-" + hex.EncodeToString(rnd[:])
+	f, err := root.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o644)
+	if err != nil {
+		return fmt.Errorf("writing %s: %w", filepath.Join(root.Name(), name), err)
+	}
+	fail := func(err error) error {
+		f.Close()
+		root.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", filepath.Join(root.Name(), name), err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		root.Remove(tmp)
+		return fmt.Errorf("writing %s: %w", filepath.Join(root.Name(), name), err)
+	}
+	if err := root.Rename(tmp, name); err != nil {
+		root.Remove(tmp)
+		return fmt.Errorf("renaming into %s: %w", filepath.Join(root.Name(), name), err)
+	}
+	d, err := root.Open(".")
+	if err != nil {
+		return fmt.Errorf("syncing %s: %w", root.Name(), err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("syncing %s: %w", root.Name(), err)
+	}
+	return nil
+}
+
 // WriteReport writes dir/report/: summary.json, report.md and, per
 // protocol, SVG plots of median and p90 against cluster count (one line per
-// condition) for allPeers and firstPeer, and of responsiveness.
+// condition) for allPeers and firstPeer, and of responsiveness. Every file
+// is written through an os.Root of dir/report, and a protocol name that
+// cannot be a file name (checkFileComponent) is an error.
 func WriteReport(ctx context.Context, dir string) (*Report, error) {
-	rep, _, err := Collect(dir)
+	rep, _, err := collect(dir)
 	if err != nil {
 		return nil, err
-	}
-	out := filepath.Join(dir, DirReport)
-	if err := os.MkdirAll(out, 0o755); err != nil {
-		return nil, fmt.Errorf("creating %s: %w", out, err)
 	}
 	byProto := map[string][]Point{}
 	var protos []string
 	for _, p := range rep.Points {
 		if _, ok := byProto[p.Protocol]; !ok {
+			if err := checkFileComponent("sweep "+rep.Sweep+": cell protocol", p.Protocol); err != nil {
+				return nil, err
+			}
 			protos = append(protos, p.Protocol)
 		}
 		byProto[p.Protocol] = append(byProto[p.Protocol], p)
 	}
+	top, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("opening sweep directory: %w", err)
+	}
+	defer top.Close()
+	if err := top.MkdirAll(DirReport, 0o755); err != nil {
+		return nil, fmt.Errorf("creating %s: %w", filepath.Join(dir, DirReport), err)
+	}
+	out, err := top.OpenRoot(DirReport)
+	if err != nil {
+		return nil, fmt.Errorf("opening %s: %w", filepath.Join(dir, DirReport), err)
+	}
+	defer out.Close()
 	for _, proto := range protos {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -137,7 +275,7 @@ func WriteReport(ctx context.Context, dir string) (*Report, error) {
 				return nil, fmt.Errorf("sweep %s: rendering %s: %w", rep.Sweep, metric, err)
 			}
 			name := fmt.Sprintf("sweep-%s-%s.svg", proto, metric)
-			if err := store.WriteFileAtomic(filepath.Join(out, name), svg); err != nil {
+			if err := writeFileIn(out, name, svg); err != nil {
 				return nil, err
 			}
 			rep.Files = append(rep.Files, filepath.Join(DirReport, name))
@@ -147,13 +285,13 @@ func WriteReport(ctx context.Context, dir string) (*Report, error) {
 			return nil, fmt.Errorf("sweep %s: plotting responsiveness: %w", rep.Sweep, err)
 		}
 		name := fmt.Sprintf("sweep-%s-responsiveness.svg", proto)
-		if err := store.WriteFileAtomic(filepath.Join(out, name), svg); err != nil {
+		if err := writeFileIn(out, name, svg); err != nil {
 			return nil, err
 		}
 		rep.Files = append(rep.Files, filepath.Join(DirReport, name))
 	}
 	md := Markdown(rep)
-	if err := store.WriteFileAtomic(filepath.Join(out, "report.md"), []byte(md)); err != nil {
+	if err := writeFileIn(out, "report.md", []byte(md)); err != nil {
 		return nil, err
 	}
 	rep.Files = append(rep.Files, filepath.Join(DirReport, "report.md"), filepath.Join(DirReport, "summary.json"))
@@ -161,7 +299,7 @@ func WriteReport(ctx context.Context, dir string) (*Report, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding the sweep summary: %w", err)
 	}
-	if err := store.WriteFileAtomic(filepath.Join(out, "summary.json"), append(b, '\n')); err != nil {
+	if err := writeFileIn(out, "summary.json", append(b, '\n')); err != nil {
 		return nil, err
 	}
 	return rep, nil
@@ -269,13 +407,19 @@ func (s *SweepComparison) Significant() []string {
 }
 
 // CompareSweeps compares every cell the two sweeps share and checks rules
-// on each cell's comparison.
+// on each cell's comparison, streaming each cell's campaigns
+// (compare.Dirs). Zero Alpha and Bootstrap in o take their defaults; other
+// invalid options are an error (compare.Options.Validate).
 func CompareSweeps(baseDir, candDir string, o compare.Options, rules []compare.Threshold) (*SweepComparison, error) {
-	_, base, err := Collect(baseDir)
+	o = o.WithDefaults()
+	if err := o.Validate(); err != nil {
+		return nil, err
+	}
+	_, base, err := collect(baseDir)
 	if err != nil {
 		return nil, fmt.Errorf("baseline: %w", err)
 	}
-	_, cand, err := Collect(candDir)
+	_, cand, err := collect(candDir)
 	if err != nil {
 		return nil, fmt.Errorf("candidate: %w", err)
 	}
@@ -301,7 +445,10 @@ func CompareSweeps(baseDir, candDir string, o compare.Options, rules []compare.T
 			out.Unmatched = append(out.Unmatched, c.String()+" (baseline only)")
 			continue
 		}
-		cmp := compare.Campaigns(base[c], cc, o)
+		cmp, err := compare.Dirs(base[c].dir, cc.dir, o)
+		if err != nil {
+			return nil, fmt.Errorf("cell %s: %w", c, err)
+		}
 		out.Cells = append(out.Cells, CellComparison{Cell: c, Comparison: cmp, Breaches: cmp.Check(rules)})
 	}
 	sort.Strings(out.Unmatched)

@@ -378,7 +378,7 @@ func TestCompareSweeps(t *testing.T) {
 	if _, err := newSweeper(&fakeLab{}, &fakeWorkloads{}, &fakeRunner{shiftMS: 8000}).Run(context.Background(), slow); err != nil {
 		t.Fatal(err)
 	}
-	rules, err := compare.ParseThresholds("t.yaml", []byte("- metric: allPeers\n  stat: median\n  maxRegressionPct: 10\n"))
+	rules, err := compare.ParseThresholds("t.yaml", []byte("apiVersion: testbed.dev/v1alpha1\nkind: Thresholds\nrules:\n  - metric: allPeers\n    stat: median\n    maxRegressionPct: 10\n"))
 	if err != nil {
 		t.Fatal(err)
 	}
