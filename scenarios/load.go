@@ -25,7 +25,6 @@ const (
 var (
 	dnsLabel  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 	fieldPath = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
-	quoted    = regexp.MustCompile(`"([^"]+)"`)
 	netemRate = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps)$`)
 )
 
@@ -102,21 +101,7 @@ func resolve(file string, f *File, l *yamlfile.Document) (*Scenario, yamlfile.Er
 		add("runTimeout", fmt.Sprintf("runTimeout %s is shorter than the announce interval %s", s.RunTimeout, p.AnnounceInterval), "allow several announce intervals, e.g. 40s")
 	}
 
-	switch f.Phase.Mode {
-	case "", PhaseRandom:
-		s.Phase = PhaseRandom
-		s.PhaseMax = durOr(f.Phase.Max, p.AnnounceInterval)
-		if s.PhaseMax < 0 {
-			add("phase.max", "phase.max is negative", "")
-		}
-	case PhaseAligned:
-		s.Phase = PhaseAligned
-		if f.Phase.Max != nil {
-			add("phase.max", "phase.max applies only to phase.mode random", "remove phase.max or use mode random")
-		}
-	default:
-		add("phase.mode", fmt.Sprintf("unknown phase mode %q", f.Phase.Mode), "use random (default) or aligned")
-	}
+	errs = append(errs, resolvePhase(&f.Phase, p, s, l)...)
 
 	if f.Seed != nil {
 		s.Seed, s.SeedGiven = *f.Seed, true
@@ -168,6 +153,39 @@ func resolve(file string, f *File, l *yamlfile.Document) (*Scenario, yamlfile.Er
 		}
 	}
 	return s, errs
+}
+
+// resolvePhase sets the run phase: random (a uniform pause of at most
+// phase.max) or aligned, also written fixed-cycle (each start a fixed cycle
+// phase.cycle after the previous run's end).
+func resolvePhase(f *PhaseFile, p Protocol, s *Scenario, l *yamlfile.Document) yamlfile.ErrorList {
+	var errs yamlfile.ErrorList
+	add := func(path, msg, fix string) { errs = append(errs, l.Error(path, msg, fix)) }
+	switch f.Mode {
+	case "", PhaseRandom:
+		s.Phase = PhaseRandom
+		s.PhaseMax = durOr(f.Max, p.AnnounceInterval)
+		if s.PhaseMax < 0 {
+			add("phase.max", "phase.max is negative", "")
+		}
+		if f.Cycle != nil {
+			add("phase.cycle", "phase.cycle applies only to phase.mode aligned", "remove phase.cycle or use mode aligned")
+		}
+	case PhaseAligned, PhaseFixedCycle:
+		s.Phase = PhaseAligned
+		if f.Max != nil {
+			add("phase.max", "phase.max applies only to phase.mode random", "remove phase.max or use mode random")
+		}
+		if f.Cycle != nil {
+			s.PhaseCycle = *f.Cycle
+			if s.PhaseCycle <= 0 {
+				add("phase.cycle", "phase.cycle must be positive", "give C, e.g. 7s, or leave it out to derive it from the first reset")
+			}
+		}
+	default:
+		add("phase.mode", fmt.Sprintf("unknown phase mode %q", f.Mode), "use random (default) or aligned (also written fixed-cycle)")
+	}
+	return errs
 }
 
 func resolveProtocol(f *ProtocolFile, l *yamlfile.Document) (Protocol, yamlfile.ErrorList) {

@@ -122,6 +122,8 @@ conditions:
 		{"custom on preset", strings.Replace(minimal, "preset: network-manager", "preset: network-manager\n  custom: {identityField: a}", 1), []string{"protocol.custom applies only to preset custom"}},
 		{"timeout below interval", minimal + "runTimeout: 1s\n", []string{"shorter than the announce interval"}},
 		{"aligned with max", minimal + "phase: {mode: aligned, max: 1s}\n", []string{"phase.max applies only"}},
+		{"random with cycle", minimal + "phase: {mode: random, cycle: 7s}\n", []string{"phase.cycle applies only to phase.mode aligned"}},
+		{"aligned with zero cycle", minimal + "phase: {mode: fixed-cycle, cycle: 0s}\n", []string{"phase.cycle must be positive"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -136,6 +138,31 @@ conditions:
 				if !strings.Contains(err.Error(), w) {
 					t.Errorf("error lacks %q:\n%v", w, err)
 				}
+			}
+		})
+	}
+}
+
+func TestLoadPhase(t *testing.T) {
+	cases := []struct {
+		name, phase string
+		mode        string
+		cycle, max  time.Duration
+	}{
+		{"default", "", PhaseRandom, 0, 5 * time.Second},
+		{"random max", "phase: {mode: random, max: 2s}\n", PhaseRandom, 0, 2 * time.Second},
+		{"aligned derived cycle", "phase: {mode: aligned}\n", PhaseAligned, 0, 0},
+		{"aligned cycle", "phase: {mode: aligned, cycle: 7s}\n", PhaseAligned, 7 * time.Second, 0},
+		{"fixed-cycle alias", "phase: {mode: fixed-cycle, cycle: 6500ms}\n", PhaseAligned, 6500 * time.Millisecond, 0},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			s, err := LoadBytes("m.yaml", []byte(minimal+tc.phase))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.Phase != tc.mode || s.PhaseCycle != tc.cycle || s.PhaseMax != tc.max {
+				t.Errorf("phase %q cycle %s max %s, want %q %s %s", s.Phase, s.PhaseCycle, s.PhaseMax, tc.mode, tc.cycle, tc.max)
 			}
 		})
 	}

@@ -82,10 +82,15 @@ type PeerResourceFile struct {
 
 // PhaseFile selects the run phase.
 type PhaseFile struct {
-	// Mode is random (a uniform 0..Max pause before each start) or aligned.
+	// Mode is random (a uniform 0..Max pause before each start) or aligned
+	// (also written fixed-cycle): each start is scheduled a fixed cycle C
+	// after the end of the previous run, as in the reference study.
 	Mode string `yaml:"mode,omitempty"`
 	// Max is T for the random pause (default: the announce interval).
 	Max *time.Duration `yaml:"max,omitempty"`
+	// Cycle is C for aligned (default: delayBetweenRuns plus the reset
+	// bound measured on the campaign's first run).
+	Cycle *time.Duration `yaml:"cycle,omitempty"`
 }
 
 // ConditionFile is one impairment setting.
@@ -123,6 +128,8 @@ const (
 const (
 	PhaseRandom  = "random"
 	PhaseAligned = "aligned"
+	// PhaseFixedCycle is accepted for aligned in scenario files.
+	PhaseFixedCycle = "fixed-cycle"
 )
 
 // Impairment targets.
@@ -159,7 +166,9 @@ type Scenario struct {
 	RunTimeout       time.Duration
 	Phase            string
 	PhaseMax         time.Duration
-	Seed             int64
+	// PhaseCycle is C of the aligned phase; 0 means measured (see PhaseFile).
+	PhaseCycle time.Duration
+	Seed       int64
 	// SeedGiven is false when the seed was drawn at load time.
 	SeedGiven    bool
 	Measurements []string

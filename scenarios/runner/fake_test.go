@@ -118,7 +118,9 @@ type fakeLab struct {
 	mu sync.Mutex
 	// onStart is called (outside any fake lock) when node A's pod starts.
 	onStart func(l *fakeLab)
-	// startDelay is added to the clock when A's pod starts, before onStart.
+	// onStop is called (inside the DaemonSet patch, so inside the reset)
+	// when node A is disabled.
+	onStop  func(l *fakeLab)
 	starts  int
 	patches []string
 	uid     int
@@ -143,6 +145,12 @@ func newFakeLab(t testing.TB, clk *testClock, names ...string) *fakeLab {
 			l.mu.Unlock()
 			tr := l.kube[cluster].Tracker()
 			if strings.Contains(p, `"true"`) {
+				l.mu.Lock()
+				stop := l.onStop
+				l.mu.Unlock()
+				if stop != nil && cluster == l.names[0] {
+					stop(l)
+				}
 				pods, _ := tr.List(corev1.SchemeGroupVersion.WithResource("pods"), corev1.SchemeGroupVersion.WithKind("Pod"), agentNS)
 				for _, po := range pods.(*corev1.PodList).Items {
 					_ = tr.Delete(corev1.SchemeGroupVersion.WithResource("pods"), agentNS, po.Name)
@@ -277,6 +285,6 @@ func testScenario(runs, warmup int, conds ...scenarios.Condition) *scenarios.Sce
 		conds = []scenarios.Condition{{Name: "loss-0", Runs: runs, Warmup: warmup, Target: scenarios.TargetPeers}}
 	}
 	return &scenarios.Scenario{Name: "t", NodeA: "a", Protocol: scenarios.Presets()[scenarios.PresetReferenceAgent],
-		Phase: scenarios.PhaseAligned, RunTimeout: 40 * time.Second, Seed: 1, Measurements: []string{scenarios.MeasureDiscovery, scenarios.MeasureReverse},
+		Phase: scenarios.PhaseRandom, RunTimeout: 40 * time.Second, Seed: 1, Measurements: []string{scenarios.MeasureDiscovery, scenarios.MeasureReverse},
 		Conditions: conds}
 }

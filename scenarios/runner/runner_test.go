@@ -143,7 +143,7 @@ func TestRunSequencing(t *testing.T) {
 		if run.Pod.ScheduledMS == nil || run.Pod.ReadyMS == nil || run.Pod.StartedMS == nil || *run.Pod.ReadyMS != 0 {
 			t.Errorf("run %d pod timeline %+v", i, run.Pod)
 		}
-		if run.Phase != scenarios.PhaseAligned || run.PauseMS != 0 || run.Impairment.Backend != impair.BackendNone {
+		if run.Phase != scenarios.PhaseRandom || run.PauseMS != 0 || run.Cycle != nil || run.Impairment.Backend != impair.BackendNone {
 			t.Errorf("run %d phase %s pause %v impairment %+v", i, run.Phase, run.PauseMS, run.Impairment)
 		}
 	}
@@ -161,7 +161,7 @@ func TestRunSequencing(t *testing.T) {
 		t.Errorf("A left disabled: %v %v", ds.Spec.Template.Spec.NodeSelector, err)
 	}
 	c, _ := store.Read(dir)
-	if c.Manifest.Ended.IsZero() || c.Manifest.Seed != 1 || len(c.Manifest.Peers) != 2 || c.Manifest.AnnounceIntervalMS != 5000 || len(c.Manifest.Warnings) == 0 {
+	if c.Manifest.Ended.IsZero() || c.Manifest.Seed != 1 || len(c.Manifest.Peers) != 2 || c.Manifest.AnnounceIntervalMS != 5000 || len(c.Manifest.Warnings) != 0 || c.Manifest.Phase != scenarios.PhaseRandom {
 		t.Errorf("manifest %+v", c.Manifest)
 	}
 }
