@@ -21,31 +21,52 @@ func (t *Topology) Plan() (*Plan, error) {
 	if errs := t.validate(); len(errs) > 0 {
 		return nil, errs.Err()
 	}
-	names := t.clusterNames()
-	env := t.env
-
 	p := &Plan{Name: t.Metadata.Name, File: t.file}
+	p.StateDir = t.planStateDir()
+	p.Network = t.planNetwork()
+
+	// Charts (topology-level copies carry global values only).
+	charts := t.chartPlans()
+	p.Macvlan = t.planMacvlan(charts)
+	p.Multus = t.planMultus()
+	p.CNIPlugins = t.planCNIPlugins()
+	p.Fluidos, p.ExtraCharts = splitCharts(charts)
+	p.Images = append([]string(nil), t.Images...)
+	p.Parallelism, p.Retries = t.planProvisioning()
+
+	t.planClusters(p, charts)
+	return p, nil
+}
+
+// planStateDir is <stateDir or the environment's state root>/<name>.
+func (t *Topology) planStateDir() string {
 	root := t.StateDir
 	if root == "" {
-		root = env.StateRoot
+		root = t.env.StateRoot
 	}
-	p.StateDir = filepath.Join(root, t.Metadata.Name)
+	return filepath.Join(root, t.Metadata.Name)
+}
 
-	// Network.
-	p.Network = NetworkPlan{
+// planNetwork resolves the shared Docker network, defaulting the gateway to
+// the first address of the subnet.
+func (t *Topology) planNetwork() NetworkPlan {
+	n := NetworkPlan{
 		Name:              or(t.Network.Name, "testbed-"+t.Metadata.Name),
 		Subnet:            or(t.Network.Subnet, DefaultNetworkSubnet),
 		Gateway:           t.Network.Gateway,
 		MulticastSnooping: t.Network.MulticastSnooping != nil && *t.Network.MulticastSnooping,
 		MTU:               t.Network.MTU,
 	}
-	netPrefix := netip.MustParsePrefix(p.Network.Subnet)
-	if p.Network.Gateway == "" {
-		p.Network.Gateway = netPrefix.Addr().Next().String()
+	netPrefix := netip.MustParsePrefix(n.Subnet)
+	if n.Gateway == "" {
+		n.Gateway = netPrefix.Addr().Next().String()
 	}
+	return n
+}
 
-	// Charts (topology-level copies carry global values only).
-	charts := t.chartPlans()
+// planMacvlan resolves the macvlan network; the NAD goes into the declared
+// namespaces, else into every chart's namespace, else into default.
+func (t *Topology) planMacvlan(charts []ChartPlan) MacvlanPlan {
 	var nadNS []string
 	for _, c := range charts {
 		nadNS = appendUnique(nadNS, c.Namespace)
@@ -56,7 +77,7 @@ func (t *Topology) Plan() (*Plan, error) {
 	if nadNS == nil {
 		nadNS = []string{"default"}
 	}
-	p.Macvlan = MacvlanPlan{
+	return MacvlanPlan{
 		Master:        or(t.Macvlan.Master, DefaultMacvlanMaster),
 		Mode:          or(t.Macvlan.Mode, DefaultMacvlanMode),
 		Subnet:        or(t.Macvlan.Subnet, DefaultMacvlanSubnet),
@@ -64,98 +85,143 @@ func (t *Topology) Plan() (*Plan, error) {
 		NADName:       or(t.Macvlan.NADName, DefaultNADName),
 		NADNamespaces: nadNS,
 	}
+}
+
+// planMultus pins Multus; the environment's image wins over the topology's.
+func (t *Topology) planMultus() MultusPlan {
 	multusVersion := or(t.Multus.Version, DefaultMultusVersion)
-	p.Multus = MultusPlan{Version: multusVersion, Image: or(env.MultusImage, or(t.Multus.Image, defaultMultusImage(multusVersion)))}
+	return MultusPlan{Version: multusVersion, Image: or(t.env.MultusImage, or(t.Multus.Image, defaultMultusImage(multusVersion)))}
+}
+
+// planCNIPlugins pins the CNI plugins release; the environment's tarball
+// wins over the topology's.
+func (t *Topology) planCNIPlugins() CNIPlan {
 	cniVersion := or(t.CNIPlugins.Version, DefaultCNIVersion)
-	p.CNIPlugins = CNIPlan{
+	return CNIPlan{
 		Version: cniVersion,
 		URL:     or(t.CNIPlugins.URL, defaultCNIURL(cniVersion)),
 		SHA256:  t.CNIPlugins.SHA256,
-		Tarball: or(env.CNIPluginsTarball, t.CNIPlugins.Tarball),
+		Tarball: or(t.env.CNIPluginsTarball, t.CNIPlugins.Tarball),
 		Plugins: []string{"macvlan", "host-local", "static"},
 	}
+}
+
+// splitCharts separates the FLUIDOS chart (nil when absent) from the extra
+// charts, keeping their order.
+func splitCharts(charts []ChartPlan) (fluidos *ChartPlan, extra []ChartPlan) {
 	for _, c := range charts {
 		if c.Name == FluidosChartName {
 			c := c
-			p.Fluidos = &c
+			fluidos = &c
 		} else {
-			p.ExtraCharts = append(p.ExtraCharts, c)
+			extra = append(extra, c)
 		}
 	}
-	p.Images = append([]string(nil), t.Images...)
-	p.Parallelism = env.CPUs
-	p.Retries = DefaultRetries
+	return fluidos, extra
+}
+
+// planProvisioning returns the parallelism (the number of CPUs unless set,
+// at least 1) and the number of retries.
+func (t *Topology) planProvisioning() (parallelism, retries int) {
+	parallelism = t.env.CPUs
+	retries = DefaultRetries
 	if pr := t.Provisioning; pr != nil {
 		if pr.Parallelism > 0 {
-			p.Parallelism = pr.Parallelism
+			parallelism = pr.Parallelism
 		}
 		if pr.Retries != nil {
-			p.Retries = *pr.Retries
+			retries = *pr.Retries
 		}
 	}
-	if p.Parallelism < 1 {
-		p.Parallelism = 1
+	if parallelism < 1 {
+		parallelism = 1
 	}
+	return parallelism, retries
+}
 
+// planClusters appends one ClusterPlan per cluster to p, in topology order,
+// and adds their footprint (plus one per distinct node image) to p.Estimate.
+// p.Network, p.Macvlan and p.StateDir must be resolved already.
+func (t *Topology) planClusters(p *Plan, charts []ChartPlan) {
 	pool := netip.MustParsePrefix(p.Macvlan.Subnet).Addr().As4()
 	poolBase := uint32(pool[0])<<24 | uint32(pool[1])<<16 | uint32(pool[2])<<8
-	defaultImage := or(env.NodeImage, or(t.Clusters.NodeImage, DefaultNodeImage))
+	defaultImage := or(t.env.NodeImage, or(t.Clusters.NodeImage, DefaultNodeImage))
 	nodeImages := map[string]bool{}
-	for i, name := range names {
-		idx := i + 1
-		sub := poolBase + uint32(i)<<8
-		octets := [3]int{int(sub >> 24), int(sub >> 16 & 0xff), int(sub >> 8 & 0xff)}
-		base := fmt.Sprintf("%d.%d.%d", octets[0], octets[1], octets[2])
-		cm := ClusterMacvlan{
-			Subnet:     base + ".0/24",
-			RangeStart: base + "." + strconv.Itoa(MacvlanHostOctet),
-			RangeEnd:   base + "." + strconv.Itoa(MacvlanHostOctet),
-			Octets:     octets,
-		}
-		cp := ClusterPlan{
-			Name:          name,
-			Index:         idx,
-			NodeImage:     defaultImage,
-			Kubeconfig:    filepath.Join(p.StateDir, "kubeconfig", name),
-			LogDir:        filepath.Join(p.StateDir, "logs", name),
-			PodSubnet:     or(t.Clusters.PodSubnet, DefaultPodSubnet),
-			ServiceSubnet: or(t.Clusters.ServiceSubnet, DefaultServiceSubnet),
-			Macvlan:       cm,
-		}
-		if o, ok := t.Clusters.Overrides[name]; ok && o.NodeImage != "" {
-			cp.NodeImage = o.NodeImage
-		}
+	for i, name := range t.clusterNames() {
+		cp := t.planCluster(p, charts, name, i+1, clusterMacvlan(poolBase, i), defaultImage)
 		nodeImages[cp.NodeImage] = true
-		dynamic := "dynamic in " + p.Network.Subnet
-		cp.Nodes = append(cp.Nodes, NodePlan{Name: name + "-control-plane", Role: "control-plane", Address: dynamic})
-		for w := 1; w <= t.workersFor(name); w++ {
-			suffix := "-worker"
-			if w > 1 {
-				suffix += strconv.Itoa(w)
-			}
-			cp.Nodes = append(cp.Nodes, NodePlan{Name: name + suffix, Role: "worker", Address: dynamic})
-		}
-		for _, c := range charts {
-			c.Values = t.clusterValues(c, name, idx, cm, p.Macvlan)
-			c.Images = append([]string(nil), c.Images...)
-			cp.Charts = append(cp.Charts, c)
-		}
 		p.Clusters = append(p.Clusters, cp)
-
-		for _, n := range cp.Nodes {
-			if n.Role == "control-plane" {
-				p.Estimate.MemoryMiB += estControlPlaneMemMiB
-				p.Estimate.CPUCores += estControlPlaneCPU
-				p.Estimate.DiskMiB += estControlPlaneDiskMiB
-			} else {
-				p.Estimate.MemoryMiB += estWorkerMemMiB
-				p.Estimate.CPUCores += estWorkerCPU
-				p.Estimate.DiskMiB += estWorkerDiskMiB
-			}
-		}
+		p.Estimate.add(cp.Nodes)
 	}
 	p.Estimate.DiskMiB += estNodeImageDiskMiB * len(nodeImages)
-	return p, nil
+}
+
+// clusterMacvlan is the i-th (0-based) /24 of the macvlan pool starting at
+// poolBase, with the cluster's single host address.
+func clusterMacvlan(poolBase uint32, i int) ClusterMacvlan {
+	sub := poolBase + uint32(i)<<8
+	octets := [3]int{int(sub >> 24), int(sub >> 16 & 0xff), int(sub >> 8 & 0xff)}
+	base := fmt.Sprintf("%d.%d.%d", octets[0], octets[1], octets[2])
+	return ClusterMacvlan{
+		Subnet:     base + ".0/24",
+		RangeStart: base + "." + strconv.Itoa(MacvlanHostOctet),
+		RangeEnd:   base + "." + strconv.Itoa(MacvlanHostOctet),
+		Octets:     octets,
+	}
+}
+
+// planCluster resolves one cluster (1-based index idx): paths, subnets,
+// node image, nodes and the charts with their per-cluster values.
+func (t *Topology) planCluster(p *Plan, charts []ChartPlan, name string, idx int, cm ClusterMacvlan, defaultImage string) ClusterPlan {
+	cp := ClusterPlan{
+		Name:          name,
+		Index:         idx,
+		NodeImage:     defaultImage,
+		Kubeconfig:    filepath.Join(p.StateDir, "kubeconfig", name),
+		LogDir:        filepath.Join(p.StateDir, "logs", name),
+		PodSubnet:     or(t.Clusters.PodSubnet, DefaultPodSubnet),
+		ServiceSubnet: or(t.Clusters.ServiceSubnet, DefaultServiceSubnet),
+		Macvlan:       cm,
+	}
+	if o, ok := t.Clusters.Overrides[name]; ok && o.NodeImage != "" {
+		cp.NodeImage = o.NodeImage
+	}
+	cp.Nodes = t.clusterNodes(name, "dynamic in "+p.Network.Subnet)
+	for _, c := range charts {
+		c.Values = t.clusterValues(c, name, idx, cm, p.Macvlan)
+		c.Images = append([]string(nil), c.Images...)
+		cp.Charts = append(cp.Charts, c)
+	}
+	return cp
+}
+
+// clusterNodes lists the cluster's control plane then its workers
+// (name-worker, name-worker2, ...), all with the given address text.
+func (t *Topology) clusterNodes(name, address string) []NodePlan {
+	nodes := []NodePlan{{Name: name + "-control-plane", Role: "control-plane", Address: address}}
+	for w := 1; w <= t.workersFor(name); w++ {
+		suffix := "-worker"
+		if w > 1 {
+			suffix += strconv.Itoa(w)
+		}
+		nodes = append(nodes, NodePlan{Name: name + suffix, Role: "worker", Address: address})
+	}
+	return nodes
+}
+
+// add adds the estimated footprint of nodes to r.
+func (r *Resources) add(nodes []NodePlan) {
+	for _, n := range nodes {
+		if n.Role == "control-plane" {
+			r.MemoryMiB += estControlPlaneMemMiB
+			r.CPUCores += estControlPlaneCPU
+			r.DiskMiB += estControlPlaneDiskMiB
+		} else {
+			r.MemoryMiB += estWorkerMemMiB
+			r.CPUCores += estWorkerCPU
+			r.DiskMiB += estWorkerDiskMiB
+		}
+	}
 }
 
 // chartPlans returns the charts in install order with global values.

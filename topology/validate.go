@@ -153,31 +153,52 @@ func (t *Topology) totalNodes(names []string) int {
 	return n
 }
 
+// validateClusters checks the cluster declaration, names, overrides and
+// per-cluster FLUIDOS values, and returns the cluster names (nil when the
+// declaration itself is invalid).
 func (t *Topology) validateClusters(v *validator) []string {
 	c := t.Clusters
-	maxName := maxDNSLabel - maxNodeNameSuffix
 	if c.Workers != nil && (*c.Workers < 0 || *c.Workers > MaxWorkers) {
 		v.add("clusters.workers", fmt.Sprintf("workers %d is out of range", *c.Workers),
 			fmt.Sprintf("use 0..%d (0 = control plane only)", MaxWorkers))
 	}
+	if !t.validateClusterDeclaration(v) {
+		return nil
+	}
+	names := t.clusterNames()
+	seen := t.validateClusterNames(v, names)
+	t.validateOverrides(v, names, seen)
+	for _, k := range sortedKeys(t.Fluidos.ClusterValues) {
+		if _, ok := seen[k]; !ok {
+			v.add("fluidos.clusterValues."+k, fmt.Sprintf("values for unknown cluster %q", k),
+				"use one of the declared cluster names, e.g. "+firstName(names))
+		}
+	}
+	return names
+}
+
+// validateClusterDeclaration checks count, list and namePattern; it reports
+// false when no cluster names can be derived from them.
+func (t *Topology) validateClusterDeclaration(v *validator) bool {
+	c := t.Clusters
 	switch {
 	case c.Count != 0 && len(c.List) > 0:
 		v.add("clusters.list", "clusters.count and clusters.list are both set",
 			"keep either count (with namePattern) or an explicit list")
-		return nil
+		return false
 	case len(c.List) == 0 && c.Count == 0 && v.doc.Has("clusters.count"):
 		v.add("clusters.count", "count 0 is out of range", fmt.Sprintf("use 1..%d clusters", MaxClusters))
-		return nil
+		return false
 	case len(c.List) == 0 && c.Count == 0:
 		v.add("clusters", "no clusters declared", "set clusters.count (e.g. 24) or clusters.list (e.g. [node-01, node-02])")
-		return nil
+		return false
 	case c.Count < 0 || c.Count > MaxClusters:
 		v.add("clusters.count", fmt.Sprintf("count %d is out of range", c.Count), fmt.Sprintf("use 1..%d clusters", MaxClusters))
-		return nil
+		return false
 	case len(c.List) > MaxClusters:
 		v.add("clusters.list", fmt.Sprintf("%d clusters listed, more than %d", len(c.List), MaxClusters),
 			fmt.Sprintf("list at most %d clusters", MaxClusters))
-		return nil
+		return false
 	}
 	if c.NamePattern != "" {
 		if len(c.List) > 0 {
@@ -186,10 +207,18 @@ func (t *Topology) validateClusters(v *validator) []string {
 			strings.Contains(fmt.Sprintf(c.NamePattern, 1), "%!") {
 			v.add("clusters.namePattern", fmt.Sprintf("namePattern %q must contain exactly one integer verb", c.NamePattern),
 				"use e.g. node-%02d (clusters are numbered from 1)")
-			return nil
+			return false
 		}
 	}
-	names := t.clusterNames()
+	return true
+}
+
+// validateClusterNames checks that every name is a unique, short enough
+// DNS-1123 label (one error for a pattern), and returns each first-seen
+// name's position.
+func (t *Topology) validateClusterNames(v *validator, names []string) map[string]int {
+	c := t.Clusters
+	maxName := maxDNSLabel - maxNodeNameSuffix
 	seen := map[string]int{}
 	for i, n := range names {
 		path := "clusters.list[" + strconv.Itoa(i) + "]"
@@ -210,6 +239,13 @@ func (t *Topology) validateClusters(v *validator) []string {
 			break // one error for the pattern is enough
 		}
 	}
+	return seen
+}
+
+// validateOverrides checks, in key order, that each override names a
+// declared cluster (seen) and has valid workers, node image and chart keys.
+func (t *Topology) validateOverrides(v *validator, names []string, seen map[string]int) {
+	c := t.Clusters
 	for _, k := range sortedKeys(c.Overrides) {
 		o := c.Overrides[k]
 		p := "clusters.overrides." + k
@@ -230,13 +266,6 @@ func (t *Topology) validateClusters(v *validator) []string {
 			}
 		}
 	}
-	for _, k := range sortedKeys(t.Fluidos.ClusterValues) {
-		if _, ok := seen[k]; !ok {
-			v.add("fluidos.clusterValues."+k, fmt.Sprintf("values for unknown cluster %q", k),
-				"use one of the declared cluster names, e.g. "+firstName(names))
-		}
-	}
-	return names
 }
 
 func firstName(names []string) string {
@@ -297,18 +326,32 @@ func (v *validator) prefix(path, s, what string) (netip.Prefix, bool) {
 	return p, true
 }
 
+// namedPrefix is a validated address range, named for overlap errors.
+type namedPrefix struct {
+	path, what string
+	p          netip.Prefix
+}
+
+// validateNetworks checks the Docker network, the macvlan network and the
+// cluster CIDRs (sized for clusters and nodes), then that no two overlap.
 func (t *Topology) validateNetworks(v *validator, clusters, nodes int) {
-	type named struct {
-		path, what string
-		p          netip.Prefix
-	}
-	var nets []named
+	var nets []namedPrefix
+	nets = append(nets, t.validateDockerNetwork(v, nodes)...)
+	nets = append(nets, t.validateMacvlan(v, clusters)...)
+	nets = append(nets, t.validateClusterCIDRs(v)...)
+	v.overlaps(nets)
+}
+
+// validateDockerNetwork checks the network section: subnet size for nodes,
+// gateway, name and MTU. It returns the subnet when it parses.
+func (t *Topology) validateDockerNetwork(v *validator, nodes int) []namedPrefix {
+	var nets []namedPrefix
 	subnet := t.Network.Subnet
 	if subnet == "" {
 		subnet = DefaultNetworkSubnet
 	}
 	if p, ok := v.prefix("network.subnet", subnet, "network.subnet"); ok {
-		nets = append(nets, named{"network.subnet", "the Docker network", p})
+		nets = append(nets, namedPrefix{"network.subnet", "the Docker network", p})
 		// Usable: all addresses minus network, broadcast and gateway.
 		usable := new(big.Int).Sub(new(big.Int).Lsh(big.NewInt(1), uint(32-p.Bits())), big.NewInt(3))
 		if p.Bits() > 30 || usable.Cmp(big.NewInt(int64(nodes))) < 0 {
@@ -316,15 +359,7 @@ func (t *Topology) validateNetworks(v *validator, clusters, nodes int) {
 				subnet, maxZero(usable), nodes), "use a larger subnet, e.g. "+largerPrefix(p, nodes+3))
 		}
 		if t.Network.Gateway != "" {
-			gw, err := netip.ParseAddr(t.Network.Gateway)
-			switch {
-			case err != nil || !gw.Is4():
-				v.add("network.gateway", fmt.Sprintf("gateway %q is not an IPv4 address", t.Network.Gateway), "write it like "+p.Addr().Next().String())
-			case !p.Contains(gw):
-				v.add("network.gateway", fmt.Sprintf("gateway %s is outside subnet %s", gw, p), "use an address inside the subnet, e.g. "+p.Addr().Next().String())
-			case gw == p.Addr() || gw == lastAddr(p):
-				v.add("network.gateway", fmt.Sprintf("gateway %s is the network or broadcast address of %s", gw, p), "use e.g. "+p.Addr().Next().String())
-			}
+			v.gateway(t.Network.Gateway, p)
 		}
 	} else if t.Network.Gateway != "" {
 		if _, err := netip.ParseAddr(t.Network.Gateway); err != nil {
@@ -338,14 +373,34 @@ func (t *Topology) validateNetworks(v *validator, clusters, nodes int) {
 	if m := t.Network.MTU; m != 0 && (m < 576 || m > 9216) {
 		v.add("network.mtu", fmt.Sprintf("mtu %d is out of range", m), "use 576..9216, or omit it for Docker's default 1500")
 	}
+	return nets
+}
 
+// gateway checks that gateway is an IPv4 host address inside subnet p.
+func (v *validator) gateway(gateway string, p netip.Prefix) {
+	gw, err := netip.ParseAddr(gateway)
+	switch {
+	case err != nil || !gw.Is4():
+		v.add("network.gateway", fmt.Sprintf("gateway %q is not an IPv4 address", gateway), "write it like "+p.Addr().Next().String())
+	case !p.Contains(gw):
+		v.add("network.gateway", fmt.Sprintf("gateway %s is outside subnet %s", gw, p), "use an address inside the subnet, e.g. "+p.Addr().Next().String())
+	case gw == p.Addr() || gw == lastAddr(p):
+		v.add("network.gateway", fmt.Sprintf("gateway %s is the network or broadcast address of %s", gw, p), "use e.g. "+p.Addr().Next().String())
+	}
+}
+
+// validateMacvlan checks the macvlan section: a pool of one /24 per
+// cluster, mode, interface names, NAD name and namespaces. It returns the
+// pool when it parses.
+func (t *Topology) validateMacvlan(v *validator, clusters int) []namedPrefix {
+	var nets []namedPrefix
 	mv := t.Macvlan
 	msub := mv.Subnet
 	if msub == "" {
 		msub = DefaultMacvlanSubnet
 	}
 	if p, ok := v.prefix("macvlan.subnet", msub, "macvlan.subnet"); ok {
-		nets = append(nets, named{"macvlan.subnet", "the macvlan pool", p})
+		nets = append(nets, namedPrefix{"macvlan.subnet", "the macvlan pool", p})
 		if p.Bits() > 24 {
 			v.add("macvlan.subnet", fmt.Sprintf("macvlan pool %s is smaller than a /24", msub), "use a /24 or larger pool (one /24 per cluster), e.g. 10.100.0.0/16")
 		} else if capacity := 1 << (24 - p.Bits()); clusters > capacity {
@@ -371,21 +426,32 @@ func (t *Topology) validateNetworks(v *validator, clusters, nodes int) {
 	for i, ns := range mv.Namespaces {
 		v.name("macvlan.namespaces["+strconv.Itoa(i)+"]", ns, "namespace", maxDNSLabel)
 	}
+	return nets
+}
 
+// validateClusterCIDRs checks the pod and service CIDRs and returns those
+// that parse.
+func (t *Topology) validateClusterCIDRs(v *validator) []namedPrefix {
+	var nets []namedPrefix
 	pod := t.Clusters.PodSubnet
 	if pod == "" {
 		pod = DefaultPodSubnet
 	}
 	if p, ok := v.prefix("clusters.podSubnet", pod, "podSubnet"); ok {
-		nets = append(nets, named{"clusters.podSubnet", "the pod CIDR", p})
+		nets = append(nets, namedPrefix{"clusters.podSubnet", "the pod CIDR", p})
 	}
 	svc := t.Clusters.ServiceSubnet
 	if svc == "" {
 		svc = DefaultServiceSubnet
 	}
 	if p, ok := v.prefix("clusters.serviceSubnet", svc, "serviceSubnet"); ok {
-		nets = append(nets, named{"clusters.serviceSubnet", "the service CIDR", p})
+		nets = append(nets, namedPrefix{"clusters.serviceSubnet", "the service CIDR", p})
 	}
+	return nets
+}
+
+// overlaps reports every pair of nets that overlap, once per pair.
+func (v *validator) overlaps(nets []namedPrefix) {
 	for i := 0; i < len(nets); i++ {
 		for j := i + 1; j < len(nets); j++ {
 			a, b := nets[i], nets[j]

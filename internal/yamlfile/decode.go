@@ -433,6 +433,9 @@ func (w *walker) mappingValues(n ast.Node) ([]*ast.MappingValueNode, bool) {
 	return nil, false
 }
 
+// walk checks node n (at path) against type t: structs and maps field by
+// field, slices item by item, scalars by kind. Null nodes, aliases,
+// interfaces and self-decoding types are accepted as they are.
 func (w *walker) walk(n ast.Node, t reflect.Type, path string) {
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()
@@ -455,96 +458,127 @@ func (w *walker) walk(n ast.Node, t reflect.Type, path string) {
 	if reflect.PointerTo(t).Implements(unmarshalerType) {
 		return // the type decodes itself, and reports its own errors
 	}
-	wrongType := func(want string) {
-		got := describe(n)
-		switch n.(type) {
-		case *ast.MappingNode, *ast.MappingValueNode, *ast.SequenceNode:
-		default:
-			got += " (" + scalarText(n) + ")"
-		}
-		w.add(pos, path, fmt.Sprintf("expected %s, got %s", want, got), "write "+want+" here")
-	}
 	switch t.Kind() {
 	case reflect.Interface:
 		return
 	case reflect.Struct:
-		values, ok := w.mappingValues(n)
-		if !ok {
-			wrongType("a mapping")
-			return
-		}
-		fields := yamlFields(t)
-		seen := map[string]bool{}
-		for _, mv := range values {
-			key := keyString(mv.Key)
-			kpos := tokenPos(mv.Key.GetToken())
-			p := joinPath(path, key)
-			if seen[key] {
-				w.add(kpos, p, fmt.Sprintf("duplicate field %q", key), "remove one of the two")
-				continue
-			}
-			seen[key] = true
-			w.doc.positions[p] = kpos
-			if key == "<<" {
-				continue
-			}
-			ft, ok := fields[key]
-			if !ok {
-				w.add(kpos, p, fmt.Sprintf("unknown field %q", key), suggest(key, fields))
-				continue
-			}
-			w.walk(mv.Value, ft, p)
-		}
+		w.walkStruct(n, t, pos, path)
 	case reflect.Map:
-		values, ok := w.mappingValues(n)
-		if !ok {
-			wrongType("a mapping")
-			return
-		}
-		seen := map[string]bool{}
-		for _, mv := range values {
-			key := keyString(mv.Key)
-			kpos := tokenPos(mv.Key.GetToken())
-			p := joinPath(path, key)
-			if seen[key] {
-				w.add(kpos, p, fmt.Sprintf("duplicate key %q", key), "remove one of the two")
-				continue
-			}
-			seen[key] = true
-			w.doc.positions[p] = kpos
-			w.walk(mv.Value, t.Elem(), p)
-		}
+		w.walkMap(n, t, pos, path)
 	case reflect.Slice:
-		seq, ok := n.(*ast.SequenceNode)
+		w.walkSlice(n, t, pos, path)
+	default:
+		w.checkScalar(n, t, pos, path)
+	}
+}
+
+// wrongType reports that n (at pos and path) is not the wanted kind of
+// value, quoting the value when it is a scalar.
+func (w *walker) wrongType(n ast.Node, pos Position, path, want string) {
+	got := describe(n)
+	switch n.(type) {
+	case *ast.MappingNode, *ast.MappingValueNode, *ast.SequenceNode:
+	default:
+		got += " (" + scalarText(n) + ")"
+	}
+	w.add(pos, path, fmt.Sprintf("expected %s, got %s", want, got), "write "+want+" here")
+}
+
+// walkStruct checks a mapping against struct t: every key must be one of
+// its yaml fields and appear once; merge keys (<<) are left to the decoder.
+func (w *walker) walkStruct(n ast.Node, t reflect.Type, pos Position, path string) {
+	values, ok := w.mappingValues(n)
+	if !ok {
+		w.wrongType(n, pos, path, "a mapping")
+		return
+	}
+	fields := yamlFields(t)
+	seen := map[string]bool{}
+	for _, mv := range values {
+		key := keyString(mv.Key)
+		kpos := tokenPos(mv.Key.GetToken())
+		p := joinPath(path, key)
+		if seen[key] {
+			w.add(kpos, p, fmt.Sprintf("duplicate field %q", key), "remove one of the two")
+			continue
+		}
+		seen[key] = true
+		w.doc.positions[p] = kpos
+		if key == "<<" {
+			continue
+		}
+		ft, ok := fields[key]
 		if !ok {
-			wrongType("a list")
-			return
+			w.add(kpos, p, fmt.Sprintf("unknown field %q", key), suggest(key, fields))
+			continue
 		}
-		for i, item := range seq.Values {
-			p := path + "[" + strconv.Itoa(i) + "]"
-			w.doc.positions[p] = nodePos(item)
-			w.walk(item, t.Elem(), p)
+		w.walk(mv.Value, ft, p)
+	}
+}
+
+// walkMap checks a mapping against map type t: keys appear once and every
+// value matches the element type.
+func (w *walker) walkMap(n ast.Node, t reflect.Type, pos Position, path string) {
+	values, ok := w.mappingValues(n)
+	if !ok {
+		w.wrongType(n, pos, path, "a mapping")
+		return
+	}
+	seen := map[string]bool{}
+	for _, mv := range values {
+		key := keyString(mv.Key)
+		kpos := tokenPos(mv.Key.GetToken())
+		p := joinPath(path, key)
+		if seen[key] {
+			w.add(kpos, p, fmt.Sprintf("duplicate key %q", key), "remove one of the two")
+			continue
 		}
+		seen[key] = true
+		w.doc.positions[p] = kpos
+		w.walk(mv.Value, t.Elem(), p)
+	}
+}
+
+// walkSlice checks a sequence against slice type t, indexing each item as
+// path[i].
+func (w *walker) walkSlice(n ast.Node, t reflect.Type, pos Position, path string) {
+	seq, ok := n.(*ast.SequenceNode)
+	if !ok {
+		w.wrongType(n, pos, path, "a list")
+		return
+	}
+	for i, item := range seq.Values {
+		p := path + "[" + strconv.Itoa(i) + "]"
+		w.doc.positions[p] = nodePos(item)
+		w.walk(item, t.Elem(), p)
+	}
+}
+
+// checkScalar checks that n is a scalar of t's kind: strings accept any
+// plain scalar, numbers integers (and floats for float kinds), bools only
+// booleans. Other kinds are not checked.
+func (w *walker) checkScalar(n ast.Node, t reflect.Type, pos Position, path string) {
+	switch t.Kind() {
 	case reflect.String:
 		switch n.(type) {
 		case *ast.StringNode, *ast.LiteralNode, *ast.IntegerNode, *ast.FloatNode, *ast.BoolNode:
 		default:
-			wrongType("a string")
+			w.wrongType(n, pos, path, "a string")
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
 		if _, ok := n.(*ast.IntegerNode); !ok {
-			wrongType("an integer")
+			w.wrongType(n, pos, path, "an integer")
 		}
 	case reflect.Float32, reflect.Float64:
 		switch n.(type) {
 		case *ast.IntegerNode, *ast.FloatNode:
 		default:
-			wrongType("a number")
+			w.wrongType(n, pos, path, "a number")
 		}
 	case reflect.Bool:
 		if _, ok := n.(*ast.BoolNode); !ok {
-			wrongType("true or false")
+			w.wrongType(n, pos, path, "true or false")
 		}
 	}
 }
