@@ -7,9 +7,12 @@ import (
 	"strings"
 
 	"golang.org/x/sync/errgroup"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/client-go/dynamic"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/fluidos-lab/testbed/internal/dockernet"
 	"github.com/fluidos-lab/testbed/internal/helm"
@@ -118,6 +121,8 @@ func (p *Provisioner) Status(ctx context.Context, plan *topology.Plan) (*LabStat
 	return st, ctx.Err()
 }
 
+// clusterAPIStatus reads cs's state from its cluster's API: reachability,
+// Multus, the Helm releases and the planned discovery protocols.
 func (p *Provisioner) clusterAPIStatus(ctx context.Context, plan *topology.Plan, cs *ClusterStatus) {
 	ctx, cancel := context.WithTimeout(ctx, 3*p.apiTimeout)
 	defer cancel()
@@ -143,61 +148,88 @@ func (p *Provisioner) clusterAPIStatus(ctx context.Context, plan *topology.Plan,
 		}
 		cs.Releases = rels
 	}
-	type proto struct {
-		name, ns, ds string
-		peers        schema.GroupVersionResource
-		planned      bool
+	for _, pr := range discoveryProtocols(plan) {
+		if !pr.planned {
+			continue
+		}
+		cs.Discovery = append(cs.Discovery, discoveryStatus(ctx, kc, dc, pr, cs))
 	}
+}
+
+// discoveryProto is a discovery protocol status reports: its DaemonSet,
+// the resource counted as its peers, and whether the plan installs it.
+type discoveryProto struct {
+	name, ns, ds string
+	peers        schema.GroupVersionResource
+	planned      bool
+}
+
+// discoveryProtocols are the reference agent and FLUIDOS, as the plan
+// deploys them.
+func discoveryProtocols(plan *topology.Plan) []discoveryProto {
 	fluidosNS := fluidosNamespace
 	if plan.Fluidos != nil && plan.Fluidos.Namespace != "" {
 		fluidosNS = plan.Fluidos.Namespace
 	}
-	agentPlanned := false
+	return []discoveryProto{
+		{"reference-agent", AgentNamespace, AgentDaemonSet, PeerResource, agentPlanned(plan)},
+		{"fluidos", fluidosNS, FluidosDaemonSet, KnownClusterResource, plan.Fluidos != nil},
+	}
+}
+
+// agentPlanned reports whether any chart of the plan runs the reference
+// agent's image.
+func agentPlanned(plan *topology.Plan) bool {
+	planned := false
 	for _, ch := range plan.ExtraCharts {
-		agentPlanned = agentPlanned || usesAgentImage(ch)
+		planned = planned || usesAgentImage(ch)
 	}
 	for _, c := range plan.Clusters {
 		for _, ch := range c.Charts {
-			agentPlanned = agentPlanned || usesAgentImage(ch)
+			planned = planned || usesAgentImage(ch)
 		}
 	}
-	for _, pr := range []proto{
-		{"reference-agent", AgentNamespace, AgentDaemonSet, PeerResource, agentPlanned},
-		{"fluidos", fluidosNS, FluidosDaemonSet, KnownClusterResource, plan.Fluidos != nil},
-	} {
-		if !pr.planned {
-			continue
+	return planned
+}
+
+// discoveryStatus counts protocol pr's pods, ready and all, and its peer
+// objects; what cannot be read is recorded in cs.Errors.
+func discoveryStatus(ctx context.Context, kc kubernetes.Interface, dc dynamic.Interface, pr discoveryProto, cs *ClusterStatus) DiscoveryStatus {
+	d := DiscoveryStatus{Protocol: pr.name}
+	ds, err := kc.AppsV1().DaemonSets(pr.ns).Get(ctx, pr.ds, metav1.GetOptions{})
+	if err != nil {
+		cs.Errors = append(cs.Errors, fmt.Sprintf("%s: %v", pr.name, err))
+	} else {
+		countPods(ctx, kc, pr, ds, &d, cs)
+	}
+	list, err := dc.Resource(pr.peers).Namespace(pr.ns).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		cs.Errors = append(cs.Errors, fmt.Sprintf("%s peers: %v", pr.name, err))
+	} else {
+		d.Peers = len(list.Items)
+	}
+	return d
+}
+
+// countPods counts the pods of DaemonSet ds into d, ready and all; a
+// failed listing is recorded in cs.Errors.
+func countPods(ctx context.Context, kc kubernetes.Interface, pr discoveryProto, ds *appsv1.DaemonSet, d *DiscoveryStatus, cs *ClusterStatus) {
+	sel := []string{}
+	if ds.Spec.Selector != nil {
+		for k, v := range ds.Spec.Selector.MatchLabels {
+			sel = append(sel, k+"="+v)
 		}
-		d := DiscoveryStatus{Protocol: pr.name}
-		ds, err := kc.AppsV1().DaemonSets(pr.ns).Get(ctx, pr.ds, metav1.GetOptions{})
-		if err != nil {
-			cs.Errors = append(cs.Errors, fmt.Sprintf("%s: %v", pr.name, err))
-		} else {
-			sel := []string{}
-			if ds.Spec.Selector != nil {
-				for k, v := range ds.Spec.Selector.MatchLabels {
-					sel = append(sel, k+"="+v)
-				}
-			}
-			pods, err := kc.CoreV1().Pods(pr.ns).List(ctx, metav1.ListOptions{LabelSelector: strings.Join(sel, ",")})
-			if err != nil {
-				cs.Errors = append(cs.Errors, fmt.Sprintf("%s pods: %v", pr.name, err))
-			} else {
-				d.Pods = len(pods.Items)
-				for _, pod := range pods.Items {
-					if podReady(pod) {
-						d.PodsReady++
-					}
-				}
-			}
+	}
+	pods, err := kc.CoreV1().Pods(pr.ns).List(ctx, metav1.ListOptions{LabelSelector: strings.Join(sel, ",")})
+	if err != nil {
+		cs.Errors = append(cs.Errors, fmt.Sprintf("%s pods: %v", pr.name, err))
+		return
+	}
+	d.Pods = len(pods.Items)
+	for _, pod := range pods.Items {
+		if podReady(pod) {
+			d.PodsReady++
 		}
-		list, err := dc.Resource(pr.peers).Namespace(pr.ns).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			cs.Errors = append(cs.Errors, fmt.Sprintf("%s peers: %v", pr.name, err))
-		} else {
-			d.Peers = len(list.Items)
-		}
-		cs.Discovery = append(cs.Discovery, d)
 	}
 }
 

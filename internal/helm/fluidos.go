@@ -134,26 +134,46 @@ func FluidosImages(version string) (images []string, warnings []string) {
 // node-role.fluidos.eu/worker=true matches no node on a control-plane-only
 // cluster, and no selector means one NM per node, all claiming .101).
 func FluidosValues(plan *topology.Plan, c topology.ClusterPlan, nodeAddress string) (map[string]any, error) {
+	cp, err := checkFluidosInputs(plan, c, nodeAddress)
+	if err != nil {
+		return nil, err
+	}
+	v := mergeFluidosValues(plan, c, generatedFluidosValues(plan, c, nodeAddress, cp))
+	if err := CheckFluidosValues(v); err != nil {
+		return nil, fmt.Errorf("cluster %s: fluidos values: %w", c.Name, err)
+	}
+	return v, nil
+}
+
+// checkFluidosInputs checks that the plan has what the generated values
+// need, and returns the name of c's control-plane node.
+func checkFluidosInputs(plan *topology.Plan, c topology.ClusterPlan, nodeAddress string) (string, error) {
 	if plan == nil {
-		return nil, fmt.Errorf("cluster %s: fluidos values: nil plan", c.Name)
+		return "", fmt.Errorf("cluster %s: fluidos values: nil plan", c.Name)
 	}
 	if nodeAddress == "" {
-		return nil, fmt.Errorf("cluster %s: fluidos values: no node address", c.Name)
+		return "", fmt.Errorf("cluster %s: fluidos values: no node address", c.Name)
 	}
 	cp := controlPlane(c)
 	if cp == "" {
-		return nil, fmt.Errorf("cluster %s: fluidos values: no control-plane node in plan", c.Name)
+		return "", fmt.Errorf("cluster %s: fluidos values: no control-plane node in plan", c.Name)
 	}
+	if plan.Macvlan.NADName == "" || plan.Macvlan.PodInterface == "" || plan.Macvlan.Master == "" {
+		return "", fmt.Errorf("cluster %s: fluidos values: macvlan plan needs nadName, podInterface and master", c.Name)
+	}
+	return cp, nil
+}
+
+// generatedFluidosValues are the per-cluster settings FluidosValues
+// generates for cluster c, whose control-plane node is cp.
+func generatedFluidosValues(plan *topology.Plan, c topology.ClusterPlan, nodeAddress, cp string) map[string]any {
 	nad, podIf, master := plan.Macvlan.NADName, plan.Macvlan.PodInterface, plan.Macvlan.Master
-	if nad == "" || podIf == "" || master == "" {
-		return nil, fmt.Errorf("cluster %s: fluidos values: macvlan plan needs nadName, podInterface and master", c.Name)
-	}
 	version := ""
 	if plan.Fluidos != nil {
 		version = plan.Fluidos.Version
 	}
 	o := c.Macvlan.Octets
-	gen := map[string]any{
+	return map[string]any{
 		"provider":   "kind",
 		"tag":        FluidosTag(version),
 		"pullPolicy": "IfNotPresent",
@@ -195,6 +215,12 @@ func FluidosValues(plan *topology.Plan, c topology.ClusterPlan, nodeAddress stri
 			},
 		},
 	}
+}
+
+// mergeFluidosValues merges the topology's global values and cluster c's
+// own over the generated values gen, then the plan's address octets over
+// everything.
+func mergeFluidosValues(plan *topology.Plan, c topology.ClusterPlan, gen map[string]any) map[string]any {
 	v := gen
 	if plan.Fluidos != nil {
 		v = topology.DeepMerge(v, plan.Fluidos.Values)
@@ -206,13 +232,10 @@ func FluidosValues(plan *topology.Plan, c topology.ClusterPlan, nodeAddress stri
 	}
 	// The plan's octets are the truth for addresses: they must be strings
 	// (the chart concatenates them) and unique per cluster.
-	v = topology.DeepMerge(v, map[string]any{"networkManager": map[string]any{"config": map[string]any{
+	o := c.Macvlan.Octets
+	return topology.DeepMerge(v, map[string]any{"networkManager": map[string]any{"config": map[string]any{
 		"address": map[string]any{"firstOctet": strconv.Itoa(o[0]), "secondOctet": strconv.Itoa(o[1]), "thirdOctet": strconv.Itoa(o[2])},
 	}}})
-	if err := CheckFluidosValues(v); err != nil {
-		return nil, fmt.Errorf("cluster %s: fluidos values: %w", c.Name, err)
-	}
-	return v, nil
 }
 
 // CheckFluidosValues rejects values that break the FLUIDOS chart or the

@@ -206,86 +206,128 @@ func (s *SDK) Apply(ctx context.Context, kubeconfig string, c topology.ChartPlan
 	if err := ctx.Err(); err != nil {
 		return Release{}, wrap(err)
 	}
-	chrt, err := s.loadChart(ctx, c)
+	chrt, vals, err := s.prepare(ctx, c)
 	if err != nil {
 		return Release{}, wrap(err)
-	}
-	vals, err := normalizeValues(c.Values)
-	if err != nil {
-		return Release{}, wrap(fmt.Errorf("values: %w", err))
-	}
-	if v, dropped := fitSchema(chrt, vals); dropped {
-		s.logf("release %s: chart %s's values schema rejects the %q block; installing without it", c.Release, chrt.Name(), TestbedKey)
-		vals = v
 	}
 	cfg, err := s.config(kubeconfig, c.Namespace)
 	if err != nil {
 		return Release{}, wrap(err)
 	}
-
-	last, err := cfg.Releases.Last(c.Release)
-	switch {
-	case errors.Is(err, driver.ErrReleaseNotFound):
-		last = nil
-	case err != nil:
-		return Release{}, wrap(fmt.Errorf("reading release history: %w", err))
+	last, err := lastRelease(cfg, c.Release)
+	if err != nil {
+		return Release{}, wrap(err)
 	}
-
+	if last != nil && last.Info.Status == release.StatusDeployed && upToDate(last, chrt, vals) {
+		return toRelease(last, false), nil
+	}
 	if last != nil {
-		switch st := last.Info.Status; {
-		case st == release.StatusDeployed && upToDate(last, chrt, vals):
-			return toRelease(last, false), nil
-		case st == release.StatusPendingInstall || (st == release.StatusFailed && !hasDeployed(cfg, c.Release)):
-			// Never fully installed (e.g. Ctrl-C during install): start over
-			// so pre-install hooks run again.
-			s.logf("release %s: status %s with no deployed revision; reinstalling", c.Release, st)
-			if err := s.uninstall(cfg, c.Release); err != nil {
-				return Release{}, wrap(fmt.Errorf("removing incomplete install: %w", err))
-			}
-			last = nil
-		case st.IsPending():
-			// An interrupted upgrade/rollback leaves a pending lock; mark it
-			// failed so the upgrade below can proceed.
-			last.SetStatus(release.StatusFailed, "interrupted; superseded by testbed")
-			if err := cfg.Releases.Update(last); err != nil {
-				return Release{}, wrap(fmt.Errorf("clearing pending status: %w", err))
-			}
+		if last, err = s.recoverRelease(cfg, c.Release, last); err != nil {
+			return Release{}, wrap(err)
 		}
 	}
-
-	var rel *release.Release
-	if last == nil {
-		rel, err = s.install(ctx, cfg, c, chrt, vals)
-		if err != nil {
-			return Release{}, wrap(fmt.Errorf("install: %w", err))
-		}
-	} else {
-		up := action.NewUpgrade(cfg)
-		up.Namespace = c.Namespace
-		up.Wait = true
-		up.WaitForJobs = true
-		up.Timeout = s.timeout
-		up.MaxHistory = s.maxHistory
-		rel, err = up.RunWithContext(ctx, c.Release, chrt, vals)
-		if err != nil && isImmutable(err) && ctx.Err() == nil {
-			// e.g. the FLUIDOS DaemonSet selector carries the chart version
-			// and image tag, so a version change cannot be applied in place:
-			// replace the release (its pre-install hooks run again).
-			s.logf("release %s: upgrade hit an immutable field (%v); reinstalling", c.Release, err)
-			if uerr := s.uninstall(cfg, c.Release); uerr != nil {
-				return Release{}, wrap(fmt.Errorf("upgrade: %w; removing for reinstall: %w", err, uerr))
-			}
-			rel, err = s.install(ctx, cfg, c, chrt, vals)
-			if err != nil {
-				return Release{}, wrap(fmt.Errorf("reinstall after immutable upgrade: %w", err))
-			}
-			return toRelease(rel, true), nil
-		}
-		if err != nil {
-			return Release{}, wrap(fmt.Errorf("upgrade: %w", err))
-		}
+	rel, err := s.deploy(ctx, cfg, c, chrt, vals, last)
+	if err != nil {
+		return Release{}, wrap(err)
 	}
 	return toRelease(rel, true), nil
+}
+
+// prepare loads c's chart and its normalised values, without the testbed
+// block when the chart's values schema rejects it.
+func (s *SDK) prepare(ctx context.Context, c topology.ChartPlan) (*chart.Chart, map[string]any, error) {
+	chrt, err := s.loadChart(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
+	vals, err := normalizeValues(c.Values)
+	if err != nil {
+		return nil, nil, fmt.Errorf("values: %w", err)
+	}
+	if v, dropped := fitSchema(chrt, vals); dropped {
+		s.logf("release %s: chart %s's values schema rejects the %q block; installing without it", c.Release, chrt.Name(), TestbedKey)
+		vals = v
+	}
+	return chrt, vals, nil
+}
+
+// lastRelease is the release's latest revision, nil when it has none.
+func lastRelease(cfg *action.Configuration, name string) (*release.Release, error) {
+	last, err := cfg.Releases.Last(name)
+	switch {
+	case errors.Is(err, driver.ErrReleaseNotFound):
+		return nil, nil
+	case err != nil:
+		return nil, fmt.Errorf("reading release history: %w", err)
+	}
+	return last, nil
+}
+
+// recoverRelease clears what an interrupted operation left behind on the
+// latest revision last. It returns nil when the release must be installed
+// afresh, else the revision to upgrade.
+func (s *SDK) recoverRelease(cfg *action.Configuration, name string, last *release.Release) (*release.Release, error) {
+	switch st := last.Info.Status; {
+	case st == release.StatusPendingInstall || (st == release.StatusFailed && !hasDeployed(cfg, name)):
+		// Never fully installed (e.g. Ctrl-C during install): start over
+		// so pre-install hooks run again.
+		s.logf("release %s: status %s with no deployed revision; reinstalling", name, st)
+		if err := s.uninstall(cfg, name); err != nil {
+			return nil, fmt.Errorf("removing incomplete install: %w", err)
+		}
+		return nil, nil
+	case st.IsPending():
+		// An interrupted upgrade/rollback leaves a pending lock; mark it
+		// failed so the upgrade below can proceed.
+		last.SetStatus(release.StatusFailed, "interrupted; superseded by testbed")
+		if err := cfg.Releases.Update(last); err != nil {
+			return nil, fmt.Errorf("clearing pending status: %w", err)
+		}
+	}
+	return last, nil
+}
+
+// deploy installs the chart when there is no revision to upgrade (last is
+// nil), else upgrades the release.
+func (s *SDK) deploy(ctx context.Context, cfg *action.Configuration, c topology.ChartPlan, chrt *chart.Chart, vals map[string]any, last *release.Release) (*release.Release, error) {
+	if last == nil {
+		rel, err := s.install(ctx, cfg, c, chrt, vals)
+		if err != nil {
+			return nil, fmt.Errorf("install: %w", err)
+		}
+		return rel, nil
+	}
+	return s.upgrade(ctx, cfg, c, chrt, vals)
+}
+
+// upgrade upgrades the release in place, or replaces it when the upgrade
+// hits an immutable field.
+func (s *SDK) upgrade(ctx context.Context, cfg *action.Configuration, c topology.ChartPlan, chrt *chart.Chart, vals map[string]any) (*release.Release, error) {
+	up := action.NewUpgrade(cfg)
+	up.Namespace = c.Namespace
+	up.Wait = true
+	up.WaitForJobs = true
+	up.Timeout = s.timeout
+	up.MaxHistory = s.maxHistory
+	rel, err := up.RunWithContext(ctx, c.Release, chrt, vals)
+	if err != nil && isImmutable(err) && ctx.Err() == nil {
+		// e.g. the FLUIDOS DaemonSet selector carries the chart version
+		// and image tag, so a version change cannot be applied in place:
+		// replace the release (its pre-install hooks run again).
+		s.logf("release %s: upgrade hit an immutable field (%v); reinstalling", c.Release, err)
+		if uerr := s.uninstall(cfg, c.Release); uerr != nil {
+			return nil, fmt.Errorf("upgrade: %w; removing for reinstall: %w", err, uerr)
+		}
+		rel, err = s.install(ctx, cfg, c, chrt, vals)
+		if err != nil {
+			return nil, fmt.Errorf("reinstall after immutable upgrade: %w", err)
+		}
+		return rel, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("upgrade: %w", err)
+	}
+	return rel, nil
 }
 
 func (s *SDK) install(ctx context.Context, cfg *action.Configuration, c topology.ChartPlan, chrt *chart.Chart, vals map[string]any) (*release.Release, error) {

@@ -76,6 +76,37 @@ type Request struct {
 // read become warnings. The runner fills in the scenario's fields
 // (conditions, seeds, peers) and the end time.
 func Collect(ctx context.Context, src Sources, req Request) (results.Manifest, error) {
+	m := newManifest(src, req)
+	collectSoftware(ctx, src, &m)
+	if req.Plan == nil {
+		return m, nil
+	}
+	plan := req.Plan
+	cps := selectClusters(plan, req.Clusters)
+	m.Lab.Topology = plan.Name
+	for _, c := range cps {
+		m.Lab.Clusters = append(m.Lab.Clusters, c.Name)
+	}
+	collectNodeImage(ctx, src, cps, &m)
+	collectCharts(ctx, src, cps, &m)
+	collectImages(ctx, src, cps, &m)
+	m.Lab.Multus = multusVersion(m.Lab.Charts, m.Lab.Images)
+	if m.Lab.Multus == "" {
+		warnf(&m, "multus version not found among the lab's releases and images")
+	}
+	collectCNIPlugins(ctx, src, plan, cps, &m)
+	m.Warnings = append(m.Warnings, imagePinWarnings(m.Lab.Images)...)
+	return m, nil
+}
+
+// warnf appends a formatted warning to m.
+func warnf(m *results.Manifest, format string, a ...any) {
+	m.Warnings = append(m.Warnings, fmt.Sprintf(format, a...))
+}
+
+// newManifest starts the manifest: its kind (campaign by default), the
+// start time and the inputs.
+func newManifest(src Sources, req Request) results.Manifest {
 	now := time.Now
 	if src.Now != nil {
 		now = src.Now
@@ -84,93 +115,110 @@ func Collect(ctx context.Context, src Sources, req Request) (results.Manifest, e
 	if m.Kind == "" {
 		m.Kind = "campaign"
 	}
-	warn := func(format string, a ...any) { m.Warnings = append(m.Warnings, fmt.Sprintf(format, a...)) }
+	return m
+}
+
+// collectSoftware records the software versions, the host and the Docker
+// engine's version.
+func collectSoftware(ctx context.Context, src Sources, m *results.Manifest) {
 	m.Software = ReadSoftware(src.ToolVersion)
 	if src.Root != nil {
 		m.Host = ReadHost(src.Root)
 	}
-	if src.Docker != nil {
-		v, err := DockerVersion(ctx, src.Docker)
-		if err != nil {
-			warn("docker engine version not recorded: %v", err)
-		} else {
-			m.Software.Docker = v
-		}
-	} else {
-		warn("docker engine version not recorded: no Docker client")
+	if src.Docker == nil {
+		warnf(m, "docker engine version not recorded: no Docker client")
+		return
 	}
-	if req.Plan == nil {
-		return m, nil
+	v, err := DockerVersion(ctx, src.Docker)
+	if err != nil {
+		warnf(m, "docker engine version not recorded: %v", err)
+		return
 	}
-	plan := req.Plan
+	m.Software.Docker = v
+}
+
+// selectClusters is the plan's clusters restricted to names (nil: every
+// one), in plan order.
+func selectClusters(plan *topology.Plan, names []string) []topology.ClusterPlan {
 	var cps []topology.ClusterPlan
 	for _, c := range plan.Clusters {
-		if req.Clusters == nil || contains(req.Clusters, c.Name) {
+		if names == nil || contains(names, c.Name) {
 			cps = append(cps, c)
 		}
 	}
-	m.Lab.Topology = plan.Name
-	for _, c := range cps {
-		m.Lab.Clusters = append(m.Lab.Clusters, c.Name)
-	}
+	return cps
+}
 
-	// Node image, read from the node containers.
-	if src.Docker != nil {
-		ref, digest, ws := nodeImage(ctx, src.Docker, cps)
-		m.Lab.NodeImage, m.Lab.NodeImageDigest = ref, digest
-		m.Warnings = append(m.Warnings, ws...)
+// collectNodeImage records the node image, read from the node containers.
+func collectNodeImage(ctx context.Context, src Sources, cps []topology.ClusterPlan, m *results.Manifest) {
+	if src.Docker == nil {
+		return
 	}
-	// Charts from the Helm releases.
-	if src.Helm != nil {
-		charts, ws := readCharts(ctx, src.Helm, cps)
-		m.Lab.Charts = charts
-		m.Warnings = append(m.Warnings, ws...)
-	} else {
-		warn("chart versions not recorded: no Helm client")
+	ref, digest, ws := nodeImage(ctx, src.Docker, cps)
+	m.Lab.NodeImage, m.Lab.NodeImageDigest = ref, digest
+	m.Warnings = append(m.Warnings, ws...)
+}
+
+// collectCharts records the charts from the Helm releases.
+func collectCharts(ctx context.Context, src Sources, cps []topology.ClusterPlan, m *results.Manifest) {
+	if src.Helm == nil {
+		warnf(m, "chart versions not recorded: no Helm client")
+		return
 	}
-	// Container images from the pods.
-	if src.Kube != nil {
-		var cls []Cluster
-		for _, c := range cps {
-			k, err := src.Kube(c)
-			if err != nil {
-				warn("cluster %q: images not read: %v", c.Name, err)
-				continue
-			}
-			cls = append(cls, Cluster{Name: c.Name, Client: k})
-		}
-		imgs, ws, err := ReadImages(ctx, cls)
+	charts, ws := readCharts(ctx, src.Helm, cps)
+	m.Lab.Charts = charts
+	m.Warnings = append(m.Warnings, ws...)
+}
+
+// collectImages records the container images from the pods.
+func collectImages(ctx context.Context, src Sources, cps []topology.ClusterPlan, m *results.Manifest) {
+	if src.Kube == nil {
+		warnf(m, "container image digests not recorded: no Kubernetes clients")
+		return
+	}
+	var cls []Cluster
+	for _, c := range cps {
+		k, err := src.Kube(c)
 		if err != nil {
-			warn("container image digests not recorded: %v", err)
-		} else {
-			m.Lab.Images = imgs
-			m.Warnings = append(m.Warnings, ws...)
+			warnf(m, "cluster %q: images not read: %v", c.Name, err)
+			continue
 		}
-	} else {
-		warn("container image digests not recorded: no Kubernetes clients")
+		cls = append(cls, Cluster{Name: c.Name, Client: k})
 	}
-	m.Lab.Multus = multusVersion(m.Lab.Charts, m.Lab.Images)
-	if m.Lab.Multus == "" {
-		warn("multus version not found among the lab's releases and images")
+	imgs, ws, err := ReadImages(ctx, cls)
+	if err != nil {
+		warnf(m, "container image digests not recorded: %v", err)
+		return
 	}
-	if src.Exec != nil && len(cps) > 0 {
-		v, err := cniVersion(ctx, src.Exec, cps[0], plan.CNIPlugins.Plugins)
-		if err != nil {
-			warn("CNI plugins version not read back: %v", err)
-		} else {
-			m.Lab.CNIPlugins = v
-			if plan.CNIPlugins.Version != "" && v != plan.CNIPlugins.Version {
-				warn("CNI plugins: the nodes run %s but the topology asks for %s", v, plan.CNIPlugins.Version)
-			}
-		}
+	m.Lab.Images = imgs
+	m.Warnings = append(m.Warnings, ws...)
+}
+
+// collectCNIPlugins records the CNI plugins' version read back from the
+// first cluster's node, warning when it differs from the topology's.
+func collectCNIPlugins(ctx context.Context, src Sources, plan *topology.Plan, cps []topology.ClusterPlan, m *results.Manifest) {
+	if src.Exec == nil || len(cps) == 0 {
+		return
 	}
-	refs := make([]string, 0, len(m.Lab.Images))
-	for ref := range m.Lab.Images {
+	v, err := cniVersion(ctx, src.Exec, cps[0], plan.CNIPlugins.Plugins)
+	if err != nil {
+		warnf(m, "CNI plugins version not read back: %v", err)
+		return
+	}
+	m.Lab.CNIPlugins = v
+	if plan.CNIPlugins.Version != "" && v != plan.CNIPlugins.Version {
+		warnf(m, "CNI plugins: the nodes run %s but the topology asks for %s", v, plan.CNIPlugins.Version)
+	}
+}
+
+// imagePinWarnings are the pin warnings of the image references, sorted.
+func imagePinWarnings(images map[string]string) []string {
+	refs := make([]string, 0, len(images))
+	for ref := range images {
 		refs = append(refs, ref)
 	}
 	sort.Strings(refs)
-	m.Warnings = append(m.Warnings, PinWarnings(refs)...)
-	return m, nil
+	return PinWarnings(refs)
 }
 
 func contains(s []string, v string) bool {

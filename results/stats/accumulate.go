@@ -289,7 +289,36 @@ func AnalyzeDir(dir string) (*Summary, *store.Campaign, error) {
 // analyze runs both passes over src. late, when not nil, supplies warnings
 // known only after the first pass (the reader's).
 func analyze(m results.Manifest, warns []string, src runSource, late func() []string) (*Summary, error) {
-	s := &Summary{
+	s := newSummary(m)
+	order := newConditionOrder(m)
+	p1 := &firstPasses{m: m, order: order, byName: map[string]*pass1{}}
+	found := map[string]bool{}
+	if err := p1.run(src, found); err != nil {
+		return nil, err
+	}
+	if late != nil {
+		warns = append(warns, late()...)
+	}
+	s.Warnings = append(s.Warnings, warns...)
+	conds := p1.finish()
+	// The first pass's samples (about one float64 per discovered pair) are
+	// summarised and dropped: collect them now rather than when the second
+	// pass's samples have doubled the heap.
+	runtime.GC()
+	// Second pass: the k-th peer samples, one condition's expected peers
+	// now known.
+	p2 := p1.secondPasses()
+	if err := runSecondPass(src, p1.byName, p2, found); err != nil {
+		return nil, err
+	}
+	finishSecondPasses(m, order.names, p2, conds, s)
+	s.Conditions = conds
+	return s, nil
+}
+
+// newSummary is the Summary of m's campaign before any condition.
+func newSummary(m results.Manifest) *Summary {
+	return &Summary{
 		Campaign:   m.Campaign,
 		Protocol:   m.Protocol,
 		NodeA:      m.NodeA,
@@ -297,46 +326,53 @@ func analyze(m results.Manifest, warns []string, src runSource, late func() []st
 		PhaseLabel: PhaseLabel(m.Phase),
 		Quantiles:  "type 7 (linear interpolation between order statistics; R default, numpy.percentile default)",
 	}
-	order := newConditionOrder(m)
-	p1 := map[string]*pass1{}
-	get1 := func(name string) *pass1 {
-		p := p1[name]
-		if p == nil {
-			cond := order.conds[name]
-			p = &pass1{peers: newPeerSet(m), perPeer: map[string]*floats{}, flaps: map[string]int{}, phase: m.Phase,
-				cs: Condition{Name: cond.Name, Impairment: cond.Impairment, Backend: cond.Impairment.Backend, RequestedLossPct: cond.Impairment.LossPct}}
-			p1[name] = p
-		}
-		return p
+}
+
+// firstPasses holds the first pass of every condition, by name.
+type firstPasses struct {
+	m      results.Manifest
+	order  *conditionOrder
+	byName map[string]*pass1
+}
+
+// get returns the first pass of condition name, starting it if needed.
+func (fp *firstPasses) get(name string) *pass1 {
+	p := fp.byName[name]
+	if p == nil {
+		cond := fp.order.conds[name]
+		p = &pass1{peers: newPeerSet(fp.m), perPeer: map[string]*floats{}, flaps: map[string]int{}, phase: fp.m.Phase,
+			cs: Condition{Name: cond.Name, Impairment: cond.Impairment, Backend: cond.Impairment.Backend, RequestedLossPct: cond.Impairment.LossPct}}
+		fp.byName[name] = p
 	}
-	found := map[string]bool{}
-	err := src(func(r *results.Run) error {
-		order.see(r)
-		p := get1(r.Condition)
+	return p
+}
+
+// run makes the first pass over src, registering each run's condition.
+func (fp *firstPasses) run(src runSource, found map[string]bool) error {
+	return src(func(r *results.Run) error {
+		fp.order.see(r)
+		p := fp.get(r.Condition)
 		p.peers.mentionRun(r)
 		p.first(r, found)
 		return nil
 	})
-	if err != nil {
-		return nil, err
+}
+
+// finish summarises the first pass of every condition, in order.
+func (fp *firstPasses) finish() []Condition {
+	conds := make([]Condition, len(fp.order.names))
+	for i, name := range fp.order.names {
+		conds[i] = fp.get(name).finish()
 	}
-	if late != nil {
-		warns = append(warns, late()...)
-	}
-	s.Warnings = append(s.Warnings, warns...)
-	conds := make([]Condition, len(order.names))
-	for i, name := range order.names {
-		conds[i] = get1(name).finish()
-	}
-	// The first pass's samples (about one float64 per discovered pair) are
-	// summarised and dropped: collect them now rather than when the second
-	// pass's samples have doubled the heap.
-	runtime.GC()
-	// Second pass: the k-th peer samples, one condition's expected peers
-	// now known.
-	p2 := make(map[string]*pass2, len(order.names))
-	for _, name := range order.names {
-		p := p1[name]
+	return conds
+}
+
+// secondPasses starts the second pass of every condition, with k-th peer
+// samples sized from the first pass.
+func (fp *firstPasses) secondPasses() map[string]*pass2 {
+	p2 := make(map[string]*pass2, len(fp.order.names))
+	for _, name := range fp.order.names {
+		p := fp.byName[name]
 		n := len(p.peers.list)
 		exact := make([][]float64, n)
 		for k := range exact {
@@ -348,8 +384,13 @@ func analyze(m results.Manifest, warns []string, src runSource, late func() []st
 		}
 		p2[name] = &pass2{exact: exact}
 	}
+	return p2
+}
+
+// runSecondPass makes the second pass over src's included runs.
+func runSecondPass(src runSource, p1 map[string]*pass1, p2 map[string]*pass2, found map[string]bool) error {
 	var scratch []float64
-	err = src(func(r *results.Run) error {
+	return src(func(r *results.Run) error {
 		if r.Warmup || r.Aborted {
 			return nil
 		}
@@ -357,10 +398,12 @@ func analyze(m results.Manifest, warns []string, src runSource, late func() []st
 		scratch = p2[r.Condition].add(r, p.peers, scratch, found)
 		return nil
 	})
-	if err != nil {
-		return nil, err
-	}
-	for i, name := range order.names {
+}
+
+// finishSecondPasses completes conds from the second passes, dropping
+// each once done, and warns in s of conditions without included runs.
+func finishSecondPasses(m results.Manifest, names []string, p2 map[string]*pass2, conds []Condition, s *Summary) {
+	for i, name := range names {
 		cs := &conds[i]
 		p2[name].finish(m, cs)
 		delete(p2, name)
@@ -368,8 +411,6 @@ func analyze(m results.Manifest, warns []string, src runSource, late func() []st
 			s.Warnings = append(s.Warnings, fmt.Sprintf("condition %s: no included runs", name))
 		}
 	}
-	s.Conditions = conds
-	return s, nil
 }
 
 // first records r in the first pass.

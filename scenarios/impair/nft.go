@@ -169,91 +169,130 @@ func parseNft(out []byte) (nftState, error) {
 	var doc struct {
 		Nftables []map[string]json.RawMessage `json:"nftables"`
 	}
-	var st nftState
+	var p nftParser
 	if err := json.Unmarshal(out, &doc); err != nil {
-		return st, fmt.Errorf("parse nft JSON: %w", err)
+		return p.st, fmt.Errorf("parse nft JSON: %w", err)
 	}
-	var haveSeen, haveDropped, haveRule bool
 	for _, obj := range doc.Nftables {
-		switch {
-		case obj["counter"] != nil:
-			var c struct {
-				Name    string `json:"name"`
-				Table   string `json:"table"`
-				Packets int64  `json:"packets"`
-			}
-			if err := json.Unmarshal(obj["counter"], &c); err != nil {
-				return st, fmt.Errorf("parse nft counter: %w", err)
-			}
-			if c.Table != nftTable {
-				continue
-			}
-			switch c.Name {
-			case "seen":
-				st.Stats.Seen, haveSeen = c.Packets, true
-			case "dropped":
-				st.Stats.Dropped, haveDropped = c.Packets, true
-			}
-		case obj["chain"] != nil:
-			var c struct {
-				Table string `json:"table"`
-				Hook  string `json:"hook"`
-			}
-			if err := json.Unmarshal(obj["chain"], &c); err != nil {
-				return st, fmt.Errorf("parse nft chain: %w", err)
-			}
-			if c.Table == nftTable {
-				st.Hook = c.Hook
-			}
-		case obj["rule"] != nil:
-			var r struct {
-				Table string `json:"table"`
-				Expr  []struct {
-					Match *struct {
-						Op   string `json:"op"`
-						Left struct {
-							Numgen *struct {
-								Mode string `json:"mode"`
-								Mod  int64  `json:"mod"`
-							} `json:"numgen"`
-						} `json:"left"`
-						Right json.RawMessage `json:"right"`
-					} `json:"match"`
-				} `json:"expr"`
-			}
-			if err := json.Unmarshal(obj["rule"], &r); err != nil {
-				return st, fmt.Errorf("parse nft rule: %w", err)
-			}
-			if r.Table != nftTable {
-				continue
-			}
-			for _, e := range r.Expr {
-				if e.Match == nil || e.Match.Left.Numgen == nil || (e.Match.Op != "<" && e.Match.Op != "<=") {
-					continue
-				}
-				var thr int64
-				if err := json.Unmarshal(e.Match.Right, &thr); err != nil {
-					return st, fmt.Errorf("parse nft numgen threshold %s: %w", e.Match.Right, err)
-				}
-				if e.Match.Op == "<=" {
-					thr++ // Threshold is always the exclusive bound
-				}
-				st.Mod, st.Threshold, haveRule = e.Match.Left.Numgen.Mod, thr, true
-			}
+		if err := p.object(obj); err != nil {
+			return p.st, err
 		}
 	}
+	err := p.complete()
+	return p.st, err
+}
+
+// nftParser accumulates the backend's table from the objects of an nft
+// JSON listing, and which of its parts were found.
+type nftParser struct {
+	st                              nftState
+	haveSeen, haveDropped, haveRule bool
+}
+
+// object reads one listed object: a counter, a chain or a rule (anything
+// else is ignored).
+func (p *nftParser) object(obj map[string]json.RawMessage) error {
+	switch {
+	case obj["counter"] != nil:
+		return p.counter(obj["counter"])
+	case obj["chain"] != nil:
+		return p.chain(obj["chain"])
+	case obj["rule"] != nil:
+		return p.rule(obj["rule"])
+	}
+	return nil
+}
+
+// counter reads the table's named counters "seen" and "dropped".
+func (p *nftParser) counter(raw json.RawMessage) error {
+	var c struct {
+		Name    string `json:"name"`
+		Table   string `json:"table"`
+		Packets int64  `json:"packets"`
+	}
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return fmt.Errorf("parse nft counter: %w", err)
+	}
+	if c.Table != nftTable {
+		return nil
+	}
+	switch c.Name {
+	case "seen":
+		p.st.Stats.Seen, p.haveSeen = c.Packets, true
+	case "dropped":
+		p.st.Stats.Dropped, p.haveDropped = c.Packets, true
+	}
+	return nil
+}
+
+// chain reads the hook of the table's chain.
+func (p *nftParser) chain(raw json.RawMessage) error {
+	var c struct {
+		Table string `json:"table"`
+		Hook  string `json:"hook"`
+	}
+	if err := json.Unmarshal(raw, &c); err != nil {
+		return fmt.Errorf("parse nft chain: %w", err)
+	}
+	if c.Table == nftTable {
+		p.st.Hook = c.Hook
+	}
+	return nil
+}
+
+// rule reads the numgen modulus and threshold of the table's drop rule.
+func (p *nftParser) rule(raw json.RawMessage) error {
+	var r struct {
+		Table string `json:"table"`
+		Expr  []struct {
+			Match *struct {
+				Op   string `json:"op"`
+				Left struct {
+					Numgen *struct {
+						Mode string `json:"mode"`
+						Mod  int64  `json:"mod"`
+					} `json:"numgen"`
+				} `json:"left"`
+				Right json.RawMessage `json:"right"`
+			} `json:"match"`
+		} `json:"expr"`
+	}
+	if err := json.Unmarshal(raw, &r); err != nil {
+		return fmt.Errorf("parse nft rule: %w", err)
+	}
+	if r.Table != nftTable {
+		return nil
+	}
+	for _, e := range r.Expr {
+		if e.Match == nil || e.Match.Left.Numgen == nil || (e.Match.Op != "<" && e.Match.Op != "<=") {
+			continue
+		}
+		var thr int64
+		if err := json.Unmarshal(e.Match.Right, &thr); err != nil {
+			return fmt.Errorf("parse nft numgen threshold %s: %w", e.Match.Right, err)
+		}
+		if e.Match.Op == "<=" {
+			thr++ // Threshold is always the exclusive bound
+		}
+		p.st.Mod, p.st.Threshold, p.haveRule = e.Match.Left.Numgen.Mod, thr, true
+	}
+	return nil
+}
+
+// complete reports the parts of the table the listing lacked.
+func (p *nftParser) complete() error {
 	var missing []string
-	if !haveSeen {
+	if !p.haveSeen {
 		missing = append(missing, `counter "seen"`)
 	}
-	if !haveDropped {
+	if !p.haveDropped {
 		missing = append(missing, `counter "dropped"`)
 	}
-	if !haveRule {
+	if !p.haveRule {
 		missing = append(missing, "numgen drop rule")
 	}
 	if len(missing) > 0 {
-		return st, errors.New("nft table " + nftTable + " lacks " + strings.Join(missing, ", "))
+		return errors.New("nft table " + nftTable + " lacks " + strings.Join(missing, ", "))
 	}
-	return st, nil
+	return nil
 }
