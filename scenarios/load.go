@@ -55,12 +55,42 @@ func LoadBytes(file string, data []byte) (*Scenario, error) {
 	return s, nil
 }
 
+// resolve validates the decoded scenario f and applies every default; the
+// problems are located in l.
 func resolve(file string, f *File, l *yamlfile.Document) (*Scenario, yamlfile.ErrorList) {
 	var errs yamlfile.ErrorList
-	add := func(path, msg, fix string) { errs = append(errs, l.Error(path, msg, fix)) }
 	dir := filepath.Dir(file)
 	s := &Scenario{File: file, Name: f.Metadata.Name, NodeA: f.NodeA}
 
+	errs = append(errs, resolveIdentity(f, dir, s, l)...)
+
+	// Protocol.
+	p, perrs := resolveProtocol(&f.Protocol, l)
+	errs = append(errs, perrs...)
+	s.Protocol = p
+
+	runs, rerrs := resolveRuns(f, p, s, l)
+	errs = append(errs, rerrs...)
+
+	errs = append(errs, resolvePhase(&f.Phase, p, s, l)...)
+
+	if f.Seed != nil {
+		s.Seed, s.SeedGiven = *f.Seed, true
+	} else {
+		s.Seed = drawSeed()
+	}
+
+	errs = append(errs, resolveMeasurements(f.Measurements, s, l)...)
+	errs = append(errs, resolveConditions(f.Conditions, runs, s, l)...)
+	s.Output = resolveOutput(dir, f.Output)
+	return s, errs
+}
+
+// resolveIdentity checks the scenario's name and node A, and resolves its
+// topology file against dir.
+func resolveIdentity(f *File, dir string, s *Scenario, l *yamlfile.Document) yamlfile.ErrorList {
+	var errs yamlfile.ErrorList
+	add := func(path, msg, fix string) { errs = append(errs, l.Error(path, msg, fix)) }
 	if !dnsLabel.MatchString(s.Name) || len(s.Name) > 63 {
 		add("metadata.name", fmt.Sprintf("name %q is not a DNS label", s.Name), "use lower-case letters, digits and '-' (at most 63)")
 	}
@@ -76,12 +106,15 @@ func resolve(file string, f *File, l *yamlfile.Document) (*Scenario, yamlfile.Er
 	} else if !dnsLabel.MatchString(s.NodeA) {
 		add("nodeA", fmt.Sprintf("nodeA %q is not a cluster name", s.NodeA), "use a cluster name from the topology")
 	}
+	return errs
+}
 
-	// Protocol.
-	p, perrs := resolveProtocol(&f.Protocol, l)
-	errs = append(errs, perrs...)
-	s.Protocol = p
-
+// resolveRuns sets the warm-up, delay between runs and run timeout (the
+// timeout checked against p's announce interval) and returns the default
+// run count of the conditions.
+func resolveRuns(f *File, p Protocol, s *Scenario, l *yamlfile.Document) (int, yamlfile.ErrorList) {
+	var errs yamlfile.ErrorList
+	add := func(path, msg, fix string) { errs = append(errs, l.Error(path, msg, fix)) }
 	runs := intOr(f.Runs, DefaultRuns)
 	if runs < 1 {
 		add("runs", fmt.Sprintf("runs is %d, must be at least 1", runs), "")
@@ -100,16 +133,15 @@ func resolve(file string, f *File, l *yamlfile.Document) (*Scenario, yamlfile.Er
 	} else if p.AnnounceInterval > 0 && s.RunTimeout < p.AnnounceInterval {
 		add("runTimeout", fmt.Sprintf("runTimeout %s is shorter than the announce interval %s", s.RunTimeout, p.AnnounceInterval), "allow several announce intervals, e.g. 40s")
 	}
+	return runs, errs
+}
 
-	errs = append(errs, resolvePhase(&f.Phase, p, s, l)...)
-
-	if f.Seed != nil {
-		s.Seed, s.SeedGiven = *f.Seed, true
-	} else {
-		s.Seed = drawSeed()
-	}
-
-	s.Measurements = f.Measurements
+// resolveMeasurements sets the measurements (default: discovery) and checks
+// each is implemented, listed once, and compatible with the others.
+func resolveMeasurements(measurements []string, s *Scenario, l *yamlfile.Document) yamlfile.ErrorList {
+	var errs yamlfile.ErrorList
+	add := func(path, msg, fix string) { errs = append(errs, l.Error(path, msg, fix)) }
+	s.Measurements = measurements
 	if len(s.Measurements) == 0 {
 		s.Measurements = []string{MeasureDiscovery}
 	}
@@ -131,13 +163,21 @@ func resolve(file string, f *File, l *yamlfile.Document) (*Scenario, yamlfile.Er
 	if seen[MeasureFailureDetection] && seen[MeasureGracefulLeave] {
 		add("measurements", "failureDetection and gracefulLeave both end node A's run", "measure them in separate scenarios")
 	}
+	return errs
+}
 
-	if len(f.Conditions) == 0 {
+// resolveConditions resolves every condition (runs is the default run
+// count) into s and checks there is at least one and their names are
+// unique.
+func resolveConditions(conds []ConditionFile, runs int, s *Scenario, l *yamlfile.Document) yamlfile.ErrorList {
+	var errs yamlfile.ErrorList
+	add := func(path, msg, fix string) { errs = append(errs, l.Error(path, msg, fix)) }
+	if len(conds) == 0 {
 		add("conditions", "at least one condition is required", "e.g. `conditions: [{name: loss-0, impairment: {loss: 0}}]`")
 	}
 	names := map[string]bool{}
-	for i := range f.Conditions {
-		c, cerrs := resolveCondition(i, &f.Conditions[i], runs, s.Warmup, l)
+	for i := range conds {
+		c, cerrs := resolveCondition(i, &conds[i], runs, s.Warmup, l)
 		errs = append(errs, cerrs...)
 		if names[c.Name] {
 			add(fmt.Sprintf("conditions[%d].name", i), fmt.Sprintf("condition name %q is used twice", c.Name), "give every condition a unique name")
@@ -145,14 +185,15 @@ func resolve(file string, f *File, l *yamlfile.Document) (*Scenario, yamlfile.Er
 		names[c.Name] = true
 		s.Conditions = append(s.Conditions, c)
 	}
-	if f.Output != "" {
-		if filepath.IsAbs(f.Output) {
-			s.Output = f.Output
-		} else {
-			s.Output = filepath.Join(dir, f.Output)
-		}
+	return errs
+}
+
+// resolveOutput resolves the output directory against dir ("" stays "").
+func resolveOutput(dir, output string) string {
+	if output == "" || filepath.IsAbs(output) {
+		return output
 	}
-	return s, errs
+	return filepath.Join(dir, output)
 }
 
 // resolvePhase sets the run phase: random (a uniform pause of at most

@@ -1,13 +1,16 @@
 package main
 
 import (
+	"context"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/docker/docker/client"
 	"github.com/spf13/cobra"
 
 	"github.com/fluidos-lab/testbed/internal/agentimage"
@@ -54,66 +57,7 @@ difference; --plan only lists what would differ.`,
   testbed rerun results/selftest --plan`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if err := checkFormat(f.format); err != nil {
-				return err
-			}
-			dc, err := a.Docker()
-			if err != nil {
-				return err
-			}
-			opts := sweep.RerunOptions{Software: provenance.ReadSoftware(version), Host: provenance.ReadHost(os.DirFS("/"))}
-			if v, err := dc.ServerVersion(cmd.Context()); err == nil {
-				opts.Software.Docker = fmt.Sprintf("%s (API %s)", v.Version, v.APIVersion)
-			}
-			if exe, err := os.Executable(); err == nil {
-				if b, err := os.ReadFile(exe); err == nil {
-					opts.AgentImage = agentimage.Ref(b)
-				}
-			}
-			p, err := sweep.PlanRerun(cmd.Context(), args[0], provenance.DockerClient{Client: dc}, opts)
-			if err != nil {
-				return fmt.Errorf("rerun: %w", err)
-			}
-			out := rerunOutput{Source: args[0], NodeImage: p.NodeImage, Exact: p.Exact(), Differences: p.Differences, Significant: []string{}}
-			if out.Differences == nil {
-				out.Differences = []string{}
-			}
-			if !p.Exact() {
-				fmt.Fprintf(streams.ErrOut, "rerun of %s will not be exact:\n  - %s\n", args[0], strings.Join(p.Differences, "\n  - "))
-			}
-			if f.plan {
-				return printData(streams.Out, f.format, out, func(tw *tabwriter.Writer) error { return rerunTable(tw, out) })
-			}
-			out.Output = f.output
-			if out.Output == "" {
-				out.Output = filepath.Clean(args[0]) + "-rerun-" + time.Now().UTC().Format("20060102-150405")
-			}
-			env, err := a.RunEnv(streams.ErrOut)
-			if err != nil {
-				return err
-			}
-			col, err := a.Collector("campaign")
-			if err != nil {
-				return err
-			}
-			rr := &sweep.Rerunner{Lab: a.Lab(), Workloads: a.Workloads(), Runner: env, Collector: col, Progress: streams.ErrOut}
-			res, err := rr.Run(cmd.Context(), p, out.Output, f.fresh, compare.Options{Alpha: f.alpha, Seed: 1})
-			if err != nil {
-				return fmt.Errorf("%w (run the same command with --output %s to resume)", err, out.Output)
-			}
-			out.Comparison = res.Comparison
-			out.ReadBack = res.ReadBack
-			out.Exact = out.Exact && len(res.ReadBack) == 0
-			if res.Significant != nil {
-				out.Significant = res.Significant
-			}
-			if err := printData(streams.Out, f.format, out, func(tw *tabwriter.Writer) error { return rerunTable(tw, out) }); err != nil {
-				return err
-			}
-			if len(res.Significant) > 0 {
-				return &exitError{code: exitBreach, err: fmt.Errorf("rerun of %s differs significantly from the original in %d row(s)", args[0], len(res.Significant))}
-			}
-			return nil
+			return runRerun(cmd.Context(), a, streams, f, args[0])
 		},
 	}
 	cmd.Flags().StringVar(&f.output, "output", "", "directory of the new campaign (default DIR-rerun-<time>; an existing one is resumed)")
@@ -122,6 +66,113 @@ difference; --plan only lists what would differ.`,
 	cmd.Flags().Float64Var(&f.alpha, "alpha", 0.05, "significance level of the comparison")
 	cmd.Flags().StringVarP(&f.format, "format", "o", formatTable, "output format: table, json or yaml")
 	return cmd
+}
+
+// runRerun plans the rerun of the campaign in dir and, unless --plan,
+// runs it and prints the comparison; a significant difference is an
+// exitBreach error.
+func runRerun(ctx context.Context, a *app, streams IOStreams, f *rerunFlags, dir string) error {
+	if err := checkFormat(f.format); err != nil {
+		return err
+	}
+	dc, err := a.Docker()
+	if err != nil {
+		return err
+	}
+	p, err := sweep.PlanRerun(ctx, dir, provenance.DockerClient{Client: dc}, rerunOptions(ctx, dc))
+	if err != nil {
+		return fmt.Errorf("rerun: %w", err)
+	}
+	out := planOutput(streams.ErrOut, dir, p)
+	if f.plan {
+		return printRerun(streams.Out, f.format, out)
+	}
+	out.Output = rerunDir(f.output, dir)
+	res, err := executeRerun(ctx, a, streams, f, p, out.Output)
+	if err != nil {
+		return err
+	}
+	out.addResult(res)
+	if err := printRerun(streams.Out, f.format, out); err != nil {
+		return err
+	}
+	if len(res.Significant) > 0 {
+		return &exitError{code: exitBreach, err: fmt.Errorf("rerun of %s differs significantly from the original in %d row(s)", dir, len(res.Significant))}
+	}
+	return nil
+}
+
+// rerunOptions describes this binary, host and Docker engine, and the
+// reference agent image this binary provisions, for comparison with the
+// manifest.
+func rerunOptions(ctx context.Context, dc *client.Client) sweep.RerunOptions {
+	opts := sweep.RerunOptions{Software: provenance.ReadSoftware(version), Host: provenance.ReadHost(os.DirFS("/"))}
+	if v, err := dc.ServerVersion(ctx); err == nil {
+		opts.Software.Docker = fmt.Sprintf("%s (API %s)", v.Version, v.APIVersion)
+	}
+	if exe, err := os.Executable(); err == nil {
+		if b, err := os.ReadFile(exe); err == nil {
+			opts.AgentImage = agentimage.Ref(b)
+		}
+	}
+	return opts
+}
+
+// planOutput is the output of the plan p for the campaign in dir; what will
+// not be exact is also listed on errOut.
+func planOutput(errOut io.Writer, dir string, p *sweep.RerunPlan) rerunOutput {
+	out := rerunOutput{Source: dir, NodeImage: p.NodeImage, Exact: p.Exact(), Differences: p.Differences, Significant: []string{}}
+	if out.Differences == nil {
+		out.Differences = []string{}
+	}
+	if !p.Exact() {
+		fmt.Fprintf(errOut, "rerun of %s will not be exact:\n  - %s\n", dir, strings.Join(p.Differences, "\n  - "))
+	}
+	return out
+}
+
+// rerunDir is the new campaign's directory: --output, else
+// DIR-rerun-<UTC time>.
+func rerunDir(output, dir string) string {
+	if output == "" {
+		return filepath.Clean(dir) + "-rerun-" + time.Now().UTC().Format("20060102-150405")
+	}
+	return output
+}
+
+// executeRerun runs p into out on the lab and compares the result; an
+// error says how to resume.
+func executeRerun(ctx context.Context, a *app, streams IOStreams, f *rerunFlags, p *sweep.RerunPlan, out string) (*sweep.RerunResult, error) {
+	env, err := a.RunEnv(streams.ErrOut)
+	if err != nil {
+		return nil, err
+	}
+	col, err := a.Collector("campaign")
+	if err != nil {
+		return nil, err
+	}
+	rr := &sweep.Rerunner{Lab: a.Lab(), Workloads: a.Workloads(), Runner: env, Collector: col, Progress: streams.ErrOut}
+	res, err := rr.Run(ctx, p, out, f.fresh, compare.Options{Alpha: f.alpha, Seed: 1})
+	if err != nil {
+		return nil, fmt.Errorf("%w (run the same command with --output %s to resume)", err, out)
+	}
+	return res, nil
+}
+
+// addResult records the rerun's comparison and read-back differences; any
+// read-back difference makes the rerun not exact.
+func (o *rerunOutput) addResult(res *sweep.RerunResult) {
+	o.Comparison = res.Comparison
+	o.ReadBack = res.ReadBack
+	o.Exact = o.Exact && len(res.ReadBack) == 0
+	if res.Significant != nil {
+		o.Significant = res.Significant
+	}
+}
+
+// printRerun prints out in format (a table, JSON or YAML).
+func printRerun(w io.Writer, format string, out rerunOutput) error {
+	return printData(w, format, out, func(tw *tabwriter.Writer) error { return rerunTable(tw, out) })
 }
 
 func rerunTable(tw *tabwriter.Writer, o rerunOutput) error {

@@ -43,31 +43,57 @@ func Parse(file string, data []byte) (*Sweep, error) {
 	s := &Sweep{File: file, Raw: append([]byte(nil), data...), Strategy: f.Strategy, Teardown: f.Teardown,
 		Runs: f.Runs, Warmup: f.Warmup, Seed: f.Seed}
 	dir := filepath.Dir(file)
-	rel := func(p string) string {
-		if p == "" || filepath.IsAbs(p) {
-			return p
-		}
-		return filepath.Join(dir, p)
-	}
 
-	s.Name = f.Metadata.Name
-	switch {
-	case s.Name == "":
-		add("metadata.name", "metadata.name is required", "name the sweep, e.g. `name: nightly`")
-	case len(s.Name) > 63 || !dnsLabel.MatchString(s.Name):
-		add("metadata.name", fmt.Sprintf("%q is not a DNS label", s.Name), "use lower-case letters, digits and '-', at most 63 characters")
-	}
+	s.Name = parseName(f.Metadata.Name, add)
 	if strings.TrimSpace(f.Scenario) == "" {
 		add("scenario", "scenario (the template scenario file) is required", "e.g. `scenario: ../scenarios/selftest.yaml`")
 	}
-	s.ScenarioFile = rel(f.Scenario)
-	s.TopologyFile = rel(f.Topology)
+	s.ScenarioFile = relativeTo(dir, f.Scenario)
+	s.TopologyFile = relativeTo(dir, f.Topology)
+	s.Clusters = parseClusters(f.Clusters, add)
+	s.Conditions = parseConditions(f.Conditions, add)
+	s.Protocols = parseProtocols(f.Protocols, add)
+	checkRunCounts(f, add)
+	s.Strategy = parseStrategy(s.Strategy, add)
+	s.Output = outputDir(dir, f.Output, s.Name)
+	if len(errs) > 0 {
+		return nil, errs.Err()
+	}
+	return s, nil
+}
 
-	if len(f.Clusters) == 0 {
+// addError records one problem at a field path of the sweep document.
+type addError func(path, msg, fix string)
+
+// relativeTo resolves p against the sweep file's directory dir; "" and
+// absolute paths are returned as they are.
+func relativeTo(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+// parseName checks metadata.name: required and a DNS label.
+func parseName(name string, add addError) string {
+	switch {
+	case name == "":
+		add("metadata.name", "metadata.name is required", "name the sweep, e.g. `name: nightly`")
+	case len(name) > 63 || !dnsLabel.MatchString(name):
+		add("metadata.name", fmt.Sprintf("%q is not a DNS label", name), "use lower-case letters, digits and '-', at most 63 characters")
+	}
+	return name
+}
+
+// parseClusters checks the cluster counts (required, in range, distinct)
+// and returns the valid ones sorted ascending.
+func parseClusters(counts []int, add addError) []int {
+	if len(counts) == 0 {
 		add("clusters", "clusters (the cluster counts) is required", "e.g. `clusters: [2, 8, 16, 24]`")
 	}
+	var out []int
 	seen := map[int]bool{}
-	for i, n := range f.Clusters {
+	for i, n := range counts {
 		p := "clusters[" + strconv.Itoa(i) + "]"
 		switch {
 		case n < 2 || n > MaxClusters:
@@ -76,50 +102,75 @@ func Parse(file string, data []byte) (*Sweep, error) {
 			add(p, fmt.Sprintf("cluster count %d is listed twice", n), "remove the duplicate")
 		default:
 			seen[n] = true
-			s.Clusters = append(s.Clusters, n)
+			out = append(out, n)
 		}
 	}
-	sort.Ints(s.Clusters)
+	sort.Ints(out)
+	return out
+}
 
-	if len(f.Conditions) == 0 {
+// parseConditions checks the impairment levels (required, distinct names)
+// and returns them with their default names and targets applied.
+func parseConditions(conds []ConditionFile, add addError) []Condition {
+	if len(conds) == 0 {
 		add("conditions", "conditions is required", "e.g. `conditions: [{loss: 0}, {loss: 20}]`")
 	}
+	var out []Condition
 	names := map[string]bool{}
-	for i, c := range f.Conditions {
+	for i, c := range conds {
 		p := "conditions[" + strconv.Itoa(i) + "]"
-		rc := Condition(c)
-		if c.Loss < 0 || c.Loss > 100 || c.Loss != c.Loss {
-			add(p+".loss", fmt.Sprintf("loss %g %% is out of range", c.Loss), "use a percentage in 0..100")
-		}
-		if rc.Name == "" {
-			rc.Name = "loss-" + strconv.FormatFloat(c.Loss, 'f', -1, 64)
-			rc.Name = strings.ReplaceAll(rc.Name, ".", "-")
-		} else if len(rc.Name) > 63 || !dnsLabel.MatchString(rc.Name) {
-			add(p+".name", fmt.Sprintf("%q is not a DNS label", rc.Name), "use lower-case letters, digits and '-'")
-		}
+		rc := parseCondition(p, c, add)
 		if names[rc.Name] {
 			add(p, fmt.Sprintf("condition name %q is used twice", rc.Name), "give each condition a distinct name or loss")
 		}
 		names[rc.Name] = true
-		if rc.Target == "" {
-			rc.Target = scenarios.TargetPeers
-		}
-		switch rc.Target {
-		case scenarios.TargetPeers, scenarios.TargetNodeA, scenarios.TargetBoth:
-		default:
-			add(p+".target", fmt.Sprintf("unknown target %q", rc.Target), "use peers, nodeA or both")
-		}
-		s.Conditions = append(s.Conditions, rc)
+		checkConditionTarget(p, &rc, add)
+		out = append(out, rc)
 	}
+	return out
+}
 
+// parseCondition checks one condition's loss and name at path p and
+// defaults its name to loss-<loss>.
+func parseCondition(p string, c ConditionFile, add addError) Condition {
+	rc := Condition(c)
+	if c.Loss < 0 || c.Loss > 100 || c.Loss != c.Loss {
+		add(p+".loss", fmt.Sprintf("loss %g %% is out of range", c.Loss), "use a percentage in 0..100")
+	}
+	if rc.Name == "" {
+		rc.Name = "loss-" + strconv.FormatFloat(c.Loss, 'f', -1, 64)
+		rc.Name = strings.ReplaceAll(rc.Name, ".", "-")
+	} else if len(rc.Name) > 63 || !dnsLabel.MatchString(rc.Name) {
+		add(p+".name", fmt.Sprintf("%q is not a DNS label", rc.Name), "use lower-case letters, digits and '-'")
+	}
+	return rc
+}
+
+// checkConditionTarget defaults a condition's target to peers and checks it
+// is a known one.
+func checkConditionTarget(p string, rc *Condition, add addError) {
+	if rc.Target == "" {
+		rc.Target = scenarios.TargetPeers
+	}
+	switch rc.Target {
+	case scenarios.TargetPeers, scenarios.TargetNodeA, scenarios.TargetBoth:
+	default:
+		add(p+".target", fmt.Sprintf("unknown target %q", rc.Target), "use peers, nodeA or both")
+	}
+}
+
+// parseProtocols checks the protocol presets (known, distinct) and returns
+// the valid ones in the order written.
+func parseProtocols(protocols []string, add addError) []string {
 	presets := scenarios.Presets()
 	var known []string
 	for n := range presets {
 		known = append(known, n)
 	}
 	sort.Strings(known)
+	var out []string
 	pseen := map[string]bool{}
-	for i, p := range f.Protocols {
+	for i, p := range protocols {
 		path := "protocols[" + strconv.Itoa(i) + "]"
 		if _, ok := presets[p]; !ok {
 			add(path, fmt.Sprintf("unknown protocol preset %q", p), "use one of "+strings.Join(known, ", ")+" (a custom protocol comes from the template)")
@@ -130,29 +181,39 @@ func Parse(file string, data []byte) (*Sweep, error) {
 			continue
 		}
 		pseen[p] = true
-		s.Protocols = append(s.Protocols, p)
+		out = append(out, p)
 	}
+	return out
+}
 
+// checkRunCounts checks runs (at least 1) and warmup (not negative).
+func checkRunCounts(f *File, add addError) {
 	if f.Runs != nil && *f.Runs < 1 {
 		add("runs", fmt.Sprintf("runs %d must be at least 1", *f.Runs), "")
 	}
 	if f.Warmup != nil && *f.Warmup < 0 {
 		add("warmup", fmt.Sprintf("warmup %d must not be negative", *f.Warmup), "")
 	}
-	if s.Strategy == "" {
-		s.Strategy = StrategySubset
+}
+
+// parseStrategy defaults the strategy to subset and checks it is a known one.
+func parseStrategy(strategy string, add addError) string {
+	if strategy == "" {
+		strategy = StrategySubset
 	}
-	switch s.Strategy {
+	switch strategy {
 	case StrategySubset, StrategyReprovision:
 	default:
-		add("strategy", fmt.Sprintf("unknown strategy %q", s.Strategy), "use subset (provision the largest lab once) or reprovision (one lab per size)")
+		add("strategy", fmt.Sprintf("unknown strategy %q", strategy), "use subset (provision the largest lab once) or reprovision (one lab per size)")
 	}
-	s.Output = rel(f.Output)
-	if f.Output == "" && s.Name != "" {
-		s.Output = filepath.Join(dir, "results", "sweep-"+s.Name)
+	return strategy
+}
+
+// outputDir resolves the sweep directory: output relative to dir, else
+// results/sweep-<name> beside the sweep file (when the sweep has a name).
+func outputDir(dir, output, name string) string {
+	if output == "" && name != "" {
+		return filepath.Join(dir, "results", "sweep-"+name)
 	}
-	if len(errs) > 0 {
-		return nil, errs.Err()
-	}
-	return s, nil
+	return relativeTo(dir, output)
 }

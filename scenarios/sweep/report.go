@@ -228,81 +228,128 @@ func WriteReport(ctx context.Context, dir string) (*Report, error) {
 	if err != nil {
 		return nil, err
 	}
-	byProto := map[string][]Point{}
-	var protos []string
-	for _, p := range rep.Points {
-		if _, ok := byProto[p.Protocol]; !ok {
-			if err := checkFileComponent("sweep "+rep.Sweep+": cell protocol", p.Protocol); err != nil {
-				return nil, err
-			}
-			protos = append(protos, p.Protocol)
-		}
-		byProto[p.Protocol] = append(byProto[p.Protocol], p)
-	}
-	top, err := os.OpenRoot(dir)
+	protos, byProto, err := pointsByProtocol(rep)
 	if err != nil {
-		return nil, fmt.Errorf("opening sweep directory: %w", err)
+		return nil, err
+	}
+	top, out, err := openReportDir(dir)
+	if err != nil {
+		return nil, err
 	}
 	defer top.Close()
-	if err := top.MkdirAll(DirReport, 0o755); err != nil {
-		return nil, fmt.Errorf("creating %s: %w", filepath.Join(dir, DirReport), err)
-	}
-	out, err := top.OpenRoot(DirReport)
-	if err != nil {
-		return nil, fmt.Errorf("opening %s: %w", filepath.Join(dir, DirReport), err)
-	}
 	defer out.Close()
 	for _, proto := range protos {
 		if err := ctx.Err(); err != nil {
 			return nil, err
 		}
-		pts := byProto[proto]
-		for _, metric := range []string{compare.MetricAllPeers, compare.MetricFirstPeer} {
-			var sp []plot.SweepPoint
-			for _, p := range pts {
-				d := p.AllPeers
-				if metric == compare.MetricFirstPeer {
-					d = p.FirstPeer
-				}
-				sp = append(sp, plot.SweepPoint{Clusters: p.Clusters, Condition: p.Condition, LossPct: p.LossPct, Stats: d})
-			}
-			fig, err := plot.Sweep(metric, sp)
-			if err != nil {
-				return nil, fmt.Errorf("sweep %s: plotting %s: %w", rep.Sweep, metric, err)
-			}
-			svg, err := fig.SVG()
-			if err != nil {
-				return nil, fmt.Errorf("sweep %s: rendering %s: %w", rep.Sweep, metric, err)
-			}
-			name := fmt.Sprintf("sweep-%s-%s.svg", proto, metric)
-			if err := writeFileIn(out, name, svg); err != nil {
-				return nil, err
-			}
-			rep.Files = append(rep.Files, filepath.Join(DirReport, name))
-		}
-		svg, err := responsivenessSVG(proto, pts)
-		if err != nil {
-			return nil, fmt.Errorf("sweep %s: plotting responsiveness: %w", rep.Sweep, err)
-		}
-		name := fmt.Sprintf("sweep-%s-responsiveness.svg", proto)
-		if err := writeFileIn(out, name, svg); err != nil {
+		if err := writeProtocolPlots(out, rep, proto, byProto[proto]); err != nil {
 			return nil, err
+		}
+	}
+	if err := writeSummary(out, rep); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// pointsByProtocol groups the report's points by protocol, the protocols in
+// order of first appearance; a protocol that cannot be a file name is an
+// error.
+func pointsByProtocol(rep *Report) ([]string, map[string][]Point, error) {
+	byProto := map[string][]Point{}
+	var protos []string
+	for _, p := range rep.Points {
+		if _, ok := byProto[p.Protocol]; !ok {
+			if err := checkFileComponent("sweep "+rep.Sweep+": cell protocol", p.Protocol); err != nil {
+				return nil, nil, err
+			}
+			protos = append(protos, p.Protocol)
+		}
+		byProto[p.Protocol] = append(byProto[p.Protocol], p)
+	}
+	return protos, byProto, nil
+}
+
+// openReportDir creates dir/report and opens os.Roots of dir and of
+// dir/report; the caller closes both.
+func openReportDir(dir string) (top, out *os.Root, err error) {
+	top, err = os.OpenRoot(dir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening sweep directory: %w", err)
+	}
+	if err := top.MkdirAll(DirReport, 0o755); err != nil {
+		top.Close()
+		return nil, nil, fmt.Errorf("creating %s: %w", filepath.Join(dir, DirReport), err)
+	}
+	out, err = top.OpenRoot(DirReport)
+	if err != nil {
+		top.Close()
+		return nil, nil, fmt.Errorf("opening %s: %w", filepath.Join(dir, DirReport), err)
+	}
+	return top, out, nil
+}
+
+// writeProtocolPlots writes one protocol's allPeers, firstPeer and
+// responsiveness plots into out and lists them in rep.Files.
+func writeProtocolPlots(out *os.Root, rep *Report, proto string, pts []Point) error {
+	for _, metric := range []string{compare.MetricAllPeers, compare.MetricFirstPeer} {
+		svg, err := metricSVG(rep.Sweep, metric, pts)
+		if err != nil {
+			return err
+		}
+		name := fmt.Sprintf("sweep-%s-%s.svg", proto, metric)
+		if err := writeFileIn(out, name, svg); err != nil {
+			return err
 		}
 		rep.Files = append(rep.Files, filepath.Join(DirReport, name))
 	}
+	svg, err := responsivenessSVG(proto, pts)
+	if err != nil {
+		return fmt.Errorf("sweep %s: plotting responsiveness: %w", rep.Sweep, err)
+	}
+	name := fmt.Sprintf("sweep-%s-responsiveness.svg", proto)
+	if err := writeFileIn(out, name, svg); err != nil {
+		return err
+	}
+	rep.Files = append(rep.Files, filepath.Join(DirReport, name))
+	return nil
+}
+
+// metricSVG plots metric (allPeers or firstPeer) of pts against cluster
+// count, one line per condition.
+func metricSVG(sweep, metric string, pts []Point) ([]byte, error) {
+	var sp []plot.SweepPoint
+	for _, p := range pts {
+		d := p.AllPeers
+		if metric == compare.MetricFirstPeer {
+			d = p.FirstPeer
+		}
+		sp = append(sp, plot.SweepPoint{Clusters: p.Clusters, Condition: p.Condition, LossPct: p.LossPct, Stats: d})
+	}
+	fig, err := plot.Sweep(metric, sp)
+	if err != nil {
+		return nil, fmt.Errorf("sweep %s: plotting %s: %w", sweep, metric, err)
+	}
+	svg, err := fig.SVG()
+	if err != nil {
+		return nil, fmt.Errorf("sweep %s: rendering %s: %w", sweep, metric, err)
+	}
+	return svg, nil
+}
+
+// writeSummary writes report.md and summary.json into out, both listed in
+// rep.Files (summary.json included).
+func writeSummary(out *os.Root, rep *Report) error {
 	md := Markdown(rep)
 	if err := writeFileIn(out, "report.md", []byte(md)); err != nil {
-		return nil, err
+		return err
 	}
 	rep.Files = append(rep.Files, filepath.Join(DirReport, "report.md"), filepath.Join(DirReport, "summary.json"))
 	b, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
-		return nil, fmt.Errorf("encoding the sweep summary: %w", err)
+		return fmt.Errorf("encoding the sweep summary: %w", err)
 	}
-	if err := writeFileIn(out, "summary.json", append(b, '\n')); err != nil {
-		return nil, err
-	}
-	return rep, nil
+	return writeFileIn(out, "summary.json", append(b, '\n'))
 }
 
 // Markdown renders the report as tables: one per protocol, one row per

@@ -291,6 +291,35 @@ type RerunResult struct {
 // Run executes p into out (resumed if out already holds the rerun's
 // campaign). With fresh the lab is torn down first.
 func (r *Rerunner) Run(ctx context.Context, p *RerunPlan, out string, fresh bool, co compare.Options) (*RerunResult, error) {
+	r.defaults()
+	scFile, topoFile, err := writeRerunInputs(p, out)
+	if err != nil {
+		return nil, err
+	}
+	sc, plan, err := r.loadRerunInputs(scFile, topoFile)
+	if err != nil {
+		return nil, err
+	}
+	if err := r.provision(ctx, plan, fresh); err != nil {
+		return nil, err
+	}
+	cell, err := r.selectOriginalClusters(ctx, p, plan, sc)
+	if err != nil {
+		return nil, err
+	}
+	defer r.reenableWorkloads(ctx, plan, sc)
+	run, err := r.rerunCell(ctx, p, sc, plan, cell, out, scFile, topoFile)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := r.Runner.Run(ctx, run); err != nil {
+		return nil, fmt.Errorf("rerun: %w", err)
+	}
+	return compareRerun(p, out, co)
+}
+
+// defaults fills in the Rerunner's optional fields.
+func (r *Rerunner) defaults() {
 	if r.Progress == nil {
 		r.Progress = io.Discard
 	}
@@ -300,49 +329,72 @@ func (r *Rerunner) Run(ctx context.Context, p *RerunPlan, out string, fresh bool
 	if r.Now == nil {
 		r.Now = time.Now
 	}
+}
+
+// writeRerunInputs writes the recorded topology and the recorded scenario,
+// pointed at that topology and without its output, into out, and returns
+// their paths.
+func writeRerunInputs(p *RerunPlan, out string) (scFile, topoFile string, err error) {
 	if err := os.MkdirAll(out, 0o755); err != nil {
-		return nil, fmt.Errorf("rerun: %w", err)
+		return "", "", fmt.Errorf("rerun: %w", err)
 	}
-	topoFile := filepath.Join(out, FileCellTopology)
-	scFile := filepath.Join(out, FileCellScenario)
+	topoFile = filepath.Join(out, FileCellTopology)
+	scFile = filepath.Join(out, FileCellScenario)
 	absTopo, err := filepath.Abs(topoFile)
 	if err != nil {
-		return nil, fmt.Errorf("rerun: %w", err)
+		return "", "", fmt.Errorf("rerun: %w", err)
 	}
 	var f scenarios.File
 	if err := yaml.Unmarshal(p.ScenarioDoc, &f); err != nil {
-		return nil, fmt.Errorf("rerun: reading the recorded scenario: %w", err)
+		return "", "", fmt.Errorf("rerun: reading the recorded scenario: %w", err)
 	}
 	f.Topology, f.Output = absTopo, ""
 	scDoc, err := yaml.Marshal(&f)
 	if err != nil {
-		return nil, fmt.Errorf("rerun: %w", err)
+		return "", "", fmt.Errorf("rerun: %w", err)
 	}
 	scDoc = append([]byte("# Recorded scenario of "+p.Source+", rerun by testbed rerun.\n"), scDoc...)
 	if err := resultstore.WriteFileAtomic(topoFile, p.TopologyDoc); err != nil {
-		return nil, err
+		return "", "", err
 	}
 	if err := resultstore.WriteFileAtomic(scFile, scDoc); err != nil {
-		return nil, err
+		return "", "", err
 	}
+	return scFile, topoFile, nil
+}
+
+// loadRerunInputs loads the scenario and topology writeRerunInputs wrote.
+func (r *Rerunner) loadRerunInputs(scFile, topoFile string) (*scenarios.Scenario, *topology.Plan, error) {
 	sc, err := scenarios.Load(scFile)
 	if err != nil {
-		return nil, fmt.Errorf("rerun: the recorded scenario no longer loads: %w", err)
+		return nil, nil, fmt.Errorf("rerun: the recorded scenario no longer loads: %w", err)
 	}
 	plan, err := r.LoadPlan(topoFile)
 	if err != nil {
-		return nil, fmt.Errorf("rerun: the recorded topology no longer loads: %w", err)
+		return nil, nil, fmt.Errorf("rerun: the recorded topology no longer loads: %w", err)
 	}
+	return sc, plan, nil
+}
+
+// provision creates or converges the lab, tearing it down first when fresh.
+func (r *Rerunner) provision(ctx context.Context, plan *topology.Plan, fresh bool) error {
 	if fresh {
 		fmt.Fprintf(r.Progress, "rerun: tearing down lab %s\n", plan.Name)
 		if err := r.Lab.Down(ctx, plan); err != nil {
-			return nil, fmt.Errorf("rerun: teardown: %w", err)
+			return fmt.Errorf("rerun: teardown: %w", err)
 		}
 	}
 	fmt.Fprintf(r.Progress, "rerun: creating or converging lab %s (%d clusters)\n", plan.Name, len(plan.Clusters))
 	if err := r.Lab.Up(ctx, plan); err != nil {
-		return nil, fmt.Errorf("rerun: provisioning: %w", err)
+		return fmt.Errorf("rerun: provisioning: %w", err)
 	}
+	return nil
+}
+
+// selectOriginalClusters enables the protocol on the clusters the original
+// ran on (every cluster when unrecorded), disables it elsewhere, and returns
+// those clusters.
+func (r *Rerunner) selectOriginalClusters(ctx context.Context, p *RerunPlan, plan *topology.Plan, sc *scenarios.Scenario) ([]string, error) {
 	cell := p.Clusters
 	for _, c := range cell {
 		if !slices.Contains(allNames(plan), c) {
@@ -355,38 +407,51 @@ func (r *Rerunner) Run(ctx context.Context, p *RerunPlan, out string, fresh bool
 	if err := r.Workloads.Set(ctx, plan, sc.Protocol, cell, Complement(plan, cell)); err != nil {
 		return nil, fmt.Errorf("rerun: selecting the original clusters: %w", err)
 	}
-	defer func() {
-		rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
-		defer cancel()
-		if err := r.Workloads.Set(rctx, plan, sc.Protocol, allNames(plan), nil); err != nil {
-			fmt.Fprintf(r.Progress, "rerun: re-enabling %s everywhere: %v\n", sc.Protocol.Name, err)
-		}
-	}()
+	return cell, nil
+}
+
+// reenableWorkloads enables the protocol on every cluster again, even when
+// ctx is cancelled; a failure is only reported on Progress.
+func (r *Rerunner) reenableWorkloads(ctx context.Context, plan *topology.Plan, sc *scenarios.Scenario) {
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	if err := r.Workloads.Set(rctx, plan, sc.Protocol, allNames(plan), nil); err != nil {
+		fmt.Fprintf(r.Progress, "rerun: re-enabling %s everywhere: %v\n", sc.Protocol.Name, err)
+	}
+}
+
+// rerunCell describes the campaign to run into out: resumed when out holds
+// its manifest already, else with a freshly collected manifest that warns
+// of every difference from the original.
+func (r *Rerunner) rerunCell(ctx context.Context, p *RerunPlan, sc *scenarios.Scenario, plan *topology.Plan, cell []string, out, scFile, topoFile string) (runner.Cell, error) {
 	run := runner.Cell{Scenario: sc, Plan: plan, Clusters: cell, Dir: out}
 	if _, err := os.Stat(filepath.Join(out, resultstore.FileManifest)); err == nil {
 		run.Resume = true
-	} else {
-		var inputs []results.Input
-		for _, in := range []struct{ role, path string }{{"scenario", scFile}, {"topology", topoFile}} {
-			i, err := readInput(in.role, in.path)
-			if err != nil {
-				return nil, err
-			}
-			inputs = append(inputs, i)
-		}
-		m, err := r.Collector.Collect(ctx, plan, cell, inputs)
+		return run, nil
+	}
+	var inputs []results.Input
+	for _, in := range []struct{ role, path string }{{"scenario", scFile}, {"topology", topoFile}} {
+		i, err := readInput(in.role, in.path)
 		if err != nil {
-			return nil, fmt.Errorf("rerun: collecting the manifest: %w", err)
+			return runner.Cell{}, err
 		}
-		m.Kind, m.Started = "campaign", r.Now()
-		for _, d := range append(slices.Clone(p.Differences), LabDifferences(p.Original.Manifest.Lab, m.Lab)...) {
-			m.Warnings = append(m.Warnings, "rerun of "+p.Source+": not exact: "+d)
-		}
-		run.Manifest = &m
+		inputs = append(inputs, i)
 	}
-	if _, err := r.Runner.Run(ctx, run); err != nil {
-		return nil, fmt.Errorf("rerun: %w", err)
+	m, err := r.Collector.Collect(ctx, plan, cell, inputs)
+	if err != nil {
+		return runner.Cell{}, fmt.Errorf("rerun: collecting the manifest: %w", err)
 	}
+	m.Kind, m.Started = "campaign", r.Now()
+	for _, d := range append(slices.Clone(p.Differences), LabDifferences(p.Original.Manifest.Lab, m.Lab)...) {
+		m.Warnings = append(m.Warnings, "rerun of "+p.Source+": not exact: "+d)
+	}
+	run.Manifest = &m
+	return run, nil
+}
+
+// compareRerun compares the rerun campaign in out against the original,
+// writes the comparison to out/compare.json and lists the significant rows.
+func compareRerun(p *RerunPlan, out string, co compare.Options) (*RerunResult, error) {
 	cand, err := resultstore.Read(out)
 	if err != nil {
 		return nil, err
