@@ -137,6 +137,19 @@ func TestE2ERun(t *testing.T) {
 	if len(pauses) < 5 {
 		t.Errorf("random phase drew only %d distinct pauses", len(pauses))
 	}
+	// The random phase spreads discovery over the period: A's time to each
+	// peer, pooled over the clean condition's peers, has an IQR of about
+	// T/2. With 10 runs x 2 peers the chance that a true uniform phase gives
+	// an IQR under 0.15 T is about 0.2 % (simulated), so this cannot flake;
+	// the first-peer IQR (the min of 2) is only logged: it is below 0.3 T
+	// for about half of all peer phase gaps.
+	clean := byCond[s.Conditions[0].Name]
+	perPeer, first := discoveries(clean)
+	t.Logf("MEASURED: phase random, %s: first-peer IQR %.0f ms, per-peer IQR %.0f ms (T = %.0f ms), achieved phases %v",
+		s.Conditions[0].Name, iqr(first), iqr(perPeer), T, phases(clean))
+	if iqr(perPeer) < 0.15*T {
+		t.Errorf("phase random: per-peer discovery IQR %.0f ms is under 0.15 T: the random phase did not spread the starts", iqr(perPeer))
+	}
 	abs := make([]float64, len(truthErr))
 	for i, e := range truthErr {
 		abs[i] = math.Abs(e)
@@ -151,6 +164,102 @@ func TestE2ERun(t *testing.T) {
 	if _, _, err := testbedRun(t, bin, 3*time.Minute, "report", dir); err != nil {
 		t.Errorf("testbed report: %v", err)
 	}
+}
+
+// TestE2ERunAligned runs scenarios/selftest-aligned.yaml (the reference
+// study's fixed cycle, 1 warm-up + 10 runs, no loss) on the CI lab and
+// checks that the cycle locks the phase: every measured run starts exactly
+// C after the previous run's end, and A's first-peer time varies by at
+// most 0.1 T (the random phase of TestE2ERun spreads it over T).
+func TestE2ERunAligned(t *testing.T) {
+	bin := e2eBinary(t)
+	if os.Getenv("TESTBED_E2E_TOPOLOGY") != "" {
+		t.Skip("TESTBED_E2E_TOPOLOGY is set; scenarios/selftest-aligned.yaml runs on the CI lab")
+	}
+	scenario := filepath.Join(repoRoot(t), "scenarios", "selftest-aligned.yaml")
+	s, err := scenarios.Load(scenario)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join(t.TempDir(), "campaign")
+	out, d, err := testbedRun(t, bin, 8*time.Minute, "run", scenario, "--output", dir)
+	if err != nil {
+		t.Fatalf("testbed run: %v", err)
+	}
+	t.Logf("MEASURED: aligned campaign took %s", d.Round(time.Second))
+	c, err := store.Read(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	T := c.Manifest.AnnounceIntervalMS
+	if len(c.Runs) != 11 || c.Manifest.Phase != scenarios.PhaseAligned {
+		t.Fatalf("%d runs, phase %q:\n%s", len(c.Runs), c.Manifest.Phase, out)
+	}
+	var since []float64
+	for _, r := range c.Runs {
+		cy := r.Cycle
+		if cy == nil || r.PhaseMS == nil {
+			t.Fatalf("run %d has no cycle or phase record", r.Index)
+		}
+		if cy.CycleMS != float64(s.PhaseCycle.Milliseconds()) {
+			t.Errorf("run %d: cycle %v ms, want %d", r.Index, cy.CycleMS, s.PhaseCycle.Milliseconds())
+		}
+		if r.Warmup {
+			continue
+		}
+		if cy.OffCycle {
+			t.Errorf("run %d is off cycle by %.0f ms (reset %.0f ms, C %.0f ms)", r.Index, cy.OverrunMS, cy.ResetMS, cy.CycleMS)
+		}
+		since = append(since, cy.SincePreviousEndMS)
+	}
+	perPeer, first := discoveries(c.Runs)
+	t.Logf("MEASURED: phase aligned (C = %s): first-peer IQR %.0f ms, per-peer IQR %.0f ms (T = %.0f ms), first-peer times %v, start minus previous end %v ms, achieved phases %v",
+		s.PhaseCycle, iqr(first), iqr(perPeer), T, first, since, phases(c.Runs))
+	if len(first) != 10 || iqr(first) > 0.1*T {
+		t.Errorf("phase aligned: first-peer IQR %.0f ms over %d runs, want <= 0.1 T = %.0f ms", iqr(first), len(first), 0.1*T)
+	}
+	for _, v := range since {
+		if math.Abs(v-float64(s.PhaseCycle.Milliseconds())) > 50 {
+			t.Errorf("a measured run started %.0f ms after the previous end, want C = %s within 50 ms", v, s.PhaseCycle)
+		}
+	}
+	if _, _, err := testbedRun(t, bin, 3*time.Minute, "report", dir); err != nil {
+		t.Errorf("testbed report: %v", err)
+	}
+}
+
+// discoveries returns A's discovery times of the measured runs: every
+// (run, peer) pooled, and each run's first peer.
+func discoveries(runs []results.Run) (perPeer, first []float64) {
+	for _, r := range runs {
+		if r.Warmup || r.Aborted {
+			continue
+		}
+		f := math.Inf(1)
+		for _, p := range r.Peers {
+			if p.DiscoveredMS != nil {
+				perPeer = append(perPeer, *p.DiscoveredMS)
+				f = math.Min(f, *p.DiscoveredMS)
+			}
+		}
+		if !math.IsInf(f, 1) {
+			first = append(first, f)
+		}
+	}
+	return perPeer, first
+}
+
+func iqr(v []float64) float64 { return quantile(v, 0.75) - quantile(v, 0.25) }
+
+// phases lists the recorded start phases (ms mod T) of the measured runs.
+func phases(runs []results.Run) []float64 {
+	var out []float64
+	for _, r := range runs {
+		if !r.Warmup && r.PhaseMS != nil {
+			out = append(out, math.Round(*r.PhaseMS))
+		}
+	}
+	return out
 }
 
 func medianAll(runs []results.Run) float64 {

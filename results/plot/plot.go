@@ -140,6 +140,32 @@ func Histogram(cs *stats.Condition) (*Figure, error) {
 	return f, nil
 }
 
+// Phase plots a condition's achieved start phases (stats.Condition
+// PhaseHist): the runs' starts modulo the announce period T. A locked
+// campaign (the reference study's fixed cycle) fills one bar; a random
+// phase spreads the runs over the period. Nil when the runs record no phase.
+func Phase(cs *stats.Condition) *Figure {
+	if cs.PhaseHist == nil {
+		return nil
+	}
+	bins := len(cs.PhaseHist)
+	caption := fmt.Sprintf("Histogram of node A's start phase (start modulo T = %.1f s, from the first run's start) over %d runs.",
+		seconds(cs.PhaseBinMS*float64(bins)), cs.Runs)
+	if cs.OffCycleRuns > 0 {
+		caption += fmt.Sprintf(" %d run(s) overran the cycle and started off cycle.", cs.OffCycleRuns)
+	}
+	f := newFigure("phase-"+cs.Name, "Start phase, "+condLabel(cs), caption, "start phase (s)", "runs")
+	h := &plotter.Histogram{Width: seconds(cs.PhaseBinMS), FillColor: plotutil.Color(1)}
+	for i, n := range cs.PhaseHist {
+		h.Bins = append(h.Bins, plotter.HistogramBin{Min: seconds(float64(i) * cs.PhaseBinMS), Max: seconds(float64(i+1) * cs.PhaseBinMS), Weight: float64(n)})
+	}
+	h.LineStyle.Width = vg.Points(0.5)
+	h.LineStyle.Color = color.White
+	f.Plot.Add(h)
+	f.Boxes = bins
+	return f
+}
+
 // RunCurves plots peers discovered against time for up to maxRuns
 // runs spread evenly over the condition (reference figures 6.11–6.17).
 func RunCurves(cs *stats.Condition, maxRuns int) (*Figure, error) {
@@ -429,6 +455,9 @@ func Figures(s *stats.Summary, runsShown int) ([]*Figure, error) {
 			return nil, err
 		}
 		out = append(out, h, r, b)
+		if ph := Phase(cs); ph != nil {
+			out = append(out, ph)
+		}
 	}
 	return out, nil
 }

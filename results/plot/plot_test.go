@@ -45,6 +45,7 @@ func TestFigures(t *testing.T) {
 		{mk(Box(cs)), 1, kWithData}, // boxes + model median line
 		{mk(Sweep("all-peers time", sweep)), 4, 0},
 		{mk(SweepResponsiveness("reference-agent", sweep)), 2, 0}, // one line per condition
+		{phaseFig(t), 0, stats.PhaseBins},
 	}
 	for _, tc := range tests {
 		if tc.fig.Curves != tc.curves || tc.fig.Boxes != tc.boxes {
@@ -74,4 +75,20 @@ func TestFigures(t *testing.T) {
 	if h.Boxes < 5 {
 		t.Errorf("histogram has %d bins", h.Boxes)
 	}
+}
+
+// phaseFig is the phase histogram of a locked condition: 9 runs in one bin.
+func phaseFig(t *testing.T) *Figure {
+	t.Helper()
+	hist := make([]int, stats.PhaseBins)
+	hist[7] = 9
+	cs := &stats.Condition{Name: "loss-0", Runs: 10, PhaseHist: hist, PhaseBinMS: 250, OffCycleRuns: 1}
+	f := Phase(cs)
+	if f == nil {
+		t.Fatal("Phase returned no figure for a condition with phases")
+	}
+	if Phase(&stats.Condition{Name: "old"}) != nil {
+		t.Error("Phase drew a figure for a condition that records no phase")
+	}
+	return f
 }

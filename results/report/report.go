@@ -161,7 +161,7 @@ func RenderHTML(m *results.Manifest, s *stats.Summary, figs []*plot.Figure, svgs
 		hf := htmlFigure{Title: f.Title, Caption: f.Caption, SVG: inlineSVG(svgs[i])}
 		cond := ""
 		for _, cs := range s.Conditions {
-			for _, pre := range []string{"hist-", "runs-", "box-"} {
+			for _, pre := range []string{"hist-", "runs-", "box-", "phase-"} {
 				if f.Name == pre+cs.Name {
 					cond = cs.Name
 				}
@@ -174,13 +174,14 @@ func RenderHTML(m *results.Manifest, s *stats.Summary, figs []*plot.Figure, svgs
 		}
 	}
 	t, err := template.New("report").Funcs(template.FuncMap{
-		"sec":   func(ms float64) string { return fmt.Sprintf("%.2f", ms/1000) },
-		"ms":    func(ms float64) string { return fmt.Sprintf("%.0f", ms) },
-		"f3":    func(x float64) string { return fmt.Sprintf("%.3f", x) },
-		"pct":   func(x float64) string { return fmt.Sprintf("%.1f %%", x*100) },
-		"ptrpc": optPct,
-		"rows":  distRows,
-		"join":  func(s []string) string { return strings.Join(s, ", ") },
+		"sec":         func(ms float64) string { return fmt.Sprintf("%.2f", ms/1000) },
+		"ms":          func(ms float64) string { return fmt.Sprintf("%.0f", ms) },
+		"f3":          func(x float64) string { return fmt.Sprintf("%.3f", x) },
+		"pct":         func(x float64) string { return fmt.Sprintf("%.1f %%", x*100) },
+		"ptrpc":       optPct,
+		"rows":        distRows,
+		"join":        func(s []string) string { return strings.Join(s, ", ") },
+		"phaseSpread": phaseSpread,
 		"worstK": func(ks []stats.KSK) string {
 			w := math.Inf(-1)
 			k := 0
@@ -203,6 +204,23 @@ func RenderHTML(m *results.Manifest, s *stats.Summary, figs []*plot.Figure, svgs
 		return nil, fmt.Errorf("rendering report: %w", err)
 	}
 	return b.Bytes(), nil
+}
+
+// phaseSpread says how the runs' start phases fill the period: the
+// fullest bin's share, and how many bins hold any run.
+func phaseSpread(cs stats.Condition) string {
+	n, top, used := 0, 0, 0
+	for _, v := range cs.PhaseHist {
+		n += v
+		top = max(top, v)
+		if v > 0 {
+			used++
+		}
+	}
+	if n == 0 {
+		return "no run recorded its phase"
+	}
+	return fmt.Sprintf("%d of %d runs in the fullest %.0f ms bin, %d of %d bins used", top, n, cs.PhaseBinMS, used, len(cs.PhaseHist))
 }
 
 type distRow struct {
@@ -323,7 +341,7 @@ pre{background:#f7f7f7;padding:.5em;overflow-x:auto;font-size:.8em;max-height:20
 
 {{range .S.Conditions}}{{$c := .}}
 <h2 id="cond-{{.Name}}">Condition {{.Name}}</h2>
-<p>Backend <b>{{.Backend}}</b>{{if .Impairment.Target}}, target {{.Impairment.Target}}{{end}}, loss requested {{.RequestedLossPct}} %, achieved {{ptrpc .AchievedLossPct}}{{if .PacketsSeen}} ({{.PacketsDropped}} of {{.PacketsSeen}} packets dropped){{end}}{{if .Impairment.DelayMS}}, delay {{.Impairment.DelayMS}} ms{{end}}. Phase: {{.PhaseLabel}}. {{.Runs}} runs ({{.WarmupRuns}} warm-up and {{.AbortedRuns}} aborted excluded), {{.TimedOutRuns}} timed out, {{.MissingPeers}} missing (run, peer) pairs. Flaps: {{.Flaps}} in {{printf "%.1f" .PeerMinutes}} peer-minutes = {{f3 .FlapRate}} false failure detections per peer-minute.</p>
+<p>Backend <b>{{.Backend}}</b>{{if .Impairment.Target}}, target {{.Impairment.Target}}{{end}}, loss requested {{.RequestedLossPct}} %, achieved {{ptrpc .AchievedLossPct}}{{if .PacketsSeen}} ({{.PacketsDropped}} of {{.PacketsSeen}} packets dropped){{end}}{{if .Impairment.DelayMS}}, delay {{.Impairment.DelayMS}} ms{{end}}. Phase: {{.PhaseLabel}}. {{.Runs}} runs ({{.WarmupRuns}} warm-up and {{.AbortedRuns}} aborted excluded), {{.TimedOutRuns}} timed out, {{.MissingPeers}} missing (run, peer) pairs. Flaps: {{.Flaps}} in {{printf "%.1f" .PeerMinutes}} peer-minutes = {{f3 .FlapRate}} false failure detections per peer-minute.{{if .PhaseHist}} Start phase: {{phaseSpread .}}{{if .OffCycleRuns}}; {{.OffCycleRuns}} run(s) off cycle (the reset overran C){{end}}. Each run's phase is in <code>testbed export</code> (phaseMS, offCycle).{{end}}</p>
 <table>
 <tr><th class="l">metric (s)</th><th>n</th><th>min</th><th>p25</th><th>median</th><th>p75</th><th>p90</th><th>p99</th><th>max</th><th>mean</th><th>stdev</th><th>IQR</th></tr>
 {{range rows .}}<tr><td class="l">{{.Name}}</td>{{with .D}}<td>{{.N}}</td><td>{{sec .Min}}</td><td>{{sec .P25}}</td><td>{{sec .Median}}</td><td>{{sec .P75}}</td><td>{{sec .P90}}</td><td>{{sec .P99}}</td><td>{{sec .Max}}</td><td>{{sec .Mean}}</td><td>{{sec .Stdev}}</td><td>{{sec .IQR}}</td>{{end}}</tr>

@@ -130,3 +130,35 @@ func TestWriteReportDegenerate(t *testing.T) {
 		})
 	}
 }
+
+// TestWriteReportPhase: an aligned campaign whose runs record their phase
+// gets the phase histogram per condition and the spread in words.
+func TestWriteReportPhase(t *testing.T) {
+	c := stats.Synthesize(stats.SynthOptions{Seed: 3, Peers: 2, Runs: 10, Warmup: 1, LossPcts: []float64{0},
+		IntervalMS: 5000, StartupMS: 900, TimeoutMS: 40000})
+	c.Manifest.Phase = "aligned"
+	for i := range c.Runs {
+		v := 1234.0
+		c.Runs[i].Phase, c.Runs[i].PhaseMS = "aligned", &v
+		c.Runs[i].Cycle = &results.Cycle{CycleMS: 6000, OffCycle: i == 3, SincePreviousEndMS: 6000}
+	}
+	c.Dir = t.TempDir()
+	files, err := Write(context.Background(), c, Options{NoPNG: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	html, err := os.ReadFile(files.HTML)
+	if err != nil {
+		t.Fatal(err)
+	}
+	page := string(html)
+	for _, want := range []string{"Start phase, ", "Start phase: 10 of 10 runs in the fullest 250 ms bin, 1 of 20 bins used", "1 run(s) off cycle"} {
+		if !strings.Contains(page, want) {
+			i := strings.Index(page, "Start phase:")
+			t.Errorf("report lacks %q: %s", want, page[max(0, i):min(len(page), max(0, i)+200)])
+		}
+	}
+	if n := strings.Count(page, "<svg"); n != 2+4 {
+		t.Errorf("report has %d inline SVGs, want 6 (2 global, 3 per condition and the phase histogram)", n)
+	}
+}

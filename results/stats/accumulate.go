@@ -2,6 +2,7 @@ package stats
 
 import (
 	"fmt"
+	"math"
 	"runtime"
 	"sort"
 
@@ -182,6 +183,8 @@ type pass1 struct {
 	contMS   floats
 	achieved float64
 	achN     int
+	// periodMS is T, the width of the phase histogram.
+	periodMS float64
 	// found[m] counts included runs that discovered m distinct peers: the
 	// sizes of the second pass's k-th peer samples.
 	found []int
@@ -340,7 +343,7 @@ func (fp *firstPasses) get(name string) *pass1 {
 	p := fp.byName[name]
 	if p == nil {
 		cond := fp.order.conds[name]
-		p = &pass1{peers: newPeerSet(fp.m), perPeer: map[string]*floats{}, flaps: map[string]int{}, phase: fp.m.Phase,
+		p = &pass1{peers: newPeerSet(fp.m), perPeer: map[string]*floats{}, flaps: map[string]int{}, phase: fp.m.Phase, periodMS: fp.m.AnnounceIntervalMS,
 			cs: Condition{Name: cond.Name, Impairment: cond.Impairment, Backend: cond.Impairment.Backend, RequestedLossPct: cond.Impairment.LossPct}}
 		fp.byName[name] = p
 	}
@@ -437,6 +440,7 @@ func (p *pass1) first(r *results.Run, found map[string]bool) {
 	}
 	cs.PacketsSeen += r.Impairment.PacketsSeen
 	cs.PacketsDropped += r.Impairment.PacketsDropped
+	p.phaseOf(r)
 	cstart := r.Pod.ContainerStartMS
 	if cstart != nil {
 		p.contMS.add(*cstart)
@@ -477,6 +481,27 @@ func (p *pass1) first(r *results.Run, found map[string]bool) {
 		p.found = append(p.found, 0)
 	}
 	p.found[m]++
+}
+
+// phaseOf counts r's achieved start phase in the condition's histogram of
+// PhaseBins bins over [0, T), and an aligned run that was off cycle.
+func (p *pass1) phaseOf(r *results.Run) {
+	cs := &p.cs
+	if r.Cycle != nil && r.Cycle.OffCycle {
+		cs.OffCycleRuns++
+	}
+	if r.PhaseMS == nil || p.periodMS <= 0 || math.IsNaN(*r.PhaseMS) {
+		return
+	}
+	if cs.PhaseHist == nil {
+		cs.PhaseHist = make([]int, PhaseBins)
+		cs.PhaseBinMS = p.periodMS / PhaseBins
+	}
+	b := int(math.Mod(*r.PhaseMS, p.periodMS) / cs.PhaseBinMS)
+	if b < 0 {
+		b += PhaseBins
+	}
+	cs.PhaseHist[min(b, PhaseBins-1)]++
 }
 
 // finish summarises the first pass and drops its samples (except the

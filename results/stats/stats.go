@@ -71,6 +71,17 @@ type Condition struct {
 
 	Model *ModelFit `json:"model,omitempty"`
 
+	// PhaseHist counts the included runs by their achieved start phase
+	// (Run.PhaseMS, the start modulo T from the campaign's first start) in
+	// PhaseBins bins of PhaseBinMS: one full bin means the campaign was
+	// phase-locked, an even spread that it sampled every phase. Nil when
+	// the runs do not record their phase.
+	PhaseHist  []int   `json:"phaseHist,omitempty"`
+	PhaseBinMS float64 `json:"phaseBinMS,omitempty"`
+	// OffCycleRuns counts aligned runs that could not start at the previous
+	// run's end plus the cycle C (see results.Cycle).
+	OffCycleRuns int `json:"offCycleRuns,omitempty"`
+
 	Samples Samples `json:"-"`
 }
 
@@ -90,6 +101,9 @@ type Samples struct {
 	CurveIndex  []int
 	ContainerMS []float64
 }
+
+// PhaseBins is the number of bins of Condition.PhaseHist over one period.
+const PhaseBins = 20
 
 // KthPeer is the time until the k-th peer was discovered.
 type KthPeer struct {

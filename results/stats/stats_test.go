@@ -293,3 +293,35 @@ func TestSortedMerge(t *testing.T) {
 		}
 	}
 }
+
+// TestPhaseHistogram: achieved start phases land in PhaseBins bins of T;
+// warm-up runs are left out, off-cycle aligned runs are counted, and runs
+// recorded before phases existed leave the histogram nil.
+func TestPhaseHistogram(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	run := func(i int, phase *float64, off, warm bool) results.Run {
+		r := results.Run{Condition: "loss-0", Index: i, Warmup: warm, Phase: "aligned", PhaseMS: phase,
+			Cycle: &results.Cycle{CycleMS: 6000, OffCycle: off}, Peers: []results.PeerTiming{{Peer: "b", DiscoveredMS: f(1000)}}}
+		return r
+	}
+	m := results.Manifest{Phase: "aligned", AnnounceIntervalMS: 5000, Peers: []string{"b"},
+		Conditions: []results.Condition{{Name: "loss-0", Runs: 5, Warmup: 1}}}
+	c := &store.Campaign{Manifest: m, Runs: []results.Run{
+		run(0, f(4999), true, true), // warm-up: not counted
+		run(1, f(0), false, false),
+		run(2, f(249.9), false, false),
+		run(3, f(250), true, false),
+		run(4, f(4999.9), false, false),
+		run(5, f(12600), false, false), // beyond T: taken mod T (2600 → bin 10)
+	}}
+	cs := Analyze(c).Conditions[0]
+	want := make([]int, PhaseBins)
+	want[0], want[1], want[10], want[19] = 2, 1, 1, 1
+	if !slices.Equal(cs.PhaseHist, want) || cs.PhaseBinMS != 250 || cs.OffCycleRuns != 1 {
+		t.Errorf("phase histogram %v (bin %v ms), off cycle %d; want %v, 250, 1", cs.PhaseHist, cs.PhaseBinMS, cs.OffCycleRuns, want)
+	}
+	c.Runs = []results.Run{{Condition: "loss-0", Index: 0, Peers: []results.PeerTiming{{Peer: "b", DiscoveredMS: f(1000)}}}}
+	if cs := Analyze(c).Conditions[0]; cs.PhaseHist != nil || cs.OffCycleRuns != 0 {
+		t.Errorf("a campaign without phases: histogram %v, off cycle %d", cs.PhaseHist, cs.OffCycleRuns)
+	}
+}

@@ -51,6 +51,11 @@ type ExportRow struct {
 	LeaveMS          *float64 `json:"leaveMS"`
 	// GoneAfterLeaveMS is goneMS − leaveMS: how long the peer took to drop A.
 	GoneAfterLeaveMS *float64 `json:"goneAfterLeaveMS"`
+	// PhaseMS is the run's achieved start phase (Run.PhaseMS); OffCycle and
+	// SincePreviousEndMS come from an aligned run's cycle record.
+	PhaseMS            *float64 `json:"phaseMS"`
+	OffCycle           bool     `json:"offCycle"`
+	SincePreviousEndMS *float64 `json:"sincePreviousEndMS"`
 }
 
 // ExportRows flattens a campaign into one row per run × peer, peers in
@@ -205,7 +210,7 @@ func appendRows(out []ExportRow, m results.Manifest, peers []string, rp *results
 			Campaign: r.Campaign, Condition: r.Condition, Run: r.Index,
 			Warmup: r.Warmup, Aborted: r.Aborted, TimedOut: r.TimedOut,
 			NodeA: r.NodeA, Protocol: r.Protocol, Phase: r.Phase,
-			PauseMS: r.PauseMS, CycleOverheadMS: r.CycleOverheadMS,
+			PauseMS: r.PauseMS, CycleOverheadMS: r.CycleOverheadMS, PhaseMS: r.PhaseMS,
 			Backend: r.Impairment.Backend, Target: r.Impairment.Target,
 			LossPct: r.Impairment.LossPct, AchievedLossPct: r.Impairment.AchievedLossPct,
 			DelayMS: r.Impairment.DelayMS, JitterMS: r.Impairment.JitterMS, CorrelationPct: r.Impairment.CorrelationPct,
@@ -220,6 +225,12 @@ func appendRows(out []ExportRow, m results.Manifest, peers []string, rp *results
 		}
 		if r.APILatencyMS != 0 {
 			base.APILatencyMS = new(r.APILatencyMS)
+		}
+		if c := r.Cycle; c != nil {
+			base.OffCycle = c.OffCycle
+			if c.SincePreviousEndMS != 0 {
+				base.SincePreviousEndMS = new(c.SincePreviousEndMS)
+			}
 		}
 		byPeer := map[string]results.PeerTiming{}
 		var order []string
@@ -265,7 +276,8 @@ func exportHeader() []string {
 	return []string{"campaign", "condition", "run", "warmup", "aborted", "timedOut", "started", "nodeA", "protocol",
 		"phase", "pauseMS", "cycleOverheadMS", "backend", "target", "lossPct", "achievedLossPct", "delayMS", "jitterMS",
 		"correlationPct", "peer", "discovered", "discoveredMS", "reverseMS", "goneMS", "truthMS", "truthSendMS", "flaps",
-		"containerStartMS", "scheduledMS", "podStartedMS", "readyMS", "protocolMS", "apiLatencyMS", "leaveMS", "goneAfterLeaveMS"}
+		"containerStartMS", "scheduledMS", "podStartedMS", "readyMS", "protocolMS", "apiLatencyMS", "leaveMS", "goneAfterLeaveMS",
+		"phaseMS", "offCycle", "sincePreviousEndMS"}
 }
 
 func fnum(f float64) string { return strconv.FormatFloat(f, 'f', -1, 64) }
@@ -283,7 +295,8 @@ func (r ExportRow) record() []string {
 		r.Backend, r.Target, fnum(r.LossPct), fopt(r.AchievedLossPct), fnum(r.DelayMS), fnum(r.JitterMS), fnum(r.CorrelationPct),
 		r.Peer, strconv.FormatBool(r.Discovered), fopt(r.DiscoveredMS), fopt(r.ReverseMS), fopt(r.GoneMS), fopt(r.TruthMS),
 		fopt(r.TruthSendMS), strconv.Itoa(r.Flaps), fopt(r.ContainerStartMS), fopt(r.ScheduledMS), fopt(r.PodStartedMS),
-		fopt(r.ReadyMS), fopt(r.ProtocolMS), fopt(r.APILatencyMS), fopt(r.LeaveMS), fopt(r.GoneAfterLeaveMS)}
+		fopt(r.ReadyMS), fopt(r.ProtocolMS), fopt(r.APILatencyMS), fopt(r.LeaveMS), fopt(r.GoneAfterLeaveMS),
+		fopt(r.PhaseMS), strconv.FormatBool(r.OffCycle), fopt(r.SincePreviousEndMS)}
 }
 
 // WriteCSV writes rows as CSV with a header row; booleans are true/false
