@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -57,12 +58,27 @@ func newUpCommand(a *app) *cobra.Command {
 
 func printUpReport(w io.Writer, r *provision.Report, ok bool) {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "PHASE\tTIME\tCHANGED\tSKIPPED\n")
+	fmt.Fprintf(tw, "STEP\tSTART\tSPAN\tBUSY\tCHANGED\tSKIPPED\n")
 	for _, ph := range r.Phases {
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\n", ph.Name, ph.Duration.Round(time.Millisecond), ph.Changed, ph.Skipped)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%d\n", ph.Name, ph.Start.Round(100*time.Millisecond), ph.Duration.Round(100*time.Millisecond),
+			ph.Busy.Round(100*time.Millisecond), ph.Changed, ph.Skipped)
 	}
-	fmt.Fprintf(tw, "total\t%s\t\t\n", r.Wall.Round(time.Millisecond))
+	fmt.Fprintf(tw, "total\t\t%s\t\t\t\n", r.Wall.Round(100*time.Millisecond))
 	tw.Flush()
+	if cp := r.CriticalPath; cp.Cluster != "" {
+		var steps []string
+		for _, sp := range cp.Spans {
+			st := fmt.Sprintf("%s %s", sp.Step, (sp.End - sp.Start).Round(100*time.Millisecond))
+			if q := sp.Start - sp.Queued; q >= 100*time.Millisecond {
+				st += fmt.Sprintf(" (queued %s)", q.Round(100*time.Millisecond))
+			}
+			steps = append(steps, st)
+		}
+		fmt.Fprintf(w, "critical path: %s, done at %s: %s\n", cp.Cluster, cp.End.Round(100*time.Millisecond), strings.Join(steps, ", "))
+	}
+	if r.BakeWarning != "" {
+		fmt.Fprintf(w, "bake: %s\n", r.BakeWarning)
+	}
 	if r.Network.Warning != "" {
 		fmt.Fprintf(w, "network %s: %s\n", r.Network.Name, r.Network.Warning)
 	}
