@@ -156,6 +156,8 @@ type Manifest struct {
 	AnnounceIntervalMS float64  `json:"announceIntervalMS"`
 	Measurements       []string `json:"measurements"`
 	Warnings           []string `json:"warnings,omitempty"`
+	// Reference is the published figure the scenario compares with.
+	Reference *Reference `json:"reference,omitempty"`
 }
 
 // Condition is one impairment setting of a campaign.
@@ -208,4 +210,11 @@ type Input struct {
 	Path    string `json:"path"`
 	SHA256  string `json:"sha256"`
 	Content string `json:"content"`
+}
+
+// Reference is a published result the report puts beside the measured one.
+type Reference struct {
+	Source      string  `json:"source"`
+	FirstPeerMS float64 `json:"firstPeerMS"`
+	Note        string  `json:"note,omitempty"`
 }

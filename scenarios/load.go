@@ -83,6 +83,7 @@ func resolve(file string, f *File, l *yamlfile.Document) (*Scenario, yamlfile.Er
 	errs = append(errs, resolveMeasurements(f.Measurements, s, l)...)
 	errs = append(errs, resolveConditions(f.Conditions, runs, s, l)...)
 	s.Output = resolveOutput(dir, f.Output)
+	errs = append(errs, resolveReference(f.Reference, s, l)...)
 	return s, errs
 }
 
@@ -194,6 +195,26 @@ func resolveOutput(dir, output string) string {
 		return output
 	}
 	return filepath.Join(dir, output)
+}
+
+// resolveReference checks the published figure the report compares with.
+func resolveReference(ref *ReferenceFile, s *Scenario, l *yamlfile.Document) yamlfile.ErrorList {
+	var errs yamlfile.ErrorList
+	add := func(path, msg, fix string) { errs = append(errs, l.Error(path, msg, fix)) }
+	if ref == nil {
+		return nil
+	}
+	if strings.TrimSpace(ref.Source) == "" || len(ref.Source) > 200 {
+		add("reference.source", "reference.source must name the publication (at most 200 characters)", `e.g. source: "thesis §6.2, fig. 6.1"`)
+	}
+	if ref.FirstPeer <= 0 {
+		add("reference.firstPeer", "reference.firstPeer must be a positive duration", "give the published time, e.g. firstPeer: 2.968s")
+	}
+	if len(ref.Note) > 500 {
+		add("reference.note", "reference.note is longer than 500 characters", "shorten it")
+	}
+	s.Reference = ref
+	return errs
 }
 
 // resolvePhase sets the run phase: random (a uniform pause of at most

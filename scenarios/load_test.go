@@ -202,3 +202,23 @@ func FuzzLoadScenario(f *testing.F) {
 		}
 	})
 }
+
+// TestLoadStudyScenarios: the shipped reproduction of the reference
+// study's 2-node experiment, fixed cycle and random, on one lab.
+func TestLoadStudyScenarios(t *testing.T) {
+	for _, tc := range []struct{ file, phase string }{{"study-2-nodes.yaml", PhaseAligned}, {"study-2-nodes-random.yaml", PhaseRandom}} {
+		s, err := Load(tc.file)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.file, err)
+		}
+		if s.Phase != tc.phase || s.Reference == nil || s.Reference.FirstPeer != 2968*time.Millisecond || s.Conditions[0].Runs != 100 ||
+			s.Protocol.Name != PresetNetworkManager || s.TopologyFile != filepath.Join("..", "topology", "2-nodes.yaml") {
+			t.Errorf("%s: phase %q reference %+v runs %d protocol %s topology %s", tc.file, s.Phase, s.Reference, s.Conditions[0].Runs, s.Protocol.Name, s.TopologyFile)
+		}
+	}
+	doc := minimal + "reference: {source: \"\", firstPeer: 0s}\n"
+	_, err := LoadBytes("m.yaml", []byte(doc))
+	if err == nil || !strings.Contains(err.Error(), "reference.source must name") || !strings.Contains(err.Error(), "reference.firstPeer must be a positive") {
+		t.Errorf("bad reference: %v", err)
+	}
+}

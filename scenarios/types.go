@@ -37,6 +37,20 @@ type File struct {
 	Conditions   []ConditionFile `yaml:"conditions"`
 	// Output is the campaign directory, relative to the scenario file.
 	Output string `yaml:"output,omitempty"`
+	// Reference is a published figure the report puts beside the measured
+	// one (e.g. the reference study's peak).
+	Reference *ReferenceFile `yaml:"reference,omitempty"`
+}
+
+// ReferenceFile is a published result to compare with.
+type ReferenceFile struct {
+	// Source names the publication, e.g. "thesis §6.2, fig. 6.1".
+	Source string `yaml:"source"`
+	// FirstPeer is the published time for node A's first (or only) peer,
+	// e.g. the peak of a histogram.
+	FirstPeer time.Duration `yaml:"firstPeer"`
+	// Note says how the published figure was obtained.
+	Note string `yaml:"note,omitempty"`
 }
 
 // Metadata names the scenario.
@@ -175,6 +189,8 @@ type Scenario struct {
 	Conditions   []Condition
 	// Output is resolved against the scenario file's directory ("" = unset).
 	Output string
+	// Reference is the published figure to compare with (nil: none).
+	Reference *ReferenceFile
 }
 
 // Measures reports whether measurement m was asked for.

@@ -137,6 +137,7 @@ func TestWriteReportPhase(t *testing.T) {
 	c := stats.Synthesize(stats.SynthOptions{Seed: 3, Peers: 2, Runs: 10, Warmup: 1, LossPcts: []float64{0},
 		IntervalMS: 5000, StartupMS: 900, TimeoutMS: 40000})
 	c.Manifest.Phase = "aligned"
+	c.Manifest.Reference = &results.Reference{Source: "thesis §6.2, fig. 6.1", FirstPeerMS: 2968, Note: "peak of the histogram"}
 	for i := range c.Runs {
 		v := 1234.0
 		c.Runs[i].Phase, c.Runs[i].PhaseMS = "aligned", &v
@@ -152,7 +153,8 @@ func TestWriteReportPhase(t *testing.T) {
 		t.Fatal(err)
 	}
 	page := string(html)
-	for _, want := range []string{"Start phase, ", "Start phase: 10 of 10 runs in the fullest 250 ms bin, 1 of 20 bins used", "1 run(s) off cycle"} {
+	for _, want := range []string{"Start phase, ", "Start phase: 10 of 10 runs in the fullest 250 ms bin, 1 of 20 bins used", "1 run(s) off cycle",
+		"<b>Published figure</b> (thesis §6.2, fig. 6.1): node A's first peer at 2968 ms (peak of the histogram). Measured here: first-peer median"} {
 		if !strings.Contains(page, want) {
 			i := strings.Index(page, "Start phase:")
 			t.Errorf("report lacks %q: %s", want, page[max(0, i):min(len(page), max(0, i)+200)])

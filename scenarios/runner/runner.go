@@ -558,6 +558,9 @@ func (r *Runner) manifest(m results.Manifest, backends []impair.Impairment) resu
 	m.Phase = s.Phase
 	m.AnnounceIntervalMS = msOf(s.Protocol.AnnounceInterval)
 	m.Measurements = append([]string(nil), s.Measurements...)
+	if ref := s.Reference; ref != nil {
+		m.Reference = &results.Reference{Source: ref.Source, FirstPeerMS: msOf(ref.FirstPeer), Note: ref.Note}
+	}
 	m.Conditions = nil
 	for i, c := range s.Conditions {
 		m.Conditions = append(m.Conditions, results.Condition{Name: c.Name, Runs: c.Runs, Warmup: c.Warmup,
