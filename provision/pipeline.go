@@ -78,28 +78,55 @@ func newPipeline(steps []clusterStep, creates, work int, since func() time.Durat
 		work: semaphore.NewWeighted(int64(max(work, 1))), since: since, events: events}
 }
 
-// run drives every cluster and returns the joined StepErrors.
+// run drives every cluster and returns the joined StepErrors. Clusters
+// take the create slots in plan order (node-01 first), so an interrupt
+// during the first creates leaves the later clusters untouched.
 func (pl *pipeline) run(ctx context.Context, states []*clusterState) error {
 	var wg sync.WaitGroup
-	for _, s := range states {
+	turns := make([]chan struct{}, len(states))
+	for i := range turns {
+		turns[i] = make(chan struct{})
+	}
+	for i, s := range states {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			pl.cluster(ctx, s)
+			var prev chan struct{}
+			if i > 0 {
+				prev = turns[i-1]
+			}
+			pl.cluster(ctx, s, prev, turns[i])
 		}()
 	}
 	wg.Wait()
 	return errors.Join(pl.errs...)
 }
 
-func (pl *pipeline) cluster(ctx context.Context, s *clusterState) {
+// cluster runs one cluster's steps. Its first heavy step waits for prev
+// (closed once the cluster before it in the plan took its create slot or
+// gave up) and closes turn once it holds its own slot, or when the
+// cluster stops before.
+func (pl *pipeline) cluster(ctx context.Context, s *clusterState, prev, turn chan struct{}) {
+	var once sync.Once
+	admit := func() { once.Do(func() { close(turn) }) }
+	defer admit()
 	for i, st := range pl.steps {
 		span := Span{Cluster: s.plan.Name, Step: st.name, Queued: pl.since()}
 		sem := pl.work
 		if st.heavy {
 			sem = pl.creates
+			if prev != nil {
+				select {
+				case <-prev:
+				case <-ctx.Done():
+				}
+			}
 		}
-		if err := sem.Acquire(ctx, 1); err != nil {
+		err := sem.Acquire(ctx, 1)
+		if st.heavy {
+			admit()
+		}
+		if err != nil {
 			pl.skipRest(s, i, span.Queued, "interrupted before it started")
 			return
 		}

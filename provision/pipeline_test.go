@@ -102,12 +102,14 @@ func TestPipelineOverlapsClusters(t *testing.T) {
 // cluster and the step.
 func TestPipelineFailureMidway(t *testing.T) {
 	f := &fakeSteps{fail: map[string]string{"c01": StepMultus}}
-	release := make(chan struct{})
+	release, c02create := make(chan struct{}), make(chan struct{})
 	f.onStart = func(c, step string) {
 		if c == "c02" && step == StepCreate {
+			close(c02create)
 			<-release // c02 is in its create when c01 fails
 		}
 		if c == "c01" && step == StepMultus {
+			<-c02create
 			defer close(release)
 		}
 	}
@@ -134,6 +136,27 @@ func TestPipelineFailureMidway(t *testing.T) {
 	}
 	if d := cmp.Diff(want, got); d != "" {
 		t.Errorf("spans (-want +got):\n%s", d)
+	}
+}
+
+// Creates start in plan order whatever the goroutines' order: with one
+// create slot, c01 creates first, then c02, then c03.
+func TestPipelineCreatesInPlanOrder(t *testing.T) {
+	for range 20 {
+		f := &fakeSteps{}
+		pl := newPipeline(f.steps(StepCreate, StepImages), 1, 4, clock(), NopProgress{})
+		if err := pl.run(context.Background(), states(3)); err != nil {
+			t.Fatal(err)
+		}
+		var creates []string
+		for _, l := range f.log {
+			if strings.HasPrefix(l, "start ") && strings.HasSuffix(l, " "+StepCreate) {
+				creates = append(creates, strings.Fields(l)[1])
+			}
+		}
+		if strings.Join(creates, ",") != "c01,c02,c03" {
+			t.Fatalf("creates started in order %v, want c01,c02,c03", creates)
+		}
 	}
 }
 
