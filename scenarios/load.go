@@ -20,6 +20,11 @@ const (
 	DefaultWarmup           = 1
 	DefaultDelayBetweenRuns = 2 * time.Second
 	DefaultRunTimeout       = 60 * time.Second
+	// MaxRuns bounds runs and warm-up runs per condition (a campaign of
+	// 100 000 runs takes about two weeks); MaxNameLength bounds scenario
+	// and condition names (DNS labels, as in sweeps and topologies).
+	MaxRuns       = 100000
+	MaxNameLength = 63
 )
 
 var (
@@ -60,7 +65,7 @@ func LoadBytes(file string, data []byte) (*Scenario, error) {
 func resolve(file string, f *File, l *yamlfile.Document) (*Scenario, yamlfile.ErrorList) {
 	var errs yamlfile.ErrorList
 	dir := filepath.Dir(file)
-	s := &Scenario{File: file, Name: f.Metadata.Name, NodeA: f.NodeA}
+	s := &Scenario{File: file, Name: f.Metadata.Name, NodeA: f.NodeA, doc: l}
 
 	errs = append(errs, resolveIdentity(f, dir, s, l)...)
 
@@ -117,12 +122,12 @@ func resolveRuns(f *File, p Protocol, s *Scenario, l *yamlfile.Document) (int, y
 	var errs yamlfile.ErrorList
 	add := func(path, msg, fix string) { errs = append(errs, l.Error(path, msg, fix)) }
 	runs := intOr(f.Runs, DefaultRuns)
-	if runs < 1 {
-		add("runs", fmt.Sprintf("runs is %d, must be at least 1", runs), "")
+	if runs < 1 || runs > MaxRuns {
+		add("runs", fmt.Sprintf("runs is %d, must be between 1 and %d", runs, MaxRuns), "e.g. runs: 100 (the reference study's count)")
 	}
 	s.Warmup = intOr(f.Warmup, DefaultWarmup)
-	if s.Warmup < 0 {
-		add("warmup", fmt.Sprintf("warmup is %d, must not be negative", s.Warmup), "")
+	if s.Warmup < 0 || s.Warmup > MaxRuns {
+		add("warmup", fmt.Sprintf("warmup is %d, must be between 0 and %d", s.Warmup, MaxRuns), "e.g. warmup: 1")
 	}
 	s.DelayBetweenRuns = durOr(f.DelayBetweenRuns, DefaultDelayBetweenRuns)
 	if s.DelayBetweenRuns < 0 {
@@ -187,6 +192,14 @@ func resolveConditions(conds []ConditionFile, runs int, s *Scenario, l *yamlfile
 		s.Conditions = append(s.Conditions, c)
 	}
 	return errs
+}
+
+// truncate shortens s for an error message.
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }
 
 // resolveOutput resolves the output directory against dir ("" stays "").
@@ -317,11 +330,11 @@ func resolveCondition(i int, f *ConditionFile, runs, warmup int, l *yamlfile.Doc
 	base := fmt.Sprintf("conditions[%d]", i)
 	add := func(path, msg, fix string) { errs = append(errs, l.Error(base+path, msg, fix)) }
 	c := Condition{Name: f.Name, Runs: intOr(f.Runs, runs), Warmup: warmup, Target: f.Target}
-	if !dnsLabel.MatchString(c.Name) {
-		add(".name", fmt.Sprintf("condition name %q is not a DNS label", c.Name), "e.g. loss-25")
+	if !dnsLabel.MatchString(c.Name) || len(c.Name) > MaxNameLength {
+		add(".name", fmt.Sprintf("condition name %q is not a DNS label of at most %d characters", truncate(c.Name, 80), MaxNameLength), "e.g. loss-25")
 	}
-	if c.Runs < 1 {
-		add(".runs", fmt.Sprintf("runs is %d, must be at least 1", c.Runs), "")
+	if c.Runs < 1 || c.Runs > MaxRuns {
+		add(".runs", fmt.Sprintf("runs is %d, must be between 1 and %d", c.Runs, MaxRuns), "")
 	}
 	switch c.Target {
 	case "":

@@ -3,6 +3,7 @@ package scenarios
 import (
 	"time"
 
+	"github.com/fluidos-lab/testbed/internal/yamlfile"
 	"github.com/fluidos-lab/testbed/scenarios/impair"
 )
 
@@ -191,6 +192,9 @@ type Scenario struct {
 	Output string
 	// Reference is the published figure to compare with (nil: none).
 	Reference *ReferenceFile
+
+	// doc locates fields of the file for errors found after Load.
+	doc *yamlfile.Document
 }
 
 // Measures reports whether measurement m was asked for.

@@ -3,7 +3,6 @@ package main
 import (
 	"errors"
 	"fmt"
-	"os"
 	"regexp"
 	"strings"
 	"text/tabwriter"
@@ -30,6 +29,12 @@ func newValidateCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "validate FILE...",
 		Short: "Check topology, scenario and sweep files and report every error with file:line:col and a fix",
+		Long: `Check topology, scenario and sweep files and report every error with file:line:col and a fix.
+
+A scenario's topology must load and plan, and its nodeA must be one of the
+topology's clusters; a sweep's template scenario (and topology, if it names
+one) must pass the same checks. Errors found in a referenced file are
+located in that file.`,
 		Example: `  testbed validate topology/24-nodes.yaml
   testbed validate topology/*.yaml -o json
   testbed validate scenarios/selftest.yaml scenarios/sweep/ci-2x2.yaml`,
@@ -84,7 +89,7 @@ var kindLine = regexp.MustCompile(`(?m)^kind:[ \t]*["']?([A-Za-z]+)`)
 // fileKind names the kind a file declares; a file that declares none (or
 // cannot be read) is validated as a topology, whose loader reports why.
 func fileKind(path string) string {
-	b, err := os.ReadFile(path)
+	b, err := yamlfile.ReadFile(path, yamlfile.DefaultLimits.MaxBytes)
 	if err != nil {
 		return kindTopology
 	}
@@ -107,9 +112,15 @@ func validateFiles(files []string) ([]validateResult, int) {
 		var err error
 		switch r.Kind {
 		case kindScenario:
-			_, err = scenarios.Load(f)
+			var s *scenarios.Scenario
+			if s, err = scenarios.Load(f); err == nil {
+				err = scenarios.CheckReferences(s).Err()
+			}
 		case kindSweep:
-			_, err = sweep.Load(f)
+			var sw *sweep.Sweep
+			if sw, err = sweep.Load(f); err == nil {
+				err = sweep.CheckReferences(sw).Err()
+			}
 		default:
 			var t *topology.Topology
 			var p *topology.Plan

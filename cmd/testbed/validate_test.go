@@ -135,3 +135,73 @@ func TestValidateUserFile(t *testing.T) {
 		}
 	}
 }
+
+// TestValidateReferences: validate follows a scenario to its topology and
+// a sweep to its template; what they point at must exist and agree, and
+// every error is located in the file that has it.
+func TestValidateReferences(t *testing.T) {
+	dir := t.TempDir()
+	topo, err := filepath.Abs(filepath.Join(topologyDir, "ci-3-nodes.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	scenario := func(topology, nodeA, extra string) string {
+		return "apiVersion: testbed.dev/v1alpha1\nkind: Scenario\nmetadata:\n  name: s\ntopology: " + topology +
+			"\nprotocol:\n  preset: reference-agent\nnodeA: " + nodeA + "\n" + extra +
+			"conditions:\n  - name: loss-0\n    impairment: {loss: 0}\n"
+	}
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	write("bad-topology.yaml", "apiVersion: testbed.dev/v1alpha1\nkind: Topology\nmetadata:\n  name: Bad_Name\n")
+	sweepOf := func(template string) string {
+		return "apiVersion: testbed.dev/v1alpha1\nkind: Sweep\nmetadata:\n  name: w\nscenario: " + template +
+			"\nclusters: [2, 3]\nconditions:\n  - {name: loss-0, loss: 0}\n"
+	}
+	cases := []struct {
+		name, file string
+		want       []string
+	}{
+		{"good", write("good.yaml", scenario(topo, "ci-01", "")), nil},
+		{"nodeA not in topology", write("node.yaml", scenario(topo, "node-07", "")),
+			[]string{"node.yaml:8:1: nodeA: nodeA \"node-07\" is not a cluster of topology", "use one of its clusters: ci-01, ci-02, ci-03"}},
+		{"missing topology", write("missing.yaml", scenario("nowhere.yaml", "ci-01", "")),
+			[]string{"missing.yaml:5:1: topology: topology " + filepath.Join(dir, "nowhere.yaml") + " is not usable", "cannot read"}},
+		{"invalid topology", write("invalid.yaml", scenario("bad-topology.yaml", "ci-01", "")),
+			[]string{"invalid.yaml:5:1: topology: topology", "bad-topology.yaml:4:3: metadata.name"}},
+		{"runs 1e9", write("runs.yaml", scenario(topo, "ci-01", "runs: 1000000000\n")), []string{"runs.yaml:9:1: runs: runs is 1000000000, must be between 1 and 100000"}},
+		{"long condition name", write("long.yaml", strings.Replace(scenario(topo, "ci-01", ""), "name: loss-0", "name: "+strings.Repeat("a", 247), 1)),
+			[]string{"is not a DNS label of at most 63 characters"}},
+		{"sweep template missing", write("sweep.yaml", sweepOf("gone.yaml")), []string{"sweep.yaml:5:1: scenario: template scenario " + filepath.Join(dir, "gone.yaml") + " is not usable"}},
+		{"sweep template nodeA wrong", write("sweep2.yaml", sweepOf("node.yaml")), []string{"node.yaml:8:1: nodeA: nodeA \"node-07\""}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errOut, code := runCLI(t, "validate", tc.file)
+			if (code != 0) != (tc.want != nil) || (tc.want != nil && code != exitBadInput) {
+				t.Fatalf("exit %d:\n%s", code, errOut)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(errOut, w) {
+					t.Errorf("output lacks %q:\n%s", w, errOut)
+				}
+			}
+		})
+	}
+}
+
+// TestValidateUnboundedFile: a file that never ends (/dev/zero) is refused
+// at the size limit, not read into memory.
+func TestValidateUnboundedFile(t *testing.T) {
+	if _, err := os.Stat("/dev/zero"); err != nil {
+		t.Skip("no /dev/zero on this system")
+	}
+	_, errOut, code := runCLI(t, "validate", "/dev/zero")
+	if code != exitBadInput || !strings.Contains(errOut, "/dev/zero:1:1: the file is larger than the limit of 1048576 bytes") {
+		t.Errorf("exit %d:\n%s", code, errOut)
+	}
+}

@@ -1,8 +1,6 @@
 package sweep
 
 import (
-	"github.com/fluidos-lab/testbed/internal/yamlfile"
-
 	"fmt"
 	"path/filepath"
 	"regexp"
@@ -10,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/fluidos-lab/testbed/internal/yamlfile"
 	"github.com/fluidos-lab/testbed/scenarios"
 )
 
@@ -41,7 +40,7 @@ func Parse(file string, data []byte) (*Sweep, error) {
 	add := func(path, msg, fix string) { errs = append(errs, doc.Error(path, msg, fix)) }
 
 	s := &Sweep{File: file, Raw: append([]byte(nil), data...), Strategy: f.Strategy, Teardown: f.Teardown,
-		Runs: f.Runs, Warmup: f.Warmup, Seed: f.Seed}
+		Runs: f.Runs, Warmup: f.Warmup, Seed: f.Seed, doc: doc}
 	dir := filepath.Dir(file)
 
 	s.Name = parseName(f.Metadata.Name, add)
@@ -188,11 +187,11 @@ func parseProtocols(protocols []string, add addError) []string {
 
 // checkRunCounts checks runs (at least 1) and warmup (not negative).
 func checkRunCounts(f *File, add addError) {
-	if f.Runs != nil && *f.Runs < 1 {
-		add("runs", fmt.Sprintf("runs %d must be at least 1", *f.Runs), "")
+	if f.Runs != nil && (*f.Runs < 1 || *f.Runs > scenarios.MaxRuns) {
+		add("runs", fmt.Sprintf("runs %d must be between 1 and %d", *f.Runs, scenarios.MaxRuns), "")
 	}
-	if f.Warmup != nil && *f.Warmup < 0 {
-		add("warmup", fmt.Sprintf("warmup %d must not be negative", *f.Warmup), "")
+	if f.Warmup != nil && (*f.Warmup < 0 || *f.Warmup > scenarios.MaxRuns) {
+		add("warmup", fmt.Sprintf("warmup %d must be between 0 and %d", *f.Warmup, scenarios.MaxRuns), "")
 	}
 }
 
@@ -216,4 +215,38 @@ func outputDir(dir, output, name string) string {
 		return filepath.Join(dir, "results", "sweep-"+name)
 	}
 	return relativeTo(dir, output)
+}
+
+// CheckReferences resolves what the sweep points at: its template scenario
+// must load (and resolve its own topology and node A), and a topology the
+// sweep names must load and plan. Errors of the referenced files are
+// returned as they are, after one located at the sweep's field.
+func CheckReferences(s *Sweep) yamlfile.ErrorList {
+	at := func(path, msg, fix string) *yamlfile.FieldError {
+		if s.doc != nil {
+			return s.doc.Error(path, msg, fix)
+		}
+		return &yamlfile.FieldError{File: s.File, Line: 1, Column: 1, Path: path, Message: msg, Fix: fix}
+	}
+	var errs yamlfile.ErrorList
+	tmpl, err := scenarios.Load(s.ScenarioFile)
+	if err != nil {
+		errs = append(errs, at("scenario", fmt.Sprintf("template scenario %s is not usable", s.ScenarioFile),
+			"fix the errors below, or point scenario at a valid file (relative to this sweep)"))
+		if list, ok := yamlfile.AsErrorList(err); ok {
+			errs = append(errs, list...)
+		}
+		return errs
+	}
+	if s.TopologyFile == "" {
+		return scenarios.CheckReferences(tmpl)
+	}
+	tmpl.TopologyFile = s.TopologyFile
+	for _, e := range scenarios.CheckReferences(tmpl) {
+		if e.File == tmpl.File && e.Path == "topology" {
+			e = at("topology", fmt.Sprintf("topology %s is not usable", s.TopologyFile), "fix the errors below, or point topology at a valid file (relative to this sweep)")
+		}
+		errs = append(errs, e)
+	}
+	return errs
 }

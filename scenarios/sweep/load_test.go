@@ -56,7 +56,7 @@ func TestParseInvalid(t *testing.T) {
 				"conditions[2]: condition name \"loss-5\" is used twice",
 				"protocols[0]: unknown protocol preset \"nm\"",
 				"protocols[2]: protocol \"reference-agent\" is listed twice",
-				"x.yaml:10:1: runs: runs 0 must be at least 1",
+				"x.yaml:10:1: runs: runs 0 must be between 1 and 100000",
 				"x.yaml:11:1: warmup",
 				"x.yaml:12:1: strategy: unknown strategy \"fast\"",
 			}},

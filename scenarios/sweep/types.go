@@ -1,5 +1,7 @@
 package sweep
 
+import "github.com/fluidos-lab/testbed/internal/yamlfile"
+
 // APIVersion and Kind identify a sweep file.
 const (
 	APIVersion = "testbed.dev/v1alpha1"
@@ -64,6 +66,9 @@ type ConditionFile struct {
 // Sweep is a loaded, validated sweep with every default applied and every
 // path resolved against the sweep file's directory.
 type Sweep struct {
+	// doc locates fields of the file for errors found after Load.
+	doc *yamlfile.Document
+
 	Name string
 	File string
 	Raw  []byte
