@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fluidos-lab/testbed/results/report"
-	"github.com/fluidos-lab/testbed/results/store"
 )
 
 type reportFlags struct {
@@ -53,11 +52,7 @@ no external assets), summary.json with the same numbers, and every plot as SVG a
 			if err := checkFormat(f.format); err != nil {
 				return err
 			}
-			c, err := store.Read(args[0])
-			if err != nil {
-				return err
-			}
-			files, err := report.Write(cmd.Context(), c, report.Options{OutDir: f.out, RunsShown: f.runsShown, NoPNG: f.noPNG})
+			files, err := report.WriteDir(cmd.Context(), args[0], report.Options{OutDir: f.out, RunsShown: f.runsShown, NoPNG: f.noPNG})
 			if err != nil {
 				return fmt.Errorf("writing report: %w", err)
 			}

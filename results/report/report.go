@@ -50,13 +50,34 @@ type Files struct {
 // Write analyses c and writes summary.json, plots/*.svg and *.png and
 // a self-contained report.html (inline SVG, inline CSS, no scripts or links).
 func Write(ctx context.Context, c *store.Campaign, o Options) (*Files, error) {
+	return write(ctx, &c.Manifest, c.Dir, stats.Analyze(c), o)
+}
+
+// WriteDir is Write for the campaign in dir, streamed from disk (see
+// stats.AnalyzeDir): memory grows with conditions and peers, not with runs.
+func WriteDir(ctx context.Context, dir string, o Options) (*Files, error) {
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	s, c, err := stats.AnalyzeDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	return write(ctx, &c.Manifest, dir, s, o)
+}
+
+// write plots the summary s of the campaign in dir (manifest m) and writes
+// the report files.
+func write(ctx context.Context, m *results.Manifest, dir string, s *stats.Summary, o Options) (*Files, error) {
 	if o.OutDir == "" {
-		o.OutDir = c.Dir
+		o.OutDir = dir
 	}
 	if o.RunsShown <= 0 {
 		o.RunsShown = 10
 	}
-	s := stats.Analyze(c)
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
 	figs, err := plot.Figures(s, o.RunsShown)
 	if err != nil {
 		return nil, fmt.Errorf("campaign %s: plotting: %w", s.Campaign, err)
@@ -112,7 +133,7 @@ func Write(ctx context.Context, c *store.Campaign, o Options) (*Files, error) {
 	if err := store.WriteFileAtomic(files.Summary, append(sj, '\n')); err != nil {
 		return nil, err
 	}
-	html, err := RenderHTML(&c.Manifest, s, figs, svgs)
+	html, err := RenderHTML(m, s, figs, svgs)
 	if err != nil {
 		return nil, fmt.Errorf("campaign %s: %w", s.Campaign, err)
 	}
