@@ -6,12 +6,29 @@ LDFLAGS   := -s -w -X main.version=$(VERSION)
 FUZZTIME  ?= 20s
 STATICCHECK_VERSION ?= v0.8.2
 
-.PHONY: all build test integration e2e lint fuzz clean
+.PHONY: all build install test integration e2e lint fuzz clean
 
 all: build
 
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN) ./cmd/testbed
+
+# Install testbed on the PATH. By default the Go way (go install, into
+# $GOBIN or $GOPATH/bin); with PREFIX=/usr/local (for example) into
+# $(PREFIX)/bin.
+PREFIX ?=
+install:
+ifeq ($(PREFIX),)
+	CGO_ENABLED=0 $(GO) install -trimpath -ldflags '$(LDFLAGS)' ./cmd/testbed
+	@dir=$$($(GO) env GOBIN); [ -n "$$dir" ] || dir=$$($(GO) env GOPATH)/bin; \
+	echo "installed $$dir/testbed"; \
+	case ":$$PATH:" in *":$$dir:"*) ;; *) echo "note: $$dir is not on your PATH: add it (export PATH=\"$$dir:\$$PATH\") or run make install PREFIX=/usr/local";; esac
+else
+	$(MAKE) build
+	install -d $(DESTDIR)$(PREFIX)/bin
+	install -m 0755 $(BIN) $(DESTDIR)$(PREFIX)/bin/testbed
+	@echo "installed $(DESTDIR)$(PREFIX)/bin/testbed"
+endif
 
 # Unit tests: no Docker, no root, no network. Must stay under 5 minutes.
 test:
