@@ -120,6 +120,7 @@ func Histogram(cs *stats.Condition) (*Figure, error) {
 	f := newFigure("hist-"+cs.Name, "Discovery time, "+condLabel(cs),
 		fmt.Sprintf("Histogram of the time node A took to discover each peer (%d samples from %d runs).", len(cs.Samples.AnyPeer), cs.Runs),
 		"discovery time of one peer (s)", "count of (run, peer) samples")
+	f.Plot.Y.Tick.Marker = niceTicks{n: 6, integer: true}
 	if len(cs.Samples.AnyPeer) == 0 {
 		return f, nil
 	}
@@ -155,6 +156,7 @@ func Phase(cs *stats.Condition) *Figure {
 		caption += fmt.Sprintf(" %d run(s) overran the cycle and started off cycle.", cs.OffCycleRuns)
 	}
 	f := newFigure("phase-"+cs.Name, "Start phase, "+condLabel(cs), caption, "start phase (s)", "runs")
+	f.Plot.Y.Tick.Marker = niceTicks{n: 6, integer: true}
 	h := &plotter.Histogram{Width: seconds(cs.PhaseBinMS), FillColor: plotutil.Color(1)}
 	for i, n := range cs.PhaseHist {
 		h.Bins = append(h.Bins, plotter.HistogramBin{Min: seconds(float64(i) * cs.PhaseBinMS), Max: seconds(float64(i+1) * cs.PhaseBinMS), Weight: float64(n)})
@@ -174,6 +176,7 @@ func RunCurves(cs *stats.Condition, maxRuns int) (*Figure, error) {
 	f := newFigure("runs-"+cs.Name, "Peers discovered over time, "+condLabel(cs),
 		fmt.Sprintf("Number of peers node A had discovered against time since t0, for %d of %d runs (evenly spaced sample).", shown, n),
 		"time since node A restart (s)", "peers discovered")
+	f.Plot.Y.Tick.Marker = niceTicks{n: 6, integer: true}
 	// Every curve runs to the same right edge so its final level shows.
 	end := 0.0
 	for i := 0; i < shown; i++ {
@@ -359,6 +362,7 @@ func Sweep(metric string, points []SweepPoint) (*Figure, error) {
 	f := newFigure("sweep", "Sweep: "+metric+" against cluster count",
 		"Median (solid) and p90 (dashed) of "+metric+" per cluster count, one colour per loss level.",
 		"clusters in the lab", metric+" (s)")
+	f.Plot.X.Tick.Marker = niceTicks{n: 8, integer: true}
 	losses, byLoss := sweepSeries(points, func(p SweepPoint) float64 { return p.LossPct })
 	sort.Float64s(losses)
 	for i, loss := range losses {
@@ -464,7 +468,11 @@ func Figures(s *stats.Summary, runsShown int) ([]*Figure, error) {
 
 // niceTicks labels about n evenly spaced round values (1, 2 or 5 × 10^k)
 // with an unlabelled minor tick between them.
-type niceTicks struct{ n int }
+type niceTicks struct {
+	n int
+	// integer is set on count axes: whole-number steps and labels only.
+	integer bool
+}
 
 // Ticks implements gonum/plot's Ticker.
 func (t niceTicks) Ticks(lo, hi float64) []gplot.Tick {
@@ -480,11 +488,14 @@ func (t niceTicks) Ticks(lo, hi float64) []gplot.Tick {
 			break
 		}
 	}
+	if t.integer {
+		step = math.Max(1, math.Round(step))
+	}
 	prec := max(0, -int(math.Floor(math.Log10(step))))
 	var ticks []gplot.Tick
 	for v := math.Ceil(lo/step) * step; v <= hi+step*1e-9; v += step {
 		ticks = append(ticks, gplot.Tick{Value: v, Label: strconv.FormatFloat(v, 'f', prec, 64)})
-		if m := v + step/2; m <= hi {
+		if m := v + step/2; m <= hi && (!t.integer || step >= 2) {
 			ticks = append(ticks, gplot.Tick{Value: m})
 		}
 	}

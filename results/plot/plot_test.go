@@ -3,6 +3,7 @@ package plot
 import (
 	"bytes"
 	"image/png"
+	"strings"
 	"testing"
 
 	"github.com/fluidos-lab/testbed/results/internal/svgtest"
@@ -91,4 +92,30 @@ func phaseFig(t *testing.T) *Figure {
 		t.Error("Phase drew a figure for a condition that records no phase")
 	}
 	return f
+}
+
+// TestIntegerTicks: count axes get whole-number labels only, with minor
+// ticks only between labels at least 2 apart.
+func TestIntegerTicks(t *testing.T) {
+	cases := []struct {
+		lo, hi float64
+		labels []string
+	}{
+		{0, 3, []string{"0", "1", "2", "3"}},
+		{0, 2.5, []string{"0", "1", "2"}},
+		{0, 23, []string{"0", "5", "10", "15", "20"}},
+	}
+	for _, tc := range cases {
+		var got []string
+		for _, tk := range (niceTicks{n: 6, integer: true}).Ticks(tc.lo, tc.hi) {
+			if tk.Label != "" {
+				got = append(got, tk.Label)
+			} else if tk.Value != float64(int(tk.Value)) && tc.hi < 6 {
+				t.Errorf("[%v, %v]: minor tick at %v on a unit axis", tc.lo, tc.hi, tk.Value)
+			}
+		}
+		if strings.Join(got, ",") != strings.Join(tc.labels, ",") {
+			t.Errorf("[%v, %v]: labels %v, want %v", tc.lo, tc.hi, got, tc.labels)
+		}
+	}
 }

@@ -285,9 +285,10 @@ const reportTemplate = `<!DOCTYPE html>
 <style>
 body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:1.5em auto;max-width:1200px;padding:0 1em;color:#222;line-height:1.4}
 h1{font-size:1.6em;margin-bottom:.2em}h2{border-bottom:1px solid #ccc;padding-bottom:.2em;margin-top:1.6em}h3{margin-top:1.2em}
-table{border-collapse:collapse;margin:.6em 0;font-size:.82em}
+table{border-collapse:collapse;margin:.6em 0;font-size:.82em;display:block;max-width:100%;overflow-x:auto}
 .scroll{overflow-x:auto}
-th,td{border:1px solid #ddd;padding:.25em .5em;text-align:right;vertical-align:top}
+th,td{border:1px solid #ddd;padding:.25em .5em;text-align:right;vertical-align:top;overflow-wrap:anywhere}
+.guide{background:#f6f8fa;border:1px solid #e1e4e8;padding:.6em .8em;font-size:.9em}
 th{background:#f3f3f3;font-weight:600}td.l,th.l{text-align:left}
 figure{margin:1em 0;border:1px solid #eee;padding:.5em;background:#fff}
 figure svg{max-width:100%;height:auto;display:block}
@@ -295,15 +296,53 @@ figcaption{font-size:.85em;color:#555}
 .note{font-size:.85em;color:#555}
 .warn{color:#8a4b00}
 pre{background:#f7f7f7;padding:.5em;overflow-x:auto;font-size:.8em;max-height:20em}
-.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(520px,1fr));gap:.6em}
+.grid{display:grid;grid-template-columns:repeat(auto-fit,minmax(min(520px,100%),1fr));gap:.6em}
+.grid>*{min-width:0}
 </style>
 </head>
 <body>
 <h1>Discovery campaign {{.S.Campaign}}</h1>
 <p>Protocol <b>{{.M.Protocol}}</b>, node A <b>{{.M.NodeA}}</b>, {{len .M.Peers}} peers, phase mode <b>{{.S.PhaseLabel}}</b>, announce interval T = {{ms .M.AnnounceIntervalMS}} ms. Times are seconds since node A's restart (t0) unless marked ms. Warm-up and aborted runs are excluded.</p>
-{{if .S.Warnings}}<h2>Warnings</h2><ul>{{range .S.Warnings}}<li class="warn">{{.}}</li>{{end}}{{range .M.Warnings}}<li class="warn">{{.}}</li>{{end}}</ul>{{end}}
+<p class="guide"><b>Reading guide.</b> The <a href="#summary">summary</a> gives, per condition, how long node A took to find its first peer, any one peer and all of them. <i>Discovery time CDF</i> answers "how likely is a peer found within d"; <i>responsiveness</i> the same for all peers at once. Per condition, the <i>histogram</i> shows the spread of single discovery times, the <i>run curves</i> how the peers were found one after another in each run, the <i>box plot</i> the time to reach k peers, and the <i>start phase</i> histogram whether the runs sampled every phase of the announcements (spread) or one (locked). The <a href="#model">model</a> says whether the times are what a periodic announcer with this loss predicts. What ran, on what, from which inputs, is in the <a href="#manifest">manifest</a> at the end.</p>
+{{if or .S.Warnings .M.Warnings}}<h2>Warnings</h2><ul>{{range .S.Warnings}}<li class="warn">{{.}}</li>{{end}}{{range .M.Warnings}}<li class="warn">{{.}}</li>{{end}}</ul>{{end}}
+
+<h2 id="summary">Summary per condition</h2>
+<div class="scroll"><table>
+<tr><th class="l">condition</th><th class="l">backend</th><th>loss requested / achieved</th><th>runs</th><th>warm-up / aborted (excluded)</th><th>timed out</th><th>missing peers</th><th>first peer median</th><th>first peer p90</th><th>one peer median</th><th>all peers median</th><th>all peers p90</th><th>all peers max</th><th>start-up median</th><th>protocol median</th><th>flaps per peer-min</th><th>KS vs model</th></tr>
+{{range .S.Conditions}}<tr><td class="l">{{.Name}}</td><td class="l">{{.Backend}}</td><td>{{.RequestedLossPct}}&nbsp;% / {{ptrpc .AchievedLossPct}}</td><td>{{.Runs}}</td><td>{{.WarmupRuns}} / {{.AbortedRuns}}</td><td>{{.TimedOutRuns}}</td><td>{{.MissingPeers}}</td><td>{{sec .FirstPeer.Median}}</td><td>{{sec .FirstPeer.P90}}</td><td>{{sec .AnyPeer.Median}}</td><td>{{sec .AllPeers.Median}}</td><td>{{sec .AllPeers.P90}}</td><td>{{sec .AllPeers.Max}}</td><td>{{sec .ContainerStart.Median}}</td><td>{{sec .Protocol.Median}}</td><td>{{f3 .FlapRate}}</td><td>{{if .Model}}{{f3 .Model.KSPeer}}{{else}}–{{end}}</td></tr>
+{{end}}</table></div>
+<p class="note">Quantiles: {{.S.Quantiles}}. "One peer" pools every (run, peer) discovery time; "all peers" counts only runs that discovered every peer. Protocol time = discovery − node A's container start (from the container runtime).</p>
+
+<h2>Plots across conditions</h2>
+{{range .Global}}<figure>{{.SVG}}<figcaption>{{.Caption}}</figcaption></figure>
+{{end}}
+
+<h2 id="model">Model comparison</h2>
+<p>Model for a periodic announcer: D = s + U·T + G·T with U ~ Uniform(0,1) (phase), G ~ Geometric(1−p) lost announcements, s the start-up. The k-th of N−1 peers uses order statistics of independent peers. KS is the Kolmogorov–Smirnov distance sup|F<sub>measured</sub> − F<sub>model</sub>| (0 = identical, 1 = disjoint).</p>
+<table>
+<tr><th class="l">condition</th><th>T (ms)</th><th>p</th><th class="l">p from</th><th>s (ms)</th><th class="l">s from</th><th>KS one peer</th><th>fitted s (ms)</th><th>KS with fitted s</th><th>worst KS k-th peer</th></tr>
+{{range .S.Conditions}}{{if .Model}}<tr><td class="l">{{.Name}}</td><td>{{ms .Model.IntervalMS}}</td><td>{{pct .Model.Loss}}</td><td class="l">{{.Model.LossSource}}</td><td>{{ms .Model.StartupMS}}</td><td class="l">{{.Model.StartupSource}}</td><td>{{f3 .Model.KSPeer}}</td><td>{{ms .Model.FittedStartupMS}}</td><td>{{f3 .Model.KSPeerFitted}}</td><td>{{worstK .Model.KSByK}}</td></tr>{{end}}
+{{end}}</table>
+<p class="note">Caveat: peers' announce tickers keep fixed offsets in the lab, so discovery times of different peers within one run are correlated; the k-th peer model assumes independence. With the aligned phase mode the uniform-phase assumption does not hold and a large KS is expected.</p>
+
+{{range .S.Conditions}}{{$c := .}}
+<h2 id="cond-{{.Name}}">Condition {{.Name}}</h2>
+<p>Backend <b>{{.Backend}}</b>{{if .Impairment.Target}}, target {{.Impairment.Target}}{{end}}, loss requested {{.RequestedLossPct}} %, achieved {{ptrpc .AchievedLossPct}}{{if .PacketsSeen}} ({{.PacketsDropped}} of {{.PacketsSeen}} packets dropped){{end}}{{if .Impairment.DelayMS}}, delay {{.Impairment.DelayMS}} ms{{end}}. Phase: {{.PhaseLabel}}. {{.Runs}} runs ({{.WarmupRuns}} warm-up and {{.AbortedRuns}} aborted excluded), {{.TimedOutRuns}} timed out, {{.MissingPeers}} missing (run, peer) pairs. Flaps: {{.Flaps}} in {{printf "%.1f" .PeerMinutes}} peer-minutes = {{f3 .FlapRate}} false failure detections per peer-minute.{{if .PhaseHist}} Start phase: {{phaseSpread .}}{{if .OffCycleRuns}}; {{.OffCycleRuns}} run(s) off cycle (the reset overran C){{end}}. Each run's phase is in <code>testbed export</code> (phaseMS, offCycle).{{end}}</p>
+{{with $.M.Reference}}<p><b>Published figure</b> ({{.Source}}): node A's first peer at {{ms .FirstPeerMS}} ms{{if .Note}} ({{.Note}}){{end}}. Measured here: first-peer median {{ms $c.FirstPeer.Median}} ms, IQR {{ms $c.FirstPeer.IQR}} ms, range {{ms $c.FirstPeer.Min}}–{{ms $c.FirstPeer.Max}} ms over {{$c.FirstPeer.N}} runs, phase {{$c.PhaseLabel}}.</p>{{end}}
+<table>
+<tr><th class="l">metric (s)</th><th>n</th><th>min</th><th>p25</th><th>median</th><th>p75</th><th>p90</th><th>p99</th><th>max</th><th>mean</th><th>stdev</th><th>IQR</th></tr>
+{{range rows .}}<tr><td class="l">{{.Name}}</td>{{with .D}}<td>{{.N}}</td><td>{{sec .Min}}</td><td>{{sec .P25}}</td><td>{{sec .Median}}</td><td>{{sec .P75}}</td><td>{{sec .P90}}</td><td>{{sec .P99}}</td><td>{{sec .Max}}</td><td>{{sec .Mean}}</td><td>{{sec .Stdev}}</td><td>{{sec .IQR}}</td>{{end}}</tr>
+{{end}}</table>
+<div class="grid">{{range index $.PerCond .Name}}<figure>{{.SVG}}<figcaption>{{.Caption}}</figcaption></figure>{{end}}</div>
+<details><summary>Per individual peer ({{len .ByPeer}} peers)</summary>
+<table>
+<tr><th class="l">peer</th><th>n</th><th>missing</th><th>flaps</th><th>min</th><th>p25</th><th>median</th><th>p75</th><th>p90</th><th>p99</th><th>max</th><th>mean</th><th>stdev</th><th>IQR</th></tr>
+{{range .ByPeer}}<tr><td class="l">{{.Peer}}</td><td>{{.N}}</td><td>{{.Missing}}</td><td>{{.Flaps}}</td><td>{{sec .Min}}</td><td>{{sec .P25}}</td><td>{{sec .Median}}</td><td>{{sec .P75}}</td><td>{{sec .P90}}</td><td>{{sec .P99}}</td><td>{{sec .Max}}</td><td>{{sec .Mean}}</td><td>{{sec .Stdev}}</td><td>{{sec .IQR}}</td></tr>
+{{end}}</table></details>
+{{end}}
 
 <h2 id="manifest">Manifest</h2>
+<details><summary>Software, host, lab, conditions and input files of this campaign</summary>
 <div class="grid">
 <table>
 <tr><th class="l" colspan="2">campaign</th></tr>
@@ -340,41 +379,7 @@ pre{background:#f7f7f7;padding:.5em;overflow-x:auto;font-size:.8em;max-height:20
 {{end}}</table></div>
 {{range .M.Inputs}}<details><summary>input {{.Role}}: {{.Path}} (sha256 {{.SHA256}})</summary><pre>{{.Content}}</pre></details>
 {{end}}
-
-<h2>Summary per condition</h2>
-<div class="scroll"><table>
-<tr><th class="l">condition</th><th class="l">backend</th><th>loss requested / achieved</th><th>runs</th><th>warm-up / aborted (excluded)</th><th>timed out</th><th>missing peers</th><th>first peer median</th><th>first peer p90</th><th>one peer median</th><th>all peers median</th><th>all peers p90</th><th>all peers max</th><th>start-up median</th><th>protocol median</th><th>flaps per peer-min</th><th>KS vs model</th></tr>
-{{range .S.Conditions}}<tr><td class="l">{{.Name}}</td><td class="l">{{.Backend}}</td><td>{{.RequestedLossPct}}&nbsp;% / {{ptrpc .AchievedLossPct}}</td><td>{{.Runs}}</td><td>{{.WarmupRuns}} / {{.AbortedRuns}}</td><td>{{.TimedOutRuns}}</td><td>{{.MissingPeers}}</td><td>{{sec .FirstPeer.Median}}</td><td>{{sec .FirstPeer.P90}}</td><td>{{sec .AnyPeer.Median}}</td><td>{{sec .AllPeers.Median}}</td><td>{{sec .AllPeers.P90}}</td><td>{{sec .AllPeers.Max}}</td><td>{{sec .ContainerStart.Median}}</td><td>{{sec .Protocol.Median}}</td><td>{{f3 .FlapRate}}</td><td>{{if .Model}}{{f3 .Model.KSPeer}}{{else}}–{{end}}</td></tr>
-{{end}}</table></div>
-<p class="note">Quantiles: {{.S.Quantiles}}. "One peer" pools every (run, peer) discovery time; "all peers" counts only runs that discovered every peer. Protocol time = discovery − node A's container start (from the container runtime).</p>
-
-<h2>Plots across conditions</h2>
-{{range .Global}}<figure>{{.SVG}}<figcaption>{{.Caption}}</figcaption></figure>
-{{end}}
-
-<h2 id="model">Model comparison</h2>
-<p>Model for a periodic announcer: D = s + U·T + G·T with U ~ Uniform(0,1) (phase), G ~ Geometric(1−p) lost announcements, s the start-up. The k-th of N−1 peers uses order statistics of independent peers. KS is the Kolmogorov–Smirnov distance sup|F<sub>measured</sub> − F<sub>model</sub>| (0 = identical, 1 = disjoint).</p>
-<table>
-<tr><th class="l">condition</th><th>T (ms)</th><th>p</th><th class="l">p from</th><th>s (ms)</th><th class="l">s from</th><th>KS one peer</th><th>fitted s (ms)</th><th>KS with fitted s</th><th>worst KS k-th peer</th></tr>
-{{range .S.Conditions}}{{if .Model}}<tr><td class="l">{{.Name}}</td><td>{{ms .Model.IntervalMS}}</td><td>{{pct .Model.Loss}}</td><td class="l">{{.Model.LossSource}}</td><td>{{ms .Model.StartupMS}}</td><td class="l">{{.Model.StartupSource}}</td><td>{{f3 .Model.KSPeer}}</td><td>{{ms .Model.FittedStartupMS}}</td><td>{{f3 .Model.KSPeerFitted}}</td><td>{{worstK .Model.KSByK}}</td></tr>{{end}}
-{{end}}</table>
-<p class="note">Caveat: peers' announce tickers keep fixed offsets in the lab, so discovery times of different peers within one run are correlated; the k-th peer model assumes independence. With the aligned phase mode the uniform-phase assumption does not hold and a large KS is expected.</p>
-
-{{range .S.Conditions}}{{$c := .}}
-<h2 id="cond-{{.Name}}">Condition {{.Name}}</h2>
-<p>Backend <b>{{.Backend}}</b>{{if .Impairment.Target}}, target {{.Impairment.Target}}{{end}}, loss requested {{.RequestedLossPct}} %, achieved {{ptrpc .AchievedLossPct}}{{if .PacketsSeen}} ({{.PacketsDropped}} of {{.PacketsSeen}} packets dropped){{end}}{{if .Impairment.DelayMS}}, delay {{.Impairment.DelayMS}} ms{{end}}. Phase: {{.PhaseLabel}}. {{.Runs}} runs ({{.WarmupRuns}} warm-up and {{.AbortedRuns}} aborted excluded), {{.TimedOutRuns}} timed out, {{.MissingPeers}} missing (run, peer) pairs. Flaps: {{.Flaps}} in {{printf "%.1f" .PeerMinutes}} peer-minutes = {{f3 .FlapRate}} false failure detections per peer-minute.{{if .PhaseHist}} Start phase: {{phaseSpread .}}{{if .OffCycleRuns}}; {{.OffCycleRuns}} run(s) off cycle (the reset overran C){{end}}. Each run's phase is in <code>testbed export</code> (phaseMS, offCycle).{{end}}</p>
-{{with $.M.Reference}}<p><b>Published figure</b> ({{.Source}}): node A's first peer at {{ms .FirstPeerMS}} ms{{if .Note}} ({{.Note}}){{end}}. Measured here: first-peer median {{ms $c.FirstPeer.Median}} ms, IQR {{ms $c.FirstPeer.IQR}} ms, range {{ms $c.FirstPeer.Min}}–{{ms $c.FirstPeer.Max}} ms over {{$c.FirstPeer.N}} runs, phase {{$c.PhaseLabel}}.</p>{{end}}
-<table>
-<tr><th class="l">metric (s)</th><th>n</th><th>min</th><th>p25</th><th>median</th><th>p75</th><th>p90</th><th>p99</th><th>max</th><th>mean</th><th>stdev</th><th>IQR</th></tr>
-{{range rows .}}<tr><td class="l">{{.Name}}</td>{{with .D}}<td>{{.N}}</td><td>{{sec .Min}}</td><td>{{sec .P25}}</td><td>{{sec .Median}}</td><td>{{sec .P75}}</td><td>{{sec .P90}}</td><td>{{sec .P99}}</td><td>{{sec .Max}}</td><td>{{sec .Mean}}</td><td>{{sec .Stdev}}</td><td>{{sec .IQR}}</td>{{end}}</tr>
-{{end}}</table>
-<div class="grid">{{range index $.PerCond .Name}}<figure>{{.SVG}}<figcaption>{{.Caption}}</figcaption></figure>{{end}}</div>
-<details><summary>Per individual peer ({{len .ByPeer}} peers)</summary>
-<table>
-<tr><th class="l">peer</th><th>n</th><th>missing</th><th>flaps</th><th>min</th><th>p25</th><th>median</th><th>p75</th><th>p90</th><th>p99</th><th>max</th><th>mean</th><th>stdev</th><th>IQR</th></tr>
-{{range .ByPeer}}<tr><td class="l">{{.Peer}}</td><td>{{.N}}</td><td>{{.Missing}}</td><td>{{.Flaps}}</td><td>{{sec .Min}}</td><td>{{sec .P25}}</td><td>{{sec .Median}}</td><td>{{sec .P75}}</td><td>{{sec .P90}}</td><td>{{sec .P99}}</td><td>{{sec .Max}}</td><td>{{sec .Mean}}</td><td>{{sec .Stdev}}</td><td>{{sec .IQR}}</td></tr>
-{{end}}</table></details>
-{{end}}
+</details>
 </body>
 </html>
 `

@@ -41,6 +41,10 @@ func TestWriteReport(t *testing.T) {
 			t.Errorf("report lacks %q", want)
 		}
 	}
+	// Results first, provenance folded at the end.
+	if i, j := strings.Index(page, "Summary per condition"), strings.Index(page, `<h2 id="manifest">`); i < 0 || j < i || !strings.Contains(page, "Reading guide") {
+		t.Errorf("summary at %d, manifest at %d, reading guide %v: want the guide, the summary, then the manifest", i, j, strings.Contains(page, "Reading guide"))
+	}
 	// 2 global figures + 3 per condition, all inline.
 	if n := strings.Count(page, "<svg"); n != 2+3*2 {
 		t.Errorf("report has %d inline SVGs, want 8", n)
