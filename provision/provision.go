@@ -36,10 +36,18 @@ type Provisioner struct {
 	// waitFluidos waits for the FLUIDOS network-manager DaemonSet.
 	waitFluidos WaitFunc
 	apiTimeout  time.Duration
+	// protocols are the discovery protocols status looks for.
+	protocols []Protocol
 }
 
 // Option configures a Provisioner.
 type Option func(*Provisioner) error
+
+// WithProtocols sets the discovery protocols status looks for on every
+// cluster (default: DefaultProtocols).
+func WithProtocols(ps []Protocol) Option {
+	return func(p *Provisioner) error { p.protocols = append([]Protocol(nil), ps...); return nil }
+}
 
 // WithClusters sets the KinD seam.
 func WithClusters(c Clusters) Option {

@@ -598,11 +598,11 @@ func TestStatusCountsFluidosPeers(t *testing.T) {
 		t.Fatal(err)
 	}
 	d := st.Clusters[0].Discovery
-	if len(d) != 1 || d[0].Protocol != "fluidos" || d[0].Peers != 2 {
+	if len(d) != 1 || d[0].Protocol != "network-manager" || d[0].Namespace != "fluidos" || !d[0].Missing || d[0].Peers != 2 {
 		t.Errorf("discovery %+v", d)
 	}
 	// The network-manager DaemonSet is absent: reported, not fatal.
-	if !strings.Contains(strings.Join(st.Clusters[0].Errors, ";"), "fluidos") {
+	if !strings.Contains(strings.Join(st.Clusters[0].Errors, ";"), `network-manager: planned in fluidos, but no DaemonSet "node-network-manager" in any namespace`) {
 		t.Errorf("errors %v", st.Clusters[0].Errors)
 	}
 }

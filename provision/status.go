@@ -4,10 +4,10 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sort"
 	"strings"
 
 	"golang.org/x/sync/errgroup"
-	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime/schema"
@@ -60,11 +60,70 @@ type ClusterStatus struct {
 
 // DiscoveryStatus is one discovery protocol on a cluster.
 type DiscoveryStatus struct {
-	Protocol  string `json:"protocol"` // reference-agent | fluidos
+	// Protocol is the preset name (reference-agent, network-manager, ...).
+	Protocol string `json:"protocol"`
+	// Namespace is where its workload was found, however it was installed
+	// (the built-in FLUIDOS block, an extra chart under any release name).
+	Namespace string `json:"namespace"`
 	PodsReady int    `json:"podsReady"`
 	Pods      int    `json:"pods"`
-	// Peers is the number of Peer (agent) or KnownCluster (FLUIDOS) objects.
+	// Peers is the number of the protocol's peer objects in that namespace
+	// (Peer for the reference agent, KnownCluster for FLUIDOS).
 	Peers int `json:"peers"`
+	// Missing is set when the plan installs the protocol in Namespace but
+	// its workload is in no namespace (see ClusterStatus.Errors).
+	Missing bool `json:"missing,omitempty"`
+}
+
+// Protocol is a discovery protocol status looks for on every cluster: a
+// workload of a fixed kind and name (the charts fix the name, not the
+// namespace) and the resource its peers are recorded as.
+type Protocol struct {
+	Name     string
+	Kind     string // DaemonSet | Deployment
+	Workload string
+	Peers    schema.GroupVersionResource
+}
+
+// DefaultProtocols are the reference agent and the FLUIDOS Network Manager
+// (the composition root passes every preset instead, see WithProtocols).
+func DefaultProtocols() []Protocol {
+	return []Protocol{
+		{Name: "reference-agent", Kind: "DaemonSet", Workload: AgentDaemonSet, Peers: PeerResource},
+		{Name: "network-manager", Kind: "DaemonSet", Workload: FluidosDaemonSet, Peers: KnownClusterResource},
+	}
+}
+
+// Problems lists what is wrong with the cluster, for people: nodes not
+// running, an unreachable API, Multus not ready, discovery pods not ready,
+// and every error met while reading its state. Empty means healthy.
+func (c ClusterStatus) Problems() []string {
+	var out []string
+	if len(c.Nodes) == 0 {
+		out = append(out, "no node containers")
+	}
+	for _, n := range c.Nodes {
+		if n.State != "running" {
+			out = append(out, fmt.Sprintf("node %s is %s", n.Name, n.State))
+		}
+	}
+	if len(c.Nodes) > 0 && !c.APIReachable {
+		out = append(out, "API not reachable")
+	}
+	if c.APIReachable && !c.MultusReady {
+		out = append(out, "Multus not ready")
+	}
+	for _, d := range c.Discovery {
+		if !d.Missing && (d.PodsReady < d.Pods || d.Pods == 0) {
+			out = append(out, fmt.Sprintf("%s in %s: %d of %d pods ready", d.Protocol, d.Namespace, d.PodsReady, d.Pods))
+		}
+	}
+	for _, e := range c.Errors {
+		if e != "no node containers" {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // Healthy reports whether the cluster's nodes run and its API answers.
@@ -148,33 +207,44 @@ func (p *Provisioner) clusterAPIStatus(ctx context.Context, plan *topology.Plan,
 		}
 		cs.Releases = rels
 	}
-	for _, pr := range discoveryProtocols(plan) {
-		if !pr.planned {
-			continue
-		}
-		cs.Discovery = append(cs.Discovery, discoveryStatus(ctx, kc, dc, pr, cs))
+	for _, pr := range p.discoveryProtocols(plan) {
+		cs.Discovery = append(cs.Discovery, discoveryStatus(ctx, kc, dc, pr, cs)...)
 	}
 }
 
-// discoveryProto is a discovery protocol status reports: its DaemonSet,
-// the resource counted as its peers, and whether the plan installs it.
+// discoveryProto is a protocol status looks for, and whether the plan
+// installs it (then its absence is a problem).
 type discoveryProto struct {
-	name, ns, ds string
-	peers        schema.GroupVersionResource
-	planned      bool
+	Protocol
+	planned bool
+	// ns is where the plan installs it.
+	ns string
 }
 
-// discoveryProtocols are the reference agent and FLUIDOS, as the plan
-// deploys them.
-func discoveryProtocols(plan *topology.Plan) []discoveryProto {
+// discoveryProtocols are the protocols status looks for: every one the
+// Provisioner knows, the reference agent planned when a chart runs its
+// image, the Network Manager when the FLUIDOS block is on.
+func (p *Provisioner) discoveryProtocols(plan *topology.Plan) []discoveryProto {
+	protos := p.protocols
+	if len(protos) == 0 {
+		protos = DefaultProtocols()
+	}
 	fluidosNS := fluidosNamespace
 	if plan.Fluidos != nil && plan.Fluidos.Namespace != "" {
 		fluidosNS = plan.Fluidos.Namespace
 	}
-	return []discoveryProto{
-		{"reference-agent", AgentNamespace, AgentDaemonSet, PeerResource, agentPlanned(plan)},
-		{"fluidos", fluidosNS, FluidosDaemonSet, KnownClusterResource, plan.Fluidos != nil},
+	var out []discoveryProto
+	for _, pr := range protos {
+		d := discoveryProto{Protocol: pr}
+		switch {
+		case pr.Workload == AgentDaemonSet && agentPlanned(plan):
+			d.planned, d.ns = true, AgentNamespace
+		case pr.Workload == FluidosDaemonSet && plan.Fluidos != nil:
+			d.planned, d.ns = true, fluidosNS
+		}
+		out = append(out, d)
 	}
+	return out
 }
 
 // agentPlanned reports whether any chart of the plan runs the reference
@@ -192,37 +262,89 @@ func agentPlanned(plan *topology.Plan) bool {
 	return planned
 }
 
-// discoveryStatus counts protocol pr's pods, ready and all, and its peer
-// objects; what cannot be read is recorded in cs.Errors.
-func discoveryStatus(ctx context.Context, kc kubernetes.Interface, dc dynamic.Interface, pr discoveryProto, cs *ClusterStatus) DiscoveryStatus {
-	d := DiscoveryStatus{Protocol: pr.name}
-	ds, err := kc.AppsV1().DaemonSets(pr.ns).Get(ctx, pr.ds, metav1.GetOptions{})
+// discoveryStatus finds protocol pr's workload in every namespace and
+// reports, for each one found, its pods (ready and all) and its peer
+// objects in that namespace. A planned protocol that is nowhere is a
+// problem; one that is not planned and absent is not reported.
+func discoveryStatus(ctx context.Context, kc kubernetes.Interface, dc dynamic.Interface, pr discoveryProto, cs *ClusterStatus) []DiscoveryStatus {
+	found, err := findWorkloads(ctx, kc, pr.Protocol)
 	if err != nil {
-		cs.Errors = append(cs.Errors, fmt.Sprintf("%s: %v", pr.name, err))
-	} else {
-		countPods(ctx, kc, pr, ds, &d, cs)
+		cs.Errors = append(cs.Errors, fmt.Sprintf("%s: %v", pr.Name, err))
+		return nil
 	}
-	list, err := dc.Resource(pr.peers).Namespace(pr.ns).List(ctx, metav1.ListOptions{})
-	if err != nil {
-		cs.Errors = append(cs.Errors, fmt.Sprintf("%s peers: %v", pr.name, err))
-	} else {
-		d.Peers = len(list.Items)
+	if len(found) == 0 {
+		if !pr.planned {
+			return nil
+		}
+		cs.Errors = append(cs.Errors, fmt.Sprintf("%s: planned in %s, but no %s %q in any namespace", pr.Name, pr.ns, pr.Kind, pr.Workload))
+		found = []workload{{namespace: pr.ns, missing: true}}
 	}
-	return d
+	var out []DiscoveryStatus
+	for _, w := range found {
+		d := DiscoveryStatus{Protocol: pr.Name, Namespace: w.namespace, Missing: w.missing}
+		if !w.missing {
+			countPods(ctx, kc, pr.Name, w, &d, cs)
+		}
+		list, err := dc.Resource(pr.Peers).Namespace(w.namespace).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			cs.Errors = append(cs.Errors, fmt.Sprintf("%s peers in %s: %v", pr.Name, w.namespace, err))
+		} else {
+			d.Peers = len(list.Items)
+		}
+		out = append(out, d)
+	}
+	return out
 }
 
-// countPods counts the pods of DaemonSet ds into d, ready and all; a
-// failed listing is recorded in cs.Errors.
-func countPods(ctx context.Context, kc kubernetes.Interface, pr discoveryProto, ds *appsv1.DaemonSet, d *DiscoveryStatus, cs *ClusterStatus) {
+// workload is one DaemonSet or Deployment found for a protocol.
+type workload struct {
+	namespace string
+	selector  *metav1.LabelSelector
+	// missing: planned here, but not found anywhere.
+	missing bool
+}
+
+// findWorkloads lists pr's workloads (by kind and name) in all namespaces.
+func findWorkloads(ctx context.Context, kc kubernetes.Interface, pr Protocol) ([]workload, error) {
+	var out []workload
+	switch pr.Kind {
+	case "Deployment":
+		list, err := kc.AppsV1().Deployments(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range list.Items {
+			if d.Name == pr.Workload {
+				out = append(out, workload{namespace: d.Namespace, selector: d.Spec.Selector})
+			}
+		}
+	default:
+		list, err := kc.AppsV1().DaemonSets(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+		if err != nil {
+			return nil, err
+		}
+		for _, d := range list.Items {
+			if d.Name == pr.Workload {
+				out = append(out, workload{namespace: d.Namespace, selector: d.Spec.Selector})
+			}
+		}
+	}
+	return out, nil
+}
+
+// countPods counts the pods of workload w into d, ready and all; a failed
+// listing is recorded in cs.Errors.
+func countPods(ctx context.Context, kc kubernetes.Interface, name string, w workload, d *DiscoveryStatus, cs *ClusterStatus) {
 	sel := []string{}
-	if ds.Spec.Selector != nil {
-		for k, v := range ds.Spec.Selector.MatchLabels {
+	if w.selector != nil {
+		for k, v := range w.selector.MatchLabels {
 			sel = append(sel, k+"="+v)
 		}
 	}
-	pods, err := kc.CoreV1().Pods(pr.ns).List(ctx, metav1.ListOptions{LabelSelector: strings.Join(sel, ",")})
+	sort.Strings(sel)
+	pods, err := kc.CoreV1().Pods(w.namespace).List(ctx, metav1.ListOptions{LabelSelector: strings.Join(sel, ",")})
 	if err != nil {
-		cs.Errors = append(cs.Errors, fmt.Sprintf("%s pods: %v", pr.name, err))
+		cs.Errors = append(cs.Errors, fmt.Sprintf("%s pods in %s: %v", name, w.namespace, err))
 		return
 	}
 	d.Pods = len(pods.Items)

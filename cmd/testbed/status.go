@@ -6,6 +6,8 @@ import (
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
+
+	"github.com/fluidos-lab/testbed/provision"
 )
 
 func newStatusCommand(a *app) *cobra.Command {
@@ -14,7 +16,15 @@ func newStatusCommand(a *app) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "status TOPOLOGY",
 		Short: "Show each cluster's nodes, API, Multus, Helm releases, discovery pods and peers",
-		Args:  cobra.ExactArgs(1),
+		Long: `status reads the lab's state from Docker and from every cluster's API: node containers,
+API reachability, Multus, Helm releases, and each discovery protocol it knows (every preset:
+the reference agent, the FLUIDOS Network Manager, ...) found by its workload in any namespace,
+however it was installed, with its ready pods and its peer objects.
+
+It exits 1, naming each cluster and its problem, when a cluster is unhealthy: a node not
+running, an unreachable API, Multus or a discovery workload not ready, or state it could not
+read.`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format); err != nil {
 				return err
@@ -31,7 +41,7 @@ func newStatusCommand(a *app) *cobra.Command {
 			if err != nil {
 				return fmt.Errorf("status %s: %w", plan.Name, err)
 			}
-			return printData(streams.Out, format, st, func(tw *tabwriter.Writer) error {
+			if err := printData(streams.Out, format, st, func(tw *tabwriter.Writer) error {
 				fmt.Fprintf(tw, "CLUSTER\tNODES\tADDRESS\tAPI\tMULTUS\tRELEASES\tDISCOVERY\tPEERS\tPROBLEMS\n")
 				for _, c := range st.Clusters {
 					var nodes, addrs, rels, disc, peers []string
@@ -43,18 +53,41 @@ func newStatusCommand(a *app) *cobra.Command {
 						rels = append(rels, r.Name+"-"+r.Version)
 					}
 					for _, d := range c.Discovery {
-						disc = append(disc, fmt.Sprintf("%s %d/%d", d.Protocol, d.PodsReady, d.Pods))
+						disc = append(disc, fmt.Sprintf("%s(%s) %d/%d", d.Protocol, d.Namespace, d.PodsReady, d.Pods))
 						peers = append(peers, fmt.Sprint(d.Peers))
 					}
 					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, dash(nodes), dash(addrs),
 						yesNo(c.APIReachable), yesNo(c.MultusReady), dash(rels), dash(disc), dash(peers), dash(c.Errors))
 				}
 				return nil
-			})
+			}); err != nil {
+				return err
+			}
+			return unhealthy(streams, st)
 		},
 	}
 	addOutputFlag(cmd, &format)
 	return cmd
+}
+
+// unhealthy prints every unhealthy cluster's problems and fails (exit 1)
+// if there is one.
+func unhealthy(streams IOStreams, st *provision.LabStatus) error {
+	bad := 0
+	for _, c := range st.Clusters {
+		probs := c.Problems()
+		if len(probs) == 0 {
+			continue
+		}
+		bad++
+		for _, p := range probs {
+			fmt.Fprintf(streams.ErrOut, "cluster %q: %s\n", c.Name, p)
+		}
+	}
+	if bad == 0 {
+		return nil
+	}
+	return &exitError{code: exitFailed, err: fmt.Errorf("%d of %d clusters of lab %s are unhealthy", bad, len(st.Clusters), st.Topology)}
 }
 
 func dash(s []string) string {
