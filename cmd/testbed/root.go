@@ -41,7 +41,7 @@ func newRootCommand(a *app) *cobra.Command {
 		newAgentCommand(a), newSelftestCommand(a),
 		newDoctorCommand(a),
 		newSweepCommand(a), newRerunCommand(a),
-		newRunsCommand(a),
+		newRunsCommand(a), newDemoCommand(a),
 	)
 	badArgsAreBadInput(root)
 	return root
