@@ -7,7 +7,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fluidos-lab/testbed/results/compare"
-	"github.com/fluidos-lab/testbed/results/store"
 )
 
 type compareFlags struct {
@@ -37,14 +36,19 @@ tie corrected; also Holm-adjusted over all rows) and the two-sample Kolmogorovâ€
 and a verdict: regression or improvement when the adjusted p-value is below --alpha and the CI
 excludes zero, otherwise no change.
 
-With --thresholds FILE (YAML list of rules) the exit code is 1 when any rule is breached:
-  - metric: allPeers
-    stat: p90
-    condition: loss-10
-    max: 12s
-  - metric: median          # a stat name alone applies to every metric
-    maxRegressionPct: 5
-    alpha: 0.01`,
+With --thresholds FILE the exit code is 3 when any rule is breached:
+  apiVersion: testbed.dev/v1alpha1
+  kind: Thresholds
+  rules:
+    - metric: allPeers
+      stat: p90
+      condition: loss-10
+      max: 12s
+    - metric: median          # a stat name alone applies to every metric
+      maxRegressionPct: 5
+      alpha: 0.01
+
+Both campaigns are streamed from disk: memory holds their discovery times, never their runs.`,
 		Example: `  testbed compare runs/nightly-prev runs/nightly --thresholds .ci/thresholds.yaml
   testbed compare runs/a runs/b -o json`,
 		Args: cobra.ExactArgs(2),
@@ -62,18 +66,15 @@ With --thresholds FILE (YAML list of rules) the exit code is 1 when any rule is 
 					return err
 				}
 			}
-			base, err := store.Read(args[0])
+			opts := compare.Options{Alpha: f.alpha, Bootstrap: f.bootstrap, Seed: f.seed}
+			if err := opts.Validate(); err != nil {
+				return badInput(err)
+			}
+			res, err := compare.Dirs(args[0], args[1], opts)
 			if err != nil {
-				return fmt.Errorf("baseline: %w", err)
+				return err
 			}
-			cand, err := store.Read(args[1])
-			if err != nil {
-				return fmt.Errorf("candidate: %w", err)
-			}
-			out := compareOutput{
-				Result:     compare.Campaigns(base, cand, compare.Options{Alpha: f.alpha, Bootstrap: f.bootstrap, Seed: f.seed}),
-				Thresholds: rules,
-			}
+			out := compareOutput{Result: res, Thresholds: rules}
 			out.Breaches = out.Check(rules)
 			if out.Breaches == nil {
 				out.Breaches = []compare.Breach{}
@@ -87,7 +88,7 @@ With --thresholds FILE (YAML list of rules) the exit code is 1 when any rule is 
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&f.thresholds, "thresholds", "", "YAML file of threshold rules; exit code 1 on breach")
+	cmd.Flags().StringVar(&f.thresholds, "thresholds", "", "YAML file of threshold rules (kind: Thresholds); exit code 3 on a breach")
 	cmd.Flags().Float64Var(&f.alpha, "alpha", 0.05, "significance level of the verdicts")
 	cmd.Flags().IntVar(&f.bootstrap, "bootstrap", 2000, "bootstrap resamples for the median-delta confidence interval")
 	cmd.Flags().Uint64Var(&f.seed, "seed", 1, "seed of the bootstrap (results are deterministic for a seed)")

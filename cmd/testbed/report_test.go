@@ -142,3 +142,16 @@ func TestCompareCommand(t *testing.T) {
 		t.Errorf("bad thresholds: %v", err)
 	}
 }
+
+// TestCompareRefusesBadOptions: NaN, infinite or out-of-range --alpha and
+// --bootstrap are bad input (exit 2) with the valid range, never a panic
+// and never a silent default.
+func TestCompareRefusesBadOptions(t *testing.T) {
+	base := writeSynthCampaign(t, "base", 0, 1)
+	for _, args := range [][]string{{"--alpha", "NaN"}, {"--alpha", "+Inf"}, {"--alpha", "1.5"}, {"--alpha", "0"}, {"--bootstrap", "1000000000"}, {"--bootstrap", "-1"}} {
+		_, _, code, err := runResultsCLI(t, append([]string{"compare", base, base}, args...)...)
+		if code != exitBadInput || err == nil || !(strings.Contains(err.Error(), "out of range") || strings.Contains(err.Error(), "strictly between 0 and 1")) {
+			t.Errorf("compare %v: exit %d, %v; want 2 and the valid range", args, code, err)
+		}
+	}
+}

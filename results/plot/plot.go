@@ -124,16 +124,7 @@ func Histogram(cs *stats.Condition) (*Figure, error) {
 	if len(cs.Samples.AnyPeer) == 0 {
 		return f, nil
 	}
-	vals := make(plotter.Values, len(cs.Samples.AnyPeer))
-	for i, v := range cs.Samples.AnyPeer {
-		vals[i] = seconds(v)
-	}
-	bins := int(math.Ceil(math.Sqrt(float64(len(vals)))))
-	bins = max(5, min(bins, 60))
-	h, err := plotter.NewHist(vals, bins)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", f.Name, err)
-	}
+	h := sortedHist(cs.Samples.AnyPeer)
 	h.FillColor = plotutil.Color(0)
 	h.LineStyle.Color = color.White
 	f.Plot.Add(h)
@@ -212,14 +203,19 @@ func Box(cs *stats.Condition) (*Figure, error) {
 		"Box plot of the time until node A had discovered k peers (box: p25–p75, line: median, whiskers: 1.5·IQR, dots: outliers).",
 		"number of peers discovered k", "time since node A restart (s)")
 	var names []string
+	thinned := false
 	for k, s := range cs.Samples.ByK {
 		names = append(names, strconv.Itoa(k+1))
 		if len(s) == 0 {
 			continue
 		}
-		vals := make(plotter.Values, len(s))
-		for i, v := range s {
-			vals[i] = seconds(v)
+		idx := thinIndex(len(s), MaxPoints)
+		if len(idx) < len(s) {
+			thinned = true
+		}
+		vals := make(plotter.Values, len(idx))
+		for i, j := range idx {
+			vals[i] = seconds(s[j])
 		}
 		w := vg.Points(math.Max(4, math.Min(24, 300/float64(max(1, len(cs.Samples.ByK))))))
 		b, err := plotter.NewBoxPlot(w, float64(k), vals)
@@ -244,6 +240,9 @@ func Box(cs *stats.Condition) (*Figure, error) {
 		f.Plot.Legend.Top = true
 		f.Plot.Legend.Left = true
 	}
+	if thinned {
+		f.Caption += fmt.Sprintf(" Samples larger than %d are drawn from %d evenly spaced order statistics (the tables give the exact quantiles).", MaxPoints, MaxPoints)
+	}
 	f.Plot.Y.Min = 0
 	if len(names) > 0 {
 		f.Plot.NominalX(names...)
@@ -264,10 +263,11 @@ func CDF(conds []stats.Condition) (*Figure, error) {
 		if len(s) == 0 {
 			continue
 		}
-		xys := make(plotter.XYs, 0, len(s)+1)
+		idx := thinIndex(len(s), MaxPoints)
+		xys := make(plotter.XYs, 0, len(idx)+1)
 		xys = append(xys, plotter.XY{X: seconds(s[0]), Y: 0})
-		for j, v := range s {
-			xys = append(xys, plotter.XY{X: seconds(v), Y: float64(j+1) / float64(len(s))})
+		for _, j := range idx {
+			xys = append(xys, plotter.XY{X: seconds(s[j]), Y: float64(j+1) / float64(len(s))})
 		}
 		c := plotutil.Color(i)
 		if err := f.addLine(cs.Name, xys, c, nil, true); err != nil {
@@ -464,6 +464,54 @@ func Figures(s *stats.Summary, runsShown int) ([]*Figure, error) {
 		}
 	}
 	return out, nil
+}
+
+// sortedHist bins an ascending sample (ms) into sqrt(n) bins (5 to 60) of
+// seconds over [min, max], counting by binary search: nothing is copied,
+// however large the sample.
+func sortedHist(s []float64) *plotter.Histogram {
+	n := len(s)
+	bins := max(5, min(int(math.Ceil(math.Sqrt(float64(n)))), 60))
+	lo, hi := seconds(s[0]), seconds(s[n-1])
+	if hi <= lo {
+		hi = lo + 1e-3
+	}
+	w := (hi - lo) / float64(bins)
+	h := &plotter.Histogram{Width: w}
+	prev := 0
+	for i := range bins {
+		edge := lo + float64(i+1)*w
+		j := n
+		if i < bins-1 {
+			j = sort.SearchFloat64s(s, edge*1000) // first value at or above the bin's upper edge
+		}
+		h.Bins = append(h.Bins, plotter.HistogramBin{Min: lo + float64(i)*w, Max: edge, Weight: float64(j - prev)})
+		prev = j
+	}
+	return h
+}
+
+// MaxPoints bounds the points a figure draws from one sample: a larger
+// sorted sample is drawn from MaxPoints evenly spaced order statistics
+// (its minimum and maximum included), so a campaign of 10^6 runs makes
+// figures of the same size as one of 100.
+const MaxPoints = 2000
+
+// thinIndex returns the indices of the order statistics drawn from a sorted
+// sample of n: all of them up to max, else max evenly spaced ones.
+func thinIndex(n, max int) []int {
+	if n <= max {
+		idx := make([]int, n)
+		for i := range idx {
+			idx[i] = i
+		}
+		return idx
+	}
+	idx := make([]int, max)
+	for i := range idx {
+		idx[i] = int(math.Round(float64(i) * float64(n-1) / float64(max-1)))
+	}
+	return idx
 }
 
 // niceTicks labels about n evenly spaced round values (1, 2 or 5 × 10^k)

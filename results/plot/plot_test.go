@@ -3,6 +3,7 @@ package plot
 import (
 	"bytes"
 	"image/png"
+	"slices"
 	"strings"
 	"testing"
 
@@ -116,6 +117,83 @@ func TestIntegerTicks(t *testing.T) {
 		}
 		if strings.Join(got, ",") != strings.Join(tc.labels, ",") {
 			t.Errorf("[%v, %v]: labels %v, want %v", tc.lo, tc.hi, got, tc.labels)
+		}
+	}
+}
+
+// TestLargeSampleFiguresStayBounded: a condition of 10^5 pooled samples
+// draws at most MaxPoints points per curve, so the CDF's SVG is about the
+// size of a small campaign's (it was 633 MB at 10^6 runs), and the thinned
+// CDF keeps the sample's exact minimum, maximum and median step.
+func TestLargeSampleFiguresStayBounded(t *testing.T) {
+	c := stats.Synthesize(stats.SynthOptions{Seed: 9, Peers: 23, Runs: 5000, LossPcts: []float64{10},
+		IntervalMS: 5000, StartupMS: 900, TimeoutMS: 60000})
+	s := stats.Analyze(c)
+	cs := &s.Conditions[0]
+	if n := len(cs.Samples.AnyPeer); n < 100000 {
+		t.Fatalf("only %d samples", n)
+	}
+	cdf, err := CDF(s.Conditions)
+	if err != nil {
+		t.Fatal(err)
+	}
+	svg, err := cdf.SVG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(svg) > 1<<20 {
+		t.Errorf("CDF of %d samples is %d bytes of SVG, want under 1 MiB", len(cs.Samples.AnyPeer), len(svg))
+	}
+	box, err := Box(cs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bsvg, err := box.SVG()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(bsvg) > 2<<20 || !strings.Contains(box.Caption, "evenly spaced order statistics") {
+		t.Errorf("box plot: %d bytes, caption %q", len(bsvg), box.Caption)
+	}
+	idx := thinIndex(100001, MaxPoints)
+	if len(idx) != MaxPoints || idx[0] != 0 || idx[len(idx)-1] != 100000 {
+		t.Errorf("thinIndex: %d indices from %d to %d", len(idx), idx[0], idx[len(idx)-1])
+	}
+	for i := 1; i < len(idx); i++ {
+		if idx[i] <= idx[i-1] {
+			t.Fatalf("thinIndex not increasing at %d", i)
+		}
+	}
+}
+
+// TestSortedHist: the histogram of a sorted sample counts every value once,
+// in sqrt(n) bins between 5 and 60, the maximum in the last bin.
+func TestSortedHist(t *testing.T) {
+	cases := []struct {
+		s    []float64
+		bins int
+		want []float64 // counts, when checked
+	}{
+		{[]float64{1000, 1000, 1000}, 5, nil},
+		{[]float64{0, 1000, 2000, 3000, 4000, 5000}, 5, []float64{1, 1, 1, 1, 2}},
+		{make([]float64, 10000), 60, nil},
+	}
+	for i := range cases[2].s {
+		cases[2].s[i] = float64(i)
+	}
+	for _, tc := range cases {
+		h := sortedHist(tc.s)
+		total := 0.0
+		var got []float64
+		for _, b := range h.Bins {
+			total += b.Weight
+			got = append(got, b.Weight)
+		}
+		if len(h.Bins) != tc.bins || total != float64(len(tc.s)) {
+			t.Errorf("%d values: %d bins holding %v, want %d bins holding all", len(tc.s), len(h.Bins), total, tc.bins)
+		}
+		if tc.want != nil && !slices.Equal(got, tc.want) {
+			t.Errorf("counts %v, want %v", got, tc.want)
 		}
 	}
 }
