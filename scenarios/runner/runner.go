@@ -584,7 +584,7 @@ func campaignID(s *scenarios.Scenario) string { return fmt.Sprintf("%s-%d", s.Na
 func msOf(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
 func fmtMS(v float64) string {
-	if v <= 0 {
+	if !(v > 0) { // also NaN: no sample yet
 		return "-"
 	}
 	return fmt.Sprintf("%.0f ms", v)
