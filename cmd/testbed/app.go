@@ -6,10 +6,12 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 
 	"github.com/docker/docker/client"
 	"github.com/mattn/go-isatty"
+	"k8s.io/apimachinery/pkg/runtime/schema"
 	"k8s.io/client-go/kubernetes"
 
 	referenceagent "github.com/fluidos-lab/testbed/charts/reference-agent"
@@ -23,6 +25,7 @@ import (
 	"github.com/fluidos-lab/testbed/provision"
 	"github.com/fluidos-lab/testbed/results"
 	"github.com/fluidos-lab/testbed/results/provenance"
+	"github.com/fluidos-lab/testbed/scenarios"
 	"github.com/fluidos-lab/testbed/scenarios/impair"
 	"github.com/fluidos-lab/testbed/scenarios/runner"
 	"github.com/fluidos-lab/testbed/scenarios/sweep"
@@ -121,6 +124,27 @@ func (a *app) progress(plan *topology.Plan) provision.Progress {
 	return &provision.PlainProgress{W: w}
 }
 
+// presetProtocols are the discovery protocols `status` looks for: every
+// scenario preset with a workload, in name order.
+func presetProtocols() []provision.Protocol {
+	presets := scenarios.Presets()
+	names := make([]string, 0, len(presets))
+	for n := range presets {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	var out []provision.Protocol
+	for _, n := range names {
+		pr := presets[n]
+		if pr.WorkloadName == "" {
+			continue
+		}
+		out = append(out, provision.Protocol{Name: n, Kind: pr.WorkloadKind, Workload: pr.WorkloadName,
+			Peers: schema.GroupVersionResource{Group: pr.Group, Version: pr.Version, Resource: pr.Resource}})
+	}
+	return out
+}
+
 // Provisioner builds, inspects and removes labs: KinD as a library, the
 // Docker Engine API and the Helm SDK, with progress for plan's clusters.
 func (a *app) Provisioner(plan *topology.Plan) (*provision.Provisioner, error) {
@@ -137,6 +161,7 @@ func (a *app) Provisioner(plan *topology.Plan) (*provision.Provisioner, error) {
 		provision.WithKube(a.kube.KubeDynamic),
 		provision.WithProgress(a.progress(plan)),
 		provision.WithNetworkSelector(kind.UseNetwork),
+		provision.WithProtocols(presetProtocols()),
 		// The reference agent image is built from this very binary.
 		provision.WithAgentImage(func(ctx context.Context) (string, error) {
 			ref, _, err := agentimage.Ensure(ctx, dc, "")

@@ -28,3 +28,17 @@ func TestStatusUnhealthy(t *testing.T) {
 		t.Errorf("problems printed:\n%s", errOut.String())
 	}
 }
+
+// TestPresetProtocols: status looks for every preset's workload, with the
+// preset's peer resource.
+func TestPresetProtocols(t *testing.T) {
+	got := map[string]provision.Protocol{}
+	for _, p := range presetProtocols() {
+		got[p.Name] = p
+	}
+	nm, agent := got["network-manager"], got["reference-agent"]
+	if len(got) != 3 || nm.Workload != provision.FluidosDaemonSet || nm.Peers != provision.KnownClusterResource ||
+		agent.Workload != provision.AgentDaemonSet || agent.Peers != provision.PeerResource || got["neuropil"].Kind != "Deployment" {
+		t.Errorf("protocols %+v", got)
+	}
+}
