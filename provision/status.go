@@ -99,8 +99,8 @@ func DefaultProtocols() []Protocol {
 // and every error met while reading its state. Empty means healthy.
 func (c ClusterStatus) Problems() []string {
 	var out []string
-	if len(c.Nodes) == 0 {
-		out = append(out, "no node containers")
+	if len(c.Nodes) == 0 && len(c.Errors) == 0 {
+		out = append(out, "no node containers") // Status records why in Errors
 	}
 	for _, n := range c.Nodes {
 		if n.State != "running" {
@@ -118,12 +118,7 @@ func (c ClusterStatus) Problems() []string {
 			out = append(out, fmt.Sprintf("%s in %s: %d of %d pods ready", d.Protocol, d.Namespace, d.PodsReady, d.Pods))
 		}
 	}
-	for _, e := range c.Errors {
-		if e != "no node containers" {
-			out = append(out, e)
-		}
-	}
-	return out
+	return append(out, c.Errors...)
 }
 
 // Healthy reports whether the cluster's nodes run and its API answers.
@@ -207,8 +202,13 @@ func (p *Provisioner) clusterAPIStatus(ctx context.Context, plan *topology.Plan,
 		}
 		cs.Releases = rels
 	}
+	ws, err := listWorkloads(ctx, kc)
+	if err != nil {
+		cs.Errors = append(cs.Errors, fmt.Sprintf("discovery workloads: %v", err))
+		return
+	}
 	for _, pr := range p.discoveryProtocols(plan) {
-		cs.Discovery = append(cs.Discovery, discoveryStatus(ctx, kc, dc, pr, cs)...)
+		cs.Discovery = append(cs.Discovery, discoveryStatus(ctx, kc, dc, pr, ws[pr.Kind+"/"+pr.Workload], cs)...)
 	}
 }
 
@@ -262,16 +262,11 @@ func agentPlanned(plan *topology.Plan) bool {
 	return planned
 }
 
-// discoveryStatus finds protocol pr's workload in every namespace and
-// reports, for each one found, its pods (ready and all) and its peer
+// discoveryStatus reports, for each of protocol pr's workloads found (in
+// any namespace), its pods (ready and all) and its peer
 // objects in that namespace. A planned protocol that is nowhere is a
 // problem; one that is not planned and absent is not reported.
-func discoveryStatus(ctx context.Context, kc kubernetes.Interface, dc dynamic.Interface, pr discoveryProto, cs *ClusterStatus) []DiscoveryStatus {
-	found, err := findWorkloads(ctx, kc, pr.Protocol)
-	if err != nil {
-		cs.Errors = append(cs.Errors, fmt.Sprintf("%s: %v", pr.Name, err))
-		return nil
-	}
+func discoveryStatus(ctx context.Context, kc kubernetes.Interface, dc dynamic.Interface, pr discoveryProto, found []workload, cs *ClusterStatus) []DiscoveryStatus {
 	if len(found) == 0 {
 		if !pr.planned {
 			return nil
@@ -304,30 +299,24 @@ type workload struct {
 	missing bool
 }
 
-// findWorkloads lists pr's workloads (by kind and name) in all namespaces.
-func findWorkloads(ctx context.Context, kc kubernetes.Interface, pr Protocol) ([]workload, error) {
-	var out []workload
-	switch pr.Kind {
-	case "Deployment":
-		list, err := kc.AppsV1().Deployments(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return nil, err
-		}
-		for _, d := range list.Items {
-			if d.Name == pr.Workload {
-				out = append(out, workload{namespace: d.Namespace, selector: d.Spec.Selector})
-			}
-		}
-	default:
-		list, err := kc.AppsV1().DaemonSets(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
-		if err != nil {
-			return nil, err
-		}
-		for _, d := range list.Items {
-			if d.Name == pr.Workload {
-				out = append(out, workload{namespace: d.Namespace, selector: d.Spec.Selector})
-			}
-		}
+// listWorkloads lists the cluster's DaemonSets and Deployments once, in
+// all namespaces, keyed "Kind/name" (the protocols' workloads are found by
+// kind and name, in any namespace).
+func listWorkloads(ctx context.Context, kc kubernetes.Interface) (map[string][]workload, error) {
+	out := map[string][]workload{}
+	dss, err := kc.AppsV1().DaemonSets(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range dss.Items {
+		out["DaemonSet/"+d.Name] = append(out["DaemonSet/"+d.Name], workload{namespace: d.Namespace, selector: d.Spec.Selector})
+	}
+	deps, err := kc.AppsV1().Deployments(metav1.NamespaceAll).List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range deps.Items {
+		out["Deployment/"+d.Name] = append(out["Deployment/"+d.Name], workload{namespace: d.Namespace, selector: d.Spec.Selector})
 	}
 	return out, nil
 }

@@ -110,10 +110,10 @@ func (d *decoder) peek() byte {
 }
 
 // object iterates the members of an object; field decodes one value and
-// reports false when the line needs encoding/json. known lists the
-// struct's JSON names: a key that matches none exactly but one
-// case-insensitively (which encoding/json would accept) is not handled.
-func (d *decoder) object(known []string, lookup func(key []byte) int, field func(idx int) bool) bool {
+// reports false when the line needs encoding/json. A key lookup does not
+// know (another case of a known one, which encoding/json would accept, or
+// a field this path does not decode) also hands the line to encoding/json.
+func (d *decoder) object(lookup func(key []byte) int, field func(idx int) bool) bool {
 	d.ws()
 	if d.peek() != '{' {
 		return false
@@ -438,14 +438,6 @@ func (d *decoder) time(dst *time.Time) bool {
 	return dst.UnmarshalJSON(d.b[start:d.i]) == nil
 }
 
-var (
-	runFields        = []string{"campaign", "condition", "index", "warmup", "aborted", "timedOut", "started", "nodeA", "protocol", "phase", "pauseMS", "cycleOverheadMS", "impairment", "pod", "peers", "missing", "errors", "apiLatencyMS", "endMS", "phaseMS"}
-	impairmentFields = []string{"backend", "target", "lossPct", "delayMS", "jitterMS", "correlationPct", "duplicatePct", "corruptPct", "rate", "seed", "achievedLossPct", "packetsSeen", "packetsDropped"}
-	podFields        = []string{"scheduledMS", "startedMS", "readyMS", "containerStartMS", "leaveMS"}
-	peerFields       = []string{"peer", "discoveredMS", "reverseMS", "goneMS", "truthMS", "truthSendMS", "flaps"}
-	flapFields       = []string{"observer", "subject", "deletedMS", "readdedMS"}
-)
-
 func runField(k []byte) int {
 	switch string(k) {
 	case "campaign":
@@ -575,7 +567,7 @@ func flapField(k []byte) int {
 }
 
 func (d *decoder) run(r *results.Run) bool {
-	return d.object(runFields, runField, func(i int) bool {
+	return d.object(runField, func(i int) bool {
 		switch i {
 		case 0:
 			return d.str(&r.Campaign)
@@ -636,7 +628,7 @@ func (d *decoder) run(r *results.Run) bool {
 }
 
 func (d *decoder) impairment(m *results.Impairment) bool {
-	return d.object(impairmentFields, impairmentField, func(i int) bool {
+	return d.object(impairmentField, func(i int) bool {
 		switch i {
 		case 0:
 			return d.str(&m.Backend)
@@ -670,7 +662,7 @@ func (d *decoder) impairment(m *results.Impairment) bool {
 }
 
 func (d *decoder) pod(p *results.PodTimeline) bool {
-	return d.object(podFields, podField, func(i int) bool {
+	return d.object(podField, func(i int) bool {
 		switch i {
 		case 0:
 			return d.floatPtr(&p.ScheduledMS)
@@ -688,7 +680,7 @@ func (d *decoder) pod(p *results.PodTimeline) bool {
 }
 
 func (d *decoder) peer(p *results.PeerTiming) bool {
-	return d.object(peerFields, peerField, func(i int) bool {
+	return d.object(peerField, func(i int) bool {
 		switch i {
 		case 0:
 			return d.str(&p.Peer)
@@ -728,7 +720,7 @@ func (d *decoder) peer(p *results.PeerTiming) bool {
 }
 
 func (d *decoder) flap(f *results.Flap) bool {
-	return d.object(flapFields, flapField, func(i int) bool {
+	return d.object(flapField, func(i int) bool {
 		switch i {
 		case 0:
 			return d.str(&f.Observer)

@@ -2,12 +2,12 @@ package store
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/fluidos-lab/testbed/results"
@@ -58,18 +58,12 @@ func Describe(dir string) (Info, error) {
 	for _, c := range m.Conditions {
 		in.Planned += max(0, c.Runs) + max(0, c.Warmup)
 	}
-	seen := map[string]map[int]bool{}
+	// The integrity checker refuses a second record of a counted index,
+	// so every non-aborted run visited is a distinct (condition, index).
 	lastAborted := false
 	err = s.EachTransient(func(r *results.Run) error {
 		lastAborted = r.Aborted
-		if r.Aborted {
-			return nil
-		}
-		if seen[r.Condition] == nil {
-			seen[r.Condition] = map[int]bool{}
-		}
-		if !seen[r.Condition][r.Index] {
-			seen[r.Condition][r.Index] = true
+		if !r.Aborted {
 			in.Done++
 		}
 		return nil
@@ -112,7 +106,7 @@ func List(ctx context.Context, root string) ([]Info, error) {
 		if !d.IsDir() {
 			return nil
 		}
-		if rel, _ := filepath.Rel(root, path); rel != "." && depthOf(rel) > MaxListDepth {
+		if rel, _ := filepath.Rel(root, path); rel != "." && strings.Count(filepath.ToSlash(rel), "/")+1 > MaxListDepth {
 			return filepath.SkipDir
 		}
 		if _, err := os.Stat(filepath.Join(path, FileManifest)); err == nil {
@@ -130,26 +124,10 @@ func List(ctx context.Context, root string) ([]Info, error) {
 		}
 		in, err := Describe(d)
 		if err != nil {
-			var pe *fs.PathError
-			msg := err.Error()
-			if errors.As(err, &pe) {
-				msg = pe.Error()
-			}
-			in = Info{Dir: d, State: "unreadable", Warnings: []string{msg}}
+			in = Info{Dir: d, State: "unreadable", Warnings: []string{err.Error()}}
 		}
 		out = append(out, in)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Started.Before(out[j].Started) })
 	return out, nil
-}
-
-// depthOf counts the path elements of a relative path.
-func depthOf(rel string) int {
-	n := 1
-	for _, c := range filepath.ToSlash(rel) {
-		if c == '/' {
-			n++
-		}
-	}
-	return n
 }
