@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+	"net/netip"
 	"path/filepath"
 	"regexp"
 	"strings"
@@ -322,6 +323,13 @@ func resolveProtocol(f *ProtocolFile, l *yamlfile.Document) (Protocol, yamlfile.
 			add("protocol.announceInterval", "announceInterval must be positive", "e.g. 5s")
 		}
 	}
+	if f.AnnounceGroup != nil {
+		g, err := parseAnnounceGroup(*f.AnnounceGroup)
+		if err != nil {
+			add("protocol.announceGroup", err.Error(), `an IPv4 multicast group:port such as 239.11.11.1:4000, or "none"`)
+		}
+		p.AnnounceGroup = g
+	}
 	return p, errs
 }
 
@@ -401,4 +409,22 @@ func drawSeed() int64 {
 		return time.Now().UnixNano()
 	}
 	return int64(binary.LittleEndian.Uint64(b[:]) >> 1)
+}
+
+// parseAnnounceGroup parses an announce group: "none" is the zero value
+// (no capture), else an IPv4 multicast address (not link-local
+// 224.0.0.0/24, which carries no discovery) with a non-zero port.
+func parseAnnounceGroup(v string) (netip.AddrPort, error) {
+	if v == "none" {
+		return netip.AddrPort{}, nil
+	}
+	g, err := netip.ParseAddrPort(v)
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("announceGroup %q is not an address:port", truncate(v, 80))
+	}
+	a := g.Addr()
+	if !a.Is4() || !a.IsMulticast() || a.IsLinkLocalMulticast() || g.Port() == 0 {
+		return netip.AddrPort{}, fmt.Errorf("announceGroup %s is not an IPv4 multicast group (224.0.1.0-239.255.255.255) with a port", g)
+	}
+	return g, nil
 }

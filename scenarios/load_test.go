@@ -222,3 +222,38 @@ func TestLoadStudyScenarios(t *testing.T) {
 		t.Errorf("bad reference: %v", err)
 	}
 }
+
+func TestLoadAnnounceGroup(t *testing.T) {
+	cases := []struct {
+		name, line string
+		want       string // "" with wantErr: an error naming the key
+		wantErr    bool
+	}{
+		{"preset default", "", "239.11.11.1:4000", false},
+		{"override", "  announceGroup: 239.1.2.3:5000\n", "239.1.2.3:5000", false},
+		{"none turns capture off", "  announceGroup: none\n", "invalid AddrPort", false},
+		{"unicast", "  announceGroup: 10.0.0.1:4000\n", "", true},
+		{"link-local multicast", "  announceGroup: 224.0.0.251:5353\n", "", true},
+		{"no port", "  announceGroup: 239.1.2.3\n", "", true},
+		{"port zero", "  announceGroup: 239.1.2.3:0\n", "", true},
+		{"IPv6", "  announceGroup: \"[ff02::1]:4000\"\n", "", true},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			doc := strings.Replace(minimal, "preset: network-manager\n", "preset: network-manager\n"+tc.line, 1)
+			s, err := LoadBytes("m.yaml", []byte(doc))
+			if tc.wantErr {
+				if err == nil || !strings.Contains(err.Error(), "announceGroup") || !strings.Contains(err.Error(), "m.yaml:") {
+					t.Fatalf("error %v, want a located announceGroup error", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := s.Protocol.AnnounceGroup.String(); got != tc.want {
+				t.Errorf("group %s, want %s", got, tc.want)
+			}
+		})
+	}
+}

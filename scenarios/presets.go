@@ -1,6 +1,9 @@
 package scenarios
 
-import "time"
+import (
+	"net/netip"
+	"time"
+)
 
 // Preset protocol names.
 const (
@@ -12,6 +15,15 @@ const (
 
 // DefaultAnnounceInterval is every preset's announce period.
 const DefaultAnnounceInterval = 5 * time.Second
+
+// Announce groups of the presets: the Network Manager's is hard-coded in
+// its chart's multicast settings (internal/helm), the reference agent's is
+// its chart default (scenarios/agent.DefaultGroupAddress). Neuropil's
+// transport is not multicast on a fixed group: no wire capture.
+var (
+	NetworkManagerGroup = netip.MustParseAddrPort("239.11.11.1:4000")
+	ReferenceAgentGroup = netip.MustParseAddrPort("239.11.11.2:4001")
+)
 
 // Presets returns the preset protocols by name (a fresh map each call).
 func Presets() map[string]Protocol {
@@ -25,6 +37,7 @@ func Presets() map[string]Protocol {
 			Group: "network.fluidos.eu", Version: "v1alpha1", Resource: "knownclusters",
 			PeerNamespace: "fluidos", IdentityPath: []string{"spec", "address"},
 			IdentityMatch: MatchNodeAddress, AnnounceInterval: DefaultAnnounceInterval,
+			AnnounceGroup: NetworkManagerGroup,
 		},
 		// Neuropil discovery (FLUIDOS PRs #127/#130, unmerged): a Deployment
 		// scaled 0<->1 that feeds the same KnownCluster resources.
@@ -43,7 +56,7 @@ func Presets() map[string]Protocol {
 			Group: "agent.testbed.dev", Version: "v1alpha1", Resource: "peers",
 			PeerNamespace: "testbed-agent", IdentityPath: []string{"spec", "cluster"},
 			IdentityMatch: MatchClusterName, AnnounceInterval: DefaultAnnounceInterval,
-			GroundTruth: true,
+			AnnounceGroup: ReferenceAgentGroup, GroundTruth: true,
 		},
 	}
 }

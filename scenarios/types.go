@@ -1,6 +1,7 @@
 package scenarios
 
 import (
+	"net/netip"
 	"time"
 
 	"github.com/fluidos-lab/testbed/internal/yamlfile"
@@ -65,7 +66,11 @@ type ProtocolFile struct {
 	Preset string `yaml:"preset"`
 	// AnnounceInterval is the protocol's announce period T (preset default 5s).
 	AnnounceInterval *time.Duration `yaml:"announceInterval,omitempty"`
-	Custom           *CustomFile    `yaml:"custom,omitempty"`
+	// AnnounceGroup is the multicast group:port the protocol announces on
+	// (preset default; "none" turns the wire capture off). The runner
+	// captures it on the lab's bridge to explain every discovery time.
+	AnnounceGroup *string     `yaml:"announceGroup,omitempty"`
+	Custom        *CustomFile `yaml:"custom,omitempty"`
 }
 
 // CustomFile describes a protocol that has no preset.
@@ -221,6 +226,9 @@ type Protocol struct {
 	IdentityPath     []string
 	IdentityMatch    string
 	AnnounceInterval time.Duration
+	// AnnounceGroup is the multicast group and UDP port the protocol
+	// announces on; the zero value means unknown (no wire capture).
+	AnnounceGroup netip.AddrPort
 	// GroundTruth is true when peer objects carry the reference agent's
 	// first-recv/first-send annotations.
 	GroundTruth bool
