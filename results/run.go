@@ -50,6 +50,10 @@ type Run struct {
 	// the observation window for per-peer-minute rates such as flaps. When
 	// zero, readers fall back to the latest time recorded in the run.
 	EndMS float64 `json:"endMS,omitempty"`
+	// Wire is the capture of the protocol's traffic on the lab network
+	// during the run; nil when there was none (older campaigns, a protocol
+	// without an announce group, a host where capture is impossible).
+	Wire *WireRun `json:"wire,omitempty"`
 }
 
 // Cycle is the schedule of an aligned run: t0 = end of the previous run + C,
@@ -89,6 +93,93 @@ type PeerTiming struct {
 	// TruthSendMS is the sender's send stamp of that announcement.
 	TruthSendMS *float64 `json:"truthSendMS,omitempty"`
 	Flaps       []Flap   `json:"flaps,omitempty"`
+	// Wire explains DiscoveredMS from the capture on the lab network
+	// (Run.Wire): A's readiness, the peer's announcements, the rest.
+	Wire *WireTiming `json:"wire,omitempty"`
+	// ReverseWire explains ReverseMS the same way, with the peer as the
+	// observer and A as the sender.
+	ReverseWire *WireTiming `json:"reverseWire,omitempty"`
+}
+
+// WireTiming splits one discovery time into the parts the wire shows. All
+// times are ms since t0 on the runner's clock. The four parts always sum
+// to the discovery time: StartupMS + WaitMS + LostMS + ProcessingMS.
+//
+// Drops made on the observer's receive path happen after the capture
+// point: such an announcement is on the wire, so the time until the next
+// one counts as processing, not as lost (an impairment on the sender's
+// egress, and nftables on the bridge, are seen as lost).
+type WireTiming struct {
+	// ReadyMS is when the observer was ready to hear the subject: A's IGMP
+	// join of the group on its discovery address (ReadyBy "igmp-join"),
+	// else its first own announcement ("announcement"), capped by the
+	// subject's announcement it demonstrably heard ("heard"). For reverse
+	// discovery the observer listened all along: 0 ("listening").
+	ReadyMS float64 `json:"readyMS"`
+	ReadyBy string  `json:"readyBy"`
+	// FirstMS is the subject's first announcement on the wire at or after
+	// ReadyMS (no later than the discovery).
+	FirstMS float64 `json:"firstMS"`
+	// Lost is the subject's announcements that should have been sent at
+	// its period between ReadyMS and FirstMS but never reached the wire.
+	Lost int `json:"lost"`
+	// PeriodMS is the subject's announce period measured on the wire.
+	PeriodMS float64 `json:"periodMS"`
+	// StartupMS = ReadyMS; LostMS = Lost × PeriodMS; WaitMS = FirstMS −
+	// ReadyMS − LostMS (the wait for the subject's phase); ProcessingMS =
+	// discovery − FirstMS (the protocol's processing, its API write and
+	// the runner's watch: the testbed's own share is inside it).
+	StartupMS    float64 `json:"startupMS"`
+	WaitMS       float64 `json:"waitMS"`
+	LostMS       float64 `json:"lostMS"`
+	ProcessingMS float64 `json:"processingMS"`
+}
+
+// Sum is StartupMS + WaitMS + LostMS + ProcessingMS.
+func (w WireTiming) Sum() float64 { return w.StartupMS + w.WaitMS + w.LostMS + w.ProcessingMS }
+
+// WireRun is what the capture on the lab network saw during a run.
+type WireRun struct {
+	// Interface is the host interface captured (the lab's bridge).
+	Interface string `json:"interface"`
+	// Group is the protocol's multicast group:port.
+	Group string `json:"group"`
+	// Packets is the discovery packets captured between t0 and the end.
+	Packets int `json:"packets"`
+	// KernelDropped and RingDropped are frames the capture lost during the
+	// run (socket buffer full; ring overwritten): non-zero means the
+	// timings of the run may miss announcements.
+	KernelDropped uint64 `json:"kernelDropped,omitempty"`
+	RingDropped   uint64 `json:"ringDropped,omitempty"`
+	// ClockStepUS is how much the kernel-timestamp clock (CLOCK_REALTIME)
+	// moved against the runner's monotonic clock during the run, and
+	// UncertaintyUS the bound on one offset sample: a |step| above the
+	// uncertainty means a wall-clock step or slew shifted the wire times.
+	ClockStepUS   float64 `json:"clockStepUS"`
+	UncertaintyUS float64 `json:"uncertaintyUS"`
+	// WindowLossPct is the achieved loss of the peers' announcements
+	// inside A's listening window (from A's ready until the run's end):
+	// lost / (lost + seen) × 100, from the wire. Nil with no window.
+	WindowLossPct *float64 `json:"windowLossPct,omitempty"`
+	// Lost is the peers' announcements (not A's) that should have been
+	// sent at their period between t0 and the run's end but never reached
+	// the wire: compare with Impairment.PacketsDropped of a sender-side
+	// impairment.
+	Lost int `json:"lost"`
+	// Senders is every lab cluster seen announcing, in lab order.
+	Senders []WireSender `json:"senders,omitempty"`
+}
+
+// WireSender is one cluster's discovery traffic on the wire during a run.
+type WireSender struct {
+	Cluster string `json:"cluster"`
+	Address string `json:"address"`
+	// Announcements and Bytes (UDP payload) between t0 and the run's end.
+	Announcements int `json:"announcements"`
+	Bytes         int `json:"bytes"`
+	// PhaseMS is the sender's announce phase: its first announcement at or
+	// after t0, ms since t0 (the model's measured peer phase).
+	PhaseMS *float64 `json:"phaseMS,omitempty"`
 }
 
 // Flap is a peer resource deleted and re-created while the peer was alive.
