@@ -204,6 +204,7 @@ func (a *app) RunEnv(progress io.Writer) (*runner.Env, error) {
 		Kube:     &a.kube,
 		Starts:   runner.NewCRIStarts(res),
 		Progress: progress,
+		Wire:     a.openWire,
 		Collect: func(ctx context.Context, plan *topology.Plan, clusters []string, in []results.Input) (results.Manifest, error) {
 			return col.Collect(ctx, plan, clusters, in)
 		},

@@ -61,6 +61,7 @@ func TestE2ERun(t *testing.T) {
 	}
 
 	var truthErr, overheads []float64
+	var w wireCheck
 	pauses := map[float64]bool{}
 	flaps := map[string]int{}
 	for _, cond := range s.Conditions {
@@ -81,6 +82,7 @@ func TestE2ERun(t *testing.T) {
 			if cond.Impairment.LossPct == 0 && (len(r.Missing) > 0 || r.TimedOut) {
 				t.Errorf("%s/%d: peers missing without loss: %v", cond.Name, r.Index, r.Missing)
 			}
+			w.run(t, cond.Name, r)
 			start := r.Pod.ContainerStartMS
 			if start == nil {
 				start = r.Pod.StartedMS
@@ -159,6 +161,7 @@ func TestE2ERun(t *testing.T) {
 	if len(abs) == 0 || p99 > 50 {
 		t.Errorf("runner vs ground truth p99 %.1f ms over %d samples, want <= 50 ms", p99, len(abs))
 	}
+	w.check(t)
 	t.Logf("MEASURED: cycle overhead p50 %.0f ms, p90 %.0f ms", quantile(overheads, 0.5), quantile(overheads, 0.9))
 
 	if _, _, err := testbedRun(t, bin, 3*time.Minute, "report", dir); err != nil {
@@ -292,4 +295,62 @@ func quantile(v []float64, q float64) float64 {
 	sort.Float64s(s)
 	i := int(math.Ceil(q*float64(len(s)))) - 1
 	return s[max(0, min(i, len(s)-1))]
+}
+
+// wireCheck gathers the wire capture's figures of a campaign of the
+// reference agent: the capture's time of the announcement that created
+// each peer object against the agent's own receive stamp, the four parts
+// of every discovery time against the time itself, the processing+API
+// part, and the wire's lost announcements against the impairment's drops.
+type wireCheck struct {
+	diff, processing []float64
+	lost, dropped    int64
+	samples          int
+}
+
+func (w *wireCheck) run(t *testing.T, cond string, r results.Run) {
+	t.Helper()
+	if r.Wire == nil {
+		t.Errorf("%s/%d: no wire capture recorded", cond, r.Index)
+		return
+	}
+	if r.Wire.KernelDropped > 0 || r.Wire.RingDropped > 0 {
+		t.Errorf("%s/%d: the capture lost frames: %+v", cond, r.Index, *r.Wire)
+	}
+	w.lost += int64(r.Wire.Lost)
+	w.dropped += r.Impairment.PacketsDropped
+	for _, p := range r.Peers {
+		if p.DiscoveredMS == nil {
+			continue
+		}
+		if p.Wire == nil {
+			t.Errorf("%s/%d %s: discovered at %.1f ms but not explained by the wire", cond, r.Index, p.Peer, *p.DiscoveredMS)
+			continue
+		}
+		w.samples++
+		if d := math.Abs(p.Wire.Sum() - *p.DiscoveredMS); d > 1 {
+			t.Errorf("%s/%d %s: the parts %+v sum to %.3f ms, discovery %.3f ms", cond, r.Index, p.Peer, *p.Wire, p.Wire.Sum(), *p.DiscoveredMS)
+		}
+		w.processing = append(w.processing, p.Wire.ProcessingMS)
+		if p.TruthMS != nil {
+			w.diff = append(w.diff, p.Wire.FirstMS-*p.TruthMS)
+		}
+	}
+}
+
+func (w *wireCheck) check(t *testing.T) {
+	t.Helper()
+	abs := make([]float64, len(w.diff))
+	for i, d := range w.diff {
+		abs[i] = math.Abs(d)
+	}
+	p99 := quantile(abs, 0.99)
+	t.Logf("MEASURED: wire capture minus agent receive stamp over %d samples: p50 %.2f ms, p99 %.2f ms (signed median %.2f ms)",
+		len(abs), quantile(abs, 0.5), p99, quantile(w.diff, 0.5))
+	t.Logf("MEASURED: processing+API (discovery minus wire) over %d samples: p50 %.1f ms, p99 %.1f ms",
+		len(w.processing), quantile(w.processing, 0.5), quantile(w.processing, 0.99))
+	t.Logf("MEASURED: announcements lost on the wire %d, impairment drops %d", w.lost, w.dropped)
+	if w.samples == 0 || len(abs) == 0 || p99 > 5 {
+		t.Errorf("wire vs agent receive stamps: p99 %.2f ms over %d samples (%d explained), want <= 5 ms", p99, len(abs), w.samples)
+	}
 }

@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"slices"
 
 	"golang.org/x/sync/errgroup"
@@ -23,6 +24,9 @@ type Cluster struct {
 	// maps a nodeAddress identity (e.g. a KnownCluster's spec.address) to
 	// this cluster.
 	Address string
+	// Macvlan is the cluster's discovery subnet (the plan's per-cluster
+	// /24): it maps an announcement's source address to this cluster.
+	Macvlan netip.Prefix
 }
 
 // Kube builds the API clients of a cluster from its kubeconfig file
@@ -58,6 +62,9 @@ func Connect(ctx context.Context, kube Kube, plan *topology.Plan, names []string
 				return fmt.Errorf("cluster %q: %w", cp.Name, err)
 			}
 			out[i] = Cluster{Name: cp.Name, Kube: kube, Dynamic: dyn, Address: addr}
+			if pfx, err := netip.ParsePrefix(cp.Macvlan.Subnet); err == nil {
+				out[i].Macvlan = pfx.Masked()
+			}
 			return nil
 		})
 	}

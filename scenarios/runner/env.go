@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/netip"
 	"path/filepath"
 	"time"
 
@@ -35,6 +36,11 @@ type Env struct {
 	Progress io.Writer
 	// Clock is the runner's clock (default: the real one).
 	Clock Clock
+	// Wire opens the capture of an announce group on the lab's network for
+	// one campaign and returns it with its close; nil (or a protocol with
+	// no announce group) records no wire figures. When it fails, the
+	// campaign runs without them and says why.
+	Wire func(ctx context.Context, plan *topology.Plan, group netip.AddrPort) (Wire, func() error, error)
 }
 
 // Cell is one campaign: a scenario run on some clusters of a lab.
@@ -81,6 +87,8 @@ func (e *Env) Run(ctx context.Context, c Cell) (*Summary, error) {
 			return nil, fmt.Errorf("probing impairment support: %w", err)
 		}
 	}
+	warn, closeWire := e.openWire(ctx, s, plan, &o)
+	defer closeWire()
 	r, err := New(s, clusters, o)
 	if err != nil {
 		return nil, err
@@ -97,10 +105,41 @@ func (e *Env) Run(ctx context.Context, c Cell) (*Summary, error) {
 			return nil, fmt.Errorf("collecting the manifest: %w", err)
 		}
 	}
+	if warn != "" {
+		m.Warnings = append(m.Warnings, warn)
+	}
 	if e.Progress != nil {
 		fmt.Fprintf(e.Progress, "campaign %s: scenario %s, node A %s, %d peers, phase %s, seed %d\n", c.Dir, s.Name, s.NodeA, len(r.peers), s.Phase, s.Seed)
 	}
 	return r.Run(ctx, Campaign{Dir: c.Dir, Resume: c.Resume, Manifest: m})
+}
+
+// openWire starts the capture of the protocol's announce group for the
+// campaign, into o.Wire. A capture that cannot start (no CAP_NET_RAW, a
+// non-Linux runner, the bridge gone) is not fatal: the campaign records
+// no wire figures, and the warning says why.
+func (e *Env) openWire(ctx context.Context, s *scenarios.Scenario, plan *topology.Plan, o *Options) (warn string, closeFn func()) {
+	g := s.Protocol.AnnounceGroup
+	if e.Wire == nil || !g.IsValid() {
+		return "", func() {}
+	}
+	w, closeW, err := e.Wire(ctx, plan, g)
+	if err != nil {
+		warn = fmt.Sprintf("no wire capture of %s on lab %s (discovery times are not explained): %v", g, plan.Name, err)
+		if e.Progress != nil {
+			fmt.Fprintln(e.Progress, "warning: "+warn)
+		}
+		return warn, func() {}
+	}
+	o.Wire = w
+	if e.Progress != nil {
+		fmt.Fprintf(e.Progress, "wire: capturing %s and IGMP on %s\n", g, w.Interface())
+	}
+	return "", func() {
+		if err := closeW(); err != nil && e.Progress != nil {
+			fmt.Fprintf(e.Progress, "warning: closing the wire capture on %s: %v\n", w.Interface(), err)
+		}
+	}
 }
 
 // NeedsImpairment: a condition impairs, or failureDetection silences node A.

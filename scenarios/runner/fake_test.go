@@ -3,6 +3,7 @@ package runner
 import (
 	"context"
 	"fmt"
+	"net/netip"
 	"strings"
 	"sync"
 	"testing"
@@ -167,7 +168,8 @@ func newFakeLab(t testing.TB, clk *testClock, names ...string) *fakeLab {
 		l.kube[n] = kube
 		dyn := dynamicfake.NewSimpleDynamicClientWithCustomListKinds(scheme, map[schema.GroupVersionResource]string{peerGVR: "PeerList"})
 		l.dyn[n] = dyn
-		l.clusters = append(l.clusters, Cluster{Name: n, Kube: kube, Dynamic: dyn, Address: fmt.Sprintf("172.30.0.%d", i+2)})
+		l.clusters = append(l.clusters, Cluster{Name: n, Kube: kube, Dynamic: dyn, Address: fmt.Sprintf("172.30.0.%d", i+2),
+			Macvlan: netip.MustParsePrefix(fmt.Sprintf("10.100.%d.0/24", i))})
 	}
 	return l
 }

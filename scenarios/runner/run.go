@@ -128,6 +128,7 @@ func (r *Runner) start(ctx context.Context, cp *campaign, run *results.Run, rese
 	st.t0 = r.clk.Now()
 	r.cur = st
 	r.mu.Unlock()
+	r.markWire(st)
 	run.Started = st.t0
 	run.CycleOverheadMS = msOf(resetDur + st.t0.Sub(tArm))
 	r.recordPhase(cp, run, st.t0)
@@ -209,6 +210,7 @@ func (r *Runner) conclude(ctx context.Context, cp *campaign, st *runState, run *
 		}
 	}
 	r.finish(st, run)
+	r.explainWire(st, run)
 	if last, ok := allFound(run); ok {
 		cp.lastEnd = st.t0.Add(time.Duration(last * float64(time.Millisecond)))
 	}

@@ -63,6 +63,9 @@ type Options struct {
 	ResetTimeout time.Duration
 	// CleanupTimeout bounds the restore after an abort (default 1 minute).
 	CleanupTimeout time.Duration
+	// Wire is the capture of the protocol's announce group on the lab
+	// network; nil records no wire figures.
+	Wire Wire
 }
 
 // Campaign is where and how a campaign is recorded.

@@ -48,6 +48,7 @@ type runState struct {
 	ready   *time.Time
 	errs    []string
 	ignored int
+	wire    wireMark
 }
 
 func newRunState(nodeA string, peers []string, reverse bool) *runState {

@@ -1,0 +1,282 @@
+package runner
+
+import (
+	"fmt"
+	"net/netip"
+	"time"
+
+	"github.com/fluidos-lab/testbed/internal/capture"
+	"github.com/fluidos-lab/testbed/results"
+)
+
+// Wire is the capture of the protocol's discovery traffic on the lab
+// network: internal/capture.Capture on the lab's bridge in production, a
+// recorded packet list in tests.
+type Wire interface {
+	// Interface names the captured host interface.
+	Interface() string
+	// Clock samples the clock of the packets' kernel timestamps
+	// (CLOCK_REALTIME) against CLOCK_MONOTONIC, the runner's clock.
+	Clock() (capture.Clocks, error)
+	// Packets returns the captured packets with from <= Time < to.
+	Packets(from, to time.Time) []capture.Packet
+	// Stats counts what the capture saw and lost so far.
+	Stats() capture.Stats
+}
+
+// wireMark relates the wire's clock to a run's t0: a clock sample taken
+// since after t0 on the runner's clock, and the capture counters then.
+type wireMark struct {
+	clocks capture.Clocks
+	since  time.Duration
+	stats  capture.Stats
+	ok     bool
+}
+
+// markWire samples the wire's clock right after t0.
+func (r *Runner) markWire(st *runState) {
+	w := r.o.Wire
+	if w == nil {
+		return
+	}
+	c, err := w.Clock()
+	since := r.clk.Now().Sub(st.t0)
+	stats := w.Stats()
+	r.mu.Lock() // the watchers record into st concurrently
+	defer r.mu.Unlock()
+	if err != nil {
+		st.errs = append(st.errs, fmt.Sprintf("wire capture on %s: %v", w.Interface(), err))
+		return
+	}
+	st.wire = wireMark{clocks: c, since: since, stats: stats, ok: true}
+}
+
+// explainWire adds the wire's view of a concluded run: the capture's
+// figures (Run.Wire) and the split of each discovery time (PeerTiming.Wire
+// and ReverseWire).
+func (r *Runner) explainWire(st *runState, run *results.Run) {
+	w := r.o.Wire
+	if w == nil || !st.wire.ok {
+		return
+	}
+	end, err := w.Clock()
+	if err != nil {
+		run.Errors = append(run.Errors, fmt.Sprintf("wire capture on %s: %v", w.Interface(), err))
+		return
+	}
+	m := st.wire
+	t0 := m.clocks.Realtime.Add(-m.since)
+	T := r.s.Protocol.AnnounceInterval
+	if T <= 0 {
+		T = time.Second
+	}
+	// Three periods of history give every peer's phase and period at t0.
+	pkts := w.Packets(t0.Add(-3*T), end.Realtime.Add(time.Second))
+	stats := w.Stats()
+	step, tol := capture.Step(m.clocks, end)
+	g := r.s.Protocol.AnnounceGroup
+	wr := &results.WireRun{
+		Interface: w.Interface(), Group: g.String(),
+		KernelDropped: stats.KernelDropped - m.stats.KernelDropped,
+		RingDropped:   stats.RingDropped - m.stats.RingDropped,
+		ClockStepUS:   float64(step) / 1e3, UncertaintyUS: float64(tol) / 1e3,
+	}
+	in := wireInput{
+		group: capture.Group{Addr: g.Addr(), Port: g.Port()}, nodeA: r.s.NodeA, clusters: r.clusters,
+		pkts: pkts, t0: t0, period: T, endMS: runEndMS(run),
+		toMS: func(t time.Time) float64 { return msOf(m.clocks.ToMonotonic(t) - m.clocks.Monotonic + m.since) },
+	}
+	explain(in, wr, run)
+	run.Wire = wr
+}
+
+// runEndMS is when observation stopped, else the latest time recorded.
+func runEndMS(run *results.Run) float64 {
+	if run.EndMS > 0 {
+		return run.EndMS
+	}
+	end := 0.0
+	for _, p := range run.Peers {
+		for _, v := range []*float64{p.DiscoveredMS, p.ReverseMS, p.GoneMS} {
+			if v != nil && *v > end {
+				end = *v
+			}
+		}
+	}
+	return end
+}
+
+// wireInput is what explain needs: the packets, the lab's address plan and
+// the mapping of kernel timestamps to ms since t0.
+type wireInput struct {
+	group    capture.Group
+	nodeA    string
+	clusters []Cluster
+	pkts     []capture.Packet
+	t0       time.Time // t0 on the packets' clock
+	period   time.Duration
+	endMS    float64
+	toMS     func(time.Time) float64
+}
+
+// sender is one cluster's timeline on the wire: every address of its
+// discovery subnet merged (node A's pod may get a new address each run).
+type sender struct {
+	cluster string
+	addr    netip.Addr // the latest address seen
+	tl      capture.Timeline
+	period  time.Duration
+}
+
+// senders sorts the packets into one timeline per lab cluster, by the
+// cluster's discovery subnet. Packets from outside every subnet are
+// ignored (another lab's, or a host's own).
+func senders(in wireInput) map[string]*sender {
+	out := map[string]*sender{}
+	for _, p := range in.pkts {
+		var c *Cluster
+		for i := range in.clusters {
+			if in.clusters[i].Macvlan.IsValid() && in.clusters[i].Macvlan.Contains(p.SrcIP) {
+				c = &in.clusters[i]
+				break
+			}
+		}
+		if c == nil {
+			continue
+		}
+		s := out[c.Name]
+		if s == nil {
+			s = &sender{cluster: c.Name}
+			out[c.Name] = s
+		}
+		if p.Kind == capture.KindAnnouncement || !s.addr.IsValid() {
+			s.addr = p.SrcIP
+		}
+		p.SrcIP = c.Macvlan.Addr() // one timeline per cluster
+		s.tl.Add(p)
+	}
+	for _, s := range out {
+		s.tl = s.tl.Only(in.group)
+		if d, ok := capture.Period(s.tl.Times()); ok {
+			s.period = d
+		} else {
+			s.period = in.period
+		}
+	}
+	return out
+}
+
+// explain fills the run's wire figures from the packets: per sender
+// traffic and phase, the split of every discovery time, and the achieved
+// loss inside A's listening window.
+func explain(in wireInput, wr *results.WireRun, run *results.Run) {
+	ss := senders(in)
+	endT := in.t0.Add(time.Duration(in.endMS * float64(time.Millisecond)))
+	for _, p := range in.pkts {
+		if !p.Time.Before(in.t0) && !p.Time.After(endT) {
+			wr.Packets++
+		}
+	}
+	for _, c := range in.clusters {
+		s := ss[c.Name]
+		if s == nil {
+			continue
+		}
+		ws := results.WireSender{Cluster: c.Name, Address: s.addr.String()}
+		for _, a := range s.tl.Announcements {
+			if !a.Time.Before(in.t0) && !a.Time.After(endT) {
+				ws.Announcements++
+				ws.Bytes += a.PayloadLen
+			}
+		}
+		if a, ok := capture.FirstAfter(s.tl, in.t0); ok {
+			ws.PhaseMS = new(in.toMS(a.Time))
+		}
+		if c.Name != in.nodeA {
+			wr.Lost += capture.Lost(s.tl, s.period, in.t0, endT).Count
+		}
+		wr.Senders = append(wr.Senders, ws)
+	}
+	a := ss[in.nodeA]
+	if a == nil {
+		return // A never reached the wire: nothing to explain
+	}
+	ready, by, ok := capture.Ready(a.tl, in.group, in.t0)
+	var lost, seen int
+	for i := range run.Peers {
+		pt := &run.Peers[i]
+		p := ss[pt.Peer]
+		if p == nil {
+			continue
+		}
+		if ok && pt.DiscoveredMS != nil {
+			pt.Wire = forward(in, p, ready, by, *pt.DiscoveredMS)
+		}
+		if pt.ReverseMS != nil {
+			pt.ReverseWire = reverse(in, a, *pt.ReverseMS)
+		}
+		if ok && ready.Before(endT) {
+			lost += capture.Lost(p.tl, p.period, ready, endT).Count
+			for _, x := range p.tl.Announcements {
+				if x.Time.After(ready) && x.Time.Before(endT) {
+					seen++
+				}
+			}
+		}
+	}
+	if lost+seen > 0 {
+		wr.WindowLossPct = new(100 * float64(lost) / float64(lost+seen))
+	}
+}
+
+// forward splits A's discovery of peer p at discovered (ms since t0): A was
+// ready at ready; the peer's first announcement after that; the ones lost
+// in between at the peer's period; the rest is processing. An
+// announcement that A demonstrably heard before it looked ready (a
+// discovery before the first announcement after ready) moves ready back
+// to it ("heard"). Nil when the wire shows no announcement that can
+// explain the discovery.
+func forward(in wireInput, p *sender, ready time.Time, by capture.ReadyBy, discovered float64) *results.WireTiming {
+	readyBy := by.String()
+	first, ok := capture.FirstAfter(p.tl, ready)
+	if !ok || in.toMS(first.Time) > discovered {
+		heard, found := lastAtOrBefore(p.tl, in, discovered)
+		if !found || heard.Time.Before(in.t0) {
+			return nil
+		}
+		first, ready, readyBy = heard, heard.Time, "heard"
+	}
+	w := &results.WireTiming{ReadyBy: readyBy, PeriodMS: msOf(p.period)}
+	w.ReadyMS, w.FirstMS = in.toMS(ready), in.toMS(first.Time)
+	w.Lost = capture.Lost(p.tl, p.period, ready, first.Time).Count
+	w.StartupMS = w.ReadyMS
+	w.LostMS = float64(w.Lost) * w.PeriodMS
+	w.WaitMS = w.FirstMS - w.ReadyMS - w.LostMS
+	w.ProcessingMS = discovered - w.FirstMS
+	return w
+}
+
+// reverse splits a peer's discovery of A at discovered: the peer listened
+// all along, so the wait is A's start-up until its first announcement on
+// the wire, and the rest is processing. Nil when A's first announcement
+// after t0 comes after the discovery (then it cannot explain it).
+func reverse(in wireInput, a *sender, discovered float64) *results.WireTiming {
+	first, ok := capture.FirstAfter(a.tl, in.t0)
+	if !ok || in.toMS(first.Time) > discovered {
+		return nil
+	}
+	f := in.toMS(first.Time)
+	return &results.WireTiming{ReadyBy: "listening", FirstMS: f, PeriodMS: msOf(a.period),
+		StartupMS: f, ProcessingMS: discovered - f}
+}
+
+// lastAtOrBefore is the sender's last announcement at or before ms (since
+// t0).
+func lastAtOrBefore(tl capture.Timeline, in wireInput, ms float64) (capture.Announcement, bool) {
+	for i := len(tl.Announcements) - 1; i >= 0; i-- {
+		if in.toMS(tl.Announcements[i].Time) <= ms {
+			return tl.Announcements[i], true
+		}
+	}
+	return capture.Announcement{}, false
+}

@@ -1,0 +1,232 @@
+package runner
+
+import (
+	"context"
+	"fmt"
+	"math"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/fluidos-lab/testbed/internal/capture"
+	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/scenarios"
+)
+
+var (
+	wireT0    = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	wireGroup = capture.Group{Addr: scenarios.ReferenceAgentGroup.Addr(), Port: scenarios.ReferenceAgentGroup.Port()}
+)
+
+// wireClusters is a, b, c on 10.100.{0,1,2}.0/24.
+func wireClusters() []Cluster {
+	var out []Cluster
+	for i, n := range []string{"a", "b", "c"} {
+		out = append(out, Cluster{Name: n, Macvlan: netip.MustParsePrefix(fmt.Sprintf("10.100.%d.0/24", i))})
+	}
+	return out
+}
+
+// ann is an announcement of src at ms since t0.
+func ann(src string, ms float64) capture.Packet {
+	return capture.Packet{Time: wireT0.Add(time.Duration(ms * 1e6)), Kind: capture.KindAnnouncement,
+		SrcIP: netip.MustParseAddr(src), DstIP: wireGroup.Addr, Group: wireGroup, DstPort: wireGroup.Port, PayloadLen: 100}
+}
+
+// join is src's IGMP join of the group at ms since t0.
+func join(src string, ms float64) capture.Packet {
+	return capture.Packet{Time: wireT0.Add(time.Duration(ms * 1e6)), Kind: capture.KindMembership,
+		SrcIP: netip.MustParseAddr(src), Events: []capture.Membership{{Op: capture.OpJoin, Group: wireGroup.Addr, Version: 3}}}
+}
+
+// every is src's announcements at first + k·5000 ms for k in [from, to].
+func every(src string, first float64, from, to int, skip ...int) []capture.Packet {
+	var out []capture.Packet
+next:
+	for k := from; k <= to; k++ {
+		for _, s := range skip {
+			if s == k {
+				continue next
+			}
+		}
+		out = append(out, ann(src, first+float64(k)*5000))
+	}
+	return out
+}
+
+func cat(ps ...[]capture.Packet) []capture.Packet {
+	var out []capture.Packet
+	for _, p := range ps {
+		out = append(out, p...)
+	}
+	return out
+}
+
+func TestExplainSplitsEveryDiscovery(t *testing.T) {
+	const A, B = "10.100.0.7", "10.100.1.9"
+	tests := []struct {
+		name       string
+		pkts       []capture.Packet
+		discovered float64
+		want       *results.WireTiming // nil: no split
+	}{
+		{"joined then the next announcement", cat([]capture.Packet{join(A, 800)}, every(A, 1000, 0, 3), every(B, 700, -4, 3)),
+			5710, &results.WireTiming{ReadyMS: 800, ReadyBy: "igmp-join", FirstMS: 5700, PeriodMS: 5000, StartupMS: 800, WaitMS: 4900, ProcessingMS: 10}},
+		{"one lost in the window", cat([]capture.Packet{join(A, 500)}, every(A, 1000, 0, 3), every(B, 700, -4, 3, 0)),
+			5712, &results.WireTiming{ReadyMS: 500, ReadyBy: "igmp-join", FirstMS: 5700, Lost: 1, PeriodMS: 5000, StartupMS: 500, WaitMS: 200, LostMS: 5000, ProcessingMS: 12}},
+		{"no join: A's first announcement", cat(every(A, 300, 0, 3), every(B, 700, -4, 3)),
+			704, &results.WireTiming{ReadyMS: 300, ReadyBy: "announcement", FirstMS: 700, PeriodMS: 5000, StartupMS: 300, WaitMS: 400, ProcessingMS: 4}},
+		{"heard before its first announcement", cat(every(A, 2000, 0, 3), every(B, 1500, -4, 3)),
+			1510, &results.WireTiming{ReadyMS: 1500, ReadyBy: "heard", FirstMS: 1500, PeriodMS: 5000, StartupMS: 1500, ProcessingMS: 10}},
+		{"A never on the wire", every(B, 700, -4, 3), 710, nil},
+		{"discovery the wire cannot explain", cat([]capture.Packet{join(A, 800)}, every(A, 1000, 0, 3), every(B, -4300, -3, 0)), 500, nil},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			run := &results.Run{Peers: []results.PeerTiming{{Peer: "b", DiscoveredMS: new(tt.discovered)}}}
+			wr := &results.WireRun{}
+			explain(wireInput{group: wireGroup, nodeA: "a", clusters: wireClusters(), pkts: tt.pkts, t0: wireT0,
+				period: 5 * time.Second, endMS: 20000, toMS: func(x time.Time) float64 { return msOf(x.Sub(wireT0)) }}, wr, run)
+			got := run.Peers[0].Wire
+			if tt.want == nil {
+				if got != nil {
+					t.Fatalf("split %+v, want none", *got)
+				}
+				return
+			}
+			if got == nil {
+				t.Fatal("no split")
+			}
+			if !near(*got, *tt.want) {
+				t.Errorf("split\n got %+v\nwant %+v", *got, *tt.want)
+			}
+			if math.Abs(got.Sum()-tt.discovered) > 1e-6 {
+				t.Errorf("parts sum to %v, discovery %v", got.Sum(), tt.discovered)
+			}
+		})
+	}
+}
+
+// near compares two splits to 1 µs.
+func near(a, b results.WireTiming) bool {
+	f := func(x, y float64) bool { return math.Abs(x-y) < 1e-3 }
+	return a.ReadyBy == b.ReadyBy && a.Lost == b.Lost && f(a.ReadyMS, b.ReadyMS) && f(a.FirstMS, b.FirstMS) &&
+		f(a.PeriodMS, b.PeriodMS) && f(a.StartupMS, b.StartupMS) && f(a.WaitMS, b.WaitMS) && f(a.LostMS, b.LostMS) && f(a.ProcessingMS, b.ProcessingMS)
+}
+
+func TestExplainRunFigures(t *testing.T) {
+	const A, B, C = "10.100.0.7", "10.100.1.9", "10.100.2.3"
+	pkts := cat([]capture.Packet{join(A, 500)}, every(A, 600, 0, 3), every(B, 700, -4, 3, 1), every(C, 1200, -4, 3),
+		every("10.200.0.1", 100, 0, 3), // another lab's sender
+		[]capture.Packet{{Time: wireT0.Add(time.Second), Kind: capture.KindQuery, SrcIP: netip.MustParseAddr("172.30.0.1")}})
+	run := &results.Run{Peers: []results.PeerTiming{
+		{Peer: "b", DiscoveredMS: new(710.0), ReverseMS: new(608.0)},
+		{Peer: "c", DiscoveredMS: new(1205.0)},
+	}}
+	wr := &results.WireRun{}
+	explain(wireInput{group: wireGroup, nodeA: "a", clusters: wireClusters(), pkts: pkts, t0: wireT0,
+		period: 5 * time.Second, endMS: 16000, toMS: func(x time.Time) float64 { return msOf(x.Sub(wireT0)) }}, wr, run)
+	// In [t0, 16 s]: A join + 4, B 3 (one lost), C 3, the other lab's 4, the query.
+	if wr.Lost != 1 {
+		t.Errorf("lost %d, want 1 (B's at 5.7 s)", wr.Lost)
+	}
+	if wr.Packets != 16 {
+		t.Errorf("packets %d, want 16", wr.Packets)
+	}
+	want := []results.WireSender{{Cluster: "a", Address: A, Announcements: 4, Bytes: 400}, {Cluster: "b", Address: B, Announcements: 3, Bytes: 300},
+		{Cluster: "c", Address: C, Announcements: 3, Bytes: 300}}
+	wantPhase := []float64{600, 700, 1200}
+	if len(wr.Senders) != len(want) {
+		t.Fatalf("senders %+v", wr.Senders)
+	}
+	for i, s := range wr.Senders {
+		if s.Cluster != want[i].Cluster || s.Address != want[i].Address || s.Announcements != want[i].Announcements || s.Bytes != want[i].Bytes || ms(s.PhaseMS) != wantPhase[i] {
+			t.Errorf("sender %d: %+v phase %v, want %+v phase %v", i, s, ms(s.PhaseMS), want[i], wantPhase[i])
+		}
+	}
+	// The window (500 ms, 16 s): B sent 700, 10700, 15700 and lost 5700;
+	// C sent 1200, 6200, 11200: 1 lost of 7.
+	if wr.WindowLossPct == nil || math.Abs(*wr.WindowLossPct-100.0/7) > 1e-9 {
+		t.Errorf("window loss %v, want %v", ms(wr.WindowLossPct), 100.0/7)
+	}
+	rw := run.Peers[0].ReverseWire
+	if rw == nil || rw.ReadyBy != "listening" || rw.FirstMS != 600 || rw.StartupMS != 600 || math.Abs(rw.ProcessingMS-8) > 1e-9 || math.Abs(rw.Sum()-608) > 1e-9 {
+		t.Errorf("reverse split %+v", rw)
+	}
+	if run.Peers[1].ReverseWire != nil {
+		t.Errorf("c has no reverse time but a split %+v", run.Peers[1].ReverseWire)
+	}
+}
+
+// fakeWire plays, for every run, A joining at 500 ms and announcing from
+// 600 ms, b announcing at 790 ms and c at 1290 ms (and every 5 s around
+// them), relative to the run's t0 (3 periods after from, as the runner
+// asks). Its clock is the test clock.
+type fakeWire struct {
+	clk    *testClock
+	mu     sync.Mutex
+	clocks int
+}
+
+func (w *fakeWire) Interface() string { return "br-fake" }
+func (w *fakeWire) Clock() (capture.Clocks, error) {
+	w.mu.Lock()
+	w.clocks++
+	w.mu.Unlock()
+	now := w.clk.Now()
+	return capture.Clocks{Realtime: now, Monotonic: now.Sub(w.clk.base) + time.Hour, Uncertainty: time.Microsecond}, nil
+}
+func (w *fakeWire) Stats() capture.Stats { return capture.Stats{} }
+func (w *fakeWire) Packets(from, _ time.Time) []capture.Packet {
+	t0 := from.Add(15 * time.Second)
+	shift := func(ps []capture.Packet) []capture.Packet {
+		for i := range ps {
+			ps[i].Time = t0.Add(ps[i].Time.Sub(wireT0))
+		}
+		return ps
+	}
+	return shift(cat([]capture.Packet{join("10.100.0.7", 500)}, every("10.100.0.7", 600, 0, 3),
+		every("10.100.1.9", 790, -3, 3), every("10.100.2.3", 1290, -3, 3)))
+}
+
+func TestRunRecordsWire(t *testing.T) {
+	clk := newTestClock()
+	lab := newFakeLab(t, clk, "a", "b", "c")
+	w := &fakeWire{clk: clk}
+	r, err := New(testScenario(2, 0), lab.clusters, Options{Interface: "eth1", Clock: clk, Wire: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seq atomic.Int64
+	lab.onStart = standardWorld(r, clk, &seq)
+	dir := t.TempDir()
+	if _, err := r.Run(context.Background(), Campaign{Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	runs := readRuns(t, dir)
+	if len(runs) != 2 || w.clocks != 4 {
+		t.Fatalf("%d runs, %d clock samples; want 2 and 4 (start and end of each run)", len(runs), w.clocks)
+	}
+	// standardWorld: b found at 800, c at 1300; they found A at 1000, 1500.
+	want := map[string][2]float64{"b": {790, 10}, "c": {1290, 10}}
+	for _, run := range runs {
+		if run.Wire == nil || run.Wire.Interface != "br-fake" || run.Wire.Group != "239.11.11.2:4001" || len(run.Wire.Senders) != 3 {
+			t.Fatalf("run %d wire %+v", run.Index, run.Wire)
+		}
+		for _, p := range run.Peers {
+			pw, rw := p.Wire, p.ReverseWire
+			if pw == nil || rw == nil {
+				t.Fatalf("run %d peer %s: split %v reverse %v", run.Index, p.Peer, pw, rw)
+			}
+			if pw.ReadyMS != 500 || pw.ReadyBy != "igmp-join" || pw.FirstMS != want[p.Peer][0] || math.Abs(pw.ProcessingMS-want[p.Peer][1]) > 1e-6 ||
+				math.Abs(pw.Sum()-ms(p.DiscoveredMS)) > 1e-6 {
+				t.Errorf("run %d peer %s: split %+v of %v", run.Index, p.Peer, *pw, ms(p.DiscoveredMS))
+			}
+			if rw.FirstMS != 600 || math.Abs(rw.Sum()-ms(p.ReverseMS)) > 1e-6 {
+				t.Errorf("run %d peer %s: reverse split %+v of %v", run.Index, p.Peer, *rw, ms(p.ReverseMS))
+			}
+		}
+	}
+}
