@@ -9,6 +9,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -26,6 +27,7 @@ import (
 
 	"github.com/fluidos-lab/testbed/internal/images"
 	"github.com/fluidos-lab/testbed/provision"
+	"github.com/fluidos-lab/testbed/scenarios"
 	"github.com/fluidos-lab/testbed/topology"
 )
 
@@ -90,47 +92,10 @@ func TestE2EProvision(t *testing.T) {
 	// 2. multicast between pods on two clusters' macvlan interfaces.
 	t.Run("multicast", func(t *testing.T) { testMulticast(t, plan) })
 
-	// 3. status -o json.
-	t.Run("status", func(t *testing.T) {
-		out, _, err := testbedRun(t, bin, 2*time.Minute, "status", file, "-o", "json")
-		if err != nil {
-			t.Fatalf("status: %v", err)
-		}
-		var st provision.LabStatus
-		if err := json.Unmarshal([]byte(out[strings.Index(out, "{"):]), &st); err != nil {
-			t.Fatalf("status json: %v", err)
-		}
-		if st.Network == nil || st.Network.Name != plan.Network.Name || len(st.Clusters) != len(plan.Clusters) {
-			t.Fatalf("status: %+v", st)
-		}
-		for _, c := range st.Clusters {
-			if !c.Healthy() || !c.MultusReady {
-				t.Errorf("%s: healthy=%v multus=%v errors=%v", c.Name, c.Healthy(), c.MultusReady, c.Errors)
-			}
-			for _, n := range c.Nodes {
-				if n.Address == "" {
-					t.Errorf("%s: node %s has no address on %s", c.Name, n.Name, plan.Network.Name)
-				}
-			}
-			rels := map[string]bool{}
-			for _, r := range c.Releases {
-				rels[r.Name] = r.Status == "deployed"
-			}
-			if !rels["multus"] {
-				t.Errorf("%s: multus release not deployed: %+v", c.Name, c.Releases)
-			}
-			for _, ch := range plan.ExtraCharts {
-				if !rels[ch.Release] {
-					t.Errorf("%s: release %s not deployed: %+v", c.Name, ch.Release, c.Releases)
-				}
-			}
-			for _, d := range c.Discovery {
-				if d.Pods == 0 || d.PodsReady != d.Pods {
-					t.Errorf("%s: %s pods ready %d/%d", c.Name, d.Protocol, d.PodsReady, d.Pods)
-				}
-			}
-		}
-	})
+	// 3. status explains the lab: every cluster's agent, installed as an
+	// extra chart under its own release name, has ready pods and sees
+	// every other cluster.
+	t.Run("status", func(t *testing.T) { testStatus(t, bin, file, plan) })
 
 	// 4. a second up is a no-op.
 	t.Run("noop", func(t *testing.T) {
@@ -150,6 +115,181 @@ func TestE2EProvision(t *testing.T) {
 	// 5. Ctrl-C halfway through a fresh lab, converge, down.
 	t.Run("interrupt", func(t *testing.T) { testInterrupt(t, bin) })
 	// The CI lab stays up for the e2e tests that follow.
+}
+
+// statusDeadline bounds the wait, after up, for every cluster's reference
+// agent to be ready and to have discovered every other cluster.
+const statusDeadline = 2 * time.Minute
+
+// statusRun is one `testbed status -o json`: its exit, its stdout (the
+// JSON) and its stderr (logs and problems) apart.
+type statusRun struct {
+	st             *provision.LabStatus
+	stdout, stderr string
+	err            error // the exit, or why stdout is not a lab status
+}
+
+func (r statusRun) String() string {
+	return fmt.Sprintf("exit: %v\nstdout:\n%s\nstderr:\n%s", r.err, r.stdout, r.stderr)
+}
+
+func runStatus(t *testing.T, bin, file string) statusRun {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "status", file, "-o", "json")
+	cmd.Dir = repoRoot(t)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	r := statusRun{err: cmd.Run()}
+	r.stdout, r.stderr = out.String(), errOut.String()
+	var st provision.LabStatus
+	if err := json.NewDecoder(strings.NewReader(r.stdout)).Decode(&st); err != nil {
+		r.err = errors.Join(r.err, fmt.Errorf("decoding the status: %w", err))
+		return r
+	}
+	r.st = &st
+	return r
+}
+
+// testStatus polls `status -o json` until it exits 0 and shows, on every
+// cluster, the reference agent (an extra chart under its own release name)
+// in the namespace the plan installs it in, its pods all ready and N-1
+// peers; then the table shows the same. On the deadline it fails with the
+// problems and the last status output.
+func testStatus(t *testing.T, bin, file string, plan *topology.Plan) {
+	start := time.Now()
+	deadline := time.NewTimer(statusDeadline)
+	defer deadline.Stop()
+	tick := time.NewTicker(2 * time.Second)
+	defer tick.Stop()
+	var r statusRun
+	for {
+		r = runStatus(t, bin, file)
+		probs := statusProblems(plan, r)
+		if len(probs) == 0 {
+			break
+		}
+		select {
+		case <-deadline.C:
+			t.Fatalf("status did not explain the lab within %s:\n  %s\nlast status:\n%s", statusDeadline, strings.Join(probs, "\n  "), r)
+		case <-tick.C:
+		}
+	}
+	t.Logf("MEASURED: status shows every agent ready with %d peers %s after up (release %s)",
+		len(plan.Clusters)-1, time.Since(start).Round(time.Second), provision.AgentChart(plan.Clusters[0]).Release)
+	t.Logf("status -o json:\n%s", r.stdout)
+	out, _, err := testbedRun(t, bin, time.Minute, "status", file)
+	if err != nil {
+		t.Fatalf("status (table): %v", err)
+	}
+	for _, p := range statusTableProblems(out, r.st) {
+		t.Error(p)
+	}
+}
+
+// statusProblems lists what keeps one status run from explaining the lab;
+// empty when it exits 0 and every check holds.
+func statusProblems(plan *topology.Plan, r statusRun) []string {
+	if r.st == nil {
+		return []string{fmt.Sprintf("status: %v", r.err)}
+	}
+	var probs []string
+	if r.err != nil {
+		probs = append(probs, fmt.Sprintf("status exited: %v", r.err))
+	}
+	st := r.st
+	if st.Network == nil || st.Network.Name != plan.Network.Name || len(st.Clusters) != len(plan.Clusters) {
+		return append(probs, fmt.Sprintf("status of network %+v with %d clusters, want %s with %d", st.Network, len(st.Clusters), plan.Network.Name, len(plan.Clusters)))
+	}
+	for i, c := range st.Clusters {
+		probs = append(probs, clusterStatusProblems(plan, plan.Clusters[i], c)...)
+	}
+	return probs
+}
+
+// clusterStatusProblems checks one cluster of a status: healthy, Multus
+// ready, every node addressed, every planned release deployed, and exactly
+// one reference agent, in its planned namespace, all pods ready, with a
+// peer for every other cluster.
+func clusterStatusProblems(plan *topology.Plan, cp topology.ClusterPlan, c provision.ClusterStatus) []string {
+	var probs []string
+	add := func(format string, args ...any) { probs = append(probs, c.Name+": "+fmt.Sprintf(format, args...)) }
+	if c.Name != cp.Name {
+		add("reported in place of %s", cp.Name)
+	}
+	if !c.Healthy() || !c.MultusReady {
+		add("healthy=%v multus=%v errors=%v", c.Healthy(), c.MultusReady, c.Errors)
+	}
+	for _, n := range c.Nodes {
+		if n.Address == "" {
+			add("node %s has no address on %s", n.Name, plan.Network.Name)
+		}
+	}
+	rels := map[string]bool{}
+	for _, r := range c.Releases {
+		rels[r.Name] = r.Status == "deployed"
+	}
+	for _, want := range append([]string{"multus"}, chartReleases(cp)...) {
+		if !rels[want] {
+			add("release %s not deployed: %+v", want, c.Releases)
+		}
+	}
+	agentNS := provision.AgentChart(cp).Namespace
+	var agents []provision.DiscoveryStatus
+	for _, d := range c.Discovery {
+		if d.Protocol == scenarios.PresetReferenceAgent {
+			agents = append(agents, d)
+		}
+	}
+	if len(agents) != 1 {
+		add("%d %s discovery entries, want 1 (in %s): %+v", len(agents), scenarios.PresetReferenceAgent, agentNS, c.Discovery)
+		return probs
+	}
+	a, peers := agents[0], len(plan.Clusters)-1
+	if a.Namespace != agentNS || a.Missing || a.Pods == 0 || a.PodsReady != a.Pods || a.Peers != peers {
+		add("%s in %s (missing=%v): %d/%d pods ready, %d peers; want it in %s, all pods ready, %d peers",
+			a.Protocol, a.Namespace, a.Missing, a.PodsReady, a.Pods, a.Peers, agentNS, peers)
+	}
+	return probs
+}
+
+// chartReleases are the releases the plan installs on a cluster besides
+// Multus.
+func chartReleases(cp topology.ClusterPlan) []string {
+	var out []string
+	for _, ch := range cp.Charts {
+		if ch.Name != "multus" {
+			out = append(out, ch.Release)
+		}
+	}
+	return out
+}
+
+// statusTableProblems checks that status's table shows, on each cluster's
+// row, the reference agent's namespace, ready pods and peers as st does.
+func statusTableProblems(table string, st *provision.LabStatus) []string {
+	rows := map[string]string{}
+	for _, line := range strings.Split(table, "\n") {
+		if f := strings.Fields(line); len(f) > 0 {
+			rows[f[0]] = line
+		}
+	}
+	var probs []string
+	for _, c := range st.Clusters {
+		for _, d := range c.Discovery {
+			if d.Protocol != scenarios.PresetReferenceAgent {
+				continue
+			}
+			cell := fmt.Sprintf("%s(%s) %d/%d", d.Protocol, d.Namespace, d.PodsReady, d.Pods)
+			row := rows[c.Name]
+			_, after, ok := strings.Cut(row, cell)
+			if f := strings.Fields(after); !ok || len(f) == 0 || f[0] != strconv.Itoa(d.Peers) {
+				probs = append(probs, fmt.Sprintf("status table row of %s is %q, want %q then %d peers", c.Name, row, cell, d.Peers))
+			}
+		}
+	}
+	return probs
 }
 
 // testMulticast loads a tools image (perl) into two clusters, attaches a
