@@ -444,6 +444,13 @@ func Figures(s *stats.Summary, runsShown int) ([]*Figure, error) {
 		return nil, err
 	}
 	out = append(out, cdf, resp)
+	split, err := WireSplit(s.Conditions)
+	if err != nil {
+		return nil, err
+	}
+	if split != nil {
+		out = append(out, split)
+	}
 	for i := range s.Conditions {
 		cs := &s.Conditions[i]
 		h, err := Histogram(cs)
@@ -548,4 +555,51 @@ func (t niceTicks) Ticks(lo, hi float64) []gplot.Tick {
 		}
 	}
 	return ticks
+}
+
+// WireSplit stacks, per condition, the mean parts of node A's discovery
+// times as the wire capture explains them (stats.WireSplit): start-up,
+// announcement wait, lost periods and processing+API. Nil when no
+// condition was captured.
+func WireSplit(conds []stats.Condition) (*Figure, error) {
+	var names []string
+	parts := make([]plotter.Values, 4)
+	for i := range conds {
+		w := conds[i].Wire
+		if w == nil || w.Samples == 0 {
+			continue
+		}
+		names = append(names, conds[i].Name)
+		for j, v := range []float64{w.StartupMS, w.WaitMS, w.LostMS, w.ProcessingMS} {
+			parts[j] = append(parts[j], seconds(max(v, 0)))
+		}
+	}
+	if len(names) == 0 {
+		return nil, nil
+	}
+	f := newFigure("wire-split", "Where the discovery time goes (wire capture)",
+		"Mean per (run, peer) discovery of node A, split by the capture on the lab's bridge: start-up until A joined the group, the wait for the peer's next announcement, announcements lost on the wire, and the protocol's processing with its API write and the runner's watch.",
+		"condition", "mean discovery time (s)")
+	f.Plot.X.Tick.Marker = nil
+	f.Plot.NominalX(names...)
+	w := vg.Points(max(8, min(40, 300/float64(len(names)))))
+	labels := []string{"start-up", "announcement wait", "lost periods", "processing+API"}
+	var prev *plotter.BarChart
+	for j := range parts {
+		b, err := plotter.NewBarChart(parts[j], w)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", f.Name, err)
+		}
+		b.Color = plotutil.Color(j)
+		b.LineStyle.Width = 0
+		if prev != nil {
+			b.StackOn(prev)
+		}
+		f.Plot.Add(b)
+		f.Plot.Legend.Add(labels[j], b)
+		prev = b
+	}
+	f.Plot.Legend.Top = true
+	f.Boxes = len(names)
+	return f, nil
 }

@@ -203,6 +203,14 @@ func RenderHTML(m *results.Manifest, s *stats.Summary, figs []*plot.Figure, svgs
 		"rows":        distRows,
 		"join":        func(s []string) string { return strings.Join(s, ", ") },
 		"phaseSpread": phaseSpread,
+		"wired": func(s *stats.Summary) bool {
+			for _, c := range s.Conditions {
+				if c.Wire != nil {
+					return true
+				}
+			}
+			return false
+		},
 		"worstK": func(ks []stats.KSK) string {
 			w := math.Inf(-1)
 			k := 0
@@ -313,6 +321,14 @@ pre{background:#f7f7f7;padding:.5em;overflow-x:auto;font-size:.8em;max-height:20
 {{end}}</table></div>
 <p class="note">Quantiles: {{.S.Quantiles}}. "One peer" pools every (run, peer) discovery time; "all peers" counts only runs that discovered every peer. Protocol time = discovery − node A's container start (from the container runtime).</p>
 
+{{if wired .S}}<h2 id="wire">Where the time goes (wire capture)</h2>
+<p>During every run the testbed captured the protocol's announcements and IGMP on the lab's bridge. Each discovery time of node A splits into <i>start-up</i> (t0 until A joined the group, else its first own announcement), <i>announcement wait</i> (until the peer's next announcement reached the wire), <i>lost periods</i> (announcements the peer should have sent meanwhile that never reached the wire, × its period) and <i>processing+API</i> (the protocol's handling, its write to the API and the runner's watch: the testbed's own error is inside this part). The means sum to the mean discovery time.</p>
+<div class="scroll"><table>
+<tr><th class="l">condition</th><th>explained / not</th><th>ready by IGMP join</th><th>start-up mean (s)</th><th>wait mean (s)</th><th>lost mean (s)</th><th>processing+API mean (ms)</th><th>processing+API p50 / p99 (ms)</th><th>lost announcements</th><th>loss in A's window</th><th>announcements/s per sender</th><th>B/s per sender</th><th>max clock step (µs)</th></tr>
+{{range .S.Conditions}}{{$c := .}}{{with .Wire}}<tr><td class="l">{{$c.Name}}</td><td>{{.Samples}} / {{.Unexplained}}</td><td>{{.ReadyByJoin}}</td><td>{{sec .StartupMS}}</td><td>{{sec .WaitMS}}</td><td>{{sec .LostMS}}</td><td>{{printf "%.1f" .ProcessingMS}}</td><td>{{printf "%.1f" .Processing.Median}} / {{printf "%.1f" .Processing.P99}}</td><td>{{.Lost}}</td><td>{{ptrpc .WindowLossPct}}</td><td>{{printf "%.3f" .AnnouncementsPerSec}}</td><td>{{printf "%.1f" .BytesPerSec}}</td><td>{{printf "%.0f" .ClockStepMaxUS}}</td></tr>{{end}}{{end}}
+</table></div>
+<p class="note">Drops on the observer's receive side happen after the capture point: such an announcement is on the wire, so its cost shows as processing, not as lost. Impairments on the sender's egress are seen as lost.</p>
+{{end}}
 <h2>Plots across conditions</h2>
 {{range .Global}}<figure>{{.SVG}}<figcaption>{{.Caption}}</figcaption></figure>
 {{end}}

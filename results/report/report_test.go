@@ -168,3 +168,28 @@ func TestWriteReportPhase(t *testing.T) {
 		t.Errorf("report has %d inline SVGs, want 6 (2 global, 3 per condition and the phase histogram)", n)
 	}
 }
+
+func TestWriteReportWire(t *testing.T) {
+	o := stats.SynthOptions{Seed: 4, Peers: 3, Runs: 10, LossPcts: []float64{0, 25}, IntervalMS: 5000, StartupMS: 900, TimeoutMS: 40000, Wire: true}
+	for _, wire := range []bool{false, true} {
+		o.Wire = wire
+		c := stats.Synthesize(o)
+		c.Dir = t.TempDir()
+		files, err := Write(context.Background(), c, Options{NoPNG: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		html, err := os.ReadFile(files.HTML)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := string(html)
+		has := strings.Contains(page, `id="wire"`) && strings.Contains(page, "Where the discovery time goes") && strings.Contains(page, "processing+API")
+		if has != wire {
+			t.Errorf("wire %v: the report's wire section and stacked plot present = %v", wire, has)
+		}
+		if n, want := strings.Count(page, "<svg"), 2+3*2+map[bool]int{true: 1}[wire]; n != want {
+			t.Errorf("wire %v: %d inline SVGs, want %d", wire, n, want)
+		}
+	}
+}

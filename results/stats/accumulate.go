@@ -183,6 +183,7 @@ type pass1 struct {
 	contMS   floats
 	achieved float64
 	achN     int
+	wire     wireAcc
 	// periodMS is T, the width of the phase histogram.
 	periodMS float64
 	// found[m] counts included runs that discovered m distinct peers: the
@@ -441,6 +442,7 @@ func (p *pass1) first(r *results.Run, found map[string]bool) {
 	cs.PacketsSeen += r.Impairment.PacketsSeen
 	cs.PacketsDropped += r.Impairment.PacketsDropped
 	p.phaseOf(r)
+	p.wire.add(r)
 	cstart := r.Pod.ContainerStartMS
 	if cstart != nil {
 		p.contMS.add(*cstart)
@@ -512,10 +514,8 @@ func (p *pass1) finish() Condition {
 	cs.Peers = len(p.peers.list)
 	cs.Phase = p.phase
 	cs.PhaseLabel = PhaseLabel(p.phase)
-	if p.achN > 0 {
-		a := p.achieved / float64(p.achN)
-		cs.AchievedLossPct = &a
-	}
+	cs.AchievedLossPct = achievedLoss(cs.PacketsSeen, cs.PacketsDropped, p.achieved, p.achN)
+	cs.Wire = p.wire.finish()
 	if cs.PeerMinutes > 0 {
 		cs.FlapRate = float64(cs.Flaps) / cs.PeerMinutes
 	}
@@ -704,4 +704,18 @@ func collect(m results.Manifest, warns []string, src runSource, late func() []st
 		col.Conditions = append(col.Conditions, cs)
 	}
 	return col, nil
+}
+
+// achievedLoss is a condition's achieved loss in the one definition every
+// figure uses: the impairment's dropped packets over the packets it saw,
+// pooled over the runs (each run's AchievedLossPct is the same ratio for
+// that run). Without counters, the mean of the runs' figures.
+func achievedLoss(seen, dropped int64, sum float64, n int) *float64 {
+	switch {
+	case seen > 0:
+		return new(100 * float64(dropped) / float64(seen))
+	case n > 0:
+		return new(sum / float64(n))
+	}
+	return nil
 }

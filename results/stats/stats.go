@@ -70,6 +70,9 @@ type Condition struct {
 	PacketsDropped   int64    `json:"packetsDropped,omitempty"`
 
 	Model *ModelFit `json:"model,omitempty"`
+	// Wire is the split of A's discovery times that the wire capture
+	// explains (nil when no run of the condition had a capture).
+	Wire *WireSplit `json:"wire,omitempty"`
 
 	// PhaseHist counts the included runs by their achieved start phase
 	// (Run.PhaseMS, the start modulo T from the campaign's first start) in
@@ -251,4 +254,36 @@ func fitModel(m results.Manifest, cs *Condition) *ModelFit {
 		f.KSByK = append(f.KSByK, KSK{K: kk, N: len(s), D: d})
 	}
 	return f
+}
+
+// WireSplit is a condition's discovery times of A split by the wire
+// (results.WireTiming): the means of the four parts sum to the mean
+// discovery time of the explained samples.
+type WireSplit struct {
+	// Samples is the (run, peer) discoveries explained; Unexplained those
+	// discovered in a run with a capture but not explained by it.
+	Samples     int `json:"samples"`
+	Unexplained int `json:"unexplained,omitempty"`
+	// Mean parts, ms.
+	StartupMS    float64 `json:"startupMS"`
+	WaitMS       float64 `json:"waitMS"`
+	LostMS       float64 `json:"lostMS"`
+	ProcessingMS float64 `json:"processingMS"`
+	// Processing is the distribution of the processing+API part: the
+	// protocol's handling, its API write and the runner's watch.
+	Processing Dist `json:"processing"`
+	// ReadyByJoin counts samples whose ready time is A's IGMP join.
+	ReadyByJoin int `json:"readyByJoin"`
+	// Lost is the peers' announcements lost on the wire, over the runs.
+	Lost int `json:"lost"`
+	// WindowLossPct is the mean over runs of the achieved loss inside A's
+	// listening window (results.WireRun.WindowLossPct).
+	WindowLossPct *float64 `json:"windowLossPct,omitempty"`
+	// AnnouncementsPerSec and BytesPerSec are the mean rate of one
+	// sender (a peer or A) over the runs' observation windows.
+	AnnouncementsPerSec float64 `json:"announcementsPerSec"`
+	BytesPerSec         float64 `json:"bytesPerSec"`
+	// ClockStepMaxUS is the largest |clock step| of a run (see
+	// results.WireRun.ClockStepUS).
+	ClockStepMaxUS float64 `json:"clockStepMaxUS"`
 }

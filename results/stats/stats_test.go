@@ -325,3 +325,50 @@ func TestPhaseHistogram(t *testing.T) {
 		t.Errorf("a campaign without phases: histogram %v, off cycle %d", cs.PhaseHist, cs.OffCycleRuns)
 	}
 }
+
+func TestWireSplit(t *testing.T) {
+	o := SynthOptions{Seed: 9, Peers: 5, Runs: 30, Warmup: 1, LossPcts: []float64{0, 25}, IntervalMS: 5000, StartupMS: 900, TimeoutMS: 60000}
+	plain := Analyze(Synthesize(o))
+	o.Wire = true
+	s := Analyze(Synthesize(o))
+	for i, cs := range s.Conditions {
+		if plain.Conditions[i].Wire != nil {
+			t.Fatalf("%s: a campaign without capture has a wire split", cs.Name)
+		}
+		w := cs.Wire
+		if w == nil || w.Samples != cs.AnyPeer.N || w.Unexplained != 0 {
+			t.Fatalf("%s: wire split %+v for %d samples", cs.Name, w, cs.AnyPeer.N)
+		}
+		// The means of the parts sum to the mean discovery time.
+		if sum := w.StartupMS + w.WaitMS + w.LostMS + w.ProcessingMS; !near(sum, cs.AnyPeer.Mean, 1e-6) {
+			t.Errorf("%s: parts sum to %v, mean discovery %v", cs.Name, sum, cs.AnyPeer.Mean)
+		}
+		// Synthesize puts the creating announcement 1-6 ms before discovery.
+		if w.Processing.Min < 1 || w.Processing.Max > 6 || !near(w.ProcessingMS, w.Processing.Mean, 1e-9) {
+			t.Errorf("%s: processing %+v, mean %v", cs.Name, w.Processing, w.ProcessingMS)
+		}
+		if !near(w.AnnouncementsPerSec, 0.2, 1e-9) || !near(w.BytesPerSec, 24, 1e-9) || w.WindowLossPct == nil {
+			t.Errorf("%s: rates %v/s %v B/s, window loss %v", cs.Name, w.AnnouncementsPerSec, w.BytesPerSec, w.WindowLossPct)
+		}
+		if cs.AnyPeer != plain.Conditions[i].AnyPeer {
+			t.Errorf("%s: the wire option changed the drawn times", cs.Name)
+		}
+	}
+	if s.Conditions[0].Wire.LostMS != 0 || s.Conditions[1].Wire.LostMS <= 0 {
+		t.Errorf("lost periods: %v at 0 %%, %v at 25 %%", s.Conditions[0].Wire.LostMS, s.Conditions[1].Wire.LostMS)
+	}
+}
+
+func TestAchievedLossIsPooled(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	m := results.Manifest{AnnounceIntervalMS: 5000, Peers: []string{"b"}, Conditions: []results.Condition{{Name: "l", Runs: 2}}}
+	run := func(i int, seen, dropped int64) results.Run {
+		return results.Run{Condition: "l", Index: i, Peers: []results.PeerTiming{{Peer: "b", DiscoveredMS: f(1000)}},
+			Impairment: results.Impairment{Backend: "nftables", PacketsSeen: seen, PacketsDropped: dropped, AchievedLossPct: f(100 * float64(dropped) / float64(seen))}}
+	}
+	// 1/10 and 30/100: the runs' mean would be 20 %, the pooled ratio is 31/110.
+	cs := Analyze(&store.Campaign{Manifest: m, Runs: []results.Run{run(0, 10, 1), run(1, 100, 30)}}).Conditions[0]
+	if cs.AchievedLossPct == nil || !near(*cs.AchievedLossPct, 100*31.0/110, 1e-9) {
+		t.Errorf("achieved %v, want %v", cs.AchievedLossPct, 100*31.0/110)
+	}
+}

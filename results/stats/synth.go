@@ -35,6 +35,10 @@ type SynthOptions struct {
 	FlapProb float64
 	Phase    string
 	Backend  string
+	// Wire adds a wire capture's figures to every run (results.WireRun,
+	// PeerTiming.Wire) consistent with the drawn times; it draws nothing
+	// more, so the times are those of the same options without it.
+	Wire bool
 }
 
 // Synthesize returns a campaign whose discovery times follow the Model with
@@ -113,7 +117,13 @@ func Synthesize(o SynthOptions) *store.Campaign {
 					del := nsMS(d + (o.TimeoutMS-d)*rng.Float64())
 					pt.Flaps = []results.Flap{{Observer: "c1", Subject: p, DeletedMS: del, ReaddedMS: new(nsMS(del + o.IntervalMS))}}
 				}
+				if o.Wire {
+					pt.Wire = synthWire(model, *pt.TruthMS, d)
+				}
 				r.Peers = append(r.Peers, pt)
+			}
+			if o.Wire {
+				r.Wire = synthWireRun(m.Lab.Clusters, o, achieved)
 			}
 			c.Runs = append(c.Runs, r)
 		}
@@ -124,3 +134,30 @@ func Synthesize(o SynthOptions) *store.Campaign {
 // nsMS rounds a time in ms to whole nanoseconds, as the runner's
 // float64(ns)/1e6 records it.
 func nsMS(ms float64) float64 { return math.Round(ms*1e6) / 1e6 }
+
+// synthWire splits a synthetic discovery d whose creating announcement
+// reached the wire at first: ready at the model's start-up (or at first,
+// if it came earlier: "heard"), whole lost periods, the rest waiting.
+func synthWire(m Model, first, d float64) *results.WireTiming {
+	w := &results.WireTiming{ReadyMS: m.StartupMS, ReadyBy: "igmp-join", FirstMS: first, PeriodMS: m.IntervalMS}
+	if first < m.StartupMS {
+		w.ReadyMS, w.ReadyBy = first, "heard"
+	}
+	w.Lost = int(math.Floor((first - w.ReadyMS) / m.IntervalMS))
+	w.StartupMS, w.LostMS = w.ReadyMS, float64(w.Lost)*m.IntervalMS
+	w.WaitMS = first - w.ReadyMS - w.LostMS
+	w.ProcessingMS = d - first
+	return w
+}
+
+// synthWireRun is a run's capture figures: every cluster announcing once
+// per period over the run, 120-byte payloads.
+func synthWireRun(clusters []string, o SynthOptions, lossPct float64) *results.WireRun {
+	w := &results.WireRun{Interface: "br-synthetic", Group: "239.11.11.2:4001", UncertaintyUS: 2, WindowLossPct: new(lossPct)}
+	n := int(o.TimeoutMS / o.IntervalMS)
+	for i, c := range clusters {
+		w.Senders = append(w.Senders, results.WireSender{Cluster: c, Address: fmt.Sprintf("10.100.%d.101", i), Announcements: n, Bytes: 120 * n})
+		w.Packets += n
+	}
+	return w
+}
