@@ -516,6 +516,7 @@ func (p *pass1) finish() Condition {
 	cs.PhaseLabel = PhaseLabel(p.phase)
 	cs.AchievedLossPct = achievedLoss(cs.PacketsSeen, cs.PacketsDropped, p.achieved, p.achN)
 	cs.Wire = p.wire.finish()
+	cs.Samples.measured, p.wire.measured = p.wire.measured, nil
 	if cs.PeerMinutes > 0 {
 		cs.FlapRate = float64(cs.Flaps) / cs.PeerMinutes
 	}

@@ -90,6 +90,8 @@ type Condition struct {
 
 // Samples are the raw values behind a Condition, ascending.
 type Samples struct {
+	// measured is the measured-phase model's runs (MaxMeasuredRuns).
+	measured  []measuredRun
 	FirstPeer []float64
 	AllPeers  []float64
 	AnyPeer   []float64
@@ -153,6 +155,9 @@ type ModelFit struct {
 	FittedStartupMS float64 `json:"fittedStartupMS"`
 	KSPeerFitted    float64 `json:"ksPeerFitted"`
 	Caveat          string  `json:"caveat"`
+	// Measured is the measured-phase model (the wire's ready times, peer
+	// phases and window loss per run); nil without a wire capture.
+	Measured *MeasuredFit `json:"measured,omitempty"`
 }
 
 // PhaseLabel names a phase mode for people.
@@ -252,6 +257,9 @@ func fitModel(m results.Manifest, cs *Condition) *ModelFit {
 		kk := k + 1
 		d := KSDistance(s, func(d float64) float64 { return f.Model.kthCDF(tab, kk, d) })
 		f.KSByK = append(f.KSByK, KSK{K: kk, N: len(s), D: d})
+	}
+	if cs.Wire != nil {
+		f.Measured = fitMeasured(cs.Samples.measured, cs.Wire.Processing.Median)
 	}
 	return f
 }

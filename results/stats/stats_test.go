@@ -372,3 +372,55 @@ func TestAchievedLossIsPooled(t *testing.T) {
 		t.Errorf("achieved %v, want %v", cs.AchievedLossPct, 100*31.0/110)
 	}
 }
+
+func TestMeasuredPhaseModel(t *testing.T) {
+	f := func(v float64) *float64 { return &v }
+	// 60 runs of 5 peers that announce in lock-step: in run r every peer's
+	// next announcement after A's ready (900 ms) is at the same phase, so
+	// the k-th peer is found when the first is. Independent peers predict
+	// a spread the data does not have; the measured phases do not.
+	m := results.Manifest{AnnounceIntervalMS: 5000, Peers: []string{"b", "c", "d", "e", "g"}, Conditions: []results.Condition{{Name: "loss-0", Runs: 60}}}
+	var runs []results.Run
+	for r := range 60 {
+		phase := float64((r*2039)%5000) + 0.5
+		run := results.Run{Condition: "loss-0", Index: r, EndMS: 40000, Impairment: results.Impairment{Backend: "none"},
+			Pod: results.PodTimeline{ContainerStartMS: f(900)}, Wire: &results.WireRun{WindowLossPct: f(0)}}
+		for i, p := range m.Peers {
+			first := 900 + phase + float64(i) // 1 ms apart
+			proc := 3 + float64(r%3)
+			run.Peers = append(run.Peers, results.PeerTiming{Peer: p, DiscoveredMS: f(first + proc),
+				Wire: &results.WireTiming{ReadyMS: 900, ReadyBy: "igmp-join", FirstMS: first, PeriodMS: 5000, StartupMS: 900, WaitMS: first - 900, ProcessingMS: proc}})
+		}
+		runs = append(runs, run)
+	}
+	cs := Analyze(&store.Campaign{Manifest: m, Runs: runs}).Conditions[0]
+	if cs.Model == nil || cs.Model.Measured == nil {
+		t.Fatalf("no measured-phase model: %+v", cs.Model)
+	}
+	mf := cs.Model.Measured
+	if mf.Runs != 60 || len(mf.KSByK) != 5 || mf.ProcessingMS != 4 {
+		t.Errorf("measured fit %+v", mf)
+	}
+	worstIndep := 0.0
+	for _, k := range cs.Model.KSByK {
+		worstIndep = math.Max(worstIndep, k.D)
+	}
+	for _, k := range mf.KSByK {
+		if k.D > 0.1 {
+			t.Errorf("k=%d: measured-phase KS %.3f, want <= 0.1", k.K, k.D)
+		}
+	}
+	if mf.KSPeer > 0.1 || worstIndep < 0.2 {
+		t.Errorf("measured KS one peer %.3f (want <= 0.1); independent model's worst k-th KS %.3f (want > 0.2 on lock-step peers)", mf.KSPeer, worstIndep)
+	}
+	// With loss the prediction follows the geometric lost periods: the
+	// synthetic model campaign (independent peers, 25 % loss) fits too.
+	s := Analyze(Synthesize(SynthOptions{Seed: 2, Peers: 4, Runs: 100, LossPcts: []float64{0, 25}, IntervalMS: 5000, StartupMS: 900, TimeoutMS: 60000, Wire: true}))
+	for _, c := range s.Conditions {
+		for _, k := range c.Model.Measured.KSByK {
+			if k.D > 0.15 {
+				t.Errorf("synthetic %s k=%d: measured-phase KS %.3f, want <= 0.15", c.Name, k.K, k.D)
+			}
+		}
+	}
+}

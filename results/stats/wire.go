@@ -17,6 +17,7 @@ type wireAcc struct {
 	annRate, byteRate            float64
 	senders                      int
 	stepMaxUS                    float64
+	measured                     []measuredRun
 }
 
 // add takes one included run's wire figures.
@@ -25,6 +26,11 @@ func (w *wireAcc) add(r *results.Run) {
 		return
 	}
 	w.runs++
+	if len(w.measured) < MaxMeasuredRuns {
+		if m, ok := measuredOf(r); ok {
+			w.measured = append(w.measured, m)
+		}
+	}
 	w.lost += r.Wire.Lost
 	w.stepMaxUS = max(w.stepMaxUS, math.Abs(r.Wire.ClockStepUS))
 	if r.Wire.WindowLossPct != nil {
