@@ -11,6 +11,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mattn/go-isatty"
+	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 )
 
@@ -81,22 +83,99 @@ func runDemo(ctx context.Context, a *app, dir string, keep bool) error {
 		steps = append(steps, demoStep{"down", []string{"down", topo}, 10 * time.Second})
 	}
 	w := a.streams.ErrOut
+	progress := newDemoProgress(w, steps)
 	start := time.Now()
 	var done time.Duration // expected time of the steps done
 	for i, st := range steps {
-		fmt.Fprintf(w, "demo: step %d/%d %s, %s elapsed, about %s left\n", i+1, len(steps), st.name,
-			time.Since(start).Round(time.Second), demoETA(steps[i:], done, time.Since(start)).Round(time.Second))
+		progress.step(i, done, time.Since(start))
 		if err := demoRun(ctx, a, st.args); err != nil {
 			return demoFail(ctx, a, w, st, topo, keep, err)
 		}
 		done += st.expected
 	}
-	fmt.Fprintf(w, "demo: done in %s\n", time.Since(start).Round(time.Second))
+	progress.done(time.Since(start))
 	fmt.Fprintf(a.streams.Out, "report: %s\n", filepath.Join(campaign, "report.html"))
 	if keep {
 		fmt.Fprintf(a.streams.Out, "lab kept: testbed status %s; remove it with testbed down %s\n", topo, topo)
 	}
 	return nil
+}
+
+// demoProgress shows where the demo is: before each step, and when all
+// are done.
+type demoProgress interface {
+	// step is called before step i starts; doneExpected is the expected
+	// time of the steps before it, elapsed the time since the first began.
+	step(i int, doneExpected, elapsed time.Duration)
+	done(elapsed time.Duration)
+}
+
+// newDemoProgress is one progress bar across the steps when w is a
+// terminal, a line per step otherwise (captured output: CI, tests, logs).
+func newDemoProgress(w io.Writer, steps []demoStep) demoProgress {
+	if demoTerminal(w) {
+		return newDemoBar(w, steps)
+	}
+	return demoLines{w: w, steps: steps}
+}
+
+// demoTerminal reports whether w is a terminal that can redraw a line
+// (the rule of the composition root's provisioning progress).
+func demoTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	return ok && isatty.IsTerminal(f.Fd()) && os.Getenv("TERM") != "dumb"
+}
+
+// demoLines prints a line per step with the elapsed time and the ETA.
+type demoLines struct {
+	w     io.Writer
+	steps []demoStep
+}
+
+func (l demoLines) step(i int, doneExpected, elapsed time.Duration) {
+	fmt.Fprintf(l.w, "demo: step %d/%d %s, %s elapsed, about %s left\n", i+1, len(l.steps), l.steps[i].name,
+		elapsed.Round(time.Second), demoETA(l.steps[i:], doneExpected, elapsed).Round(time.Second))
+}
+
+func (l demoLines) done(elapsed time.Duration) {
+	fmt.Fprintf(l.w, "demo: done in %s\n", elapsed.Round(time.Second))
+}
+
+// demoBar is one progress bar across the demo's steps, measured in their
+// expected seconds, with the step and its ETA (demoETA) as description.
+// It is drawn between the steps, not during them (they print their own
+// progress), and each drawing is kept as a line of the terminal.
+type demoBar struct {
+	w     io.Writer
+	steps []demoStep
+	bar   *progressbar.ProgressBar
+}
+
+func newDemoBar(w io.Writer, steps []demoStep) *demoBar {
+	var total time.Duration
+	for _, s := range steps {
+		total += s.expected
+	}
+	bar := progressbar.NewOptions64(max(int64(total.Seconds()), 1),
+		progressbar.OptionSetWriter(w),
+		progressbar.OptionSetWidth(30),
+		progressbar.OptionSetPredictTime(false), // the step-weighted demoETA is in the description
+		progressbar.OptionSetElapsedTime(true),
+	)
+	return &demoBar{w: w, steps: steps, bar: bar}
+}
+
+func (b *demoBar) step(i int, doneExpected, elapsed time.Duration) {
+	_ = b.bar.Set64(min(int64(doneExpected.Seconds()), b.bar.GetMax64()))
+	b.bar.Describe(fmt.Sprintf("demo %d/%d %s, about %s left ", i+1, len(b.steps), b.steps[i].name,
+		demoETA(b.steps[i:], doneExpected, elapsed).Round(time.Second)))
+	fmt.Fprintln(b.w) // the step's own output starts below the bar
+}
+
+func (b *demoBar) done(elapsed time.Duration) {
+	b.bar.Describe(fmt.Sprintf("demo done in %s ", elapsed.Round(time.Second)))
+	_ = b.bar.Finish()
+	fmt.Fprintln(b.w)
 }
 
 // demoETA scales the expected time of the steps left by how fast the
