@@ -480,6 +480,8 @@ func runField(k []byte) int {
 		return 18
 	case "phaseMS":
 		return 19
+	case "wire":
+		return 20
 	}
 	return -1
 }
@@ -548,6 +550,10 @@ func peerField(k []byte) int {
 		return 5
 	case "flaps":
 		return 6
+	case "wire":
+		return 7
+	case "reverseWire":
+		return 8
 	}
 	return -1
 }
@@ -622,6 +628,9 @@ func (d *decoder) run(r *results.Run) bool {
 			return d.float(&r.EndMS)
 		case 19:
 			return d.floatPtr(&r.PhaseMS)
+		case 20:
+			r.Wire = new(results.WireRun)
+			return d.wireRun(r.Wire)
 		}
 		return false
 	})
@@ -714,6 +723,12 @@ func (d *decoder) peer(p *results.PeerTiming) bool {
 			d.flapBuf = append(d.flapBuf, d.flaps...)
 			p.Flaps = d.flapBuf[start:len(d.flapBuf):len(d.flapBuf)]
 			return ok
+		case 7:
+			p.Wire = new(results.WireTiming)
+			return d.wireTiming(p.Wire)
+		case 8:
+			p.ReverseWire = new(results.WireTiming)
+			return d.wireTiming(p.ReverseWire)
 		}
 		return false
 	})

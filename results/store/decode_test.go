@@ -30,7 +30,7 @@ func checkFastDecode(t *testing.T, line []byte) (handled bool) {
 
 func synthLines(t testing.TB) [][]byte {
 	c := stats.Synthesize(stats.SynthOptions{Seed: 3, Peers: 5, Runs: 20, Warmup: 1, LossPcts: []float64{0, 50}, IntervalMS: 5000,
-		StartupMS: 900, TimeoutMS: 12000, FlapProb: 0.3})
+		StartupMS: 900, TimeoutMS: 12000, FlapProb: 0.3, Wire: true})
 	c.Runs[0].Errors = []string{"a \"quoted\" error"} // an escape: left to encoding/json
 	c.Runs[1].Missing = []string{"c2"}
 	var out [][]byte
@@ -89,6 +89,14 @@ func TestFastDecodeMatchesEncodingJSON(t *testing.T) {
 		{"{\"condition\":\"a\xff\",\"index\":1}", false},
 		{`{"condition":"a","index":1,"peers":[null]}`, false},
 		{`{"condition":"a","index":1,"ſtarted":"2026-01-02T03:04:05Z"}`, false},
+		// The wire capture's fields.
+		{`{"condition":"a","index":1,"wire":{}}`, true},
+		{`{"condition":"a","index":1,"wire":{"interface":"br-1","group":"239.1.1.1:4000","packets":3,"kernelDropped":2,"lost":1,"senders":[{"cluster":"c","address":"10.0.0.1","announcements":2,"bytes":80,"phaseMS":12.5}]}}`, true},
+		{`{"condition":"a","index":1,"peers":[{"peer":"p","discoveredMS":5,"wire":{"readyMS":1,"readyBy":"igmp-join","firstMS":4,"lost":0,"periodMS":5000,"startupMS":1,"waitMS":3,"lostMS":0,"processingMS":1},"reverseWire":{"readyBy":"listening"}}]}`, true},
+		{`{"condition":"a","index":1,"wire":{"kernelDropped":-1}}`, false},
+		{`{"condition":"a","index":1,"wire":{"windowLossPct":null}}`, false},
+		{`{"condition":"a","index":1,"wire":{"future":1}}`, false},
+		{`{"condition":"a","index":1,"peers":[{"peer":"p","wire":{"lost":1.5}}]}`, false},
 	}
 	for _, tc := range tricky {
 		if got := checkFastDecode(t, []byte(tc.line)); got != tc.fast {
@@ -147,4 +155,16 @@ func BenchmarkDecodeRun(b *testing.B) {
 			}
 		}
 	})
+}
+
+func TestWireTimesOutOfRange(t *testing.T) {
+	for _, line := range []string{
+		`{"condition":"a","index":1,"peers":[{"peer":"p","wire":{"waitMS":1e300}}]}`,
+		`{"condition":"a","index":1,"peers":[{"peer":"p","reverseWire":{"processingMS":-1e13}}]}`,
+		`{"condition":"a","index":1,"wire":{"clockStepUS":1e20}}`,
+	} {
+		if _, _, err := store.ReadRuns(strings.NewReader(line + "\n")); err == nil || !strings.Contains(err.Error(), "out of range") {
+			t.Errorf("%s: error %v, want out of range", line, err)
+		}
+	}
 }

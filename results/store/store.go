@@ -564,8 +564,25 @@ func checkTimes(r *results.Run) error {
 			check("flaps.deletedMS", p.Flaps[j].DeletedMS)
 			opt("flaps.readdedMS", p.Flaps[j].ReaddedMS)
 		}
+		checkWire("wire", p.Wire, check)
+		checkWire("reverseWire", p.ReverseWire, check)
+	}
+	if w := r.Wire; w != nil {
+		check("wire.clockStepUS", w.ClockStepUS)
+		check("wire.uncertaintyUS", w.UncertaintyUS)
+		opt("wire.windowLossPct", w.WindowLossPct)
 	}
 	return errors.Join(errs...)
+}
+
+// checkWire checks a split's times.
+func checkWire(name string, w *results.WireTiming, check func(string, float64)) {
+	if w == nil {
+		return
+	}
+	for _, v := range [...]float64{w.ReadyMS, w.FirstMS, w.PeriodMS, w.StartupMS, w.WaitMS, w.LostMS, w.ProcessingMS} {
+		check(name, v)
+	}
 }
 
 // Position names one run of a campaign.
