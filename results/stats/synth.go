@@ -105,23 +105,7 @@ func Synthesize(o SynthOptions) *store.Campaign {
 			r.Impairment.AchievedLossPct = new(achieved)
 			r.Impairment.PacketsSeen = 1000
 			r.Impairment.PacketsDropped = int64(achieved * 10)
-			for _, p := range m.Peers {
-				d := nsMS(model.Sample(rng) + o.ShiftMS)
-				if d > o.TimeoutMS {
-					r.Missing = append(r.Missing, p)
-					r.TimedOut = true
-					continue
-				}
-				pt := results.PeerTiming{Peer: p, DiscoveredMS: new(d), ReverseMS: new(nsMS(d + rng.Float64()*o.IntervalMS)), TruthMS: new(nsMS(d - 1 - rng.Float64()*5))}
-				if rng.Float64() < o.FlapProb {
-					del := nsMS(d + (o.TimeoutMS-d)*rng.Float64())
-					pt.Flaps = []results.Flap{{Observer: "c1", Subject: p, DeletedMS: del, ReaddedMS: new(nsMS(del + o.IntervalMS))}}
-				}
-				if o.Wire {
-					pt.Wire = synthWire(model, *pt.TruthMS, d)
-				}
-				r.Peers = append(r.Peers, pt)
-			}
+			synthPeers(&r, m.Peers, model, o, rng)
 			if o.Wire {
 				r.Wire = synthWireRun(m.Lab.Clusters, o, achieved)
 			}
@@ -134,6 +118,27 @@ func Synthesize(o SynthOptions) *store.Campaign {
 // nsMS rounds a time in ms to whole nanoseconds, as the runner's
 // float64(ns)/1e6 records it.
 func nsMS(ms float64) float64 { return math.Round(ms*1e6) / 1e6 }
+
+// synthPeers draws a run's discovery of every peer.
+func synthPeers(r *results.Run, peers []string, model Model, o SynthOptions, rng *rand.Rand) {
+	for _, p := range peers {
+		d := nsMS(model.Sample(rng) + o.ShiftMS)
+		if d > o.TimeoutMS {
+			r.Missing = append(r.Missing, p)
+			r.TimedOut = true
+			continue
+		}
+		pt := results.PeerTiming{Peer: p, DiscoveredMS: new(d), ReverseMS: new(nsMS(d + rng.Float64()*o.IntervalMS)), TruthMS: new(nsMS(d - 1 - rng.Float64()*5))}
+		if rng.Float64() < o.FlapProb {
+			del := nsMS(d + (o.TimeoutMS-d)*rng.Float64())
+			pt.Flaps = []results.Flap{{Observer: "c1", Subject: p, DeletedMS: del, ReaddedMS: new(nsMS(del + o.IntervalMS))}}
+		}
+		if o.Wire {
+			pt.Wire = synthWire(model, *pt.TruthMS, d)
+		}
+		r.Peers = append(r.Peers, pt)
+	}
+}
 
 // synthWire splits a synthetic discovery d whose creating announcement
 // reached the wire at first: ready at the model's start-up (or at first,
