@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 
 	"github.com/docker/docker/api/types/network"
 	"golang.org/x/sync/errgroup"
@@ -52,7 +53,9 @@ type DownReport struct {
 // Down removes a lab's clusters, concurrently, then its network. It only
 // touches KinD clusters whose nodes are attached to a network carrying this
 // tool's labels (KinD cannot label its node containers), and ignores
-// anything already gone.
+// anything already gone. When ctx ends no new delete starts (the ones in
+// flight cannot be cancelled and run to their end); the error then wraps
+// ErrInterrupted and ctx's error and names every cluster and network left.
 func (p *Provisioner) Down(ctx context.Context, o DownOptions) (*DownReport, error) {
 	if !o.All && o.Topology == "" {
 		return nil, errors.New("down: a topology or --all is required")
@@ -63,12 +66,12 @@ func (p *Provisioner) Down(ctx context.Context, o DownOptions) (*DownReport, err
 	}
 	nets, err := p.network.ManagedNetworks(ctx, topo)
 	if err != nil {
-		return nil, err
+		return nil, interrupted(ctx, fmt.Errorf("listing the lab networks: %w", err))
 	}
 	rep := &DownReport{}
 	victims, err := p.downVictims(ctx, nets)
 	if err != nil {
-		return rep, err
+		return rep, interrupted(ctx, fmt.Errorf("listing the lab clusters: %w", err))
 	}
 	errs := p.deleteClusters(ctx, o, victims)
 	for i, v := range victims {
@@ -76,19 +79,62 @@ func (p *Provisioner) Down(ctx context.Context, o DownOptions) (*DownReport, err
 			rep.Clusters = append(rep.Clusters, v.cluster)
 		}
 	}
-	if err := errors.Join(errs...); err != nil {
-		return rep, err
+	if err := notRemoved(ctx, victims, errs); err != nil {
+		return rep, interrupted(ctx, err)
+	}
+	return rep, p.removeNetworks(ctx, nets, rep)
+}
+
+// notRemoved names the victims whose delete failed or never started (errs
+// are deleteClusters'), with the failures and ctx's error; nil when every
+// victim is gone.
+func notRemoved(ctx context.Context, victims []downVictim, errs []error) error {
+	var left []string
+	var why []error
+	for i, v := range victims {
+		if errs[i] == nil {
+			continue
+		}
+		left = append(left, v.cluster)
+		if !errors.Is(errs[i], errNotStarted) {
+			why = append(why, errs[i])
+		}
+	}
+	if len(left) == 0 {
+		return nil
 	}
 	if err := ctx.Err(); err != nil {
-		return rep, err
+		why = append(why, err)
 	}
-	for _, n := range nets {
-		if err := p.network.RemoveNetwork(ctx, n); err != nil {
-			return rep, err
+	return fmt.Errorf("%d of %d cluster(s) not removed [%s]: %w", len(left), len(victims), strings.Join(left, " "), errors.Join(why...))
+}
+
+// removeNetworks removes nets, once every cluster on them is gone, and
+// records them in rep.
+func (p *Provisioner) removeNetworks(ctx context.Context, nets []network.Summary, rep *DownReport) error {
+	for i, n := range nets {
+		err := ctx.Err()
+		if err == nil {
+			err = p.network.RemoveNetwork(ctx, n)
+		}
+		if err != nil {
+			var left []string
+			for _, l := range nets[i:] {
+				left = append(left, l.Name)
+			}
+			return interrupted(ctx, fmt.Errorf("every cluster removed, but not the network(s) [%s]: %w", strings.Join(left, " "), err))
 		}
 		rep.Networks = append(rep.Networks, n.Name)
 	}
-	return rep, nil
+	return nil
+}
+
+// interrupted marks err with ErrInterrupted when ctx has ended.
+func interrupted(ctx context.Context, err error) error {
+	if ctx.Err() == nil {
+		return err
+	}
+	return fmt.Errorf("%w: %w; run `testbed down` again to remove the rest", ErrInterrupted, err)
 }
 
 // downVictim is a cluster Down deletes, with its lab's topology.
@@ -116,22 +162,36 @@ func (p *Provisioner) downVictims(ctx context.Context, nets []network.Summary) (
 	return victims, nil
 }
 
+// StepDelete is Down's step for one cluster (its progress phase and its
+// StepError's Step).
+const StepDelete = "delete"
+
+// errNotStarted is the error of a cluster whose delete never started
+// because ctx ended first.
+var errNotStarted = errors.New("not started")
+
 // deleteClusters deletes the victims, at most o.Parallelism (default 4)
-// at a time, and returns each one's error (nil for a cluster not started
-// once ctx is done).
+// at a time, and returns each one's error: a StepError, wrapping
+// errNotStarted and ctx's error for a cluster not started once ctx is done.
 func (p *Provisioner) deleteClusters(ctx context.Context, o DownOptions, victims []downVictim) []error {
 	limit := o.Parallelism
 	if limit <= 0 {
 		limit = 4
 	}
-	g, gctx := errgroup.WithContext(ctx)
+	var g errgroup.Group
 	g.SetLimit(limit)
 	errs := make([]error, len(victims))
 	for i, v := range victims {
-		if gctx.Err() != nil {
-			break
+		if err := ctx.Err(); err != nil {
+			errs[i] = &StepError{Cluster: v.cluster, Step: StepDelete, Err: fmt.Errorf("%w: %w", errNotStarted, err)}
+			continue
 		}
+		// Go waits for a slot: ctx may end meanwhile.
 		g.Go(func() error {
+			if err := ctx.Err(); err != nil {
+				errs[i] = &StepError{Cluster: v.cluster, Step: StepDelete, Err: fmt.Errorf("%w: %w", errNotStarted, err)}
+				return nil
+			}
 			errs[i] = p.deleteCluster(o.StateRoot, v)
 			return nil
 		})
@@ -141,10 +201,22 @@ func (p *Provisioner) deleteClusters(ctx context.Context, o DownOptions, victims
 }
 
 // deleteCluster deletes one cluster and its kubeconfig file under
-// stateRoot (the temporary directory when empty), reporting progress.
+// stateRoot (the temporary directory when empty), reporting progress: one
+// Start and one Done, whichever step fails.
 func (p *Provisioner) deleteCluster(stateRoot string, v downVictim) error {
-	p.progress.Start(v.cluster, "delete")
+	p.progress.Start(v.cluster, StepDelete)
 	t := p.now()
+	err := p.removeCluster(stateRoot, v)
+	p.progress.Done(v.cluster, StepDelete, "deleted", p.now().Sub(t), err)
+	if err != nil {
+		return &StepError{Cluster: v.cluster, Step: StepDelete, Err: err}
+	}
+	return nil
+}
+
+// removeCluster deletes the KinD cluster with a kubeconfig file of its own
+// under stateRoot and removes that file.
+func (p *Provisioner) removeCluster(stateRoot string, v downVictim) error {
 	// Always a per-cluster file: with "" KinD would lock and edit the
 	// user's shared kubeconfig. Its directory must exist for KinD's lock.
 	root := stateRoot
@@ -153,14 +225,13 @@ func (p *Provisioner) deleteCluster(stateRoot string, v downVictim) error {
 	}
 	kc := filepath.Join(root, v.topology, "kubeconfig", v.cluster)
 	if err := os.MkdirAll(filepath.Dir(kc), 0o700); err != nil {
-		return fmt.Errorf("cluster %q: %w", v.cluster, err)
+		return fmt.Errorf("creating the kubeconfig directory: %w", err)
 	}
-	err := p.clusters.Delete(v.cluster, kc)
-	if err == nil {
-		if rerr := os.Remove(kc); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
-			err = fmt.Errorf("cluster %q: removing kubeconfig: %w", v.cluster, rerr)
-		}
+	if err := p.clusters.Delete(v.cluster, kc); err != nil {
+		return err
 	}
-	p.progress.Done(v.cluster, "delete", "deleted", p.now().Sub(t), err)
-	return err
+	if err := os.Remove(kc); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("removing kubeconfig: %w", err)
+	}
+	return nil
 }
