@@ -22,3 +22,30 @@ func main() {
 	}
 	os.Exit(exitCodeOf(err, interrupted))
 }
+
+// interruptible runs f, which takes no context (loading and planning a
+// file, analysing a campaign), and returns its result, or ctx's error as
+// soon as ctx ends. Once ctx ends f is abandoned and runs to its end in the
+// background, so f must be safe to abandon: it reads, or it stops before
+// writing once ctx is done; after an interrupt the process exits anyway.
+func interruptible[T any](ctx context.Context, f func() (T, error)) (T, error) {
+	var zero T
+	if err := ctx.Err(); err != nil {
+		return zero, err
+	}
+	type result struct {
+		v   T
+		err error
+	}
+	done := make(chan result, 1)
+	go func() {
+		v, err := f()
+		done <- result{v, err}
+	}()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-ctx.Done():
+		return zero, ctx.Err()
+	}
+}

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -26,7 +28,7 @@ func newPlanCommand(a *app) *cobra.Command {
 			if err := checkFormat(format); err != nil {
 				return err
 			}
-			t, p, err := loadTopologyPlan(args[0])
+			t, p, err := planFile(cmd.Context(), args[0])
 			if err != nil {
 				return inputError(streams, err)
 			}
@@ -37,6 +39,23 @@ func newPlanCommand(a *app) *cobra.Command {
 	}
 	addOutputFlag(cmd, &format)
 	return cmd
+}
+
+// planFile loads and plans one topology, returning at once when ctx ends
+// (with an error wrapping ctx's).
+func planFile(ctx context.Context, file string) (*topology.Topology, *topology.Plan, error) {
+	type planned struct {
+		t *topology.Topology
+		p *topology.Plan
+	}
+	r, err := interruptible(ctx, func() (planned, error) {
+		t, p, err := loadTopologyPlan(file)
+		return planned{t, p}, err
+	})
+	if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
+		return nil, nil, fmt.Errorf("plan %s interrupted: %w", file, err)
+	}
+	return r.t, r.p, err
 }
 
 func writePlanTable(tw *tabwriter.Writer, t *topology.Topology, p *topology.Plan) error {

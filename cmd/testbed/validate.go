@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"regexp"
@@ -46,22 +47,11 @@ located in that file.`,
 			if err := checkFormat(format); err != nil {
 				return err
 			}
-			results, failed := validateFiles(args)
-			if format == formatTable {
-				for _, r := range results {
-					if r.Valid && r.Kind == kindTopology {
-						fmt.Fprintf(streams.Out, "%s: valid topology (%d clusters)\n", r.File, r.Clusters)
-						continue
-					}
-					if r.Valid {
-						fmt.Fprintf(streams.Out, "%s: valid %s\n", r.File, strings.ToLower(r.Kind))
-						continue
-					}
-					for _, e := range r.Errors {
-						fmt.Fprintln(streams.ErrOut, e.Error())
-					}
-				}
-			} else if err := printData(streams.Out, format, results, func(*tabwriter.Writer) error { return nil }); err != nil {
+			results, failed, err := validateFiles(cmd.Context(), args)
+			if err != nil {
+				return err
+			}
+			if err := printValidate(streams, format, results); err != nil {
 				return err
 			}
 			if failed > 0 {
@@ -75,6 +65,27 @@ located in that file.`,
 	}
 	addOutputFlag(cmd, &format)
 	return cmd
+}
+
+// printValidate prints the results: in a table one line per valid file on
+// out and every error on errOut; otherwise the results as data.
+func printValidate(streams IOStreams, format string, results []validateResult) error {
+	if format != formatTable {
+		return printData(streams.Out, format, results, func(*tabwriter.Writer) error { return nil })
+	}
+	for _, r := range results {
+		switch {
+		case r.Valid && r.Kind == kindTopology:
+			fmt.Fprintf(streams.Out, "%s: valid topology (%d clusters)\n", r.File, r.Clusters)
+		case r.Valid:
+			fmt.Fprintf(streams.Out, "%s: valid %s\n", r.File, strings.ToLower(r.Kind))
+		default:
+			for _, e := range r.Errors {
+				fmt.Fprintln(streams.ErrOut, e.Error())
+			}
+		}
+	}
+	return nil
 }
 
 // File kinds validate understands, read from the document's `kind:` line.
@@ -104,45 +115,56 @@ func fileKind(path string) string {
 
 // validateFiles loads every file as the kind it declares (topologies are
 // also planned); it returns the results and the number of invalid files.
-func validateFiles(files []string) ([]validateResult, int) {
+// When ctx ends it stops at once, in the middle of a file if need be, and
+// returns an error wrapping ctx's.
+func validateFiles(ctx context.Context, files []string) ([]validateResult, int, error) {
 	var out []validateResult
 	failed := 0
-	for _, f := range files {
-		r := validateResult{File: f, Kind: fileKind(f)}
-		var err error
-		switch r.Kind {
-		case kindScenario:
-			var s *scenarios.Scenario
-			if s, err = scenarios.Load(f); err == nil {
-				err = scenarios.CheckReferences(s).Err()
-			}
-		case kindSweep:
-			var sw *sweep.Sweep
-			if sw, err = sweep.Load(f); err == nil {
-				err = sweep.CheckReferences(sw).Err()
-			}
-		default:
-			var t *topology.Topology
-			var p *topology.Plan
-			if t, err = topology.Load(f); err == nil {
-				if p, err = t.Plan(); err == nil {
-					r.Clusters = len(p.Clusters)
-				}
-			}
-		}
+	for i, f := range files {
+		r, err := interruptible(ctx, func() (validateResult, error) { return validateFile(f), nil })
 		if err != nil {
+			return nil, 0, fmt.Errorf("validate interrupted after %d of %d files (at %s): %w", i, len(files), f, err)
+		}
+		if !r.Valid {
 			failed++
-			list, ok := topology.AsErrorList(err)
-			if !ok {
-				list = topology.ErrorList{{File: f, Message: err.Error()}}
-			}
-			r.Errors = list.Sorted()
-		} else {
-			r.Valid = true
 		}
 		out = append(out, r)
 	}
-	return out, failed
+	return out, failed, nil
+}
+
+// validateFile loads one file as the kind it declares (a topology is also
+// planned) and reports whether it is valid, with its located errors.
+func validateFile(f string) validateResult {
+	r := validateResult{File: f, Kind: fileKind(f)}
+	var err error
+	switch r.Kind {
+	case kindScenario:
+		var s *scenarios.Scenario
+		if s, err = scenarios.Load(f); err == nil {
+			err = scenarios.CheckReferences(s).Err()
+		}
+	case kindSweep:
+		var sw *sweep.Sweep
+		if sw, err = sweep.Load(f); err == nil {
+			err = sweep.CheckReferences(sw).Err()
+		}
+	default:
+		var p *topology.Plan
+		if _, p, err = loadTopologyPlan(f); err == nil {
+			r.Clusters = len(p.Clusters)
+		}
+	}
+	if err == nil {
+		r.Valid = true
+		return r
+	}
+	list, ok := topology.AsErrorList(err)
+	if !ok {
+		list = topology.ErrorList{{File: f, Message: err.Error()}}
+	}
+	r.Errors = list.Sorted()
+	return r
 }
 
 // loadTopologyPlan loads one topology and plans it; errors come back as the located list.
