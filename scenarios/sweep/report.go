@@ -37,6 +37,11 @@ type Point struct {
 	Responsiveness float64 `json:"responsiveness"`
 	DeadlineMS     float64 `json:"deadlineMS"`
 	Campaign       string  `json:"campaign"`
+	// AnnouncementsPerSec and BytesPerSec are one sender's discovery
+	// traffic on the lab network (mean over senders and runs), from the
+	// wire capture; nil without one. The whole lab's is Clusters times it.
+	AnnouncementsPerSec *float64 `json:"announcementsPerSec,omitempty"`
+	BytesPerSec         *float64 `json:"bytesPerSec,omitempty"`
 }
 
 // Report is the sweep report (report/summary.json).
@@ -121,6 +126,9 @@ func points(c Cell, m results.Manifest, sum *stats.Summary) []Point {
 			AllPeers: cs.AllPeers, FirstPeer: cs.FirstPeer, DeadlineMS: deadline, Campaign: m.Campaign}
 		if cs.RequestedLossPct == 0 {
 			p.LossPct = cs.Impairment.LossPct
+		}
+		if w := cs.Wire; w != nil && w.AnnouncementsPerSec > 0 {
+			p.AnnouncementsPerSec, p.BytesPerSec = new(w.AnnouncementsPerSec), new(w.BytesPerSec)
 		}
 		if cs.Runs > 0 && deadline > 0 {
 			n := 0
@@ -372,18 +380,27 @@ func Markdown(rep *Report) string {
 		if p.Protocol != proto {
 			proto = p.Protocol
 			fmt.Fprintf(&b, "## %s\n\n", proto)
-			fmt.Fprintf(&b, "| clusters | condition | runs | timed out | all peers median (ms) | all peers p90 (ms) | first peer median (ms) | responsiveness (all within %s) |\n", fmtMS(p.DeadlineMS))
-			b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|\n")
+			fmt.Fprintf(&b, "| clusters | condition | runs | timed out | all peers median (ms) | all peers p90 (ms) | first peer median (ms) | responsiveness (all within %s) | announcements/s per sender | B/s per sender | B/s whole lab |\n", fmtMS(p.DeadlineMS))
+			b.WriteString("|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
 		}
-		fmt.Fprintf(&b, "| %d | %s | %d | %d | %s | %s | %s | %.2f |\n", p.Clusters, p.Condition, p.Runs, p.TimedOut,
-			fmtDist(p.AllPeers.N, p.AllPeers.Median), fmtDist(p.AllPeers.N, p.AllPeers.P90), fmtDist(p.FirstPeer.N, p.FirstPeer.Median), p.Responsiveness)
+		fmt.Fprintf(&b, "| %d | %s | %d | %d | %s | %s | %s | %.2f | %s | %s | %s |\n", p.Clusters, p.Condition, p.Runs, p.TimedOut,
+			fmtDist(p.AllPeers.N, p.AllPeers.Median), fmtDist(p.AllPeers.N, p.AllPeers.P90), fmtDist(p.FirstPeer.N, p.FirstPeer.Median), p.Responsiveness,
+			fmtRate(p.AnnouncementsPerSec, 1, "%.3f"), fmtRate(p.BytesPerSec, 1, "%.1f"), fmtRate(p.BytesPerSec, float64(p.Clusters), "%.0f"))
 		_ = proto
 	}
 	if len(rep.Incomplete) > 0 {
 		fmt.Fprintf(&b, "\nCells without results: %s\n", strings.Join(rep.Incomplete, ", "))
 	}
-	b.WriteString("\nQuantiles are type 7. Warm-up and aborted runs are excluded. Responsiveness counts runs in which node A found every peer within two announce periods.\n")
+	b.WriteString("\nQuantiles are type 7. Warm-up and aborted runs are excluded. Responsiveness counts runs in which node A found every peer within two announce periods. Announcement rates come from the capture on the lab's bridge (UDP payload bytes; '-' without one).\n")
 	return b.String()
+}
+
+// fmtRate formats a wire rate times f, "-" without a capture.
+func fmtRate(v *float64, f float64, format string) string {
+	if v == nil {
+		return "-"
+	}
+	return fmt.Sprintf(format, *v*f)
 }
 
 func fmtDist(n int, v float64) string {

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/fluidos-lab/testbed/results/compare"
+	"github.com/fluidos-lab/testbed/results/stats"
 	"github.com/fluidos-lab/testbed/results/store"
 )
 
@@ -223,5 +224,30 @@ func TestCompareSweepsStreams(t *testing.T) {
 	}
 	if _, err := WriteReport(context.Background(), base.Output); err == nil || !strings.Contains(err.Error(), "recorded twice") {
 		t.Errorf("duplicate run in the report: %v", err)
+	}
+}
+
+func TestPointsCarryWireRates(t *testing.T) {
+	for _, wire := range []bool{false, true} {
+		camp := stats.Synthesize(stats.SynthOptions{Seed: 1, Peers: 3, Runs: 5, LossPcts: []float64{0}, IntervalMS: 5000, StartupMS: 900, TimeoutMS: 40000, Wire: wire})
+		pts := Points(Cell{Protocol: "reference-agent", Clusters: 4}, camp)
+		if len(pts) != 1 {
+			t.Fatalf("%d points", len(pts))
+		}
+		p := pts[0]
+		md := Markdown(&Report{Sweep: "s", Points: pts})
+		if !wire {
+			if p.AnnouncementsPerSec != nil || !strings.Contains(md, "| - | - | - |") {
+				t.Errorf("no capture: rates %v, table\n%s", p.AnnouncementsPerSec, md)
+			}
+			continue
+		}
+		// Synthesize: one 120-byte announcement per 5 s period per sender.
+		if p.AnnouncementsPerSec == nil || math.Abs(*p.AnnouncementsPerSec-0.2) > 1e-9 || math.Abs(*p.BytesPerSec-24) > 1e-9 {
+			t.Fatalf("rates %v %v", p.AnnouncementsPerSec, p.BytesPerSec)
+		}
+		if !strings.Contains(md, "| 0.200 | 24.0 | 96 |") {
+			t.Errorf("table lacks the rates (per sender, whole lab of 4):\n%s", md)
+		}
 	}
 }
