@@ -230,3 +230,34 @@ func TestRunRecordsWire(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkExplain24Peers is the per-run cost of the wire split on the
+// reference scale: 24 clusters announcing every 5 s over 15 s of history
+// and a 60 s run.
+func BenchmarkExplain24Peers(b *testing.B) {
+	var clusters []Cluster
+	var pkts []capture.Packet
+	var peers []results.PeerTiming
+	for i := range 24 {
+		name := fmt.Sprintf("c%02d", i)
+		clusters = append(clusters, Cluster{Name: name, Macvlan: netip.MustParsePrefix(fmt.Sprintf("10.100.%d.0/24", i))})
+		src := fmt.Sprintf("10.100.%d.101", i)
+		pkts = append(pkts, every(src, float64(i*200+50), -3, 12)...)
+		if i == 0 {
+			pkts = append(pkts, join(src, 20))
+		} else {
+			peers = append(peers, results.PeerTiming{Peer: name, DiscoveredMS: new(float64(i*200 + 55)), ReverseMS: new(float64(i*200 + 80))})
+		}
+	}
+	in := wireInput{group: wireGroup, nodeA: "c00", clusters: clusters, pkts: pkts, t0: wireT0, period: 5 * time.Second, endMS: 60000,
+		toMS: func(x time.Time) float64 { return msOf(x.Sub(wireT0)) }}
+	b.ReportAllocs()
+	for b.Loop() {
+		run := &results.Run{Peers: append([]results.PeerTiming(nil), peers...)}
+		explain(in, &results.WireRun{}, run)
+		if run.Peers[22].Wire == nil {
+			b.Fatal("not explained")
+		}
+	}
+	b.ReportMetric(float64(len(pkts)), "packets/run")
+}
