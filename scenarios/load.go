@@ -37,10 +37,9 @@ var (
 // Load reads and validates a scenario file. Every problem is returned at
 // once as an ErrorList located by file:line:col.
 func Load(path string) (*Scenario, error) {
-	data, err := yamlfile.ReadFile(path, yamlfile.DefaultLimits.MaxBytes)
+	data, err := yamlfile.Read(path, "scenario", "scenarios/selftest.yaml")
 	if err != nil {
-		return nil, yamlfile.ErrorList{{File: path, Line: 1, Column: 1, Message: fmt.Sprintf("cannot read the scenario: %v", err),
-			Fix: "check the path, e.g. scenarios/selftest.yaml"}}
+		return nil, err
 	}
 	return LoadBytes(path, data)
 }

@@ -1,7 +1,6 @@
 package topology
 
 import (
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -71,14 +70,9 @@ func WithEnvironment(e Environment) Option {
 // Load reads, strictly decodes and validates the topology file at path.
 // Every problem is returned at once as an ErrorList of located FieldErrors.
 func Load(path string, opts ...Option) (*Topology, error) {
-	data, err := yamlfile.ReadFile(path, yamlfile.DefaultLimits.MaxBytes)
-	if yamlfile.IsTooLarge(err) {
-		return nil, ErrorList{{File: path, Line: 1, Column: 1, Message: fmt.Sprintf("the file is larger than the limit of %d bytes", yamlfile.DefaultLimits.MaxBytes),
-			Fix: "check that this is the right file"}}
-	}
+	data, err := yamlfile.Read(path, "topology", "topology/2-nodes.yaml")
 	if err != nil {
-		return nil, ErrorList{{File: path, Message: fmt.Sprintf("cannot read the topology file: %v", err),
-			Fix: "check the path, e.g. topology/2-nodes.yaml"}}
+		return nil, err
 	}
 	return Parse(path, data, opts...)
 }

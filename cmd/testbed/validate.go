@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"regexp"
 	"strings"
 	"text/tabwriter"
@@ -97,10 +99,18 @@ const (
 
 var kindLine = regexp.MustCompile(`(?m)^kind:[ \t]*["']?([A-Za-z]+)`)
 
-// fileKind names the kind a file declares; a file that declares none (or
-// cannot be read) is validated as a topology, whose loader reports why.
+// fileKind names the kind a file declares, read from at most the first
+// yamlfile.DefaultLimits.MaxBytes (so that a file beyond the size limit is
+// refused by its own kind's loader, and /dev/zero is never read whole); a
+// file that declares none (or cannot be read) is validated as a topology,
+// whose loader reports why.
 func fileKind(path string) string {
-	b, err := yamlfile.ReadFile(path, yamlfile.DefaultLimits.MaxBytes)
+	f, err := os.Open(path)
+	if err != nil {
+		return kindTopology
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, int64(yamlfile.DefaultLimits.MaxBytes)))
 	if err != nil {
 		return kindTopology
 	}

@@ -1,6 +1,7 @@
 package yamlfile
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -166,5 +167,28 @@ func TestReadFile(t *testing.T) {
 	}
 	if _, err := ReadFile(dir+"/missing", 0); err == nil {
 		t.Error("missing file read")
+	}
+}
+
+// Read reports a failed read as the located error every file kind shares.
+func TestRead(t *testing.T) {
+	dir := t.TempDir()
+	tests := []struct{ name, path, want string }{
+		{"unbounded", "/dev/zero", "/dev/zero:1:1: the file is larger than the limit of 1048576 bytes (fix: check that this is the right file: a scenario file is a few KiB (the limit is 1 MiB))"},
+		{"missing", dir + "/missing.yaml", dir + "/missing.yaml: cannot read the scenario file: open " + dir + "/missing.yaml: no such file or directory (fix: check the path, e.g. scenarios/selftest.yaml)"},
+		{"directory", dir, dir + ": cannot read the scenario file: " + dir + " is a directory, not a file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.path == "/dev/zero" {
+				if _, err := os.Stat(tt.path); err != nil {
+					t.Skip("no /dev/zero")
+				}
+			}
+			_, err := Read(tt.path, "scenario", "scenarios/selftest.yaml")
+			if _, ok := AsErrorList(err); !ok || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("Read(%s) = %v, want an ErrorList with %q", tt.path, err, tt.want)
+			}
+		})
 	}
 }

@@ -263,3 +263,25 @@ func startsToken(data []byte, i int) bool {
 	}
 	return false
 }
+
+// Read reads the input file at path under DefaultLimits.MaxBytes, as
+// ReadFile, and turns a failure into the one located error every file kind
+// reports: a file beyond the size limit names the file and the limit (it is
+// never read further), any other failure says it cannot be read. what names
+// the kind of file ("scenario") and example a file to start from.
+func Read(path, what, example string) ([]byte, error) {
+	data, err := ReadFile(path, DefaultLimits.MaxBytes)
+	if err == nil {
+		return data, nil
+	}
+	fe := &FieldError{File: path, Message: fmt.Sprintf("cannot read the %s file: %v", what, err), Fix: "check the path"}
+	if example != "" {
+		fe.Fix += ", e.g. " + example
+	}
+	if IsTooLarge(err) {
+		fe.Line, fe.Column = 1, 1
+		fe.Message = fmt.Sprintf("the file is larger than the limit of %d bytes", DefaultLimits.MaxBytes)
+		fe.Fix = fmt.Sprintf("check that this is the right file: a %s file is a few KiB (the limit is %d MiB)", what, DefaultLimits.MaxBytes>>20)
+	}
+	return nil, ErrorList{fe}
+}

@@ -70,12 +70,12 @@ type ruleFile struct {
 	Alpha            *float64       `yaml:"alpha"`
 }
 
-// LoadThresholds reads (bounded, see yamlfile.ReadFile) and validates a
+// LoadThresholds reads (bounded, see yamlfile.Read) and validates a
 // thresholds file.
 func LoadThresholds(path string) ([]Threshold, error) {
-	b, err := yamlfile.ReadFile(path, 0)
+	b, err := yamlfile.Read(path, "thresholds", ThresholdsExample)
 	if err != nil {
-		return nil, fmt.Errorf("reading thresholds: %w", err)
+		return nil, err
 	}
 	return ParseThresholds(path, b)
 }

@@ -1,0 +1,146 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+// aliasBomb is a "billion laughs" under key at indent: 10^9 nodes once
+// expanded, from a few hundred bytes.
+func aliasBomb(key, indent string) string {
+	s := indent + key + ":\n" + indent + "  a: &a [x, x, x, x, x, x, x, x, x, x]\n"
+	prev := "a"
+	for _, n := range []string{"b", "c", "d", "e", "f", "g", "h", "i"} {
+		s += indent + "  " + n + ": &" + n + " [" + strings.Repeat("*"+prev+", ", 9) + "*" + prev + "]\n"
+		prev = n
+	}
+	return s
+}
+
+// hostileFiles are a valid file of every input kind (each validate-able
+// on its own; thresholds through compare) and, per kind, where a free-form
+// map takes an alias bomb.
+type hostileKind struct {
+	kind  string
+	valid string
+	bombs map[string]string // case name -> the valid file with a bomb inside
+}
+
+func hostileKinds(t *testing.T, dir string) []hostileKind {
+	t.Helper()
+	topo, err := filepath.Abs(filepath.Join(topologyDir, "ci-3-nodes.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const head = "apiVersion: testbed.dev/v1alpha1\n"
+	topology := head + "kind: Topology\nmetadata:\n  name: lab\nclusters:\n  count: 2\n"
+	withFluidos := topology + "fluidos:\n  enabled: true\n"
+	scenario := head + "kind: Scenario\nmetadata:\n  name: s\ntopology: " + topo +
+		"\nprotocol:\n  preset: reference-agent\nnodeA: ci-01\nconditions:\n  - name: loss-0\n    impairment: {loss: 0}\n"
+	tmpl := filepath.Join(dir, "template.yaml")
+	if err := os.WriteFile(tmpl, []byte(scenario), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sweep := head + "kind: Sweep\nmetadata:\n  name: w\nscenario: " + tmpl + "\nclusters: [2, 3]\nconditions:\n  - {name: loss-0, loss: 0}\n"
+	thresholds := head + "kind: Thresholds\nrules:\n  - metric: median\n    maxRegressionPct: 5\n"
+	return []hostileKind{
+		{"topology", topology, map[string]string{
+			"fluidos.values":            withFluidos + aliasBomb("values", "  "),
+			"fluidos.clusterValues":     withFluidos + "  clusterValues:\n" + aliasBomb("lab-01", "    "),
+			"extraCharts[0].values":     topology + "extraCharts:\n  - name: extra\n    chart: charts/reference-agent\n" + aliasBomb("values", "    "),
+			"clusters.overrides.values": topology + "  overrides:\n    lab-01:\n      values:\n" + aliasBomb("fluidos", "        "),
+		}},
+		{"scenario", scenario, map[string]string{"an unknown key": scenario + aliasBomb("x", "")}},
+		{"sweep", sweep, map[string]string{"an unknown key": sweep + aliasBomb("x", "")}},
+		{"thresholds", thresholds, map[string]string{"an unknown key": thresholds + aliasBomb("x", "")}},
+	}
+}
+
+// checkHostile runs the command that reads a file of kind k (validate, or
+// compare --thresholds) and returns its exit code and error output.
+func checkHostile(t *testing.T, kind, file, campaign string) (int, string) {
+	t.Helper()
+	if kind == "thresholds" {
+		_, errOut, code, err := runResultsCLI(t, "compare", campaign, campaign, "--thresholds", file)
+		if err != nil {
+			errOut += err.Error()
+		}
+		return code, errOut
+	}
+	_, errOut, code := runCLI(t, "validate", file)
+	return code, errOut
+}
+
+// TestHostileInputEveryKind: every input file kind refuses the same hostile
+// inputs the same way (exit 2, an error naming the file, the position and
+// the limit or the problem), quickly and in bounded memory: a 50 MB file,
+// an alias bomb in each free-form values map, a second YAML document, an
+// empty file, deep nesting and an over-long line.
+func TestHostileInputEveryKind(t *testing.T) {
+	t.Setenv("TESTBED_STATE_DIR", t.TempDir())
+	dir := t.TempDir()
+	campaign := writeSynthCampaign(t, "base", 0, 1)
+	for _, k := range hostileKinds(t, dir) {
+		write := func(name, body string) string {
+			p := filepath.Join(dir, k.kind+"-"+name+".yaml")
+			if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			return p
+		}
+		t.Run(k.kind+"/valid", func(t *testing.T) {
+			if code, errOut := checkHostile(t, k.kind, write("valid", k.valid), campaign); code != 0 {
+				t.Fatalf("the valid %s is refused (exit %d):\n%s", k.kind, code, errOut)
+			}
+		})
+		huge := write("50MB", k.valid)
+		if err := os.Truncate(huge, 50<<20); err != nil {
+			t.Fatal(err)
+		}
+		cases := []struct{ name, file, want string }{
+			{"50 MB", huge, huge + ":1:1: the file is larger than the limit of 1048576 bytes (fix: check that this is the right file: a " + k.kind + " file is a few KiB"},
+			{"second document", write("two-docs", k.valid+"---\n"+k.valid), ": the file holds more than one YAML document (fix: keep one "},
+			{"empty", write("empty", "# nothing here\n"), ":1:1: the file is empty"},
+			{"deep nesting", write("deep", k.valid+"x: "+strings.Repeat("[", 100)+strings.Repeat("]", 100)+"\n"), "nest deeper than the limit of 64 levels"},
+			{"long line", write("long-line", k.valid+"x: "+strings.Repeat("a", 20<<10)+"\n"), "is longer than the limit of 16384 bytes"},
+		}
+		for name, body := range k.bombs {
+			cases = append(cases, struct{ name, file, want string }{"alias bomb in " + name, write("bomb", body),
+				"the document expands to more than 200000 YAML nodes (aliases included) (fix: write the values out"})
+		}
+		for _, tc := range cases {
+			t.Run(k.kind+"/"+tc.name, func(t *testing.T) {
+				code, errOut := checkHostile(t, k.kind, tc.file, campaign)
+				if code != exitBadInput || !strings.Contains(errOut, tc.file+":") || !strings.Contains(errOut, tc.want) {
+					t.Fatalf("exit %d, want %d and an error naming %s with %q:\n%s", code, exitBadInput, tc.file, tc.want, errOut)
+				}
+			})
+		}
+	}
+}
+
+// TestValidateKindOfOversizedFile: a file beyond the size limit is refused
+// by the loader of the kind it declares, not taken for a topology.
+func TestValidateKindOfOversizedFile(t *testing.T) {
+	dir := t.TempDir()
+	for _, kind := range []string{kindTopology, kindScenario, kindSweep} {
+		p := filepath.Join(dir, kind+".yaml")
+		if err := os.WriteFile(p, []byte("apiVersion: testbed.dev/v1alpha1\nkind: "+kind+"\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.Truncate(p, 50<<20); err != nil {
+			t.Fatal(err)
+		}
+		out, _, code := runCLI(t, "validate", p, "-o", "json")
+		var got []validateResult
+		if err := json.Unmarshal([]byte(out), &got); err != nil || code != exitBadInput || len(got) != 1 {
+			t.Fatalf("%s: exit %d, %v:\n%s", kind, code, err, out)
+		}
+		if got[0].Kind != kind || got[0].Valid || len(got[0].Errors) != 1 || !strings.Contains(got[0].Errors[0].Message, "larger than the limit") {
+			t.Errorf("%s: %+v", kind, got[0])
+		}
+	}
+}
