@@ -7,6 +7,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fluidos-lab/testbed/results/compare"
+	"github.com/fluidos-lab/testbed/results/store"
 )
 
 type compareFlags struct {
@@ -72,6 +73,10 @@ Both campaigns are streamed from disk: memory holds their discovery times, never
 			}
 			res, err := compare.Dirs(args[0], args[1], opts)
 			if err != nil {
+				return err
+			}
+			// The readers' warnings, as report and export print them.
+			if err := store.WriteWarnings(streams.ErrOut, res.Warnings); err != nil {
 				return err
 			}
 			out := compareOutput{Result: res, Thresholds: rules}

@@ -4,8 +4,12 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
+
+	"github.com/fluidos-lab/testbed/results/store"
+	"github.com/fluidos-lab/testbed/scenarios/sweep"
 )
 
 // aliasBomb is a "billion laughs" under key at indent: 10^9 nodes once
@@ -141,6 +145,82 @@ func TestValidateKindOfOversizedFile(t *testing.T) {
 		}
 		if got[0].Kind != kind || got[0].Valid || len(got[0].Errors) != 1 || !strings.Contains(got[0].Errors[0].Message, "larger than the limit") {
 			t.Errorf("%s: %+v", kind, got[0])
+		}
+	}
+}
+
+// appendRuns appends raw lines to a campaign's runs.jsonl.
+func appendRuns(t *testing.T, dir, lines string) {
+	t.Helper()
+	f, err := os.OpenFile(filepath.Join(dir, store.FileRuns), os.O_APPEND|os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if _, err := f.WriteString(lines); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// warningLines are the "warning: " lines of a command's error output.
+func warningLines(errOut string) []string {
+	var out []string
+	for _, l := range strings.Split(errOut, "\n") {
+		if strings.HasPrefix(l, "warning: ") {
+			out = append(out, l)
+		}
+	}
+	return out
+}
+
+// TestEveryCommandPrintsTheReadersWarnings: a campaign with a run whose
+// time is negative and a truncated last line reads with two warnings; every
+// command that reads it prints them on stderr, the same lines as report
+// (compare printed none, so a comparison of a damaged campaign looked clean).
+func TestEveryCommandPrintsTheReadersWarnings(t *testing.T) {
+	damage := `{"condition":"loss-0","index":3,"peers":[{"peer":"p","discoveredMS":-4}]}` + "\n" + `{"condition":"loss-0","ind`
+	camp := writeSynthCampaign(t, "base", 0, 1)
+	appendRuns(t, camp, damage)
+	sw := writeSweepDir(t, 2)
+	cell := filepath.Join(sw, sweep.Cell{Protocol: "reference-agent", Clusters: 2}.Dir(""))
+	appendRuns(t, cell, damage)
+
+	_, errOut, code, err := runResultsCLI(t, "report", camp, "--no-png")
+	want := warningLines(errOut)
+	if code != 0 || len(want) != 2 || !strings.Contains(want[0], "discoveredMS = -4 is negative") || !strings.Contains(want[1], "truncated last line") {
+		t.Fatalf("report: exit %d (%v), warnings %q", code, err, want)
+	}
+	_, errOut, _, _ = runResultsCLI(t, "report", cell, "--no-png")
+	wantCell := warningLines(errOut)
+	tests := []struct {
+		name string
+		args []string
+		want []string
+	}{
+		{"compare (baseline and candidate)", []string{"compare", camp, camp}, append(slices.Clone(want), want...)},
+		{"compare -o json", []string{"compare", camp, camp, "-o", "json"}, append(slices.Clone(want), want...)},
+		{"export", []string{"export", camp}, want},
+		{"sweep report", []string{"sweep", "report", sw}, wantCell},
+		{"sweep compare", []string{"sweep", "compare", sw, sw}, append(slices.Clone(wantCell), wantCell...)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, errOut, code, err := runResultsCLI(t, tc.args...)
+			if got := warningLines(errOut); code != 0 || !slices.Equal(got, tc.want) {
+				t.Errorf("exit %d (%v), warnings\n%q\nwant\n%q", code, err, got, tc.want)
+			}
+		})
+	}
+}
+
+// TestRerunRefusesBadAlpha: rerun's --alpha is judged before Docker is
+// touched or anything runs (it was only checked by the comparison after the
+// whole campaign, and 0 silently became 0.05).
+func TestRerunRefusesBadAlpha(t *testing.T) {
+	for _, alpha := range []string{"NaN", "+Inf", "0", "1", "-0.5", "7"} {
+		_, errOut, code := runCLI(t, "rerun", t.TempDir(), "--alpha", alpha)
+		if code != exitBadInput || !strings.Contains(errOut, "--alpha: alpha") || !strings.Contains(errOut, "strictly between 0 and 1") {
+			t.Errorf("rerun --alpha %s: exit %d:\n%s", alpha, code, errOut)
 		}
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/fluidos-lab/testbed/internal/agentimage"
 	"github.com/fluidos-lab/testbed/results/compare"
 	"github.com/fluidos-lab/testbed/results/provenance"
+	"github.com/fluidos-lab/testbed/results/store"
 	"github.com/fluidos-lab/testbed/scenarios/sweep"
 )
 
@@ -75,6 +76,11 @@ func runRerun(ctx context.Context, a *app, streams IOStreams, f *rerunFlags, dir
 	if err := checkFormat(f.format); err != nil {
 		return err
 	}
+	// --alpha is judged before anything runs: a campaign must not end in
+	// a comparison that refuses its options (or, worse, one that fails open).
+	if err := rerunCompareOptions(f).Validate(); err != nil {
+		return badInput(fmt.Errorf("--alpha: %w", err))
+	}
 	dc, err := a.Docker()
 	if err != nil {
 		return err
@@ -93,6 +99,11 @@ func runRerun(ctx context.Context, a *app, streams IOStreams, f *rerunFlags, dir
 		return err
 	}
 	out.addResult(res)
+	if res.Comparison != nil {
+		if err := store.WriteWarnings(streams.ErrOut, res.Comparison.Warnings); err != nil {
+			return err
+		}
+	}
 	if err := printRerun(streams.Out, f.format, out); err != nil {
 		return err
 	}
@@ -152,11 +163,17 @@ func executeRerun(ctx context.Context, a *app, streams IOStreams, f *rerunFlags,
 		return nil, err
 	}
 	rr := &sweep.Rerunner{Lab: a.Lab(), Workloads: a.Workloads(), Runner: env, Collector: col, Progress: streams.ErrOut}
-	res, err := rr.Run(ctx, p, out, f.fresh, compare.Options{Alpha: f.alpha, Seed: 1})
+	res, err := rr.Run(ctx, p, out, f.fresh, rerunCompareOptions(f))
 	if err != nil {
 		return nil, fmt.Errorf("%w (run the same command with --output %s to resume)", err, out)
 	}
 	return res, nil
+}
+
+// rerunCompareOptions are the options of the rerun's comparison: --alpha,
+// the default bootstrap and seed 1.
+func rerunCompareOptions(f *rerunFlags) compare.Options {
+	return compare.Options{Alpha: f.alpha, Bootstrap: compare.DefaultBootstrap, Seed: 1}
 }
 
 // addResult records the rerun's comparison and read-back differences; any

@@ -2,13 +2,13 @@ package main
 
 import (
 	"fmt"
-	"io"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
 
 	"github.com/fluidos-lab/testbed/results/compare"
+	"github.com/fluidos-lab/testbed/results/store"
 	"github.com/fluidos-lab/testbed/scenarios/sweep"
 )
 
@@ -81,7 +81,7 @@ cell is missing.`,
 			if err != nil {
 				return fmt.Errorf("sweep %s: %w (run the same command again to resume)", s.Name, err)
 			}
-			if err := printSweepReport(streams.Out, f.format, res.Report); err != nil {
+			if err := printSweepReport(streams, f.format, res.Report); err != nil {
 				return err
 			}
 			fmt.Fprintf(streams.ErrOut, "sweep %s: %d cell(s) run, %d resumed, %d already complete; report in %s/report\n",
@@ -116,7 +116,7 @@ func newSweepReportCommand(streams IOStreams) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			return printSweepReport(streams.Out, format, rep)
+			return printSweepReport(streams, format, rep)
 		},
 	}
 	addOutputFlag(cmd, &format)
@@ -153,6 +153,11 @@ func compareSweeps(streams IOStreams, format, base, cand, thresholdsFile string,
 	if err != nil {
 		return err
 	}
+	for _, c := range cmp.Cells {
+		if err := store.WriteWarnings(streams.ErrOut, c.Comparison.Warnings); err != nil {
+			return err
+		}
+	}
 	err = printData(streams.Out, format, cmp, func(tw *tabwriter.Writer) error {
 		fmt.Fprintf(tw, "sweep %s against baseline %s\n", cand, base)
 		fmt.Fprintln(tw, "CELL\tCONDITION\tMETRIC\tN BASE/CAND\tMEDIAN BASE\tMEDIAN CAND\tDELTA\tADJ P\tVERDICT")
@@ -188,8 +193,13 @@ func compareSweeps(streams IOStreams, format, base, cand, thresholdsFile string,
 	return nil
 }
 
-func printSweepReport(w io.Writer, format string, rep *sweep.Report) error {
-	return printData(w, format, rep, func(tw *tabwriter.Writer) error {
+// printSweepReport prints the readers' warnings about the cells' campaigns
+// on errOut, as report does, then the report.
+func printSweepReport(streams IOStreams, format string, rep *sweep.Report) error {
+	if err := store.WriteWarnings(streams.ErrOut, rep.Warnings); err != nil {
+		return err
+	}
+	return printData(streams.Out, format, rep, func(tw *tabwriter.Writer) error {
 		fmt.Fprintln(tw, "PROTOCOL\tCLUSTERS\tCONDITION\tRUNS\tTIMED OUT\tALL PEERS MEDIAN\tALL PEERS P90\tRESPONSIVENESS")
 		for _, p := range rep.Points {
 			fmt.Fprintf(tw, "%s\t%d\t%s\t%d\t%d\t%.0f ms\t%.0f ms\t%.2f\n", p.Protocol, p.Clusters, p.Condition, p.Runs, p.TimedOut,
