@@ -29,6 +29,7 @@ type validateResult struct {
 func newValidateCommand(a *app) *cobra.Command {
 	streams := a.streams
 	var format string
+	var deep bool
 	cmd := &cobra.Command{
 		Use:   "validate FILE...",
 		Short: "Check topology, scenario and sweep files and report every error with file:line:col and a fix",
@@ -37,10 +38,17 @@ func newValidateCommand(a *app) *cobra.Command {
 A scenario's topology must load and plan, and its nodeA must be one of the
 topology's clusters; a sweep's template scenario (and topology, if it names
 one) must pass the same checks. Errors found in a referenced file are
-located in that file.`,
+located in that file.
+
+--deep also checks every local chart of the topology (the file's own, or
+the one a scenario or sweep uses) as up installs it: a relative path is
+resolved against the current directory (shipped charts/… paths: the
+repository root) and must be a chart directory with a Chart.yaml or a
+packaged .tgz.`,
 		Example: `  testbed validate topology/24-nodes.yaml
   testbed validate topology/*.yaml -o json
-  testbed validate scenarios/selftest.yaml scenarios/sweep/ci-2x2.yaml`,
+  testbed validate scenarios/selftest.yaml scenarios/sweep/ci-2x2.yaml
+  testbed validate --deep topology/ci-3-nodes.yaml`,
 		Args: cobra.MinimumNArgs(1),
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			return []string{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt
@@ -49,7 +57,7 @@ located in that file.`,
 			if err := checkFormat(format); err != nil {
 				return err
 			}
-			results, failed, err := validateFiles(cmd.Context(), args)
+			results, failed, err := validateFiles(cmd.Context(), args, deep)
 			if err != nil {
 				return err
 			}
@@ -66,6 +74,7 @@ located in that file.`,
 		},
 	}
 	addOutputFlag(cmd, &format)
+	cmd.Flags().BoolVar(&deep, "deep", false, "also check that every local chart path exists, resolved as up resolves it")
 	return cmd
 }
 
@@ -127,11 +136,11 @@ func fileKind(path string) string {
 // also planned); it returns the results and the number of invalid files.
 // When ctx ends it stops at once, in the middle of a file if need be, and
 // returns an error wrapping ctx's.
-func validateFiles(ctx context.Context, files []string) ([]validateResult, int, error) {
+func validateFiles(ctx context.Context, files []string, deep bool) ([]validateResult, int, error) {
 	var out []validateResult
 	failed := 0
 	for i, f := range files {
-		r, err := interruptible(ctx, func() (validateResult, error) { return validateFile(f), nil })
+		r, err := interruptible(ctx, func() (validateResult, error) { return validateFile(f, deep), nil })
 		if err != nil {
 			return nil, 0, fmt.Errorf("validate interrupted after %d of %d files (at %s): %w", i, len(files), f, err)
 		}
@@ -144,26 +153,31 @@ func validateFiles(ctx context.Context, files []string) ([]validateResult, int, 
 }
 
 // validateFile loads one file as the kind it declares (a topology is also
-// planned) and reports whether it is valid, with its located errors.
-func validateFile(f string) validateResult {
+// planned) and reports whether it is valid, with its located errors. With
+// deep, the local chart paths of the topology it is or uses are checked too.
+func validateFile(f string, deep bool) validateResult {
 	r := validateResult{File: f, Kind: fileKind(f)}
 	var err error
+	topo := ""
 	switch r.Kind {
 	case kindScenario:
 		var s *scenarios.Scenario
 		if s, err = scenarios.Load(f); err == nil {
-			err = scenarios.CheckReferences(s).Err()
+			err, topo = scenarios.CheckReferences(s).Err(), s.TopologyFile
 		}
 	case kindSweep:
 		var sw *sweep.Sweep
 		if sw, err = sweep.Load(f); err == nil {
-			err = sweep.CheckReferences(sw).Err()
+			err, topo = sweep.CheckReferences(sw).Err(), sweepTopology(sw)
 		}
 	default:
 		var p *topology.Plan
 		if _, p, err = loadTopologyPlan(f); err == nil {
-			r.Clusters = len(p.Clusters)
+			r.Clusters, topo = len(p.Clusters), f
 		}
+	}
+	if err == nil && deep && topo != "" {
+		err = checkChartPaths(topo)
 	}
 	if err == nil {
 		r.Valid = true
@@ -175,6 +189,28 @@ func validateFile(f string) validateResult {
 	}
 	r.Errors = list.Sorted()
 	return r
+}
+
+// sweepTopology is the topology a sweep runs on: its own, else its
+// template's ("" when the template does not load; CheckReferences said why).
+func sweepTopology(sw *sweep.Sweep) string {
+	if sw.TopologyFile != "" {
+		return sw.TopologyFile
+	}
+	if s, err := scenarios.Load(sw.ScenarioFile); err == nil {
+		return s.TopologyFile
+	}
+	return ""
+}
+
+// checkChartPaths checks the local chart paths of the topology in file
+// (already validated), located in that file.
+func checkChartPaths(file string) error {
+	t, err := topology.Load(file)
+	if err != nil {
+		return err
+	}
+	return t.CheckChartPaths().Err()
 }
 
 // loadTopologyPlan loads one topology and plans it; errors come back as the located list.

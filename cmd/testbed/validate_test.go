@@ -205,3 +205,83 @@ func TestValidateUnboundedFile(t *testing.T) {
 		t.Errorf("exit %d:\n%s", code, errOut)
 	}
 }
+
+// TestValidateDeepChartPaths: --deep checks every local chart of the
+// topology a file is or uses, resolved as up resolves it (against the
+// current directory), located at the chart's field in the topology.
+func TestValidateDeepChartPaths(t *testing.T) {
+	t.Setenv("TESTBED_STATE_DIR", t.TempDir())
+	dir := t.TempDir()
+	write := func(name, body string) string {
+		p := filepath.Join(dir, name)
+		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return p
+	}
+	agent, err := filepath.Abs("../../charts/reference-agent")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "empty-chart"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	topo := func(name, fluidos, chart string) string {
+		return write(name, "apiVersion: testbed.dev/v1alpha1\nkind: Topology\nmetadata:\n  name: lab\nclusters:\n  count: 2\n  namePattern: ci-%02d\nfluidos:\n"+
+			fluidos+"extraCharts:\n  - name: extra\n    chart: "+chart+"\n")
+	}
+	scenario := func(name, topology string) string {
+		return write(name, "apiVersion: testbed.dev/v1alpha1\nkind: Scenario\nmetadata:\n  name: s\ntopology: "+topology+
+			"\nprotocol:\n  preset: reference-agent\nnodeA: ci-01\nconditions:\n  - name: loss-0\n    impairment: {loss: 0}\n")
+	}
+	good := topo("good.yaml", "  enabled: false\n", agent)
+	missing := topo("missing.yaml", "  enabled: false\n", "charts/nowhere")
+	missingAt := missing + ":12:5: extraCharts[0].chart: local chart charts/nowhere does not exist (resolved to "
+	sweepOf := func(name, template string) string {
+		return write(name, "apiVersion: testbed.dev/v1alpha1\nkind: Sweep\nmetadata:\n  name: w\nscenario: "+template+
+			"\nclusters: [2]\nconditions:\n  - {name: loss-0, loss: 0}\n")
+	}
+	tests := []struct {
+		name string
+		args []string
+		want string // "" valid
+	}{
+		{"a real chart directory", []string{good}, ""},
+		{"missing chart, without --deep", []string{missing}, "-"},
+		{"missing extra chart", []string{missing}, missingAt},
+		{"missing local FLUIDOS chart", []string{topo("fluidos.yaml", "  chart: ./no-fluidos\n", agent)},
+			"fluidos.yaml:9:3: fluidos.chart: local chart ./no-fluidos does not exist"},
+		{"a directory without Chart.yaml", []string{topo("empty.yaml", "  enabled: false\n", filepath.Join(dir, "empty-chart"))}, "is a directory without a Chart.yaml"},
+		{"remote charts are not paths", []string{topo("remote.yaml", "  enabled: true\n", "oci://ghcr.io/org/charts/metrics\n    version: 1.0.0")}, ""},
+		{"a scenario's topology", []string{scenario("scenario.yaml", missing)}, missingAt},
+		{"a sweep's template's topology", []string{sweepOf("sweep.yaml", scenario("template.yaml", missing))}, missingAt},
+		{"a scenario on a good topology", []string{scenario("fine.yaml", good)}, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			args := append([]string{"validate", "--deep"}, tc.args...)
+			if tc.want == "-" {
+				args = append([]string{"validate"}, tc.args...)
+			}
+			_, errOut, code := runCLI(t, args...)
+			if tc.want == "" || tc.want == "-" {
+				if code != 0 {
+					t.Fatalf("exit %d:\n%s", code, errOut)
+				}
+				return
+			}
+			if code != exitBadInput || !strings.Contains(errOut, tc.want) {
+				t.Fatalf("exit %d, want 2 and %q:\n%s", code, tc.want, errOut)
+			}
+		})
+	}
+	// The shipped CI lab's charts/… path is relative to the repository root.
+	if _, errOut, code := runCLI(t, "validate", "--deep", filepath.Join(topologyDir, "ci-3-nodes.yaml")); code != exitBadInput ||
+		!strings.Contains(errOut, "local chart charts/reference-agent does not exist") {
+		t.Errorf("from cmd/testbed: exit %d:\n%s", code, errOut)
+	}
+	t.Chdir("../..")
+	if _, errOut, code := runCLI(t, "validate", "--deep", "topology/ci-3-nodes.yaml", "scenarios/selftest.yaml", "scenarios/sweep/ci-2x2.yaml"); code != 0 {
+		t.Errorf("from the repository root: exit %d:\n%s", code, errOut)
+	}
+}
