@@ -166,6 +166,14 @@ type WireRun struct {
 	// the wire: compare with Impairment.PacketsDropped of a sender-side
 	// impairment.
 	Lost int `json:"lost"`
+	// CounterWindowLost is the impaired senders' announcements lost on the
+	// wire over the impairment counters' window (from their baseline
+	// before the run's reset to their read after it): the wire's view of
+	// Impairment.PacketsDropped, which also counts any other frame the
+	// sender put on its discovery interface. Nil without an impairment.
+	// Drops after a sender's last announcement on the wire cannot be seen
+	// yet, so it may fall short by one per sender.
+	CounterWindowLost *int `json:"counterWindowLost,omitempty"`
 	// Senders is every lab cluster seen announcing, in lab order.
 	Senders []WireSender `json:"senders,omitempty"`
 }

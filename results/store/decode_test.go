@@ -91,7 +91,7 @@ func TestFastDecodeMatchesEncodingJSON(t *testing.T) {
 		{`{"condition":"a","index":1,"ſtarted":"2026-01-02T03:04:05Z"}`, false},
 		// The wire capture's fields.
 		{`{"condition":"a","index":1,"wire":{}}`, true},
-		{`{"condition":"a","index":1,"wire":{"interface":"br-1","group":"239.1.1.1:4000","packets":3,"kernelDropped":2,"lost":1,"senders":[{"cluster":"c","address":"10.0.0.1","announcements":2,"bytes":80,"phaseMS":12.5}]}}`, true},
+		{`{"condition":"a","index":1,"wire":{"interface":"br-1","group":"239.1.1.1:4000","packets":3,"kernelDropped":2,"lost":1,"counterWindowLost":3,"senders":[{"cluster":"c","address":"10.0.0.1","announcements":2,"bytes":80,"phaseMS":12.5}]}}`, true},
 		{`{"condition":"a","index":1,"peers":[{"peer":"p","discoveredMS":5,"wire":{"readyMS":1,"readyBy":"igmp-join","firstMS":4,"lost":0,"periodMS":5000,"startupMS":1,"waitMS":3,"lostMS":0,"processingMS":1},"reverseWire":{"readyBy":"listening"}}]}`, true},
 		{`{"condition":"a","index":1,"wire":{"kernelDropped":-1}}`, false},
 		{`{"condition":"a","index":1,"wire":{"windowLossPct":null}}`, false},

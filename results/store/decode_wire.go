@@ -7,7 +7,7 @@ import "github.com/fluidos-lab/testbed/results"
 
 var wireTimingKeys = []string{"readyMS", "readyBy", "firstMS", "lost", "periodMS", "startupMS", "waitMS", "lostMS", "processingMS"}
 
-var wireRunKeys = []string{"interface", "group", "packets", "kernelDropped", "ringDropped", "clockStepUS", "uncertaintyUS", "windowLossPct", "lost", "senders"}
+var wireRunKeys = []string{"interface", "group", "packets", "kernelDropped", "ringDropped", "clockStepUS", "uncertaintyUS", "windowLossPct", "lost", "senders", "counterWindowLost"}
 
 var wireSenderKeys = []string{"cluster", "address", "announcements", "bytes", "phaseMS"}
 
@@ -91,6 +91,13 @@ func (d *decoder) wireRun(w *results.WireRun) bool {
 				w.Senders = append(w.Senders, results.WireSender{})
 				return d.wireSender(&w.Senders[len(w.Senders)-1])
 			})
+		case 10:
+			var n int
+			if !d.int(&n) {
+				return false
+			}
+			w.CounterWindowLost = &n
+			return true
 		}
 		return false
 	})

@@ -30,6 +30,10 @@ type impairState struct {
 	prev     map[string]impair.Stats
 	// a is A's target in the current run (nil when not applied).
 	a *impair.Target
+	// window is the current run's counter window on the runner's clock:
+	// from the counters' baseline (the peers' snapshot before the run, or
+	// A's fresh table) to their read after it.
+	window [2]time.Time
 }
 
 func (m *impairState) none() bool { return m.spec.IsZero() }
@@ -74,6 +78,7 @@ func (m *impairState) ensurePeers(ctx context.Context) error {
 		}
 		m.prev[peer] = st
 	}
+	m.window = [2]time.Time{m.r.clk.Now()}
 	return nil
 }
 
@@ -84,6 +89,9 @@ func (m *impairState) applyA(ctx context.Context, pod *corev1.Pod) error {
 		return fmt.Errorf("cluster %q: applying %s impairment to node A: %w", m.r.s.NodeA, m.backend.Backend(), err)
 	}
 	m.a = &t
+	if !m.targetsPeers() {
+		m.window = [2]time.Time{m.r.clk.Now()}
+	}
 	return nil
 }
 
@@ -119,6 +127,7 @@ func (m *impairState) read(ctx context.Context, _ *corev1.Pod) (results.Impairme
 		}
 		m.a = nil
 	}
+	m.window[1] = m.r.clk.Now()
 	return impairmentRecord(m.backend.Backend(), m.cond.Target, m.spec, total), errors.Join(errs...)
 }
 

@@ -210,7 +210,6 @@ func (r *Runner) conclude(ctx context.Context, cp *campaign, st *runState, run *
 		}
 	}
 	r.finish(st, run)
-	r.explainWire(st, run)
 	if last, ok := allFound(run); ok {
 		cp.lastEnd = st.t0.Add(time.Duration(last * float64(time.Millisecond)))
 	}
@@ -223,6 +222,7 @@ func (r *Runner) conclude(ctx context.Context, cp *campaign, st *runState, run *
 		run.Errors = append(run.Errors, err.Error())
 	}
 	run.Impairment = ir
+	r.explainWire(st, run, imp)
 	run.APILatencyMS = r.apiLatency(ctx)
 	return ctx.Err()
 }

@@ -52,9 +52,9 @@ func (r *Runner) markWire(st *runState) {
 }
 
 // explainWire adds the wire's view of a concluded run: the capture's
-// figures (Run.Wire) and the split of each discovery time (PeerTiming.Wire
-// and ReverseWire).
-func (r *Runner) explainWire(st *runState, run *results.Run) {
+// figures (Run.Wire), the split of each discovery time (PeerTiming.Wire
+// and ReverseWire) and the losses over the impairment's counter window.
+func (r *Runner) explainWire(st *runState, run *results.Run, imp *impairState) {
 	w := r.o.Wire
 	if w == nil || !st.wire.ok {
 		return
@@ -70,8 +70,21 @@ func (r *Runner) explainWire(st *runState, run *results.Run) {
 	if T <= 0 {
 		T = time.Second
 	}
-	// Three periods of history give every peer's phase and period at t0.
-	pkts := w.Packets(t0.Add(-3*T), end.Realtime.Add(time.Second))
+	toReal := func(x time.Time) time.Time { return m.clocks.Realtime.Add(x.Sub(st.t0) - m.since) }
+	from := t0
+	var counted map[string]bool
+	if imp != nil && !imp.window[0].IsZero() && !imp.window[1].IsZero() {
+		counted = map[string]bool{}
+		for _, p := range r.peers {
+			counted[p] = imp.targetsPeers()
+		}
+		counted[r.s.NodeA] = imp.targetsA()
+		if f := toReal(imp.window[0]); f.Before(from) {
+			from = f
+		}
+	}
+	// Three periods of history give every peer's phase and period.
+	pkts := w.Packets(from.Add(-3*T), end.Realtime.Add(time.Second))
 	stats := w.Stats()
 	step, tol := capture.Step(m.clocks, end)
 	g := r.s.Protocol.AnnounceGroup
@@ -87,6 +100,9 @@ func (r *Runner) explainWire(st *runState, run *results.Run) {
 		toMS: func(t time.Time) float64 { return msOf(m.clocks.ToMonotonic(t) - m.clocks.Monotonic + m.since) },
 	}
 	explain(in, wr, run)
+	if counted != nil {
+		wr.CounterWindowLost = new(lostIn(in, counted, toReal(imp.window[0]), toReal(imp.window[1])))
+	}
 	run.Wire = wr
 }
 
@@ -104,6 +120,18 @@ func runEndMS(run *results.Run) float64 {
 		}
 	}
 	return end
+}
+
+// lostIn is the counted clusters' announcements lost on the wire within
+// (from, to).
+func lostIn(in wireInput, counted map[string]bool, from, to time.Time) int {
+	n := 0
+	for name, s := range senders(in) {
+		if counted[name] {
+			n += capture.Lost(s.tl, s.period, from, to).Count
+		}
+	}
+	return n
 }
 
 // wireInput is what explain needs: the packets, the lab's address plan and

@@ -13,6 +13,7 @@ import (
 	"github.com/fluidos-lab/testbed/internal/capture"
 	"github.com/fluidos-lab/testbed/results"
 	"github.com/fluidos-lab/testbed/scenarios"
+	"github.com/fluidos-lab/testbed/scenarios/impair"
 )
 
 var (
@@ -126,8 +127,16 @@ func TestExplainRunFigures(t *testing.T) {
 		{Peer: "c", DiscoveredMS: new(1205.0)},
 	}}
 	wr := &results.WireRun{}
-	explain(wireInput{group: wireGroup, nodeA: "a", clusters: wireClusters(), pkts: pkts, t0: wireT0,
-		period: 5 * time.Second, endMS: 16000, toMS: func(x time.Time) float64 { return msOf(x.Sub(wireT0)) }}, wr, run)
+	in := wireInput{group: wireGroup, nodeA: "a", clusters: wireClusters(), pkts: pkts, t0: wireT0,
+		period: 5 * time.Second, endMS: 16000, toMS: func(x time.Time) float64 { return msOf(x.Sub(wireT0)) }}
+	explain(in, wr, run)
+	// The impairment counters' window is B's, 4.5 s before t0 to 20 s.
+	if n := lostIn(in, map[string]bool{"b": true}, wireT0.Add(-4500*time.Millisecond), wireT0.Add(20*time.Second)); n != 1 {
+		t.Errorf("lost in B's counter window %d, want 1", n)
+	}
+	if n := lostIn(in, map[string]bool{"c": true, "a": true}, wireT0.Add(-20*time.Second), wireT0.Add(20*time.Second)); n != 0 {
+		t.Errorf("lost in A's and C's counter window %d, want 0", n)
+	}
 	// In [t0, 16 s]: A join + 4, B 3 (one lost), C 3, the other lab's 4, the query.
 	if wr.Lost != 1 {
 		t.Errorf("lost %d, want 1 (B's at 5.7 s)", wr.Lost)
@@ -162,30 +171,42 @@ func TestExplainRunFigures(t *testing.T) {
 
 // fakeWire plays, for every run, A joining at 500 ms and announcing from
 // 600 ms, b announcing at 790 ms and c at 1290 ms (and every 5 s around
-// them), relative to the run's t0 (3 periods after from, as the runner
-// asks). Its clock is the test clock.
+// them), relative to the run's t0 (the run's first clock sample, taken
+// right after t0 on the test clock, which stands still meanwhile).
 type fakeWire struct {
 	clk    *testClock
 	mu     sync.Mutex
 	clocks int
+	// play, when set, replaces the default packets (times relative to
+	// wireT0, shifted to the run's t0).
+	play []capture.Packet
+	t0   time.Time // the run's t0: the first clock sample of each run
 }
 
 func (w *fakeWire) Interface() string { return "br-fake" }
 func (w *fakeWire) Clock() (capture.Clocks, error) {
+	now := w.clk.Now()
 	w.mu.Lock()
 	w.clocks++
+	if w.clocks%2 == 1 { // the runner samples right after t0, then at the end
+		w.t0 = now
+	}
 	w.mu.Unlock()
-	now := w.clk.Now()
 	return capture.Clocks{Realtime: now, Monotonic: now.Sub(w.clk.base) + time.Hour, Uncertainty: time.Microsecond}, nil
 }
 func (w *fakeWire) Stats() capture.Stats { return capture.Stats{} }
-func (w *fakeWire) Packets(from, _ time.Time) []capture.Packet {
-	t0 := from.Add(15 * time.Second)
+func (w *fakeWire) Packets(_, _ time.Time) []capture.Packet {
+	w.mu.Lock()
+	t0 := w.t0
+	w.mu.Unlock()
 	shift := func(ps []capture.Packet) []capture.Packet {
 		for i := range ps {
 			ps[i].Time = t0.Add(ps[i].Time.Sub(wireT0))
 		}
 		return ps
+	}
+	if w.play != nil {
+		return shift(append([]capture.Packet(nil), w.play...))
 	}
 	return shift(cat([]capture.Packet{join("10.100.0.7", 500)}, every("10.100.0.7", 600, 0, 3),
 		every("10.100.1.9", 790, -3, 3), every("10.100.2.3", 1290, -3, 3)))
@@ -260,4 +281,49 @@ func BenchmarkExplain24Peers(b *testing.B) {
 		}
 	}
 	b.ReportMetric(float64(len(pkts)), "packets/run")
+}
+
+// TestRunCountsLossInTheCounterWindow: b announces every second on the
+// wire but for one at t0+2.1 s, inside the impairment's counter window
+// whatever the random pause; c is not impaired.
+func TestRunCountsLossInTheCounterWindow(t *testing.T) {
+	clk := newTestClock()
+	lab := newFakeLab(t, clk, "a", "b", "c")
+	cond := scenarios.Condition{Name: "loss-25", Runs: 2, Target: scenarios.TargetPeers, Impairment: impair.Spec{LossPct: 25, Seed: 7}}
+	s := testScenario(0, 0, cond)
+	s.Measurements = []string{scenarios.MeasureDiscovery}
+	s.Protocol.AnnounceInterval = time.Second
+	imp := newFakeImpairment()
+	w := &fakeWire{clk: clk, play: cat([]capture.Packet{join("10.100.0.7", 50)}, every("10.100.0.7", 60, 0, 8),
+		everyP("10.100.1.9", 100, 1000, -20, 10, 2), everyP("10.100.2.3", 300, 1000, -20, 10))}
+	r, err := New(s, lab.clusters, Options{Interface: "eth1", Clock: clk, Wire: w, Impairments: func(impair.Spec) (impair.Impairment, error) { return imp, nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seq atomic.Int64
+	lab.onStart = func(l *fakeLab) {
+		waitState(r, func(s *runState) bool { return s.started != nil })
+		clk.Advance(5200 * time.Millisecond)
+		l.create("a", "b", "i"+time.Duration(seq.Add(1)).String(), 0)
+		l.create("a", "c", "j"+time.Duration(seq.Add(1)).String(), 0)
+	}
+	dir := t.TempDir()
+	if _, err := r.Run(context.Background(), Campaign{Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	for _, run := range readRuns(t, dir) {
+		if run.Wire == nil || run.Wire.CounterWindowLost == nil || *run.Wire.CounterWindowLost != 1 {
+			t.Errorf("run %d: wire %+v", run.Index, run.Wire)
+		}
+	}
+}
+
+// everyP is every with period ms.
+func everyP(src string, first, period float64, from, to int, skip ...int) []capture.Packet {
+	out := every(src, 0, from, to, skip...)
+	for i := range out {
+		k := float64(out[i].Time.Sub(wireT0)) / 5e9
+		out[i].Time = wireT0.Add(time.Duration((first + k*period) * 1e6))
+	}
+	return out
 }
