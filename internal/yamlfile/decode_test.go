@@ -137,7 +137,8 @@ func TestDecodeLimits(t *testing.T) {
 		{"brackets in comments do not count", commentBrackets, Limits{}, ""},
 		{"depth through aliases", deepAlias, Limits{}, "nests deeper than the limit of 64 levels once aliases are expanded"},
 		{"long line", head + "inner: {name: " + strings.Repeat("a", 17<<10) + "}\n", Limits{}, "f.yaml:3:16385: line 3 is longer than the limit of 16384 bytes"},
-		{"long string", head + "inner:\n  name: |\n" + strings.Repeat("    "+strings.Repeat("a", 1000)+"\n", 70), Limits{}, "a string is longer than the limit of 65536 bytes"},
+		{"long string", head + "inner:\n  name: |\n" + strings.Repeat("    "+strings.Repeat("a", 1000)+"\n", 70), Limits{}, "a string is longer than the limit of 65536 bytes (fix: shorten the value"},
+		{"long quoted string", head + "inner:\n  name: \"" + strings.Repeat(strings.Repeat("a", 1000)+"\\\n  ", 70) + "\"\n", Limits{}, "a string is longer than the limit of 65536 bytes (fix: shorten the value"},
 		{"custom size limit", head + "inner: {count: 1}\n", Limits{MaxBytes: 10}, "the file is larger than the limit of 10 bytes"},
 	}
 	for _, tt := range tests {

@@ -125,12 +125,21 @@ func checkExpansion(file string, root ast.Node, lim Limits) *FieldError {
 }
 
 func (e *expansion) fail(n ast.Node, msg string) *FieldError {
+	return e.failWith(n, msg, "write the values out instead of repeating them through YAML anchors and aliases")
+}
+
+func (e *expansion) failWith(n ast.Node, msg, fix string) *FieldError {
 	if e.err == nil {
 		pos := nodePos(n)
-		e.err = &FieldError{File: e.file, Line: pos.Line, Column: pos.Column, Message: msg,
-			Fix: "write the values out instead of repeating them through YAML anchors and aliases"}
+		e.err = &FieldError{File: e.file, Line: pos.Line, Column: pos.Column, Message: msg, Fix: fix}
 	}
 	return e.err
+}
+
+// failScalar reports a string beyond MaxScalar.
+func (e *expansion) failScalar(n ast.Node) {
+	e.failWith(n, fmt.Sprintf("a string is longer than the limit of %d bytes", e.lim.MaxScalar),
+		"shorten the value: an input file holds settings, not data")
 }
 
 // measure returns the expanded size and height of n, stopping (with e.err
@@ -193,12 +202,12 @@ func (e *expansion) measure(n ast.Node) (size, height int) {
 		return add(t.Values...)
 	case *ast.StringNode:
 		if len(t.Value) > e.lim.MaxScalar {
-			e.fail(n, fmt.Sprintf("a string is longer than the limit of %d bytes", e.lim.MaxScalar))
+			e.failScalar(n)
 		}
 		return 1, 1
 	case *ast.LiteralNode:
 		if t.Value != nil && len(t.Value.Value) > e.lim.MaxScalar {
-			e.fail(n, fmt.Sprintf("a string is longer than the limit of %d bytes", e.lim.MaxScalar))
+			e.failScalar(n)
 		}
 		return 1, 1
 	}
