@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/fluidos-lab/testbed/internal/yamlfile"
+	"github.com/fluidos-lab/testbed/internal/yamlfile/fuzzseed"
 )
 
 func TestLoadSelftest(t *testing.T) {
@@ -190,6 +191,9 @@ func FuzzLoadScenario(f *testing.F) {
 	f.Add([]byte(minimal))
 	f.Add([]byte("apiVersion: testbed.dev/v1alpha1\nkind: Scenario\nconditions: [{name: a, impairment: {loss: 5}}]\n"))
 	f.Add([]byte("a: [1, {b: &x c}, *x]\n"))
+	for _, s := range fuzzseed.Seeds(minimal) {
+		f.Add(s)
+	}
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s, err := LoadBytes("f.yaml", data)
 		if err == nil && (s == nil || len(s.Conditions) == 0) {

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+
+	"github.com/fluidos-lab/testbed/internal/yamlfile/fuzzseed"
 )
 
 // FuzzLoad: no input may panic the loader, validator or planner, and every
@@ -17,6 +19,9 @@ func FuzzLoad(f *testing.F) {
 		}
 	}
 	f.Add([]byte("apiVersion: testbed.dev/v1alpha1\nkind: Topology\nmetadata: &a {name: x}\nclusters: *a\n"))
+	for _, s := range fuzzseed.Seeds("apiVersion: testbed.dev/v1alpha1\nkind: Topology\nmetadata:\n  name: lab\nclusters:\n  count: 2\nfluidos:\n  enabled: true\n") {
+		f.Add(s)
+	}
 	f.Add([]byte("apiVersion: testbed.dev/v1alpha1\nkind: Topology\nmetadata: {name: x}\nclusters: {count: 2, namePattern: '%s%d%v'}\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		top, err := Parse("fuzz.yaml", data, WithEnvironment(testEnv))

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fluidos-lab/testbed/internal/yamlfile/fuzzseed"
 	"github.com/fluidos-lab/testbed/topology"
 )
 
@@ -88,6 +89,9 @@ func TestParseInvalid(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	if b, err := os.ReadFile("testdata/sweep.yaml"); err == nil {
 		f.Add(b)
+		for _, s := range fuzzseed.Seeds(string(b)) {
+			f.Add(s)
+		}
 	}
 	f.Add([]byte("apiVersion: testbed.dev/v1alpha1\nkind: Sweep\nmetadata: &a {name: x}\nclusters: *a\n"))
 	f.Add([]byte("apiVersion: testbed.dev/v1alpha1\nkind: Sweep\nmetadata: {name: x}\nscenario: s\nclusters: [2]\nconditions: [{loss: .nan}]\n"))
