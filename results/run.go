@@ -171,9 +171,13 @@ type WireRun struct {
 	// before the run's reset to their read after it): the wire's view of
 	// Impairment.PacketsDropped, which also counts any other frame the
 	// sender put on its discovery interface. Nil without an impairment.
-	// Drops after a sender's last announcement on the wire cannot be seen
-	// yet, so it may fall short by one per sender.
+	// Sends due after a sender's last announcement in the window, at its
+	// period, up to the read, count as lost.
 	CounterWindowLost *int `json:"counterWindowLost,omitempty"`
+	// CounterWindowSent is the impaired senders' announcements on the
+	// wire in that window: with CounterWindowLost, the wire's view of
+	// Impairment.PacketsSeen.
+	CounterWindowSent *int `json:"counterWindowSent,omitempty"`
 	// Senders is every lab cluster seen announcing, in lab order.
 	Senders []WireSender `json:"senders,omitempty"`
 }

@@ -517,6 +517,7 @@ func (p *pass1) finish() Condition {
 	cs.AchievedLossPct = achievedLoss(cs.PacketsSeen, cs.PacketsDropped, p.achieved, p.achN)
 	cs.Wire = p.wire.finish()
 	cs.Samples.measured, p.wire.measured = p.wire.measured, nil
+	cs.Samples.processingQ = p.wire.procQ
 	if cs.PeerMinutes > 0 {
 		cs.FlapRate = float64(cs.Flaps) / cs.PeerMinutes
 	}

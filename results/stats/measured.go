@@ -13,7 +13,8 @@ import (
 // announcement it was due to send, lost or not), the peer's period and the
 // achieved loss inside A's listening window. Given those, a peer is found
 // at base + G·T + c, with G ~ Geometric(loss) its lost announcements and c
-// the condition's median processing+API; the peers of one run share the
+// the condition's processing+API (its distribution, as processingQuantiles
+// quantiles, independent of the rest); the peers of one run share the
 // measured phases, so the k-th peer prediction keeps their real
 // correlation. The prediction mixes the runs and is compared with the
 // discovery times of the same runs.
@@ -22,11 +23,15 @@ const (
 	// is compared with (the first ones of the condition): the cost grows
 	// with its square.
 	MaxMeasuredRuns = 64
+	// processingQuantiles is how many quantiles of the processing+API
+	// distribution the prediction averages over.
+	processingQuantiles = 8
 )
 
 // MeasuredFit is the measured-phase model's agreement with a condition.
 type MeasuredFit struct {
-	// Runs is the runs mixed; ProcessingMS the median processing+API part.
+	// Runs is the runs mixed; ProcessingMS the median of the processing+API
+	// part, whose distribution the prediction uses.
 	Runs         int     `json:"runs"`
 	ProcessingMS float64 `json:"processingMS"`
 	// KSPeer and KSByK are KS distances of the pooled per-peer sample and
@@ -65,22 +70,27 @@ func measuredOf(r *results.Run) (measuredRun, bool) {
 	return m, len(m.base) > 0
 }
 
-// found is P(peer i found by d) in run m, with processing c.
-func (m *measuredRun) found(i int, d, c float64) float64 {
-	x := (d - c - m.base[i]) / m.period[i]
-	switch {
-	case x < 0:
-		return 0
-	case m.loss == 0:
-		return 1
+// found is P(peer i found by d) in run m, with processing spread as the
+// quantiles c (equally likely).
+func (m *measuredRun) found(i int, d float64, c []float64) float64 {
+	sum := 0.0
+	for _, cj := range c {
+		x := (d - cj - m.base[i]) / m.period[i]
+		switch {
+		case x < 0:
+		case m.loss == 0:
+			sum++
+		default:
+			sum += 1 - math.Pow(m.loss, math.Floor(x)+1)
+		}
 	}
-	return 1 - math.Pow(m.loss, math.Floor(x)+1)
+	return sum / float64(len(c))
 }
 
 // atLeast is P(at least k of the run's peers found by d): the
 // Poisson-binomial tail, by dynamic programming over the peers on the
 // counts 0..k-1.
-func (m *measuredRun) atLeast(k int, d, c float64, dp []float64) float64 {
+func (m *measuredRun) atLeast(k int, d float64, c []float64, dp []float64) float64 {
 	n := len(m.base)
 	if k > n {
 		return 0
@@ -106,12 +116,11 @@ func (m *measuredRun) atLeast(k int, d, c float64, dp []float64) float64 {
 // runs with their measured-phase prediction (nil without them). Each
 // prediction is conditional on the event being observed before its run
 // ended, as the samples are.
-func fitMeasured(runs []measuredRun, processing float64) *MeasuredFit {
-	if len(runs) == 0 {
+func fitMeasured(runs []measuredRun, c []float64, processing float64) *MeasuredFit {
+	if len(runs) == 0 || len(c) == 0 {
 		return nil
 	}
 	f := &MeasuredFit{Runs: len(runs), ProcessingMS: processing}
-	c := processing
 	var pooled []float64
 	var byK [][]float64
 	den := 0.0
@@ -147,7 +156,7 @@ func fitMeasured(runs []measuredRun, processing float64) *MeasuredFit {
 
 // ksKth is the KS distance of the k-th peer sample s to the mixed
 // prediction.
-func ksKth(runs []measuredRun, k int, c float64, s []float64) float64 {
+func ksKth(runs []measuredRun, k int, c []float64, s []float64) float64 {
 	sort.Float64s(s)
 	dp := make([]float64, k)
 	den := 0.0

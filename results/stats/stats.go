@@ -90,8 +90,10 @@ type Condition struct {
 
 // Samples are the raw values behind a Condition, ascending.
 type Samples struct {
-	// measured is the measured-phase model's runs (MaxMeasuredRuns).
-	measured  []measuredRun
+	// measured is the measured-phase model's runs (MaxMeasuredRuns) and
+	// processingQ the quantiles of the processing+API part it uses.
+	measured    []measuredRun
+	processingQ []float64
 	FirstPeer []float64
 	AllPeers  []float64
 	AnyPeer   []float64
@@ -259,7 +261,7 @@ func fitModel(m results.Manifest, cs *Condition) *ModelFit {
 		f.KSByK = append(f.KSByK, KSK{K: kk, N: len(s), D: d})
 	}
 	if cs.Wire != nil {
-		f.Measured = fitMeasured(cs.Samples.measured, cs.Wire.Processing.Median)
+		f.Measured = fitMeasured(cs.Samples.measured, cs.Samples.processingQ, cs.Wire.Processing.Median)
 	}
 	return f
 }

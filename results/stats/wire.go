@@ -18,6 +18,9 @@ type wireAcc struct {
 	senders                      int
 	stepMaxUS                    float64
 	measured                     []measuredRun
+	// procQ are processingQuantiles evenly spaced quantiles of the
+	// processing+API part (the measured-phase model's processing).
+	procQ []float64
 }
 
 // add takes one included run's wire figures.
@@ -75,7 +78,11 @@ func (w *wireAcc) finish() *WireSplit {
 	if w.n > 0 {
 		n := float64(w.n)
 		s.StartupMS, s.WaitMS, s.LostMS, s.ProcessingMS = w.startup/n, w.wait/n, w.lostMS/n, w.proc/n
-		s.Processing = w.processing.sortedParts().Describe()
+		sorted := w.processing.sortedTake()
+		s.Processing = describeSorted(sorted)
+		for j := range processingQuantiles {
+			w.procQ = append(w.procQ, Quantile(sorted, (float64(j)+0.5)/processingQuantiles))
+		}
 	}
 	if w.winN > 0 {
 		s.WindowLossPct = new(w.winLoss / float64(w.winN))

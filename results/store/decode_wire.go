@@ -7,7 +7,7 @@ import "github.com/fluidos-lab/testbed/results"
 
 var wireTimingKeys = []string{"readyMS", "readyBy", "firstMS", "lost", "periodMS", "startupMS", "waitMS", "lostMS", "processingMS"}
 
-var wireRunKeys = []string{"interface", "group", "packets", "kernelDropped", "ringDropped", "clockStepUS", "uncertaintyUS", "windowLossPct", "lost", "senders", "counterWindowLost"}
+var wireRunKeys = []string{"interface", "group", "packets", "kernelDropped", "ringDropped", "clockStepUS", "uncertaintyUS", "windowLossPct", "lost", "senders", "counterWindowLost", "counterWindowSent"}
 
 var wireSenderKeys = []string{"cluster", "address", "announcements", "bytes", "phaseMS"}
 
@@ -97,6 +97,13 @@ func (d *decoder) wireRun(w *results.WireRun) bool {
 				return false
 			}
 			w.CounterWindowLost = &n
+			return true
+		case 11:
+			var n int
+			if !d.int(&n) {
+				return false
+			}
+			w.CounterWindowSent = &n
 			return true
 		}
 		return false

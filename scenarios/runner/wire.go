@@ -101,7 +101,8 @@ func (r *Runner) explainWire(st *runState, run *results.Run, imp *impairState) {
 	}
 	explain(in, wr, run)
 	if counted != nil {
-		wr.CounterWindowLost = new(lostIn(in, counted, toReal(imp.window[0]), toReal(imp.window[1])))
+		lost, sent := lostIn(in, counted, toReal(imp.window[0]), toReal(imp.window[1]))
+		wr.CounterWindowLost, wr.CounterWindowSent = &lost, &sent
 	}
 	run.Wire = wr
 }
@@ -122,16 +123,36 @@ func runEndMS(run *results.Run) float64 {
 	return end
 }
 
+// tailMargin is how long before the end of a window an announcement due
+// after the sender's last one must have been due to count as lost: the
+// capture has it within microseconds, so this only absorbs jitter.
+const tailMargin = 50 * time.Millisecond
+
 // lostIn is the counted clusters' announcements lost on the wire within
-// (from, to).
-func lostIn(in wireInput, counted map[string]bool, from, to time.Time) int {
-	n := 0
+// (from, to), and those sent there. Past a sender's last announcement,
+// the sends due at its period before to (less tailMargin) are lost too:
+// the window ends with the counters' read, after which nothing due
+// inside it can still arrive.
+func lostIn(in wireInput, counted map[string]bool, from, to time.Time) (lost, sent int) {
 	for name, s := range senders(in) {
-		if counted[name] {
-			n += capture.Lost(s.tl, s.period, from, to).Count
+		if !counted[name] {
+			continue
+		}
+		lost += capture.Lost(s.tl, s.period, from, to).Count
+		last := time.Time{}
+		for _, a := range s.tl.Announcements {
+			if a.Time.After(from) && a.Time.Before(to) {
+				sent++
+				last = a.Time
+			}
+		}
+		if !last.IsZero() && s.period > 0 {
+			if due := to.Add(-tailMargin).Sub(last); due >= s.period {
+				lost += int(due / s.period)
+			}
 		}
 	}
-	return n
+	return lost, sent
 }
 
 // wireInput is what explain needs: the packets, the lab's address plan and

@@ -131,11 +131,15 @@ func TestExplainRunFigures(t *testing.T) {
 		period: 5 * time.Second, endMS: 16000, toMS: func(x time.Time) float64 { return msOf(x.Sub(wireT0)) }}
 	explain(in, wr, run)
 	// The impairment counters' window is B's, 4.5 s before t0 to 20 s.
-	if n := lostIn(in, map[string]bool{"b": true}, wireT0.Add(-4500*time.Millisecond), wireT0.Add(20*time.Second)); n != 1 {
-		t.Errorf("lost in B's counter window %d, want 1", n)
+	if n, sent := lostIn(in, map[string]bool{"b": true}, wireT0.Add(-4500*time.Millisecond), wireT0.Add(20*time.Second)); n != 1 || sent != 4 {
+		t.Errorf("B's counter window: lost %d sent %d, want 1 and 4", n, sent)
 	}
-	if n := lostIn(in, map[string]bool{"c": true, "a": true}, wireT0.Add(-20*time.Second), wireT0.Add(20*time.Second)); n != 0 {
-		t.Errorf("lost in A's and C's counter window %d, want 0", n)
+	// Read 10.3 s after B's last announcement: the two due since are lost.
+	if n, sent := lostIn(in, map[string]bool{"b": true}, wireT0.Add(-4500*time.Millisecond), wireT0.Add(26*time.Second)); n != 3 || sent != 4 {
+		t.Errorf("B's counter window to 26 s: lost %d sent %d, want 3 and 4", n, sent)
+	}
+	if n, sent := lostIn(in, map[string]bool{"c": true, "a": true}, wireT0.Add(-20*time.Second), wireT0.Add(20*time.Second)); n != 0 || sent != 12 {
+		t.Errorf("A's and C's counter window: lost %d sent %d, want 0 and 12", n, sent)
 	}
 	// In [t0, 16 s]: A join + 4, B 3 (one lost), C 3, the other lab's 4, the query.
 	if wr.Lost != 1 {
