@@ -94,9 +94,9 @@ type Samples struct {
 	// processingQ the quantiles of the processing+API part it uses.
 	measured    []measuredRun
 	processingQ []float64
-	FirstPeer []float64
-	AllPeers  []float64
-	AnyPeer   []float64
+	FirstPeer   []float64
+	AllPeers    []float64
+	AnyPeer     []float64
 	// ByK[k-1] holds the k-th discovery time of runs that reached k peers;
 	// FirstPeer is ByK[0] (the same slice) and AnyPeer their union.
 	ByK [][]float64
