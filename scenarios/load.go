@@ -97,8 +97,8 @@ func resolve(file string, f *File, l *yamlfile.Document) (*Scenario, yamlfile.Er
 func resolveIdentity(f *File, dir string, s *Scenario, l *yamlfile.Document) yamlfile.ErrorList {
 	var errs yamlfile.ErrorList
 	add := func(path, msg, fix string) { errs = append(errs, l.Error(path, msg, fix)) }
-	if !dnsLabel.MatchString(s.Name) || len(s.Name) > 63 {
-		add("metadata.name", fmt.Sprintf("name %q is not a DNS label", s.Name), "use lower-case letters, digits and '-' (at most 63)")
+	if msg := NameProblem("name", s.Name); msg != "" {
+		add("metadata.name", msg, "use lower-case letters, digits and '-'")
 	}
 	if f.Topology == "" {
 		add("topology", "topology is required", "give the topology file, relative to this file, e.g. ../topology/ci-3-nodes.yaml")
@@ -109,8 +109,8 @@ func resolveIdentity(f *File, dir string, s *Scenario, l *yamlfile.Document) yam
 	}
 	if s.NodeA == "" {
 		add("nodeA", "nodeA is required", "name the cluster to cycle, e.g. node-01")
-	} else if !dnsLabel.MatchString(s.NodeA) {
-		add("nodeA", fmt.Sprintf("nodeA %q is not a cluster name", s.NodeA), "use a cluster name from the topology")
+	} else if msg := NameProblem("nodeA", s.NodeA); msg != "" {
+		add("nodeA", msg, "use a cluster name from the topology")
 	}
 	return errs
 }
@@ -195,6 +195,17 @@ func resolveConditions(conds []ConditionFile, runs int, s *Scenario, l *yamlfile
 }
 
 // truncate shortens s for an error message.
+// NameProblem says why name (what: "condition name", "nodeA") cannot be a
+// scenario or sweep name: every one is a DNS label of at most
+// MaxNameLength characters, like a topology's names, because each ends up
+// in file names, labels and Kubernetes objects. "" when it can.
+func NameProblem(what, name string) string {
+	if dnsLabel.MatchString(name) && len(name) <= MaxNameLength {
+		return ""
+	}
+	return fmt.Sprintf("%s %q is not a DNS label of at most %d characters", what, truncate(name, 80), MaxNameLength)
+}
+
 func truncate(s string, n int) string {
 	if len(s) <= n {
 		return s
@@ -337,8 +348,8 @@ func resolveCondition(i int, f *ConditionFile, runs, warmup int, l *yamlfile.Doc
 	base := fmt.Sprintf("conditions[%d]", i)
 	add := func(path, msg, fix string) { errs = append(errs, l.Error(base+path, msg, fix)) }
 	c := Condition{Name: f.Name, Runs: intOr(f.Runs, runs), Warmup: warmup, Target: f.Target}
-	if !dnsLabel.MatchString(c.Name) || len(c.Name) > MaxNameLength {
-		add(".name", fmt.Sprintf("condition name %q is not a DNS label of at most %d characters", truncate(c.Name, 80), MaxNameLength), "e.g. loss-25")
+	if msg := NameProblem("condition name", c.Name); msg != "" {
+		add(".name", msg, "use lower-case letters, digits and '-', e.g. loss-25")
 	}
 	if c.Runs < 1 || c.Runs > MaxRuns {
 		add(".runs", fmt.Sprintf("runs is %d, must be between 1 and %d", c.Runs, MaxRuns), "")

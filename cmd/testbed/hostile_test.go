@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -222,5 +223,66 @@ func TestRerunRefusesBadAlpha(t *testing.T) {
 		if code != exitBadInput || !strings.Contains(errOut, "--alpha: alpha") || !strings.Contains(errOut, "strictly between 0 and 1") {
 			t.Errorf("rerun --alpha %s: exit %d:\n%s", alpha, code, errOut)
 		}
+	}
+}
+
+// TestNameLengthsAgreeAcrossKinds: every name a topology, scenario or
+// sweep gives is a DNS label of at most 63 characters: 63 is accepted, 64
+// is refused at the field with an error naming the limit (a sweep's
+// condition names did not say it, and a scenario's nodeA was only refused
+// as "not a cluster" by the cross-check).
+func TestNameLengthsAgreeAcrossKinds(t *testing.T) {
+	t.Setenv("TESTBED_STATE_DIR", t.TempDir())
+	dir := t.TempDir()
+	topo, err := filepath.Abs(filepath.Join(topologyDir, "ci-3-nodes.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl, err := filepath.Abs("../../scenarios/selftest.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const head = "apiVersion: testbed.dev/v1alpha1\n"
+	topology := func(name, chart string) string {
+		return head + "kind: Topology\nmetadata:\n  name: " + name + "\nclusters:\n  count: 2\nfluidos: {enabled: false}\nextraCharts:\n  - name: " + chart + "\n    chart: charts/x\n"
+	}
+	scenario := func(name, nodeA, cond string) string {
+		return head + "kind: Scenario\nmetadata:\n  name: " + name + "\ntopology: " + topo + "\nprotocol:\n  preset: reference-agent\nnodeA: " + nodeA +
+			"\nconditions:\n  - name: " + cond + "\n    impairment: {loss: 0}\n"
+	}
+	sweepFile := func(name, cond string) string {
+		return head + "kind: Sweep\nmetadata:\n  name: " + name + "\nscenario: " + tmpl + "\nclusters: [2]\nconditions:\n  - {name: " + cond + ", loss: 0}\n"
+	}
+	tests := []struct {
+		field     string
+		file      func(n string) string
+		accepts63 bool // false: 63 characters fail elsewhere (nodeA is not a cluster of the topology)
+	}{
+		{"metadata.name", func(n string) string { return topology(n, "c") }, true},
+		{"extraCharts[0].name", func(n string) string { return topology("lab", n) }, true},
+		{"metadata.name", func(n string) string { return scenario(n, "ci-01", "c") }, true},
+		{"conditions[0].name", func(n string) string { return scenario("s", "ci-01", n) }, true},
+		{"nodeA", func(n string) string { return scenario("s", n, "c") }, false},
+		{"metadata.name", func(n string) string { return sweepFile(n, "c") }, true},
+		{"conditions[0].name", func(n string) string { return sweepFile("w", n) }, true},
+	}
+	for i, tc := range tests {
+		kind := strings.Fields(strings.SplitN(tc.file("x"), "kind: ", 2)[1])[0]
+		t.Run(kind+"/"+tc.field, func(t *testing.T) {
+			for _, n := range []int{63, 64} {
+				p := filepath.Join(dir, fmt.Sprintf("%d-%d.yaml", i, n))
+				if err := os.WriteFile(p, []byte(tc.file(strings.Repeat("a", n))), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				_, errOut, code := runCLI(t, "validate", p)
+				refused := strings.Contains(errOut, tc.field+": ")
+				switch {
+				case n == 63 && tc.accepts63 && (code != 0 || refused):
+					t.Errorf("a 63-character %s is refused (exit %d):\n%s", tc.field, code, errOut)
+				case n == 64 && (code != exitBadInput || !refused || !strings.Contains(errOut, "63 characters")):
+					t.Errorf("a 64-character %s: exit %d, want 2 and an error at %s naming the limit of 63 characters:\n%s", tc.field, code, tc.field, errOut)
+				}
+			}
+		})
 	}
 }

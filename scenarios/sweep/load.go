@@ -3,7 +3,6 @@ package sweep
 import (
 	"fmt"
 	"path/filepath"
-	"regexp"
 	"sort"
 	"strconv"
 	"strings"
@@ -14,8 +13,6 @@ import (
 
 // MaxClusters bounds a cluster count (the topology's own limit).
 const MaxClusters = 256
-
-var dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 
 // Load reads and validates a sweep file. Every problem is returned at once
 // as a yamlfile.ErrorList located by file:line:col.
@@ -77,8 +74,8 @@ func parseName(name string, add addError) string {
 	switch {
 	case name == "":
 		add("metadata.name", "metadata.name is required", "name the sweep, e.g. `name: nightly`")
-	case len(name) > 63 || !dnsLabel.MatchString(name):
-		add("metadata.name", fmt.Sprintf("%q is not a DNS label", name), "use lower-case letters, digits and '-', at most 63 characters")
+	case scenarios.NameProblem("name", name) != "":
+		add("metadata.name", scenarios.NameProblem("name", name), "use lower-case letters, digits and '-'")
 	}
 	return name
 }
@@ -138,8 +135,8 @@ func parseCondition(p string, c ConditionFile, add addError) Condition {
 	if rc.Name == "" {
 		rc.Name = "loss-" + strconv.FormatFloat(c.Loss, 'f', -1, 64)
 		rc.Name = strings.ReplaceAll(rc.Name, ".", "-")
-	} else if len(rc.Name) > 63 || !dnsLabel.MatchString(rc.Name) {
-		add(p+".name", fmt.Sprintf("%q is not a DNS label", rc.Name), "use lower-case letters, digits and '-'")
+	} else if msg := scenarios.NameProblem("condition name", rc.Name); msg != "" {
+		add(p+".name", msg, "use lower-case letters, digits and '-', e.g. loss-25")
 	}
 	return rc
 }
