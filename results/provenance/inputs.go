@@ -4,14 +4,16 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"os"
 
+	"github.com/fluidos-lab/testbed/internal/yamlfile"
 	"github.com/fluidos-lab/testbed/results"
 )
 
-// ReadInput records an input file verbatim with its SHA-256.
+// ReadInput records an input file verbatim with its SHA-256. It reads at
+// most yamlfile.DefaultLimits.MaxBytes, the limit the file was validated
+// under (a file swapped for a larger one since is refused, not recorded).
 func ReadInput(role, path string) (results.Input, error) {
-	b, err := os.ReadFile(path)
+	b, err := yamlfile.ReadFile(path, yamlfile.DefaultLimits.MaxBytes)
 	if err != nil {
 		return results.Input{}, fmt.Errorf("recording %s file: %w", role, err)
 	}

@@ -15,6 +15,7 @@ import (
 	"slices"
 	"time"
 
+	"github.com/fluidos-lab/testbed/internal/yamlfile"
 	"github.com/fluidos-lab/testbed/results"
 	"github.com/fluidos-lab/testbed/results/store"
 	"github.com/fluidos-lab/testbed/scenarios"
@@ -25,6 +26,11 @@ import (
 // FileState is the sweep's own record in its output directory: which sweep
 // file it belongs to and every cell's directory and state.
 const FileState = "sweep.json"
+
+// MaxStateBytes is the largest sweep.json read (a cell's record is a few
+// hundred bytes): a larger one, or one that never ends, is refused without
+// being read further.
+const MaxStateBytes = 16 << 20
 
 // Lab provisions and removes labs.
 type Lab interface {
@@ -343,7 +349,7 @@ func (c *cellRun) lab(ctx context.Context) (bool, error) {
 
 // writeTopology writes the template's topology resized to the cell.
 func (c *cellRun) writeTopology() error {
-	raw, err := os.ReadFile(c.tmpl.topology)
+	raw, err := yamlfile.ReadFile(c.tmpl.topology, yamlfile.DefaultLimits.MaxBytes)
 	if err != nil {
 		return fmt.Errorf("reading topology: %w", err)
 	}
@@ -544,7 +550,11 @@ func (w *Sweeper) openState(s *Sweep, cells []Cell) (*State, error) {
 	}
 	sum := sha(s.Raw)
 	st := &State{Name: s.Name, File: s.File, SHA256: sum, Strategy: s.Strategy, Started: w.Now()}
-	if b, err := os.ReadFile(filepath.Join(s.Output, FileState)); err == nil {
+	b, err := yamlfile.ReadFile(filepath.Join(s.Output, FileState), MaxStateBytes)
+	if yamlfile.IsTooLarge(err) {
+		return nil, fmt.Errorf("sweep %s: reading %s: %w", s.Name, FileState, err)
+	}
+	if err == nil {
 		var old State
 		if err := json.Unmarshal(b, &old); err != nil {
 			return nil, fmt.Errorf("sweep %s: reading %s: %w", s.Name, filepath.Join(s.Output, FileState), err)
@@ -573,9 +583,9 @@ func (w *Sweeper) writeState(dir string, st *State) error {
 	return store.WriteFileAtomic(filepath.Join(dir, FileState), append(b, '\n'))
 }
 
-// ReadState reads a sweep directory's sweep.json.
+// ReadState reads a sweep directory's sweep.json (at most MaxStateBytes).
 func ReadState(dir string) (*State, error) {
-	b, err := os.ReadFile(filepath.Join(dir, FileState))
+	b, err := yamlfile.ReadFile(filepath.Join(dir, FileState), MaxStateBytes)
 	if err != nil {
 		return nil, fmt.Errorf("reading sweep %s: %w", dir, err)
 	}
@@ -626,7 +636,7 @@ func sweepInputs(s *Sweep, t *template) ([]results.Input, error) {
 }
 
 func readInput(role, path string) (results.Input, error) {
-	b, err := os.ReadFile(path)
+	b, err := yamlfile.ReadFile(path, yamlfile.DefaultLimits.MaxBytes)
 	if err != nil {
 		return results.Input{}, fmt.Errorf("recording %s file: %w", role, err)
 	}
