@@ -63,6 +63,8 @@ func TestParseInvalid(t *testing.T) {
 			}},
 		{"wrong types", head + "metadata: {name: a}\nscenario: s.yaml\nclusters: 3\nconditions: [{loss: high}]\nteardown: yes please\n",
 			[]string{"x.yaml:5:11: clusters: expected a list", "conditions[0].loss: expected a number", "teardown: expected true or false"}},
+		{"runs and warm-up 1e9", head + "metadata: {name: a}\nscenario: s.yaml\nclusters: [2]\nconditions: [{loss: 1}]\nruns: 1000000000\nwarmup: 1000000000\n",
+			[]string{"x.yaml:7:1: runs: runs 1000000000 must be between 1 and 100000", "x.yaml:8:1: warmup: warmup 1000000000 must be between 0 and 100000"}},
 		{"missing lists", head + "metadata: {name: a}\nscenario: s.yaml\n",
 			[]string{"clusters: clusters (the cluster counts) is required", "conditions: conditions is required"}},
 	}
