@@ -64,16 +64,22 @@ func hostileKinds(t *testing.T, dir string) []hostileKind {
 	}
 }
 
-// checkHostile runs the command that reads a file of kind k (validate, or
-// compare --thresholds) and returns its exit code and error output.
+// checkHostile runs the command that reads a file of kind k (validate; for
+// thresholds also compare --thresholds) and returns its exit code and error
+// output.
 func checkHostile(t *testing.T, kind, file, campaign string) (int, string) {
 	t.Helper()
 	if kind == "thresholds" {
+		// validate and compare --thresholds refuse it alike.
+		_, vErr, vCode := runCLI(t, "validate", file)
 		_, errOut, code, err := runResultsCLI(t, "compare", campaign, campaign, "--thresholds", file)
 		if err != nil {
 			errOut += err.Error()
 		}
-		return code, errOut
+		if vCode != code {
+			t.Errorf("validate exits %d, compare --thresholds %d:\n%s\n%s", vCode, code, vErr, errOut)
+		}
+		return code, errOut + "\n" + vErr
 	}
 	_, errOut, code := runCLI(t, "validate", file)
 	return code, errOut

@@ -13,6 +13,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fluidos-lab/testbed/internal/yamlfile"
+	"github.com/fluidos-lab/testbed/results/compare"
 	"github.com/fluidos-lab/testbed/scenarios"
 	"github.com/fluidos-lab/testbed/scenarios/sweep"
 	"github.com/fluidos-lab/testbed/topology"
@@ -32,8 +33,8 @@ func newValidateCommand(a *app) *cobra.Command {
 	var deep bool
 	cmd := &cobra.Command{
 		Use:   "validate FILE...",
-		Short: "Check topology, scenario and sweep files and report every error with file:line:col and a fix",
-		Long: `Check topology, scenario and sweep files and report every error with file:line:col and a fix.
+		Short: "Check topology, scenario, sweep and thresholds files and report every error with file:line:col and a fix",
+		Long: `Check topology, scenario, sweep and thresholds files and report every error with file:line:col and a fix.
 
 A scenario's topology must load and plan, and its nodeA must be one of the
 topology's clusters; a sweep's template scenario (and topology, if it names
@@ -104,6 +105,8 @@ const (
 	kindTopology = "Topology"
 	kindScenario = "Scenario"
 	kindSweep    = "Sweep"
+	// kindThresholds is compare's and sweep compare's rules file.
+	kindThresholds = compare.ThresholdsKind
 )
 
 var kindLine = regexp.MustCompile(`(?m)^kind:[ \t]*["']?([A-Za-z]+)`)
@@ -125,7 +128,7 @@ func fileKind(path string) string {
 	}
 	if m := kindLine.FindSubmatch(b); m != nil {
 		switch string(m[1]) {
-		case kindScenario, kindSweep:
+		case kindScenario, kindSweep, kindThresholds:
 			return string(m[1])
 		}
 	}
@@ -170,6 +173,8 @@ func validateFile(f string, deep bool) validateResult {
 		if sw, err = sweep.Load(f); err == nil {
 			err, topo = sweep.CheckReferences(sw).Err(), sweepTopology(sw)
 		}
+	case kindThresholds:
+		_, err = compare.LoadThresholds(f)
 	default:
 		var p *topology.Plan
 		if _, p, err = loadTopologyPlan(f); err == nil {
