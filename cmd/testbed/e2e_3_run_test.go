@@ -3,6 +3,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
 	"os"
@@ -13,6 +14,7 @@ import (
 	"time"
 
 	"github.com/fluidos-lab/testbed/results"
+	"github.com/fluidos-lab/testbed/results/stats"
 	"github.com/fluidos-lab/testbed/results/store"
 	"github.com/fluidos-lab/testbed/scenarios"
 )
@@ -166,6 +168,46 @@ func TestE2ERun(t *testing.T) {
 
 	if _, _, err := testbedRun(t, bin, 3*time.Minute, "report", dir); err != nil {
 		t.Errorf("testbed report: %v", err)
+	}
+	checkMeasuredModel(t, dir)
+}
+
+// checkMeasuredModel reads the report's summary.json and checks that the
+// measured-phase model (the wire's phases) describes the clean condition's
+// k-th peer times: its KS distance per k within the 5 % critical value
+// 1.36/sqrt(n), where the independent-peer model's is only logged.
+func checkMeasuredModel(t *testing.T, dir string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(dir, "summary.json"))
+	if err != nil {
+		t.Fatalf("report summary: %v", err)
+	}
+	var s stats.Summary
+	if err := json.Unmarshal(b, &s); err != nil {
+		t.Fatalf("report summary: %v", err)
+	}
+	for _, cs := range s.Conditions {
+		if cs.Model == nil || cs.Wire == nil {
+			t.Errorf("%s: no model (%v) or wire split (%v) in the report", cs.Name, cs.Model != nil, cs.Wire != nil)
+			continue
+		}
+		m := cs.Model.Measured
+		if m == nil {
+			t.Errorf("%s: no measured-phase model", cs.Name)
+			continue
+		}
+		var indep, meas []string
+		for _, k := range cs.Model.KSByK {
+			indep = append(indep, fmt.Sprintf("k=%d %.3f", k.K, k.D))
+		}
+		for _, k := range m.KSByK {
+			meas = append(meas, fmt.Sprintf("k=%d %.3f (n=%d)", k.K, k.D, k.N))
+			if crit := 1.36 / math.Sqrt(float64(k.N)); cs.RequestedLossPct == 0 && k.D > crit {
+				t.Errorf("%s: measured-phase model k=%d KS %.3f above the 5 %% critical value %.3f", cs.Name, k.K, k.D, crit)
+			}
+		}
+		t.Logf("MEASURED: %s: KS per k, independent peers %v; measured phases %v; split start-up %.0f, wait %.0f, lost %.0f, processing %.1f ms (p99 %.1f)",
+			cs.Name, indep, meas, cs.Wire.StartupMS, cs.Wire.WaitMS, cs.Wire.LostMS, cs.Wire.ProcessingMS, cs.Wire.Processing.P99)
 	}
 }
 
