@@ -178,6 +178,9 @@ type WireRun struct {
 	// wire in that window: with CounterWindowLost, the wire's view of
 	// Impairment.PacketsSeen.
 	CounterWindowSent *int `json:"counterWindowSent,omitempty"`
+	// CounterFromMS and CounterToMS bound that window, ms since t0.
+	CounterFromMS float64 `json:"counterFromMS,omitempty"`
+	CounterToMS   float64 `json:"counterToMS,omitempty"`
 	// Senders is every lab cluster seen announcing, in lab order.
 	Senders []WireSender `json:"senders,omitempty"`
 }

@@ -7,7 +7,7 @@ import "github.com/fluidos-lab/testbed/results"
 
 var wireTimingKeys = []string{"readyMS", "readyBy", "firstMS", "lost", "periodMS", "startupMS", "waitMS", "lostMS", "processingMS"}
 
-var wireRunKeys = []string{"interface", "group", "packets", "kernelDropped", "ringDropped", "clockStepUS", "uncertaintyUS", "windowLossPct", "lost", "senders", "counterWindowLost", "counterWindowSent"}
+var wireRunKeys = []string{"interface", "group", "packets", "kernelDropped", "ringDropped", "clockStepUS", "uncertaintyUS", "windowLossPct", "lost", "senders", "counterWindowLost", "counterWindowSent", "counterFromMS", "counterToMS"}
 
 var wireSenderKeys = []string{"cluster", "address", "announcements", "bytes", "phaseMS"}
 
@@ -105,6 +105,10 @@ func (d *decoder) wireRun(w *results.WireRun) bool {
 			}
 			w.CounterWindowSent = &n
 			return true
+		case 12:
+			return d.float(&w.CounterFromMS)
+		case 13:
+			return d.float(&w.CounterToMS)
 		}
 		return false
 	})

@@ -2,7 +2,9 @@ package runner
 
 import (
 	"fmt"
+	"math"
 	"net/netip"
+	"slices"
 	"time"
 
 	"github.com/fluidos-lab/testbed/internal/capture"
@@ -83,8 +85,8 @@ func (r *Runner) explainWire(st *runState, run *results.Run, imp *impairState) {
 			from = f
 		}
 	}
-	// Three periods of history give every peer's phase and period.
-	pkts := w.Packets(from.Add(-3*T), end.Realtime.Add(time.Second))
+	// Six periods of history give every peer's phase and period.
+	pkts := w.Packets(from.Add(-6*T), end.Realtime.Add(time.Second))
 	stats := w.Stats()
 	step, tol := capture.Step(m.clocks, end)
 	g := r.s.Protocol.AnnounceGroup
@@ -103,6 +105,7 @@ func (r *Runner) explainWire(st *runState, run *results.Run, imp *impairState) {
 	if counted != nil {
 		lost, sent := lostIn(in, counted, toReal(imp.window[0]), toReal(imp.window[1]))
 		wr.CounterWindowLost, wr.CounterWindowSent = &lost, &sent
+		wr.CounterFromMS, wr.CounterToMS = msOf(imp.window[0].Sub(st.t0)), msOf(imp.window[1].Sub(st.t0))
 	}
 	run.Wire = wr
 }
@@ -132,24 +135,38 @@ const tailMargin = 50 * time.Millisecond
 // (from, to), and those sent there. Past a sender's last announcement,
 // the sends due at its period before to (less tailMargin) are lost too:
 // the window ends with the counters' read, after which nothing due
-// inside it can still arrive.
+// inside it can still arrive. A peer (not node A, which starts inside
+// the window) announced all along: when the capture holds nothing of it
+// before from (the campaign's first run), the sends due before its first
+// announcement in the window are lost too.
 func lostIn(in wireInput, counted map[string]bool, from, to time.Time) (lost, sent int) {
 	for name, s := range senders(in) {
-		if !counted[name] {
+		if !counted[name] || s.period <= 0 {
 			continue
 		}
 		lost += capture.Lost(s.tl, s.period, from, to).Count
-		last := time.Time{}
+		var first, last time.Time
+		before := false
 		for _, a := range s.tl.Announcements {
-			if a.Time.After(from) && a.Time.Before(to) {
+			switch {
+			case !a.Time.After(from):
+				before = true
+			case a.Time.Before(to):
 				sent++
+				if first.IsZero() {
+					first = a.Time
+				}
 				last = a.Time
 			}
 		}
-		if !last.IsZero() && s.period > 0 {
-			if due := to.Add(-tailMargin).Sub(last); due >= s.period {
-				lost += int(due / s.period)
-			}
+		if last.IsZero() {
+			continue
+		}
+		if due := to.Add(-tailMargin).Sub(last); due >= s.period {
+			lost += int(due / s.period)
+		}
+		if due := first.Sub(from.Add(tailMargin)); !before && name != in.nodeA && due >= s.period {
+			lost += int(due / s.period)
 		}
 	}
 	return lost, sent
@@ -206,13 +223,41 @@ func senders(in wireInput) map[string]*sender {
 	}
 	for _, s := range out {
 		s.tl = s.tl.Only(in.group)
-		if d, ok := capture.Period(s.tl.Times()); ok {
-			s.period = d
-		} else {
-			s.period = in.period
-		}
+		s.period = periodNear(s.tl.Times(), in.period)
 	}
 	return out
+}
+
+// periodNear measures a sender's period from its announcement times,
+// given the protocol's nominal period T: each gap g spans k = round(g/T)
+// periods (k ≥ 1) and the period is the median of g/k. Unlike a period
+// taken from the gaps alone (capture.Period), it holds with few
+// announcements and many of them lost (a run's window at 25 % loss can
+// have as many double gaps as single ones). T itself when there are no
+// gaps or T is unknown and the gaps say nothing.
+func periodNear(times []time.Time, T time.Duration) time.Duration {
+	if T <= 0 {
+		if d, ok := capture.Period(times); ok {
+			return d
+		}
+		return 0
+	}
+	var per []time.Duration
+	for i := 1; i < len(times); i++ {
+		g := times[i].Sub(times[i-1])
+		if k := math.Round(float64(g) / float64(T)); k >= 1 {
+			per = append(per, time.Duration(float64(g)/k))
+		}
+	}
+	if len(per) == 0 {
+		return T
+	}
+	slices.Sort(per)
+	if n := len(per); n%2 == 1 {
+		return per[n/2]
+	} else {
+		return per[n/2-1] + (per[n/2]-per[n/2-1])/2
+	}
 }
 
 // explain fills the run's wire figures from the packets: per sender

@@ -134,6 +134,19 @@ func TestExplainRunFigures(t *testing.T) {
 	if n, sent := lostIn(in, map[string]bool{"b": true}, wireT0.Add(-4500*time.Millisecond), wireT0.Add(20*time.Second)); n != 1 || sent != 4 {
 		t.Errorf("B's counter window: lost %d sent %d, want 1 and 4", n, sent)
 	}
+	// C's first announcements in the window without history before it: a
+	// peer announced all along, so the two due before 1.2 s were lost.
+	var late []capture.Packet
+	for _, p := range pkts {
+		if p.Time.After(wireT0.Add(-5 * time.Second)) {
+			late = append(late, p)
+		}
+	}
+	lateIn := in
+	lateIn.pkts = late
+	if n, sent := lostIn(lateIn, map[string]bool{"c": true}, wireT0.Add(-9900*time.Millisecond), wireT0.Add(11*time.Second)); n != 1 || sent != 3 {
+		t.Errorf("C's counter window without history: lost %d sent %d, want 1 (due at -8.8 s) and 3", n, sent)
+	}
 	// Read 10.3 s after B's last announcement: the two due since are lost.
 	if n, sent := lostIn(in, map[string]bool{"b": true}, wireT0.Add(-4500*time.Millisecond), wireT0.Add(26*time.Second)); n != 3 || sent != 4 {
 		t.Errorf("B's counter window to 26 s: lost %d sent %d, want 3 and 4", n, sent)
@@ -330,4 +343,32 @@ func everyP(src string, first, period float64, from, to int, skip ...int) []capt
 		out[i].Time = wireT0.Add(time.Duration((first + k*period) * 1e6))
 	}
 	return out
+}
+
+func TestPeriodNear(t *testing.T) {
+	at := func(ms ...float64) []time.Time {
+		var out []time.Time
+		for _, m := range ms {
+			out = append(out, wireT0.Add(time.Duration(m*1e6)))
+		}
+		return out
+	}
+	T := 5 * time.Second
+	tests := []struct {
+		name  string
+		times []time.Time
+		T     time.Duration
+		want  time.Duration
+	}{
+		// As many double gaps as single ones: the gaps' median would say 7.5 s.
+		{"half the gaps double", at(0, 5000, 15000, 20000, 30000), T, 5 * time.Second},
+		{"jitter", at(0, 5001, 10001, 15003), T, 5001 * time.Millisecond},
+		{"one announcement", at(0), T, T},
+		{"no nominal period", at(0, 2000, 4000, 6000), 0, 2 * time.Second},
+	}
+	for _, tt := range tests {
+		if got := periodNear(tt.times, tt.T); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
+		}
+	}
 }
