@@ -404,10 +404,12 @@ func (w *wireCheck) check(t *testing.T) {
 	t.Logf("MEASURED: over %d impaired runs' counter windows: wire lost %d vs nftables dropped %d; wire sent+lost %d vs nftables seen %d (announcements lost between t0 and the end: %d)",
 		w.impairedRuns, w.windowLost, w.dropped, w.windowSent+w.windowLost, w.seen, w.lost)
 	// The wire counts a lost announcement where the sender's period says
-	// one was due; nftables counts what it dropped. Measured on the CI lab
-	// they agreed in 11 of 12 runs (one off by one): allow 10 %.
-	if d := w.windowLost - w.dropped; w.impairedRuns > 0 && math.Abs(float64(d)) > math.Max(2, 0.1*float64(w.dropped)) {
-		t.Errorf("wire lost %d, nftables dropped %d over %d runs' counter windows: more than 10 %% apart", w.windowLost, w.dropped, w.impairedRuns)
+	// one was due; nftables counts what it dropped, each counter read
+	// within a docker exec of about 0.2 s. Measured on the CI lab they
+	// agreed exactly in 12 of 12 runs: allow one, or 5 %, for an
+	// announcement due right at a window's edge.
+	if d := w.windowLost - w.dropped; w.impairedRuns > 0 && math.Abs(float64(d)) > math.Max(1, 0.05*float64(w.dropped)) {
+		t.Errorf("wire lost %d, nftables dropped %d over %d runs' counter windows: more than 5 %% apart", w.windowLost, w.dropped, w.impairedRuns)
 	}
 	if w.samples == 0 || len(abs) == 0 || p99 > 5 {
 		t.Errorf("wire vs agent receive stamps: p99 %.2f ms over %d samples (%d explained), want <= 5 ms", p99, len(abs), w.samples)

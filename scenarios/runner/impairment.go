@@ -30,10 +30,26 @@ type impairState struct {
 	prev     map[string]impair.Stats
 	// a is A's target in the current run (nil when not applied).
 	a *impair.Target
-	// window is the current run's counter window on the runner's clock:
-	// from the counters' baseline (the peers' snapshot before the run, or
-	// A's fresh table) to their read after it.
-	window [2]time.Time
+	// windows are the current run's counter windows per impaired cluster,
+	// on the runner's clock: from the counters' baseline (a peer's
+	// snapshot before the run, A's fresh table) to their read after it,
+	// each instant the midpoint of the call that took it.
+	windows map[string][2]time.Time
+}
+
+// stamp records the midpoint of [start, now] as one end (0 from, 1 to) of
+// cluster's counter window.
+func (m *impairState) stamp(cluster string, end int, start time.Time) {
+	if m.windows == nil {
+		m.windows = map[string][2]time.Time{}
+	}
+	now := m.r.clk.Now()
+	w := m.windows[cluster]
+	w[end] = start.Add(now.Sub(start) / 2)
+	if end == 0 {
+		w[1] = time.Time{}
+	}
+	m.windows[cluster] = w
 }
 
 func (m *impairState) none() bool { return m.spec.IsZero() }
@@ -72,26 +88,26 @@ func (m *impairState) ensurePeers(ctx context.Context) error {
 			m.peerPods[peer], m.targets[peer] = pod.UID, t
 			m.prev[peer] = impair.Stats{}
 		}
+		start := m.r.clk.Now()
 		st, err := m.backend.Stats(ctx, t)
 		if err != nil {
 			return fmt.Errorf("cluster %q: reading impairment counters: %w", peer, err)
 		}
+		m.stamp(peer, 0, start)
 		m.prev[peer] = st
 	}
-	m.window = [2]time.Time{m.r.clk.Now()}
 	return nil
 }
 
 // applyA applies the impairment to A's pod of this run.
 func (m *impairState) applyA(ctx context.Context, pod *corev1.Pod) error {
 	t := m.target(m.r.s.NodeA, pod)
+	start := m.r.clk.Now()
 	if err := m.backend.Apply(ctx, t, m.spec); err != nil {
 		return fmt.Errorf("cluster %q: applying %s impairment to node A: %w", m.r.s.NodeA, m.backend.Backend(), err)
 	}
+	m.stamp(m.r.s.NodeA, 0, start)
 	m.a = &t
-	if !m.targetsPeers() {
-		m.window = [2]time.Time{m.r.clk.Now()}
-	}
 	return nil
 }
 
@@ -106,18 +122,22 @@ func (m *impairState) read(ctx context.Context, _ *corev1.Pod) (results.Impairme
 			if !ok {
 				continue
 			}
+			start := m.r.clk.Now()
 			st, err := m.backend.Stats(ctx, t)
 			if err != nil {
 				errs = append(errs, fmt.Errorf("cluster %q: reading impairment counters: %w", peer, err))
 				continue
 			}
+			m.stamp(peer, 1, start)
 			total = total.Add(st.Sub(m.prev[peer]))
 		}
 	}
 	if m.a != nil {
+		start := m.r.clk.Now()
 		if st, err := m.backend.Stats(ctx, *m.a); err != nil {
 			errs = append(errs, fmt.Errorf("cluster %q: reading impairment counters: %w", m.r.s.NodeA, err))
 		} else {
+			m.stamp(m.r.s.NodeA, 1, start)
 			total = total.Add(st)
 		}
 		// A's pod is replaced by the next run; do not leave this one
@@ -127,7 +147,6 @@ func (m *impairState) read(ctx context.Context, _ *corev1.Pod) (results.Impairme
 		}
 		m.a = nil
 	}
-	m.window[1] = m.r.clk.Now()
 	return impairmentRecord(m.backend.Backend(), m.cond.Target, m.spec, total), errors.Join(errs...)
 }
 

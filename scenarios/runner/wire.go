@@ -74,16 +74,9 @@ func (r *Runner) explainWire(st *runState, run *results.Run, imp *impairState) {
 	}
 	toReal := func(x time.Time) time.Time { return m.clocks.Realtime.Add(x.Sub(st.t0) - m.since) }
 	from := t0
-	var counted map[string]bool
-	if imp != nil && !imp.window[0].IsZero() && !imp.window[1].IsZero() {
-		counted = map[string]bool{}
-		for _, p := range r.peers {
-			counted[p] = imp.targetsPeers()
-		}
-		counted[r.s.NodeA] = imp.targetsA()
-		if f := toReal(imp.window[0]); f.Before(from) {
-			from = f
-		}
+	windows, lo, hi := counterWindows(imp, toReal)
+	if len(windows) > 0 && lo.Before(from) {
+		from = lo
 	}
 	// Six periods of history give every peer's phase and period.
 	pkts := w.Packets(from.Add(-6*T), end.Realtime.Add(time.Second))
@@ -102,10 +95,10 @@ func (r *Runner) explainWire(st *runState, run *results.Run, imp *impairState) {
 		toMS: func(t time.Time) float64 { return msOf(m.clocks.ToMonotonic(t) - m.clocks.Monotonic + m.since) },
 	}
 	explain(in, wr, run)
-	if counted != nil {
-		lost, sent := lostIn(in, counted, toReal(imp.window[0]), toReal(imp.window[1]))
+	if len(windows) > 0 {
+		lost, sent := lostIn(in, windows)
 		wr.CounterWindowLost, wr.CounterWindowSent = &lost, &sent
-		wr.CounterFromMS, wr.CounterToMS = msOf(imp.window[0].Sub(st.t0)), msOf(imp.window[1].Sub(st.t0))
+		wr.CounterFromMS, wr.CounterToMS = msOf(lo.Sub(t0)), msOf(hi.Sub(t0))
 	}
 	run.Wire = wr
 }
@@ -126,24 +119,51 @@ func runEndMS(run *results.Run) float64 {
 	return end
 }
 
+// counterWindows maps the run's complete counter windows to the packets'
+// clock, with the earliest start and latest end.
+func counterWindows(imp *impairState, toReal func(time.Time) time.Time) (out map[string][2]time.Time, lo, hi time.Time) {
+	if imp == nil {
+		return nil, lo, hi
+	}
+	for c, w := range imp.windows {
+		if w[0].IsZero() || w[1].IsZero() {
+			continue
+		}
+		if out == nil {
+			out = map[string][2]time.Time{}
+		}
+		f, t := toReal(w[0]), toReal(w[1])
+		out[c] = [2]time.Time{f, t}
+		if lo.IsZero() || f.Before(lo) {
+			lo = f
+		}
+		if t.After(hi) {
+			hi = t
+		}
+	}
+	return out, lo, hi
+}
+
 // tailMargin is how long before the end of a window an announcement due
 // after the sender's last one must have been due to count as lost: the
 // capture has it within microseconds, so this only absorbs jitter.
 const tailMargin = 50 * time.Millisecond
 
-// lostIn is the counted clusters' announcements lost on the wire within
-// (from, to), and those sent there. Past a sender's last announcement,
+// lostIn is the announcements of the clusters with a counter window lost
+// on the wire within it (from, to), and those sent there. Past a sender's last announcement,
 // the sends due at its period before to (less tailMargin) are lost too:
 // the window ends with the counters' read, after which nothing due
 // inside it can still arrive. A peer (not node A, which starts inside
 // the window) announced all along: when the capture holds nothing of it
 // before from (the campaign's first run), the sends due before its first
 // announcement in the window are lost too.
-func lostIn(in wireInput, counted map[string]bool, from, to time.Time) (lost, sent int) {
+func lostIn(in wireInput, windows map[string][2]time.Time) (lost, sent int) {
 	for name, s := range senders(in) {
-		if !counted[name] || s.period <= 0 {
+		w, ok := windows[name]
+		if !ok || s.period <= 0 {
 			continue
 		}
+		from, to := w[0], w[1]
 		lost += capture.Lost(s.tl, s.period, from, to).Count
 		var first, last time.Time
 		before := false

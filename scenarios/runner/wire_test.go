@@ -131,7 +131,7 @@ func TestExplainRunFigures(t *testing.T) {
 		period: 5 * time.Second, endMS: 16000, toMS: func(x time.Time) float64 { return msOf(x.Sub(wireT0)) }}
 	explain(in, wr, run)
 	// The impairment counters' window is B's, 4.5 s before t0 to 20 s.
-	if n, sent := lostIn(in, map[string]bool{"b": true}, wireT0.Add(-4500*time.Millisecond), wireT0.Add(20*time.Second)); n != 1 || sent != 4 {
+	if n, sent := lostIn(in, win(wireT0.Add(-4500*time.Millisecond), wireT0.Add(20*time.Second), "b")); n != 1 || sent != 4 {
 		t.Errorf("B's counter window: lost %d sent %d, want 1 and 4", n, sent)
 	}
 	// C's first announcements in the window without history before it: a
@@ -144,14 +144,14 @@ func TestExplainRunFigures(t *testing.T) {
 	}
 	lateIn := in
 	lateIn.pkts = late
-	if n, sent := lostIn(lateIn, map[string]bool{"c": true}, wireT0.Add(-9900*time.Millisecond), wireT0.Add(11*time.Second)); n != 1 || sent != 3 {
+	if n, sent := lostIn(lateIn, win(wireT0.Add(-9900*time.Millisecond), wireT0.Add(11*time.Second), "c")); n != 1 || sent != 3 {
 		t.Errorf("C's counter window without history: lost %d sent %d, want 1 (due at -8.8 s) and 3", n, sent)
 	}
 	// Read 10.3 s after B's last announcement: the two due since are lost.
-	if n, sent := lostIn(in, map[string]bool{"b": true}, wireT0.Add(-4500*time.Millisecond), wireT0.Add(26*time.Second)); n != 3 || sent != 4 {
+	if n, sent := lostIn(in, win(wireT0.Add(-4500*time.Millisecond), wireT0.Add(26*time.Second), "b")); n != 3 || sent != 4 {
 		t.Errorf("B's counter window to 26 s: lost %d sent %d, want 3 and 4", n, sent)
 	}
-	if n, sent := lostIn(in, map[string]bool{"c": true, "a": true}, wireT0.Add(-20*time.Second), wireT0.Add(20*time.Second)); n != 0 || sent != 12 {
+	if n, sent := lostIn(in, win(wireT0.Add(-20*time.Second), wireT0.Add(20*time.Second), "c", "a")); n != 0 || sent != 12 {
 		t.Errorf("A's and C's counter window: lost %d sent %d, want 0 and 12", n, sent)
 	}
 	// In [t0, 16 s]: A join + 4, B 3 (one lost), C 3, the other lab's 4, the query.
@@ -371,4 +371,13 @@ func TestPeriodNear(t *testing.T) {
 			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 		}
 	}
+}
+
+// win is the same counter window (from, to) for every named cluster.
+func win(from, to time.Time, clusters ...string) map[string][2]time.Time {
+	out := map[string][2]time.Time{}
+	for _, c := range clusters {
+		out[c] = [2]time.Time{from, to}
+	}
+	return out
 }
