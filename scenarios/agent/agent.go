@@ -27,6 +27,15 @@ type Transport interface {
 	Close() error
 }
 
+// StampedTransport is a Transport that also tells when each packet
+// arrived, by the kernel's clock (CLOCK_REALTIME, like time.Now's wall
+// reading): the agent's ground-truth receive stamp is then the frame's
+// arrival, free of the agent's scheduling delay.
+type StampedTransport interface {
+	Transport
+	RecvStamped(ctx context.Context, buf []byte) (n int, at time.Time, err error)
+}
+
 // Config is the protocol configuration of one agent.
 type Config struct {
 	// Cluster is this agent's identity (a DNS label).
@@ -383,8 +392,7 @@ func (a *Agent) receiveLoop(ctx context.Context) error {
 	buf := make([]byte, MaxPacketSize+1)
 	var failures int
 	for {
-		n, err := a.tr.Recv(ctx, buf)
-		recv := a.clock.Now()
+		n, recv, err := a.recv(ctx, buf)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -410,6 +418,21 @@ func (a *Agent) receiveLoop(ctx context.Context) error {
 		}
 		a.HandleMessage(m, recv)
 	}
+}
+
+// recv reads one datagram and when it arrived: the kernel's receive stamp
+// where the transport has one (the frame's arrival, not when the agent
+// was scheduled to read it), else the clock's now after the read.
+func (a *Agent) recv(ctx context.Context, buf []byte) (int, time.Time, error) {
+	if st, ok := a.tr.(StampedTransport); ok {
+		n, at, err := st.RecvStamped(ctx, buf)
+		if at.IsZero() {
+			at = a.clock.Now()
+		}
+		return n, at, err
+	}
+	n, err := a.tr.Recv(ctx, buf)
+	return n, a.clock.Now(), err
 }
 
 // HandleMessage applies one decoded message received at recv to the peer

@@ -216,3 +216,38 @@ func TestIntegrationAgentsOnBridge(t *testing.T) {
 		t.Fatalf("a send errors = %d", n)
 	}
 }
+
+// TestIntegrationKernelReceiveStamps: a datagram across the bridge comes
+// with the kernel's receive stamp, after it was sent and before the reader
+// returned.
+func TestIntegrationKernelReceiveStamps(t *testing.T) {
+	l := newNetLab(t, 2)
+	const group = "239.11.11.9:4009"
+	tx, rx := l.listenIn(0, group), l.listenIn(1, group)
+	defer tx.Close()
+	defer rx.Close()
+	got := make(chan error, 1)
+	var at, returned time.Time
+	go func() {
+		buf := make([]byte, 64)
+		_, a, err := rx.RecvStamped(context.Background(), buf)
+		at, returned = a, time.Now()
+		got <- err
+	}()
+	sent := time.Now()
+	if err := tx.Send(context.Background(), []byte("stamp")); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case err := <-got:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("no datagram across the bridge in 5 s")
+	}
+	if at.IsZero() || at.Before(sent.Add(-time.Millisecond)) || at.After(returned) {
+		t.Fatalf("kernel stamp %v, sent %v, read returned %v: want sent <= stamp <= returned", at, sent, returned)
+	}
+	t.Logf("kernel stamp %v after the send, %v before the read returned", at.Sub(sent), returned.Sub(at))
+}

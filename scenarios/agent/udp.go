@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"syscall"
+	"time"
 
 	"golang.org/x/net/ipv4"
 )
@@ -19,14 +20,14 @@ const DefaultGroupAddress = "239.11.11.2:4001"
 // group on that interface and sends through it (IP_MULTICAST_IF), so the
 // pod's default route plays no part.
 type UDPTransport struct {
-	conn  net.PacketConn
+	conn  *net.UDPConn
 	pc    *ipv4.PacketConn
 	group *net.UDPAddr
 	iface *net.Interface
 	local netip.Addr
 }
 
-var _ Transport = (*UDPTransport)(nil)
+var _ StampedTransport = (*UDPTransport)(nil)
 
 // ListenMulticast opens the group (ip:port) on the interface ifname.
 func ListenMulticast(ctx context.Context, ifname, group string) (*UDPTransport, error) {
@@ -46,6 +47,9 @@ func ListenMulticast(ctx context.Context, ifname, group string) (*UDPTransport, 
 		var serr error
 		if err := c.Control(func(fd uintptr) {
 			serr = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_REUSEADDR, 1)
+			if serr == nil {
+				serr = enableRecvStamps(fd)
+			}
 		}); err != nil {
 			return err
 		}
@@ -53,10 +57,11 @@ func ListenMulticast(ctx context.Context, ifname, group string) (*UDPTransport, 
 	}}
 	// Binding to the group address (not 0.0.0.0) keeps other groups on the
 	// same port out of this socket.
-	conn, err := lc.ListenPacket(ctx, "udp4", gap.String())
+	pconn, err := lc.ListenPacket(ctx, "udp4", gap.String())
 	if err != nil {
 		return nil, fmt.Errorf("listening on %s: %w", gap, err)
 	}
+	conn := pconn.(*net.UDPConn) // "udp4" listens with a *net.UDPConn
 	pc := ipv4.NewPacketConn(conn)
 	g := net.UDPAddrFromAddrPort(gap)
 	steps := []struct {
@@ -90,12 +95,20 @@ func (t *UDPTransport) Send(_ context.Context, p []byte) error {
 }
 
 // Recv implements Transport.
-func (t *UDPTransport) Recv(_ context.Context, buf []byte) (int, error) {
-	n, _, _, err := t.pc.ReadFrom(buf)
+func (t *UDPTransport) Recv(ctx context.Context, buf []byte) (int, error) {
+	n, _, err := t.RecvStamped(ctx, buf)
+	return n, err
+}
+
+// RecvStamped implements StampedTransport: the datagram and the kernel's
+// receive time (SO_TIMESTAMPNS; zero where the kernel gave none).
+func (t *UDPTransport) RecvStamped(_ context.Context, buf []byte) (int, time.Time, error) {
+	oob := make([]byte, stampOOB)
+	n, oobn, _, _, err := t.conn.ReadMsgUDP(buf, oob)
 	if err != nil {
-		return 0, fmt.Errorf("reading from %s on %s: %w", t.group, t.iface.Name, err)
+		return 0, time.Time{}, fmt.Errorf("reading from %s on %s: %w", t.group, t.iface.Name, err)
 	}
-	return n, nil
+	return n, recvStamp(oob[:oobn]), nil
 }
 
 // Close implements Transport.
