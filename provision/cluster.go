@@ -72,7 +72,7 @@ func (p *Provisioner) unhealthy(ctx context.Context, c topology.ClusterPlan, nod
 	if err := p.apiReachable(ctx, c.Kubeconfig); err != nil {
 		return fmt.Sprintf("API unreachable: %v", err)
 	}
-	return ""
+	return p.profileMismatch(ctx, c)
 }
 
 func (p *Provisioner) apiReachable(ctx context.Context, kubeconfig string) error {

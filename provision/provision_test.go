@@ -14,6 +14,7 @@ import (
 
 	"github.com/docker/docker/api/types/network"
 	"github.com/google/go-cmp/cmp"
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -98,7 +99,35 @@ func (f *fakeLab) Create(_ context.Context, c topology.ClusterPlan, _ int) error
 	for i, n := range c.Nodes {
 		f.nodes[c.Name] = append(f.nodes[c.Name], dockernet.Node{Name: n.Name, Cluster: c.Name, Role: n.Role, State: "running", Address: "172.31.0." + string(rune('2'+i))})
 	}
+	f.mu.Unlock()
+	f.kubeObjects(c)
+	f.mu.Lock()
 	return os.WriteFile(c.Kubeconfig, []byte("fake"), 0o600)
+}
+
+// kubeObjects makes what KinD leaves in a new cluster and up reads: the
+// nodes, labelled with the profile as internal/kind.Config asks, and
+// CoreDNS with kubeadm's two replicas.
+func (f *fakeLab) kubeObjects(c topology.ClusterPlan) {
+	cs, _, _ := f.kube(c.Kubeconfig)
+	ctx := context.Background()
+	profile := c.Profile
+	if profile == "" {
+		profile = topology.ProfileStock
+	}
+	for _, n := range c.Nodes {
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: map[string]string{topology.ProfileLabel: profile}}}
+		_ = cs.CoreV1().Nodes().Delete(ctx, n.Name, metav1.DeleteOptions{})
+		if _, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
+			panic(err)
+		}
+	}
+	two := int32(2)
+	_ = cs.AppsV1().Deployments("kube-system").Delete(ctx, "coredns", metav1.DeleteOptions{})
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "coredns", Namespace: "kube-system"}, Spec: appsv1.DeploymentSpec{Replicas: &two}}
+	if _, err := cs.AppsV1().Deployments("kube-system").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
+		panic(err)
+	}
 }
 
 func (f *fakeLab) Delete(name, _ string) error {
@@ -357,6 +386,45 @@ func TestUpFreshThenNoop(t *testing.T) {
 	}
 }
 
+// The lean profile scales CoreDNS to one replica after create; stock keeps
+// kubeadm's two; a second lean up is a no-op.
+func TestUpProfileCoreDNS(t *testing.T) {
+	for _, profile := range []string{topology.ProfileStock, topology.ProfileLean} {
+		t.Run(profile, func(t *testing.T) {
+			f := newFakeLab()
+			plan := testPlan(t, 2)
+			for i := range plan.Clusters {
+				plan.Clusters[i].Profile = profile
+			}
+			p := newTestProvisioner(t, f)
+			if _, err := p.Up(context.Background(), plan, UpOptions{}); err != nil {
+				t.Fatal(err)
+			}
+			want := int32(2)
+			if profile == topology.ProfileLean {
+				want = 1
+			}
+			for _, c := range plan.Clusters {
+				cs, _, _ := f.kube(c.Kubeconfig)
+				d, err := cs.AppsV1().Deployments("kube-system").Get(context.Background(), "coredns", metav1.GetOptions{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				if *d.Spec.Replicas != want {
+					t.Errorf("%s: CoreDNS replicas %d, want %d", c.Name, *d.Spec.Replicas, want)
+				}
+			}
+			rep, err := p.Up(context.Background(), plan, UpOptions{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Changed {
+				t.Errorf("second %s up changed something", profile)
+			}
+		})
+	}
+}
+
 func TestUpRepairsAndRefuses(t *testing.T) {
 	tests := []struct {
 		name    string
@@ -376,8 +444,19 @@ func TestUpRepairsAndRefuses(t *testing.T) {
 			name: "missing kubeconfig is exported, cluster kept",
 			prepare: func(f *fakeLab, plan *topology.Plan) {
 				f.nodes["c1"] = []dockernet.Node{{Name: "c1-control-plane", Cluster: "c1", Role: "control-plane", State: "running"}}
+				f.kubeObjects(plan.Clusters[0])
 			},
 			want: []string{"export c1"},
+		},
+		{
+			name: "cluster made with another profile is recreated",
+			prepare: func(f *fakeLab, plan *topology.Plan) {
+				f.nodes["c1"] = []dockernet.Node{{Name: "c1-control-plane", Cluster: "c1", Role: "control-plane", State: "running"}}
+				f.kubeObjects(plan.Clusters[0]) // stock
+				_ = os.WriteFile(plan.Clusters[0].Kubeconfig, []byte("x"), 0o600)
+				plan.Clusters[0].Profile = topology.ProfileLean
+			},
+			want: []string{"create c1", "delete c1"},
 		},
 		{
 			name: "recreate rebuilds a healthy cluster",

@@ -392,6 +392,14 @@ func (u *upRun) create(ctx context.Context, s *clusterState) (string, bool, erro
 			s.address = n.Address
 		}
 	}
+	pn, err := u.p.applyProfile(ctx, s.plan)
+	if err != nil {
+		return "", false, err
+	}
+	if pn != "" {
+		note += "; " + pn
+		changed = true
+	}
 	return note, changed, nil
 }
 

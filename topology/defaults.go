@@ -7,6 +7,15 @@ import (
 	kinddefaults "sigs.k8s.io/kind/pkg/apis/config/defaults"
 )
 
+// Node profiles (clusters.profile).
+const (
+	ProfileStock = "stock"
+	ProfileLean  = "lean"
+	// ProfileLabel is the Kubernetes node label that records a node's
+	// profile, so that up can tell a kept cluster made with another one.
+	ProfileLabel = "testbed.dev/profile"
+)
+
 // Defaults applied by Plan when the topology leaves a field empty.
 const (
 	DefaultNamePattern   = "node-%02d"
@@ -14,6 +23,8 @@ const (
 	DefaultPodSubnet     = "10.244.0.0/16" // KinD's default
 	DefaultServiceSubnet = "10.96.0.0/16"  // KinD v0.33 default (kubeadm alone uses /12)
 	DefaultNetworkSubnet = "172.30.0.0/16"
+	// DefaultProfile is the node tuning when clusters.profile is empty.
+	DefaultProfile = ProfileStock
 
 	DefaultMacvlanMaster       = "eth0"
 	DefaultMacvlanMode         = "bridge"

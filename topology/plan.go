@@ -90,10 +90,12 @@ type ChartPlan struct {
 
 // ClusterPlan is one KinD cluster.
 type ClusterPlan struct {
-	Name      string     `json:"name"`
-	Index     int        `json:"index"` // 1-based position in the topology
-	NodeImage string     `json:"nodeImage"`
-	Nodes     []NodePlan `json:"nodes"`
+	Name      string `json:"name"`
+	Index     int    `json:"index"` // 1-based position in the topology
+	NodeImage string `json:"nodeImage"`
+	// Profile is stock or lean (clusters.profile).
+	Profile string     `json:"profile"`
+	Nodes   []NodePlan `json:"nodes"`
 	// Kubeconfig is this cluster's own kubeconfig file (mode 0600).
 	Kubeconfig    string         `json:"kubeconfig"`
 	LogDir        string         `json:"logDir"`

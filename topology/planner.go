@@ -177,14 +177,16 @@ func (t *Topology) planCluster(p *Plan, charts []ChartPlan, name string, idx int
 		Name:          name,
 		Index:         idx,
 		NodeImage:     defaultImage,
+		Profile:       or(t.Clusters.Profile, DefaultProfile),
 		Kubeconfig:    filepath.Join(p.StateDir, "kubeconfig", name),
 		LogDir:        filepath.Join(p.StateDir, "logs", name),
 		PodSubnet:     or(t.Clusters.PodSubnet, DefaultPodSubnet),
 		ServiceSubnet: or(t.Clusters.ServiceSubnet, DefaultServiceSubnet),
 		Macvlan:       cm,
 	}
-	if o, ok := t.Clusters.Overrides[name]; ok && o.NodeImage != "" {
-		cp.NodeImage = o.NodeImage
+	if o, ok := t.Clusters.Overrides[name]; ok {
+		cp.NodeImage = or(o.NodeImage, cp.NodeImage)
+		cp.Profile = or(o.Profile, cp.Profile)
 	}
 	cp.Nodes = t.clusterNodes(name, "dynamic in "+p.Network.Subnet)
 	for _, c := range charts {

@@ -52,6 +52,10 @@ type Clusters struct {
 	NodeImage     string `yaml:"nodeImage,omitempty" json:"nodeImage,omitempty" jsonschema:"description=KinD node image with a pinned tag and optional @sha256: digest"`
 	PodSubnet     string `yaml:"podSubnet,omitempty" json:"podSubnet,omitempty" jsonschema:"description=pod CIDR inside every cluster (default 10.244.0.0/16)"`
 	ServiceSubnet string `yaml:"serviceSubnet,omitempty" json:"serviceSubnet,omitempty" jsonschema:"description=service CIDR inside every cluster (default 10.96.0.0/16)"`
+	// Profile is how the node's Kubernetes is tuned: stock (KinD as is) or
+	// lean (leader election off, one CoreDNS replica, slower kubelet and
+	// kube-proxy cadences, a quieter etcd; see internal/kind.LeanPatches).
+	Profile string `yaml:"profile,omitempty" json:"profile,omitempty" jsonschema:"enum=stock,enum=lean,description=node tuning: stock KinD or lean (less idle CPU and memory per cluster; default stock)"`
 	// Overrides are per-cluster settings keyed by cluster name.
 	Overrides map[string]ClusterOverride `yaml:"overrides,omitempty" json:"overrides,omitempty"`
 }
@@ -60,6 +64,7 @@ type Clusters struct {
 type ClusterOverride struct {
 	Workers   *int   `yaml:"workers,omitempty" json:"workers,omitempty" jsonschema:"minimum=0,maximum=9"`
 	NodeImage string `yaml:"nodeImage,omitempty" json:"nodeImage,omitempty"`
+	Profile   string `yaml:"profile,omitempty" json:"profile,omitempty" jsonschema:"enum=stock,enum=lean"`
 	// Values are extra chart values for this cluster, keyed by chart name
 	// ("fluidos" or an extraCharts name), deep-merged over the global ones.
 	Values map[string]map[string]any `yaml:"values,omitempty" json:"values,omitempty" jsonschema:"description=chart values for this cluster keyed by chart name (fluidos or an extraCharts name)"`

@@ -162,6 +162,7 @@ func (t *Topology) validateClusters(v *validator) []string {
 		v.add("clusters.workers", fmt.Sprintf("workers %d is out of range", *c.Workers),
 			fmt.Sprintf("use 0..%d (0 = control plane only)", MaxWorkers))
 	}
+	v.profile("clusters.profile", c.Profile)
 	if !t.validateClusterDeclaration(v) {
 		return nil
 	}
@@ -259,12 +260,22 @@ func (t *Topology) validateOverrides(v *validator, names []string, seen map[stri
 		if o.NodeImage != "" {
 			v.image(p+".nodeImage", o.NodeImage)
 		}
+		v.profile(p+".profile", o.Profile)
 		for _, chart := range sortedKeys(o.Values) {
 			if !t.hasChart(chart) {
 				v.add(p+".values."+chart, fmt.Sprintf("values for unknown chart %q", chart),
 					"key values by chart name: "+strings.Join(t.chartNames(), ", "))
 			}
 		}
+	}
+}
+
+// profile checks a node profile name ("" is the default).
+func (v *validator) profile(path, p string) {
+	switch p {
+	case "", ProfileStock, ProfileLean:
+	default:
+		v.add(path, fmt.Sprintf("unknown node profile %q", p), "use stock (KinD as is, the default) or lean (less idle CPU and memory per cluster)")
 	}
 }
 

@@ -47,11 +47,12 @@ func Config(c topology.ClusterPlan) *v1alpha4.Cluster {
 		if n.Role == string(v1alpha4.WorkerRole) {
 			role = v1alpha4.WorkerRole
 		}
-		cfg.Nodes = append(cfg.Nodes, v1alpha4.Node{Role: role, Image: c.NodeImage})
+		cfg.Nodes = append(cfg.Nodes, v1alpha4.Node{Role: role, Image: c.NodeImage, Labels: profileLabel(c.Profile)})
 	}
 	if len(cfg.Nodes) == 0 {
-		cfg.Nodes = []v1alpha4.Node{{Role: v1alpha4.ControlPlaneRole, Image: c.NodeImage}}
+		cfg.Nodes = []v1alpha4.Node{{Role: v1alpha4.ControlPlaneRole, Image: c.NodeImage, Labels: profileLabel(c.Profile)}}
 	}
+	applyProfile(cfg, c.Profile)
 	v1alpha4.SetDefaultsCluster(cfg)
 	return cfg
 }

@@ -1,0 +1,138 @@
+package kind
+
+import (
+	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
+
+	"github.com/fluidos-lab/testbed/topology"
+)
+
+// The lean profile tunes a single-control-plane KinD node for a lab of many
+// idle clusters, through kind's kubeadm config patches only. Every change
+// keeps what the discovery workloads use: the API server and its watch
+// cache, the scheduler, the controllers that run Deployments and
+// DaemonSets, kube-proxy (in-cluster clients reach the API through the
+// kubernetes Service's ClusterIP), CoreDNS and the kubelet's probes.
+//
+//   - leader election off in kube-controller-manager and kube-scheduler: a
+//     single control plane has nobody to elect, and each renews its Lease
+//     every 2 s (an API write and an etcd fsync);
+//   - kube-controller-manager without the controllers that poll or resync
+//     on a timer and that no discovery workload uses: horizontal pod
+//     autoscaling (a metrics poll every 15 s), CronJob, TTL-after-finished;
+//   - etcd with a 500 ms heartbeat and 5 s election timeout (a single member
+//     has no peer to heartbeat; the default 100 ms tick wakes it 10 times
+//     a second) and a 10000-entry snapshot interval;
+//   - kubelet: container housekeeping (cAdvisor stats) every 30 s instead of
+//     10 s, node status computed every 20 s instead of 10 s (the node
+//     controller's grace period is 50 s), pod sync every 2 m;
+//   - kube-proxy: a full iptables resync every 5 m instead of 30 s (changes
+//     still apply within its 1 s minimum sync period);
+//   - one CoreDNS replica instead of two (provision scales it after create:
+//     kubeadm has no setting for it).
+//
+// The patches come for both kubeadm config versions kind writes: v1beta4
+// (Kubernetes 1.31 and later, argument lists, as RFC 6902 patches that
+// append) and v1beta3 (argument maps, as merge patches). kind applies a
+// patch only to the document of its apiVersion and kind. kind leaves the
+// v1beta4 scheduler's argument list empty (null) unless feature gates or
+// IPv6 are set, which Config never does, so that list is set whole.
+const (
+	leanHousekeeping     = "30s"
+	leanDisabledControls = "*,-horizontalpodautoscaling,-cronjob,-ttl-after-finished"
+)
+
+// leanMergePatches are the merge patches of the lean profile.
+var leanMergePatches = []string{
+	`apiVersion: kubeadm.k8s.io/v1beta3
+kind: ClusterConfiguration
+controllerManager:
+  extraArgs:
+    leader-elect: "false"
+    controllers: "` + leanDisabledControls + `"
+scheduler:
+  extraArgs:
+    leader-elect: "false"
+etcd:
+  local:
+    extraArgs:
+      heartbeat-interval: "500"
+      election-timeout: "5000"
+      snapshot-count: "10000"
+`,
+	`apiVersion: kubeadm.k8s.io/v1beta3
+kind: InitConfiguration
+nodeRegistration:
+  kubeletExtraArgs:
+    housekeeping-interval: "` + leanHousekeeping + `"
+`,
+	`apiVersion: kubeadm.k8s.io/v1beta3
+kind: JoinConfiguration
+nodeRegistration:
+  kubeletExtraArgs:
+    housekeeping-interval: "` + leanHousekeeping + `"
+`,
+	`apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+nodeStatusUpdateFrequency: 20s
+syncFrequency: 2m
+`,
+	`apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+iptables:
+  syncPeriod: 5m
+nftables:
+  syncPeriod: 5m
+`,
+}
+
+// leanJSON6902Patches are the v1beta4 patches of the lean profile.
+var leanJSON6902Patches = []v1alpha4.PatchJSON6902{
+	{Group: "kubeadm.k8s.io", Version: "v1beta4", Kind: "ClusterConfiguration", Patch: `
+- op: add
+  path: /controllerManager/extraArgs/-
+  value: {name: leader-elect, value: "false"}
+- op: add
+  path: /controllerManager/extraArgs/-
+  value: {name: controllers, value: "` + leanDisabledControls + `"}
+- op: add
+  path: /scheduler/extraArgs
+  value: [{name: leader-elect, value: "false"}]
+- op: add
+  path: /etcd
+  value:
+    local:
+      extraArgs:
+        - {name: heartbeat-interval, value: "500"}
+        - {name: election-timeout, value: "5000"}
+        - {name: snapshot-count, value: "10000"}
+`},
+	{Group: "kubeadm.k8s.io", Version: "v1beta4", Kind: "InitConfiguration", Patch: `
+- op: add
+  path: /nodeRegistration/kubeletExtraArgs/-
+  value: {name: housekeeping-interval, value: "` + leanHousekeeping + `"}
+`},
+	{Group: "kubeadm.k8s.io", Version: "v1beta4", Kind: "JoinConfiguration", Patch: `
+- op: add
+  path: /nodeRegistration/kubeletExtraArgs/-
+  value: {name: housekeeping-interval, value: "` + leanHousekeeping + `"}
+`},
+}
+
+func profileLabel(p string) map[string]string {
+	if p == "" {
+		p = topology.ProfileStock
+	}
+	return map[string]string{topology.ProfileLabel: p}
+}
+
+// LeanCoreDNSReplicas is the CoreDNS replica count of the lean profile.
+const LeanCoreDNSReplicas = 1
+
+// applyProfile adds the patches of profile p to cfg (stock adds none).
+func applyProfile(cfg *v1alpha4.Cluster, p string) {
+	if p != topology.ProfileLean {
+		return
+	}
+	cfg.KubeadmConfigPatches = append(cfg.KubeadmConfigPatches, leanMergePatches...)
+	cfg.KubeadmConfigPatchesJSON6902 = append(cfg.KubeadmConfigPatchesJSON6902, leanJSON6902Patches...)
+}

@@ -1,0 +1,215 @@
+package kind
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+
+	jsonpatch "github.com/evanphx/json-patch/v5"
+	"sigs.k8s.io/yaml"
+
+	"github.com/fluidos-lab/testbed/topology"
+)
+
+// kindV1beta4 is the part of kind v0.33's kubeadm config (ConfigTemplateBetaV4)
+// the lean patches touch, rendered as kind renders it for a Config cluster:
+// IPv4, no feature gates (so the scheduler's argument list is null).
+var kindV1beta4 = map[string]string{
+	"ClusterConfiguration": `apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+apiServer:
+  extraArgs:
+    - name: "runtime-config"
+      value: ""
+controllerManager:
+  extraArgs:
+    - name: "enable-hostpath-provisioner"
+      value: "true"
+scheduler:
+  extraArgs:
+networking:
+  podSubnet: "10.244.0.0/16"
+`,
+	"InitConfiguration": `apiVersion: kubeadm.k8s.io/v1beta4
+kind: InitConfiguration
+nodeRegistration:
+  kubeletExtraArgs:
+    - name: "node-ip"
+      value: "172.30.0.2"
+`,
+	"JoinConfiguration": `apiVersion: kubeadm.k8s.io/v1beta4
+kind: JoinConfiguration
+nodeRegistration:
+  kubeletExtraArgs:
+    - name: "node-ip"
+      value: "172.30.0.3"
+`,
+	"KubeletConfiguration": `apiVersion: kubelet.config.k8s.io/v1beta1
+kind: KubeletConfiguration
+cgroupRoot: /kubelet
+`,
+	"KubeProxyConfiguration": `apiVersion: kubeproxy.config.k8s.io/v1alpha1
+kind: KubeProxyConfiguration
+mode: iptables
+iptables:
+  minSyncPeriod: 1s
+`,
+}
+
+// patchLikeKind applies the config's patches to doc the way kind's
+// internal/patch does: merge patches whose apiVersion and kind match, then
+// RFC 6902 patches whose group, version and kind match.
+func patchLikeKind(t *testing.T, doc string, merge []string, p6902 []struct{ gvk, patch string }) map[string]any {
+	t.Helper()
+	js, err := yaml.YAMLToJSON([]byte(doc))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var meta struct{ APIVersion, Kind string }
+	if err := json.Unmarshal(js, &meta); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range merge {
+		pj, err := yaml.YAMLToJSON([]byte(m))
+		if err != nil {
+			t.Fatalf("merge patch does not parse: %v\n%s", err, m)
+		}
+		var pm struct{ APIVersion, Kind string }
+		if err := json.Unmarshal(pj, &pm); err != nil || pm.APIVersion == "" {
+			t.Fatalf("merge patch without apiVersion (kind would apply it to every document): %s", m)
+		}
+		if pm != meta {
+			continue
+		}
+		if js, err = jsonpatch.MergePatch(js, pj); err != nil {
+			t.Fatalf("merge patch on %s: %v", meta.Kind, err)
+		}
+	}
+	for _, p := range p6902 {
+		if p.gvk != meta.APIVersion+"/"+meta.Kind {
+			continue
+		}
+		pj, err := yaml.YAMLToJSON([]byte(p.patch))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ops, err := jsonpatch.DecodePatch(pj)
+		if err != nil {
+			t.Fatalf("decoding %s patch: %v", p.gvk, err)
+		}
+		if js, err = ops.Apply(js); err != nil {
+			t.Fatalf("applying %s patch: %v", p.gvk, err)
+		}
+	}
+	var out map[string]any
+	if err := json.Unmarshal(js, &out); err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// args returns a v1beta4 argument list (or a v1beta3 map) as a map.
+func args(v any) map[string]string {
+	out := map[string]string{}
+	switch a := v.(type) {
+	case []any:
+		for _, e := range a {
+			m := e.(map[string]any)
+			out[m["name"].(string)] = m["value"].(string)
+		}
+	case map[string]any:
+		for k, e := range a {
+			out[k] = e.(string)
+		}
+	}
+	return out
+}
+
+func dig(m map[string]any, path ...string) any {
+	var v any = m
+	for _, p := range path {
+		mm, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = mm[p]
+	}
+	return v
+}
+
+func TestLeanPatchesOnKindsTemplate(t *testing.T) {
+	cp := topology.ClusterPlan{Name: "c1", Profile: topology.ProfileLean}
+	cfg := Config(cp)
+	var p6902 []struct{ gvk, patch string }
+	for _, p := range cfg.KubeadmConfigPatchesJSON6902 {
+		p6902 = append(p6902, struct{ gvk, patch string }{p.Group + "/" + p.Version + "/" + p.Kind, p.Patch})
+	}
+	docs := map[string]map[string]any{}
+	for kind, doc := range kindV1beta4 {
+		docs[kind] = patchLikeKind(t, doc, cfg.KubeadmConfigPatches, p6902)
+	}
+	cc := docs["ClusterConfiguration"]
+	tests := []struct {
+		name string
+		got  map[string]string
+		want map[string]string
+	}{
+		{"controller manager", args(dig(cc, "controllerManager", "extraArgs")),
+			map[string]string{"enable-hostpath-provisioner": "true", "leader-elect": "false", "controllers": leanDisabledControls}},
+		{"scheduler", args(dig(cc, "scheduler", "extraArgs")), map[string]string{"leader-elect": "false"}},
+		{"etcd", args(dig(cc, "etcd", "local", "extraArgs")),
+			map[string]string{"heartbeat-interval": "500", "election-timeout": "5000", "snapshot-count": "10000"}},
+		{"api server untouched", args(dig(cc, "apiServer", "extraArgs")), map[string]string{"runtime-config": ""}},
+		{"init kubelet", args(dig(docs["InitConfiguration"], "nodeRegistration", "kubeletExtraArgs")),
+			map[string]string{"node-ip": "172.30.0.2", "housekeeping-interval": leanHousekeeping}},
+		{"join kubelet", args(dig(docs["JoinConfiguration"], "nodeRegistration", "kubeletExtraArgs")),
+			map[string]string{"node-ip": "172.30.0.3", "housekeeping-interval": leanHousekeeping}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if len(tt.got) != len(tt.want) {
+				t.Errorf("args %v, want %v", tt.got, tt.want)
+			}
+			for k, v := range tt.want {
+				if tt.got[k] != v {
+					t.Errorf("%s = %q, want %q (all: %v)", k, tt.got[k], v, tt.got)
+				}
+			}
+		})
+	}
+	kl := docs["KubeletConfiguration"]
+	if kl["nodeStatusUpdateFrequency"] != "20s" || kl["syncFrequency"] != "2m" || kl["cgroupRoot"] != "/kubelet" {
+		t.Errorf("kubelet configuration %v", kl)
+	}
+	kp := docs["KubeProxyConfiguration"]
+	if dig(kp, "iptables", "syncPeriod") != "5m" || dig(kp, "iptables", "minSyncPeriod") != "1s" || kp["mode"] != "iptables" {
+		t.Errorf("kube-proxy configuration %v", kp)
+	}
+}
+
+func TestLeanPatchesOnV1beta3(t *testing.T) {
+	cfg := Config(topology.ClusterPlan{Name: "c1", Profile: topology.ProfileLean})
+	doc := strings.NewReplacer("v1beta4", "v1beta3").Replace(`apiVersion: kubeadm.k8s.io/v1beta4
+kind: ClusterConfiguration
+controllerManager:
+  extraArgs:
+    enable-hostpath-provisioner: "true"
+`)
+	cc := patchLikeKind(t, doc, cfg.KubeadmConfigPatches, nil)
+	got := args(dig(cc, "controllerManager", "extraArgs"))
+	if got["enable-hostpath-provisioner"] != "true" || got["leader-elect"] != "false" {
+		t.Errorf("v1beta3 controller manager args %v", got)
+	}
+	if args(dig(cc, "scheduler", "extraArgs"))["leader-elect"] != "false" {
+		t.Errorf("v1beta3 scheduler %v", cc["scheduler"])
+	}
+}
+
+func TestStockHasNoPatches(t *testing.T) {
+	for _, p := range []string{"", topology.ProfileStock} {
+		cfg := Config(topology.ClusterPlan{Name: "c1", Profile: p})
+		if len(cfg.KubeadmConfigPatches)+len(cfg.KubeadmConfigPatchesJSON6902) != 0 {
+			t.Errorf("profile %q: patches %v %v", p, cfg.KubeadmConfigPatches, cfg.KubeadmConfigPatchesJSON6902)
+		}
+	}
+}
