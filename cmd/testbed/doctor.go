@@ -1,14 +1,18 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"os"
+	"path/filepath"
+	"runtime"
 	"strings"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/fluidos-lab/testbed/internal/capacity"
 	"github.com/fluidos-lab/testbed/internal/preflight"
 	"github.com/fluidos-lab/testbed/topology"
 )
@@ -19,6 +23,8 @@ type doctorDeps struct {
 	docker func() (preflight.DockerAPI, error)
 	// extra returns checks other capabilities add (e.g. impairment support).
 	extra func(cfg preflight.Config) []preflight.Check
+	// measure measures a running lab's per-cluster costs and records them.
+	measure func(ctx context.Context, p *topology.Plan, window time.Duration) (capacity.Costs, error)
 }
 
 func (a *app) doctorDeps() doctorDeps {
@@ -28,21 +34,37 @@ func (a *app) doctorDeps() doctorDeps {
 		extra: func(cfg preflight.Config) []preflight.Check {
 			return append(a.impairmentChecks(cfg), a.networkChecks(cfg)...)
 		},
+		measure: a.measureLab,
 	}
+}
+
+// doctorOutput is doctor's report with the host's capacity for the
+// topology (when FILE is given).
+type doctorOutput struct {
+	*preflight.Report
+	Capacity *capacityView `json:"capacity,omitempty"`
 }
 
 func newDoctorCommand(a *app) *cobra.Command { return newDoctorCommandWith(a.streams, a.doctorDeps()) }
 
 func newDoctorCommandWith(streams IOStreams, deps doctorDeps) *cobra.Command {
 	var format string
+	var measure time.Duration
 	cmd := &cobra.Command{
 		Use:   "doctor [FILE]",
 		Short: "Check that this host can run the lab, with the exact fix for each problem",
 		Long: `Check the Docker engine, privileged containers, cgroup mode, kernel limits,
 macvlan support, free memory and disk (against the topology's estimate when
-FILE is given) and the node image. Exits non-zero if any check fails.`,
+FILE is given) and the node image. Exits non-zero if any check fails.
+
+With FILE it also predicts the largest lab this host holds for the
+topology's node profile and names the limit that binds first (memory, CPU at
+idle, inotify, kernel keys, the neighbour table, bridge ports), from the
+per-cluster costs recorded on this host. --measure DURATION measures them
+first on the topology's running lab and records them under the state root.`,
 		Example: `  testbed doctor
-  testbed doctor topology/24-nodes.yaml -o json`,
+  testbed doctor topology/24-nodes.yaml -o json
+  testbed doctor topology/ci-3-nodes.yaml --measure 30s`,
 		Args: cobra.MaximumNArgs(1),
 		ValidArgsFunction: func(*cobra.Command, []string, string) ([]string, cobra.ShellCompDirective) {
 			return []string{"yaml", "yml"}, cobra.ShellCompDirectiveFilterFileExt
@@ -50,6 +72,9 @@ FILE is given) and the node image. Exits non-zero if any check fails.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if err := checkFormat(format); err != nil {
 				return err
+			}
+			if measure != 0 && (len(args) == 0 || measure < 5*time.Second || measure > 10*time.Minute) {
+				return &exitError{code: exitBadInput, err: fmt.Errorf("--measure needs FILE (a running lab's topology) and a window of 5s..10m, e.g. --measure 30s")}
 			}
 			cfg := preflight.Config{Host: deps.host()}
 			if len(args) == 1 {
@@ -76,8 +101,27 @@ FILE is given) and the node image. Exits non-zero if any check fails.`,
 				checks = append(checks, deps.extra(cfg)...)
 			}
 			report := preflight.Run(ctx, checks, 2*time.Minute)
-			if err := printData(streams.Out, format, report, func(tw *tabwriter.Writer) error {
-				return writeDoctorTable(tw, report)
+			out := doctorOutput{Report: report}
+			if cfg.Plan != nil {
+				if measure != 0 && deps.measure != nil {
+					c, err := deps.measure(ctx, cfg.Plan, measure)
+					if err != nil {
+						return fmt.Errorf("measuring lab %s: %w", cfg.Plan.Name, err)
+					}
+					fmt.Fprintf(streams.ErrOut, "measured lab %s over %.0f s: %.0f MiB and %.3f core per cluster, recorded in %s\n",
+						cfg.Plan.Name, c.WindowS, c.MemoryMiB, c.CPUCores, filepath.Join(stateRoot(cfg.Plan), capacity.FileName))
+				}
+				v := planCapacity(cfg.Plan, capacity.HostLimits(cfg.Host.FS, runtime.NumCPU()))
+				out.Capacity = &v
+			}
+			if err := printData(streams.Out, format, out, func(tw *tabwriter.Writer) error {
+				if err := writeDoctorTable(tw, report); err != nil {
+					return err
+				}
+				if out.Capacity != nil {
+					writeCapacity(tw, *out.Capacity)
+				}
+				return nil
 			}); err != nil {
 				return err
 			}
@@ -88,6 +132,7 @@ FILE is given) and the node image. Exits non-zero if any check fails.`,
 		},
 	}
 	addOutputFlag(cmd, &format)
+	cmd.Flags().DurationVar(&measure, "measure", 0, "measure the running lab's per-cluster costs over this window (5s..10m) and record them")
 	return cmd
 }
 

@@ -4,10 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
 	"testing/fstest"
+	"time"
 
 	"github.com/docker/docker/api/types"
 	"github.com/docker/docker/api/types/container"
@@ -19,7 +21,9 @@ import (
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 	"github.com/spf13/cobra"
 
+	"github.com/fluidos-lab/testbed/internal/capacity"
 	"github.com/fluidos-lab/testbed/internal/preflight"
+	"github.com/fluidos-lab/testbed/topology"
 )
 
 // doctorFakeDocker has every image and runs every container successfully.
@@ -136,5 +140,53 @@ func TestDoctorCommand(t *testing.T) {
 	_, stderr, code = runDoctor(t, good, topologyDir+"/testdata/invalid-tabs.yaml")
 	if code != exitBadInput || !strings.Contains(stderr, "invalid-tabs.yaml:6:1:") {
 		t.Errorf("bad topology: exit %d %q", code, stderr)
+	}
+}
+
+// doctor FILE predicts the largest lab from the costs recorded for the
+// topology's profile, naming the binding limit; --measure records first.
+func TestDoctorCapacity(t *testing.T) {
+	root := t.TempDir()
+	t.Setenv("TESTBED_STATE_DIR", root)
+	measured := capacity.Costs{Profile: "stock", Source: "measured", Lab: "reference-24", Clusters: 3, Nodes: 3,
+		MemoryMiB: 10000, CPUCores: 0.001, InotifyInstances: 1, InotifyWatches: 1, Keys: 1, Neighbours: 1, BridgePorts: 1}
+	calls := 0
+	deps := doctorDeps{
+		host:   func() preflight.Host { return fixtureHost(30 << 20) },
+		docker: func() (preflight.DockerAPI, error) { return doctorFakeDocker{}, nil },
+		measure: func(_ context.Context, p *topology.Plan, window time.Duration) (capacity.Costs, error) {
+			calls++
+			if window != 20*time.Second || p.Name != "reference-24" {
+				t.Errorf("measure %s over %s", p.Name, window)
+			}
+			return measured, capacity.Save(filepath.Dir(p.StateDir), measured)
+		},
+	}
+	stdout, stderr, code := runDoctor(t, deps, topologyDir+"/24-nodes.yaml")
+	if code != 0 || !strings.Contains(stdout, "built-in estimate: nothing measured on this host yet") {
+		t.Fatalf("before measuring: exit %d\n%s%s", code, stdout, stderr)
+	}
+	stdout, stderr, code = runDoctor(t, deps, topologyDir+"/24-nodes.yaml", "--measure", "20s")
+	if code != 0 || calls != 1 {
+		t.Fatalf("measure: exit %d calls %d\n%s%s", code, calls, stdout, stderr)
+	}
+	// (32768 - 2048) MiB / 10000 MiB per cluster = 3 clusters, memory binds.
+	for _, w := range []string{"measured 0001-01-01", "on lab reference-24", "largest lab on this host: 3 clusters (bound by memory (MiB)); the topology's 24 does NOT fit"} {
+		if !strings.Contains(stdout, w) {
+			t.Errorf("stdout lacks %q:\n%s", w, stdout)
+		}
+	}
+	stdout, _, _ = runDoctor(t, deps, topologyDir+"/24-nodes.yaml", "-o", "json")
+	var out struct {
+		Capacity capacityView `json:"capacity"`
+		Checks   []any        `json:"checks"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &out); err != nil || out.Capacity.Largest != 3 || out.Capacity.Binding != "memory (MiB)" || len(out.Checks) == 0 {
+		t.Errorf("json capacity %+v %v", out.Capacity, err)
+	}
+	for _, args := range [][]string{{"--measure", "30s"}, {topologyDir + "/24-nodes.yaml", "--measure", "1s"}} {
+		if _, stderr, code := runDoctor(t, deps, args...); code != exitBadInput || !strings.Contains(stderr, "--measure needs FILE") {
+			t.Errorf("%v: exit %d %q", args, code, stderr)
+		}
 	}
 }

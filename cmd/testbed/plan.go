@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/fluidos-lab/testbed/internal/capacity"
 	"github.com/fluidos-lab/testbed/topology"
 )
 
@@ -33,7 +34,8 @@ func newPlanCommand(a *app) *cobra.Command {
 				return inputError(streams, err)
 			}
 			return printData(streams.Out, format, p, func(tw *tabwriter.Writer) error {
-				return writePlanTable(tw, t, p)
+				h := localHostLimits()
+				return writePlanTable(tw, t, p, &h)
 			})
 		},
 	}
@@ -58,7 +60,9 @@ func planFile(ctx context.Context, file string) (*topology.Topology, *topology.P
 	return r.t, r.p, err
 }
 
-func writePlanTable(tw *tabwriter.Writer, t *topology.Topology, p *topology.Plan) error {
+// writePlanTable prints the plan, and the host's capacity for it when host
+// is set.
+func writePlanTable(tw *tabwriter.Writer, t *topology.Topology, p *topology.Plan, host *capacity.Host) error {
 	fmt.Fprintf(tw, "lab %s (%s), state in %s\n", p.Name, p.File, p.StateDir)
 	snoop := "off"
 	if p.Network.MulticastSnooping {
@@ -108,5 +112,8 @@ func writePlanTable(tw *tabwriter.Writer, t *topology.Topology, p *topology.Plan
 	}
 	fmt.Fprintf(tw, "\nestimate for %d clusters: %.1f GiB memory, %.1f CPU cores, %.1f GiB disk\n", len(p.Clusters),
 		float64(p.Estimate.MemoryMiB)/1024, p.Estimate.CPUCores, float64(p.Estimate.DiskMiB)/1024)
+	if host != nil {
+		writeCapacity(tw, planCapacity(p, *host))
+	}
 	return nil
 }
