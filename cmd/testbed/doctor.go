@@ -38,6 +38,16 @@ func (a *app) doctorDeps() doctorDeps {
 	}
 }
 
+const doctorLong = `Check the Docker engine, privileged containers, cgroup mode, kernel limits,
+macvlan support, free memory and disk (against the topology's estimate when
+FILE is given) and the node image. Exits non-zero if any check fails.
+
+With FILE it also predicts the largest lab this host holds for the
+topology's node profile and names the limit that binds first (memory, CPU at
+idle, inotify, kernel keys, the neighbour table, bridge ports), from the
+per-cluster costs recorded on this host. --measure DURATION measures them
+first on the topology's running lab and records them under the state root.`
+
 // doctorOutput is doctor's report with the host's capacity for the
 // topology (when FILE is given).
 type doctorOutput struct {
@@ -53,15 +63,7 @@ func newDoctorCommandWith(streams IOStreams, deps doctorDeps) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "doctor [FILE]",
 		Short: "Check that this host can run the lab, with the exact fix for each problem",
-		Long: `Check the Docker engine, privileged containers, cgroup mode, kernel limits,
-macvlan support, free memory and disk (against the topology's estimate when
-FILE is given) and the node image. Exits non-zero if any check fails.
-
-With FILE it also predicts the largest lab this host holds for the
-topology's node profile and names the limit that binds first (memory, CPU at
-idle, inotify, kernel keys, the neighbour table, bridge ports), from the
-per-cluster costs recorded on this host. --measure DURATION measures them
-first on the topology's running lab and records them under the state root.`,
+		Long:  doctorLong,
 		Example: `  testbed doctor
   testbed doctor topology/24-nodes.yaml -o json
   testbed doctor topology/ci-3-nodes.yaml --measure 30s`,
@@ -103,15 +105,10 @@ first on the topology's running lab and records them under the state root.`,
 			report := preflight.Run(ctx, checks, 2*time.Minute)
 			out := doctorOutput{Report: report}
 			if cfg.Plan != nil {
-				if measure != 0 && deps.measure != nil {
-					c, err := deps.measure(ctx, cfg.Plan, measure)
-					if err != nil {
-						return fmt.Errorf("measuring lab %s: %w", cfg.Plan.Name, err)
-					}
-					fmt.Fprintf(streams.ErrOut, "measured lab %s over %.0f s: %.0f MiB and %.3f core per cluster, recorded in %s\n",
-						cfg.Plan.Name, c.WindowS, c.MemoryMiB, c.CPUCores, filepath.Join(stateRoot(cfg.Plan), capacity.FileName))
+				v, err := doctorCapacity(ctx, streams, deps, cfg, measure)
+				if err != nil {
+					return err
 				}
-				v := planCapacity(cfg.Plan, capacity.HostLimits(cfg.Host.FS, runtime.NumCPU()))
 				out.Capacity = &v
 			}
 			if err := printData(streams.Out, format, out, func(tw *tabwriter.Writer) error {
@@ -134,6 +131,20 @@ first on the topology's running lab and records them under the state root.`,
 	addOutputFlag(cmd, &format)
 	cmd.Flags().DurationVar(&measure, "measure", 0, "measure the running lab's per-cluster costs over this window (5s..10m) and record them")
 	return cmd
+}
+
+// doctorCapacity measures the lab first when measure is set, then predicts
+// the largest lab from the recorded costs.
+func doctorCapacity(ctx context.Context, streams IOStreams, deps doctorDeps, cfg preflight.Config, measure time.Duration) (capacityView, error) {
+	if measure != 0 && deps.measure != nil {
+		c, err := deps.measure(ctx, cfg.Plan, measure)
+		if err != nil {
+			return capacityView{}, fmt.Errorf("measuring lab %s: %w", cfg.Plan.Name, err)
+		}
+		fmt.Fprintf(streams.ErrOut, "measured lab %s over %.0f s: %.0f MiB and %.3f core per cluster, recorded in %s\n",
+			cfg.Plan.Name, c.WindowS, c.MemoryMiB, c.CPUCores, filepath.Join(stateRoot(cfg.Plan), capacity.FileName))
+	}
+	return planCapacity(cfg.Plan, capacity.HostLimits(cfg.Host.FS, runtime.NumCPU())), nil
 }
 
 func writeDoctorTable(tw *tabwriter.Writer, r *preflight.Report) error {
