@@ -2,7 +2,9 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -70,7 +72,7 @@ func writeCapacity(tw *tabwriter.Writer, v capacityView) {
 	c := v.Costs
 	src := "built-in estimate: nothing measured on this host yet (testbed doctor FILE --measure 30s on a running lab)"
 	if c.Source == "measured" {
-		src = fmt.Sprintf("measured %s on lab %s (%d clusters, %.0f s)", c.MeasuredAt.Format(time.RFC3339), c.Lab, c.Clusters, c.WindowS)
+		src = fmt.Sprintf("measured %s on lab %s (%d clusters, %.0f s, during %s)", c.MeasuredAt.Format(time.RFC3339), c.Lab, c.Clusters, c.WindowS, c.During)
 	}
 	fmt.Fprintf(tw, "\ncapacity for profile %s, per cluster: %.0f MiB, %.3f core idle, %.0f inotify instances, %.0f watches, %.0f keys (%s)\n",
 		v.Profile, c.MemoryMiB, c.CPUCores, c.InotifyInstances, c.InotifyWatches, c.Keys, src)
@@ -79,7 +81,7 @@ func writeCapacity(tw *tabwriter.Writer, v capacityView) {
 	}
 	fmt.Fprintln(tw, "LIMIT\tAVAILABLE\tPER CLUSTER\tCLUSTERS\tFIX")
 	for _, b := range v.Bounds {
-		fmt.Fprintf(tw, "%s\t%.0f\t%.3g\t%d\t%s\n", b.Limit, b.Available, b.PerCluster, b.Clusters, b.Fix)
+		fmt.Fprintf(tw, "%s\t%.4g\t%.3g\t%d\t%s\n", b.Limit, b.Available, b.PerCluster, b.Clusters, b.Fix)
 	}
 	verdict := "fits"
 	if v.Planned > v.Largest {
@@ -91,6 +93,10 @@ func writeCapacity(tw *tabwriter.Writer, v capacityView) {
 // measureLab measures the running lab's per-cluster costs over window and
 // records them under the state root for the plan's profile.
 func (a *app) measureLab(ctx context.Context, p *topology.Plan, window time.Duration) (capacity.Costs, error) {
+	return a.measureLabDuring(ctx, p, window, "doctor")
+}
+
+func (a *app) measureLabDuring(ctx context.Context, p *topology.Plan, window time.Duration, during string) (capacity.Costs, error) {
 	dc, err := a.Docker()
 	if err != nil {
 		return capacity.Costs{}, err
@@ -125,8 +131,46 @@ func (a *app) measureLab(ctx context.Context, p *topology.Plan, window time.Dura
 	if err != nil {
 		return capacity.Costs{}, err
 	}
+	c.During = during
 	if err := capacity.Save(stateRoot(p), c); err != nil {
 		return capacity.Costs{}, fmt.Errorf("recording the lab's costs: %w", err)
 	}
 	return c, nil
+}
+
+// measureFunc measures a lab's per-cluster costs over a window and records
+// them (app.measureLabDuring in production).
+type measureFunc func(ctx context.Context, p *topology.Plan, window time.Duration, during string) (capacity.Costs, error)
+
+// firstRunWindow is how long the first campaign on a profile measures the
+// lab's per-cluster costs, in the background.
+const firstRunWindow = 30 * time.Second
+
+// recordCostsOnce measures the lab's per-cluster costs in the background
+// while a campaign runs, when nothing is recorded yet for its profile, so
+// that doctor and plan predict from this host's figures after the first
+// run. It never affects the campaign: a failure is one line on w. The
+// returned func stops the measurement (if still running) and waits for it.
+func recordCostsOnce(ctx context.Context, p *topology.Plan, w io.Writer, measure measureFunc) func() {
+	profile, _ := planProfile(p)
+	if f, err := capacity.Load(stateRoot(p)); err == nil {
+		if c, ok := f.Profiles[profile]; ok && c.Source == "measured" {
+			return func() {}
+		}
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := measure(ctx, p, firstRunWindow, "campaign")
+		switch {
+		case errors.Is(err, context.Canceled): // the campaign ended first
+		case err != nil:
+			fmt.Fprintf(w, "note: the lab's per-cluster costs were not recorded: %v\n", err)
+		default:
+			fmt.Fprintf(w, "recorded this host's per-cluster costs for profile %s (%.0f MiB, %.3f core during the campaign); testbed doctor %s predicts from them\n",
+				profile, c.MemoryMiB, c.CPUCores, p.File)
+		}
+	}()
+	return func() { cancel(); <-done }
 }

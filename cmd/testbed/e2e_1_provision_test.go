@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -96,6 +97,11 @@ func TestE2EProvision(t *testing.T) {
 	// extra chart under its own release name, has ready pods and sees
 	// every other cluster.
 	t.Run("status", func(t *testing.T) { testStatus(t, bin, file, plan) })
+
+	// 3b. the lean profile is in place, and doctor measures the lab's
+	// per-cluster costs and predicts the largest lab from them.
+	t.Run("lean", func(t *testing.T) { testLean(t, plan) })
+	t.Run("capacity", func(t *testing.T) { testCapacity(t, bin, file) })
 
 	// 4. a second up is a no-op.
 	t.Run("noop", func(t *testing.T) {
@@ -510,10 +516,15 @@ provisioning:
 			t.Errorf("cluster %s was scheduled after the interrupt", c.Name)
 		}
 	}
-	if _, d, err := testbedRun(t, bin, 20*time.Minute, "up", file); err != nil {
+	// The converging up takes the fallback path: the plain node image and
+	// a per-node import of the lab's images into the clusters it creates.
+	if out, d, err := testbedRun(t, bin, 20*time.Minute, "up", file, "--no-bake"); err != nil {
 		t.Fatalf("converging up: %v", err)
 	} else {
-		t.Logf("MEASURED: converging up after interrupt: %s", d.Round(time.Millisecond))
+		t.Logf("MEASURED: converging up after interrupt (--no-bake): %s", d.Round(time.Millisecond))
+		if !regexp.MustCompile(`images\s+✓ [1-9]\d* image\(s\) loaded`).MatchString(out) {
+			t.Errorf("converging --no-bake up imported no image into a new cluster:\n%s", out)
+		}
 	}
 	if _, d, err := testbedRun(t, bin, 10*time.Minute, "down", file); err != nil {
 		t.Fatalf("down: %v", err)
@@ -521,6 +532,70 @@ provisioning:
 		t.Logf("MEASURED: 2-cluster down: %s", d.Round(time.Millisecond))
 	}
 	assertNoLabDocker(t, plan)
+}
+
+// testLean checks on every cluster of the lean CI lab what the profile
+// promises: the node label, one CoreDNS replica, leader election off and
+// the slower kubelet housekeeping.
+func testLean(t *testing.T, plan *topology.Plan) {
+	for _, c := range plan.Clusters {
+		node := c.Name + "-control-plane"
+		kubectl := func(args ...string) string {
+			out, err := exec.Command("docker", append([]string{"exec", node, "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf"}, args...)...).CombinedOutput()
+			if err != nil {
+				t.Fatalf("%s: kubectl %v: %v\n%s", c.Name, args, err, out)
+			}
+			return strings.TrimSpace(string(out))
+		}
+		if got := kubectl("get", "node", node, "-o", "jsonpath={.metadata.labels.testbed\\.dev/profile}"); got != "lean" {
+			t.Errorf("%s: node profile label %q, want lean", c.Name, got)
+		}
+		if got := kubectl("-n", "kube-system", "get", "deploy", "coredns", "-o", "jsonpath={.spec.replicas}"); got != "1" {
+			t.Errorf("%s: CoreDNS replicas %s, want 1", c.Name, got)
+		}
+		ps, err := exec.Command("docker", "exec", node, "ps", "-eo", "args").Output()
+		if err != nil {
+			t.Fatalf("%s: ps: %v", c.Name, err)
+		}
+		for _, want := range []string{"kube-scheduler .*--leader-elect=false", "kube-controller-manager .*--leader-elect=false", "kubelet .*--housekeeping-interval=30s", "etcd .*--heartbeat-interval=500"} {
+			if !regexp.MustCompile(want).Match(ps) {
+				t.Errorf("%s: no process matches %q", c.Name, want)
+			}
+		}
+	}
+}
+
+// testCapacity measures the CI lab's per-cluster costs with doctor and
+// checks that doctor and plan predict from them.
+func testCapacity(t *testing.T, bin, file string) {
+	out, _, err := testbedRun(t, bin, 3*time.Minute, "doctor", file, "--measure", "15s", "-o", "json")
+	var ee *exec.ExitError
+	if err != nil && !(errors.As(err, &ee) && ee.ExitCode() == exitDoctor) {
+		t.Fatalf("doctor --measure: %v", err) // exit 4 is a host finding, logged above
+	}
+	var d struct {
+		Capacity capacityView `json:"capacity"`
+	}
+	i := strings.Index(out, "{")
+	if i < 0 {
+		t.Fatalf("doctor printed no JSON")
+	}
+	if err := json.NewDecoder(strings.NewReader(out[i:])).Decode(&d); err != nil {
+		t.Fatalf("doctor json: %v", err)
+	}
+	c := d.Capacity.Costs
+	t.Logf("MEASURED: lean CI lab per cluster: %.0f MiB, %.3f core, %.0f inotify instances, %.0f watches, %.1f keys; largest lab here %d clusters (bound by %s)",
+		c.MemoryMiB, c.CPUCores, c.InotifyInstances, c.InotifyWatches, c.Keys, d.Capacity.Largest, d.Capacity.Binding)
+	if c.Source != "measured" || c.Profile != "lean" || c.Clusters != 3 || c.MemoryMiB < 100 || c.MemoryMiB > 4000 || c.CPUCores <= 0 || c.CPUCores > 2 || c.InotifyInstances < 1 {
+		t.Errorf("implausible costs %+v", c)
+	}
+	if d.Capacity.Largest < 1 || d.Capacity.Binding == "" {
+		t.Errorf("no prediction: %+v", d.Capacity)
+	}
+	plan, _, err := testbedRun(t, bin, time.Minute, "plan", file)
+	if err != nil || !strings.Contains(plan, "on lab ci-3") || !strings.Contains(plan, "largest lab on this host:") {
+		t.Errorf("plan does not predict from the measurement (%v):\n%s", err, plan)
+	}
 }
 
 // assertNoLabDocker checks that no node container or network of the lab remains.

@@ -61,7 +61,9 @@ recorded run.`,
 			if err != nil {
 				return err
 			}
+			stopCosts := recordCostsOnce(cmd.Context(), cell.Plan, streams.ErrOut, a.measureLabDuring)
 			sum, err := env.Run(cmd.Context(), cell)
+			stopCosts()
 			if sum != nil {
 				if perr := printData(streams.Out, o.format, sum, func(w *tabwriter.Writer) error {
 					fmt.Fprintln(w, "CONDITION\tRUNS\tTIMED OUT\tMEDIAN ALL PEERS\tOVERHEAD P50\tBACKEND\tACHIEVED LOSS")

@@ -33,6 +33,9 @@ type Costs struct {
 	Nodes      int       `json:"nodes"` // node containers of the measured lab
 	MeasuredAt time.Time `json:"measuredAt,omitzero"`
 	WindowS    float64   `json:"windowSeconds,omitempty"`
+	// During is what the lab did while measured: "doctor" (whatever runs
+	// on it, usually idle agents) or "campaign" (a run cycling node A).
+	During string `json:"during,omitempty"`
 
 	// Per cluster (mean over the lab's clusters).
 	MemoryMiB        float64 `json:"memoryMiB"` // usage minus inactive page cache, as docker stats shows
@@ -183,10 +186,12 @@ func Bounds(c Costs, h Host) []Bound {
 		}
 		out = append(out, Bound{Limit: limit, Available: avail, PerCluster: per, Clusters: int(math.Floor(avail / per)), Fix: fix})
 	}
-	add("memory (MiB)", float64(h.MemoryMiB-ReserveMemoryMiB), c.MemoryMiB,
-		"more memory, or clusters.profile: lean")
-	add("CPU at idle (cores)", float64(h.CPUs)*CPUShareForIdle, c.CPUCores,
-		"more cores, or clusters.profile: lean")
+	lean := ", or clusters.profile: lean"
+	if c.Profile == "lean" {
+		lean = ", or the lab over several hosts"
+	}
+	add("memory (MiB)", float64(h.MemoryMiB-ReserveMemoryMiB), c.MemoryMiB, "more memory"+lean)
+	add("CPU at idle (cores)", float64(h.CPUs)*CPUShareForIdle, c.CPUCores, "more cores"+lean)
 	add("inotify instances", float64(h.InotifyInstances), c.InotifyInstances,
 		"sysctl -w fs.inotify.max_user_instances=8192")
 	add("inotify watches", float64(h.InotifyWatches), c.InotifyWatches,
