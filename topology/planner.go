@@ -32,7 +32,7 @@ func (t *Topology) Plan() (*Plan, error) {
 	p.CNIPlugins = t.planCNIPlugins()
 	p.Fluidos, p.ExtraCharts = splitCharts(charts)
 	p.Images = append([]string(nil), t.Images...)
-	p.Parallelism, p.Retries = t.planProvisioning()
+	p.Parallelism, p.Retries = t.planProvisioning(len(t.clusterNames()))
 
 	t.planClusters(p, charts)
 	return p, nil
@@ -120,10 +120,13 @@ func splitCharts(charts []ChartPlan) (fluidos *ChartPlan, extra []ChartPlan) {
 	return fluidos, extra
 }
 
-// planProvisioning returns the parallelism (the number of CPUs unless set,
-// at least 1) and the number of retries.
-func (t *Topology) planProvisioning() (parallelism, retries int) {
-	parallelism = t.env.CPUs
+// planProvisioning returns the parallelism and the number of retries. Unset,
+// the parallelism is every one of the n clusters at once up to twice the
+// CPU count, at least 2: a KinD create waits on kubeadm and the API server
+// for much of its time, so on 2 cores 3 parallel creates beat 2 waves
+// (measured: docs/scale.md).
+func (t *Topology) planProvisioning(n int) (parallelism, retries int) {
+	parallelism = min(max(n, 1), max(2, 2*t.env.CPUs))
 	retries = DefaultRetries
 	if pr := t.Provisioning; pr != nil {
 		if pr.Parallelism > 0 {

@@ -90,8 +90,24 @@ func TestPlan24(t *testing.T) {
 	if p.StateDir != "/state/reference-24" || last.Kubeconfig != "/state/reference-24/kubeconfig/node-24" {
 		t.Errorf("paths %s %s", p.StateDir, last.Kubeconfig)
 	}
-	if p.Parallelism != 4 || p.Retries != 2 {
-		t.Errorf("parallelism %d retries %d", p.Parallelism, p.Retries)
+	if p.Parallelism != 8 || p.Retries != 2 {
+		t.Errorf("parallelism %d retries %d, want 8 (twice the 4 CPUs) and 2", p.Parallelism, p.Retries)
+	}
+}
+
+func TestDefaultParallelism(t *testing.T) {
+	tests := []struct{ clusters, cpus, want int }{
+		{1, 2, 1}, {3, 2, 3}, {4, 2, 4}, {12, 2, 4}, {3, 1, 2}, {24, 16, 24}, {100, 16, 32},
+	}
+	for _, tt := range tests {
+		top := &Topology{env: Environment{CPUs: tt.cpus}, Clusters: Clusters{Count: tt.clusters}}
+		if got, _ := top.planProvisioning(tt.clusters); got != tt.want {
+			t.Errorf("%d clusters on %d CPUs: parallelism %d, want %d", tt.clusters, tt.cpus, got, tt.want)
+		}
+	}
+	set := &Topology{env: Environment{CPUs: 2}, Provisioning: &Provisioning{Parallelism: 1}}
+	if got, _ := set.planProvisioning(3); got != 1 {
+		t.Errorf("explicit parallelism 1 became %d", got)
 	}
 }
 

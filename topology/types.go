@@ -131,6 +131,6 @@ type Chart struct {
 
 // Provisioning tunes how clusters are created.
 type Provisioning struct {
-	Parallelism int  `yaml:"parallelism,omitempty" json:"parallelism,omitempty" jsonschema:"minimum=1,maximum=256,description=clusters created at once (default: number of CPUs)"`
+	Parallelism int  `yaml:"parallelism,omitempty" json:"parallelism,omitempty" jsonschema:"minimum=1,maximum=256,description=clusters created at once (default: every cluster up to twice the number of CPUs)"`
 	Retries     *int `yaml:"retries,omitempty" json:"retries,omitempty" jsonschema:"minimum=0,maximum=10,description=retries per failed cluster (default 2)"`
 }

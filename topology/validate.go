@@ -60,7 +60,7 @@ func (t *Topology) validate() ErrorList {
 	if p := t.Provisioning; p != nil {
 		if p.Parallelism < 0 || p.Parallelism > MaxClusters {
 			v.add("provisioning.parallelism", fmt.Sprintf("parallelism %d is out of range", p.Parallelism),
-				fmt.Sprintf("use 1..%d, or omit it to use the number of CPUs", MaxClusters))
+				fmt.Sprintf("use 1..%d, or omit it for every cluster at once up to twice the number of CPUs", MaxClusters))
 		}
 		if p.Retries != nil && (*p.Retries < 0 || *p.Retries > 10) {
 			v.add("provisioning.retries", fmt.Sprintf("retries %d is out of range", *p.Retries), "use 0..10 (default 2)")
