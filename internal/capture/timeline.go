@@ -160,6 +160,33 @@ func Period(times []time.Time) (time.Duration, bool) {
 	return median(norm), true
 }
 
+// PeriodNear measures a sender's period from its announcement times,
+// given the protocol's nominal period T: each gap g spans k = round(g/T)
+// periods (k ≥ 1) and the period is the median of g/k. Unlike a period
+// taken from the gaps alone (Period), it holds with few
+// announcements and many of them lost (a run's window at 25 % loss can
+// have as many double gaps as single ones). T itself when there are no
+// gaps or T is unknown and the gaps say nothing.
+func PeriodNear(times []time.Time, T time.Duration) time.Duration {
+	if T <= 0 {
+		if d, ok := Period(times); ok {
+			return d
+		}
+		return 0
+	}
+	var per []time.Duration
+	for i := 1; i < len(times); i++ {
+		g := times[i].Sub(times[i-1])
+		if k := math.Round(float64(g) / float64(T)); k >= 1 {
+			per = append(per, time.Duration(float64(g)/k))
+		}
+	}
+	if len(per) == 0 {
+		return T
+	}
+	return median(per)
+}
+
 // median sorts d and returns its median (mean of the two middle values
 // for an even count).
 func median(d []time.Duration) time.Duration {

@@ -2,9 +2,7 @@ package runner
 
 import (
 	"fmt"
-	"math"
 	"net/netip"
-	"slices"
 	"time"
 
 	"github.com/fluidos-lab/testbed/internal/capture"
@@ -94,6 +92,7 @@ func (r *Runner) explainWire(st *runState, run *results.Run, imp *impairState) {
 		pkts: pkts, t0: t0, period: T, endMS: runEndMS(run),
 		toMS: func(t time.Time) float64 { return msOf(m.clocks.ToMonotonic(t) - m.clocks.Monotonic + m.since) },
 	}
+	in.ss = senders(in) // once for both
 	explain(in, wr, run)
 	if len(windows) > 0 {
 		lost, sent := lostIn(in, windows)
@@ -158,7 +157,7 @@ const tailMargin = 50 * time.Millisecond
 // before from (the campaign's first run), the sends due before its first
 // announcement in the window are lost too.
 func lostIn(in wireInput, windows map[string][2]time.Time) (lost, sent int) {
-	for name, s := range senders(in) {
+	for name, s := range in.senderMap() {
 		w, ok := windows[name]
 		if !ok || s.period <= 0 {
 			continue
@@ -203,6 +202,16 @@ type wireInput struct {
 	period   time.Duration
 	endMS    float64
 	toMS     func(time.Time) float64
+	// ss are the senders of pkts, when already sorted (else built on use).
+	ss map[string]*sender
+}
+
+// senderMap returns in's senders, sorting the packets only when needed.
+func (in wireInput) senderMap() map[string]*sender {
+	if in.ss != nil {
+		return in.ss
+	}
+	return senders(in)
 }
 
 // sender is one cluster's timeline on the wire: every address of its
@@ -243,48 +252,16 @@ func senders(in wireInput) map[string]*sender {
 	}
 	for _, s := range out {
 		s.tl = s.tl.Only(in.group)
-		s.period = periodNear(s.tl.Times(), in.period)
+		s.period = capture.PeriodNear(s.tl.Times(), in.period)
 	}
 	return out
-}
-
-// periodNear measures a sender's period from its announcement times,
-// given the protocol's nominal period T: each gap g spans k = round(g/T)
-// periods (k ≥ 1) and the period is the median of g/k. Unlike a period
-// taken from the gaps alone (capture.Period), it holds with few
-// announcements and many of them lost (a run's window at 25 % loss can
-// have as many double gaps as single ones). T itself when there are no
-// gaps or T is unknown and the gaps say nothing.
-func periodNear(times []time.Time, T time.Duration) time.Duration {
-	if T <= 0 {
-		if d, ok := capture.Period(times); ok {
-			return d
-		}
-		return 0
-	}
-	var per []time.Duration
-	for i := 1; i < len(times); i++ {
-		g := times[i].Sub(times[i-1])
-		if k := math.Round(float64(g) / float64(T)); k >= 1 {
-			per = append(per, time.Duration(float64(g)/k))
-		}
-	}
-	if len(per) == 0 {
-		return T
-	}
-	slices.Sort(per)
-	if n := len(per); n%2 == 1 {
-		return per[n/2]
-	} else {
-		return per[n/2-1] + (per[n/2]-per[n/2-1])/2
-	}
 }
 
 // explain fills the run's wire figures from the packets: per sender
 // traffic and phase, the split of every discovery time, and the achieved
 // loss inside A's listening window.
 func explain(in wireInput, wr *results.WireRun, run *results.Run) {
-	ss := senders(in)
+	ss := in.senderMap()
 	endT := in.t0.Add(time.Duration(in.endMS * float64(time.Millisecond)))
 	for _, p := range in.pkts {
 		if !p.Time.Before(in.t0) && !p.Time.After(endT) {

@@ -345,34 +345,6 @@ func everyP(src string, first, period float64, from, to int, skip ...int) []capt
 	return out
 }
 
-func TestPeriodNear(t *testing.T) {
-	at := func(ms ...float64) []time.Time {
-		var out []time.Time
-		for _, m := range ms {
-			out = append(out, wireT0.Add(time.Duration(m*1e6)))
-		}
-		return out
-	}
-	T := 5 * time.Second
-	tests := []struct {
-		name  string
-		times []time.Time
-		T     time.Duration
-		want  time.Duration
-	}{
-		// As many double gaps as single ones: the gaps' median would say 7.5 s.
-		{"half the gaps double", at(0, 5000, 15000, 20000, 30000), T, 5 * time.Second},
-		{"jitter", at(0, 5001, 10001, 15003), T, 5001 * time.Millisecond},
-		{"one announcement", at(0), T, T},
-		{"no nominal period", at(0, 2000, 4000, 6000), 0, 2 * time.Second},
-	}
-	for _, tt := range tests {
-		if got := periodNear(tt.times, tt.T); got != tt.want {
-			t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
-		}
-	}
-}
-
 // win is the same counter window (from, to) for every named cluster.
 func win(from, to time.Time, clusters ...string) map[string][2]time.Time {
 	out := map[string][2]time.Time{}
