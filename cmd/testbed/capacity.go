@@ -81,13 +81,21 @@ func writeCapacity(tw *tabwriter.Writer, v capacityView) {
 	}
 	fmt.Fprintln(tw, "LIMIT\tAVAILABLE\tPER CLUSTER\tCLUSTERS\tFIX")
 	for _, b := range v.Bounds {
-		fmt.Fprintf(tw, "%s\t%.4g\t%.3g\t%d\t%s\n", b.Limit, b.Available, b.PerCluster, b.Clusters, b.Fix)
+		fmt.Fprintf(tw, "%s\t%s\t%.3g\t%d\t%s\n", b.Limit, figure(b.Available), b.PerCluster, b.Clusters, b.Fix)
 	}
 	verdict := "fits"
 	if v.Planned > v.Largest {
 		verdict = "does NOT fit"
 	}
 	fmt.Fprintf(tw, "largest lab on this host: %d clusters (bound by %s); the topology's %d %s\n", v.Largest, v.Binding, v.Planned, verdict)
+}
+
+// figure prints v whole when large, else with 3 significant digits.
+func figure(v float64) string {
+	if v >= 100 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.3g", v)
 }
 
 // measureLab measures the running lab's per-cluster costs over window and

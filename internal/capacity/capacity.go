@@ -54,18 +54,20 @@ type Costs struct {
 }
 
 // Estimate is what a cluster of nodes node containers costs when nothing
-// was measured on this host: the figures of a 2-core, 24 GiB host with a
-// stock single-node cluster (590 MiB, 0.19 core idle), scaled per node.
+// was measured on this host: a stock single-node cluster running the
+// reference agent on a 2-core, 24 GiB host (scripts/scale-bench.sh,
+// docs/scale.md: 637 MiB, 0.173 core, 27 inotify instances, 349 watches,
+// 32 keys), rounded up and scaled per node.
 func Estimate(profile string, nodes float64) Costs {
 	if nodes < 1 {
 		nodes = 1
 	}
 	return Costs{
 		Profile: profile, Source: "estimate",
-		MemoryMiB: 600 * nodes, MemoryMaxMiB: 700 * nodes,
-		CPUCores: 0.2 * nodes, CPUMaxCores: 0.5 * nodes,
-		InotifyInstances: 12 * nodes, InotifyWatches: 600 * nodes,
-		Keys: 20 * nodes, Neighbours: nodes, BridgePorts: nodes,
+		MemoryMiB: 650 * nodes, MemoryMaxMiB: 700 * nodes,
+		CPUCores: 0.18 * nodes, CPUMaxCores: 0.5 * nodes,
+		InotifyInstances: 27 * nodes, InotifyWatches: 350 * nodes,
+		Keys: 32 * nodes, Neighbours: nodes, BridgePorts: nodes,
 	}
 }
 
