@@ -74,8 +74,8 @@ func writeCapacity(tw *tabwriter.Writer, v capacityView) {
 	if c.Source == "measured" {
 		src = fmt.Sprintf("measured %s on lab %s (%d clusters, %.0f s, during %s)", c.MeasuredAt.Format(time.RFC3339), c.Lab, c.Clusters, c.WindowS, c.During)
 	}
-	fmt.Fprintf(tw, "\ncapacity for profile %s, per cluster: %.0f MiB, %.3f core idle, %.0f inotify instances, %.0f watches, %.0f keys (%s)\n",
-		v.Profile, c.MemoryMiB, c.CPUCores, c.InotifyInstances, c.InotifyWatches, c.Keys, src)
+	fmt.Fprintf(tw, "\ncapacity for profile %s, per cluster: %.0f MiB anonymous (%.0f MiB working set), %.3f core idle, %.0f inotify instances, %.0f watches, %.0f keys (%s)\n",
+		v.Profile, c.MemoryMiB, c.WorkingSetMiB, c.CPUCores, c.InotifyInstances, c.InotifyWatches, c.Keys, src)
 	if v.Error != "" {
 		fmt.Fprintf(tw, "  (costs file ignored: %s)\n", v.Error)
 	}

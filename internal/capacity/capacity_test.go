@@ -40,8 +40,8 @@ func TestMeasure(t *testing.T) {
 	nodes := []Node{{ID: "a", Name: "c1-control-plane", Cluster: "c1"}, {ID: "b", Name: "c2-control-plane", Cluster: "c2"}, {ID: "c", Name: "c2-worker", Cluster: "c2"}}
 	mib := uint64(1 << 20)
 	st := &fakeStats{samples: []map[string]Sample{
-		{"a": {CPUNanos: 0, MemoryBytes: 500 * mib}, "b": {CPUNanos: 1e9, MemoryBytes: 400 * mib}, "c": {CPUNanos: 0, MemoryBytes: 200 * mib}},
-		{"a": {CPUNanos: 2e9, MemoryBytes: 700 * mib}, "b": {CPUNanos: 3e9, MemoryBytes: 400 * mib}, "c": {CPUNanos: 1e9, MemoryBytes: 200 * mib}},
+		{"a": {CPUNanos: 0, AnonBytes: 500 * mib, MemoryBytes: 900 * mib}, "b": {CPUNanos: 1e9, AnonBytes: 400 * mib, MemoryBytes: 500 * mib}, "c": {CPUNanos: 0, AnonBytes: 200 * mib, MemoryBytes: 300 * mib}},
+		{"a": {CPUNanos: 2e9, AnonBytes: 700 * mib, MemoryBytes: 1100 * mib}, "b": {CPUNanos: 3e9, AnonBytes: 400 * mib, MemoryBytes: 500 * mib}, "c": {CPUNanos: 1e9, AnonBytes: 200 * mib, MemoryBytes: 300 * mib}},
 	}}
 	now := time.Date(2026, 12, 3, 12, 0, 0, 0, time.UTC)
 	o := Options{Profile: "lean", Lab: "ci-3", Bridge: "br-x", Window: 10 * time.Second,
@@ -55,9 +55,9 @@ func TestMeasure(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// c1: 600 MiB, 0.2 core; c2: 600 MiB (400+200), 0.3 core.
+	// c1: 600 MiB anon (1000 working set), 0.2 core; c2: 600 MiB (400+200; 800), 0.3 core.
 	want := Costs{Profile: "lean", Source: "measured", Lab: "ci-3", Clusters: 2, Nodes: 3, WindowS: 10,
-		MemoryMiB: 600, MemoryMaxMiB: 600, CPUCores: 0.25, CPUMaxCores: 0.3,
+		MemoryMiB: 600, MemoryMaxMiB: 600, WorkingSetMiB: 900, CPUCores: 0.25, CPUMaxCores: 0.3,
 		InotifyInstances: 15, InotifyWatches: 750, Keys: 30, Neighbours: 1.5, BridgePorts: 1.5}
 	want.MeasuredAt = c.MeasuredAt
 	if !close(c, want) {
@@ -66,8 +66,8 @@ func TestMeasure(t *testing.T) {
 }
 
 func close(a, b Costs) bool {
-	fa := []float64{a.MemoryMiB, a.MemoryMaxMiB, a.CPUCores, a.CPUMaxCores, a.InotifyInstances, a.InotifyWatches, a.Keys, a.Neighbours, a.BridgePorts, a.WindowS}
-	fb := []float64{b.MemoryMiB, b.MemoryMaxMiB, b.CPUCores, b.CPUMaxCores, b.InotifyInstances, b.InotifyWatches, b.Keys, b.Neighbours, b.BridgePorts, b.WindowS}
+	fa := []float64{a.WorkingSetMiB, a.MemoryMiB, a.MemoryMaxMiB, a.CPUCores, a.CPUMaxCores, a.InotifyInstances, a.InotifyWatches, a.Keys, a.Neighbours, a.BridgePorts, a.WindowS}
+	fb := []float64{b.WorkingSetMiB, b.MemoryMiB, b.MemoryMaxMiB, b.CPUCores, b.CPUMaxCores, b.InotifyInstances, b.InotifyWatches, b.Keys, b.Neighbours, b.BridgePorts, b.WindowS}
 	for i := range fa {
 		if math.Abs(fa[i]-fb[i]) > 1e-9 {
 			return false

@@ -18,9 +18,10 @@ type DockerStats struct{ API StatsAPI }
 
 var _ Stats = DockerStats{}
 
-// Sample returns the container's cumulative CPU time and its memory usage
+// Sample returns the container's cumulative CPU time, its memory usage
 // minus the inactive page cache (cgroup v2 inactive_file, v1
-// total_inactive_file), the figure docker stats prints.
+// total_inactive_file), the figure docker stats prints, and its anonymous
+// memory (v2 anon, v1 total_rss).
 func (d DockerStats) Sample(ctx context.Context, id string) (Sample, error) {
 	r, err := d.API.ContainerStatsOneShot(ctx, id)
 	if err != nil {
@@ -39,5 +40,9 @@ func (d DockerStats) Sample(ctx context.Context, id string) (Sample, error) {
 	if inactive < mem {
 		mem -= inactive
 	}
-	return Sample{CPUNanos: s.CPUStats.CPUUsage.TotalUsage, MemoryBytes: mem}, nil
+	anon, ok := s.MemoryStats.Stats["anon"] // cgroup v2
+	if !ok {
+		anon = s.MemoryStats.Stats["total_rss"] // cgroup v1
+	}
+	return Sample{CPUNanos: s.CPUStats.CPUUsage.TotalUsage, MemoryBytes: mem, AnonBytes: anon}, nil
 }

@@ -20,7 +20,8 @@ type Node struct {
 // Sample is one container's counters at one moment.
 type Sample struct {
 	CPUNanos    uint64 // cumulative CPU time
-	MemoryBytes uint64 // usage minus inactive page cache
+	MemoryBytes uint64 // usage minus inactive page cache (docker stats)
+	AnonBytes   uint64 // anonymous memory: what the cluster alone holds
 }
 
 // Stats reads a container's counters (the Docker engine in production).
@@ -127,24 +128,28 @@ func combine(nodes []Node, s0, s1 map[string]Sample, elapsed float64) (Costs, er
 		return Costs{}, fmt.Errorf("measurement window of %.3f s", elapsed)
 	}
 	mem := map[string]float64{}
+	ws := map[string]float64{}
 	cpu := map[string]float64{}
 	for _, n := range nodes {
 		a, b := s0[n.ID], s1[n.ID]
 		if b.CPUNanos < a.CPUNanos {
 			return Costs{}, fmt.Errorf("cluster %q: node %s restarted during the measurement (CPU counter went back)", n.Cluster, n.Name)
 		}
-		mem[n.Cluster] += float64(a.MemoryBytes+b.MemoryBytes) / 2 / (1 << 20)
+		mem[n.Cluster] += float64(a.AnonBytes+b.AnonBytes) / 2 / (1 << 20)
+		ws[n.Cluster] += float64(a.MemoryBytes+b.MemoryBytes) / 2 / (1 << 20)
 		cpu[n.Cluster] += float64(b.CPUNanos-a.CPUNanos) / 1e9 / elapsed
 	}
 	c := Costs{Source: "measured", Clusters: len(mem), Nodes: len(nodes)}
 	for k := range mem {
 		c.MemoryMiB += mem[k]
+		c.WorkingSetMiB += ws[k]
 		c.CPUCores += cpu[k]
 		c.MemoryMaxMiB = math.Max(c.MemoryMaxMiB, mem[k])
 		c.CPUMaxCores = math.Max(c.CPUMaxCores, cpu[k])
 	}
 	n := float64(c.Clusters)
 	c.MemoryMiB /= n
+	c.WorkingSetMiB /= n
 	c.CPUCores /= n
 	c.BridgePorts = float64(len(nodes)) / n
 	return c, nil
