@@ -44,10 +44,10 @@ type Costs struct {
 	// docker stats shows (WorkingSetMiB) overstates a cluster's share as
 	// the lab grows (measured: 538 MiB at 3 clusters, 891 at 12, while
 	// the host's used memory grew by about 560 MiB a cluster).
-	MemoryMiB     float64 `json:"memoryMiB"`
-	MemoryMaxMiB  float64 `json:"memoryMaxMiB"`
-	WorkingSetMiB float64 `json:"workingSetMiB"` // usage minus inactive page cache, as docker stats shows
-	CPUCores         float64 `json:"cpuCores"` // mean over the window
+	MemoryMiB        float64 `json:"memoryMiB"`
+	MemoryMaxMiB     float64 `json:"memoryMaxMiB"`
+	WorkingSetMiB    float64 `json:"workingSetMiB"` // usage minus inactive page cache, as docker stats shows
+	CPUCores         float64 `json:"cpuCores"`      // mean over the window
 	CPUMaxCores      float64 `json:"cpuMaxCores"`
 	InotifyInstances float64 `json:"inotifyInstances"`
 	InotifyWatches   float64 `json:"inotifyWatches"`
