@@ -557,7 +557,7 @@ func testLean(t *testing.T, plan *topology.Plan) {
 		if err != nil {
 			t.Fatalf("%s: ps: %v", c.Name, err)
 		}
-		for _, want := range []string{"kube-scheduler .*--leader-elect=false", "kube-controller-manager .*--leader-elect=false", "kubelet .*--housekeeping-interval=30s", "etcd .*--heartbeat-interval=500"} {
+		for _, want := range []string{"kube-scheduler .*--leader-elect=false", "kube-controller-manager .*--leader-elect=false", "kubelet .*--housekeeping-interval=30s"} {
 			if !regexp.MustCompile(want).Match(ps) {
 				t.Errorf("%s: no process matches %q", c.Name, want)
 			}
