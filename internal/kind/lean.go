@@ -112,9 +112,6 @@ func profileLabel(p string) map[string]string {
 	return map[string]string{topology.ProfileLabel: p}
 }
 
-// LeanCoreDNSReplicas is the CoreDNS replica count of the lean profile.
-const LeanCoreDNSReplicas = 1
-
 // applyProfile adds the patches of profile p to cfg (stock adds none).
 func applyProfile(cfg *v1alpha4.Cluster, p string) {
 	if p != topology.ProfileLean {
