@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+
+	"github.com/fluidos-lab/testbed/internal/preflight"
 )
 
 // ProcFS reads the host-side figures from procfs (Root "" is "/").
@@ -126,31 +128,19 @@ func (p ProcFS) Neighbours(bridge string) (int, error) {
 // proc/meminfo, proc/sys/...); a value it cannot read is 0 (left out of
 // Bounds).
 func HostLimits(fsys fs.FS, cpus int) Host {
-	read := func(path string) int64 {
-		b, err := fs.ReadFile(fsys, path)
-		if err != nil {
-			return 0
-		}
-		v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	read := func(key string) int64 {
+		v, err := preflight.Sysctl(fsys, key)
 		if err != nil {
 			return 0
 		}
 		return v
 	}
-	h := Host{
+	return Host{
 		CPUs:             cpus,
-		InotifyInstances: read("proc/sys/fs/inotify/max_user_instances"),
-		InotifyWatches:   read("proc/sys/fs/inotify/max_user_watches"),
-		RootMaxKeys:      read("proc/sys/kernel/keys/root_maxkeys"),
-		GCThresh3:        read("proc/sys/net/ipv4/neigh/default/gc_thresh3"),
+		MemoryMiB:        max(preflight.MemTotalMiB(fsys), 0),
+		InotifyInstances: read("fs.inotify.max_user_instances"),
+		InotifyWatches:   read("fs.inotify.max_user_watches"),
+		RootMaxKeys:      read("kernel.keys.root_maxkeys"),
+		GCThresh3:        read("net.ipv4.neigh.default.gc_thresh3"),
 	}
-	if b, err := fs.ReadFile(fsys, "proc/meminfo"); err == nil {
-		for _, line := range strings.Split(string(b), "\n") {
-			if f := strings.Fields(line); len(f) >= 2 && f[0] == "MemTotal:" {
-				kb, _ := strconv.ParseInt(f[1], 10, 64)
-				h.MemoryMiB = kb >> 10
-			}
-		}
-	}
-	return h
 }

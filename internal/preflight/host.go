@@ -32,19 +32,38 @@ func (c SysctlCheck) Name() string { return c.Key }
 func (c SysctlCheck) Run(context.Context) Result {
 	fix := fmt.Sprintf("sudo sysctl -w %s=%d && echo '%s = %d' | sudo tee /etc/sysctl.d/99-testbed-%s.conf",
 		c.Key, c.Min, c.Key, c.Min, strings.ReplaceAll(c.Key, ".", "-"))
-	p := "proc/sys/" + strings.ReplaceAll(c.Key, ".", "/")
-	b, err := fs.ReadFile(c.FS, p)
+	v, err := Sysctl(c.FS, c.Key)
 	if err != nil {
-		return Result{Status: Warn, Detail: fmt.Sprintf("cannot read /%s: %v", p, err), Fix: "check it by hand: sysctl " + c.Key}
-	}
-	v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
-	if err != nil {
-		return Result{Status: Warn, Detail: fmt.Sprintf("/%s holds %q, not a number", p, strings.TrimSpace(string(b))), Fix: "check it by hand: sysctl " + c.Key}
+		return Result{Status: Warn, Detail: err.Error(), Fix: "check it by hand: sysctl " + c.Key}
 	}
 	if v < c.Min {
 		return Result{Status: Fail, Detail: fmt.Sprintf("%d, need at least %d: %s", v, c.Min, c.Why), Fix: fix}
 	}
 	return Result{Status: Pass, Detail: fmt.Sprintf("%d (need ≥ %d)", v, c.Min)}
+}
+
+// Sysctl reads the integer sysctl key (e.g. fs.inotify.max_user_watches)
+// from fsys, the root file system.
+func Sysctl(fsys fs.FS, key string) (int64, error) {
+	p := "proc/sys/" + strings.ReplaceAll(key, ".", "/")
+	b, err := fs.ReadFile(fsys, p)
+	if err != nil {
+		return 0, fmt.Errorf("cannot read /%s: %w", p, err)
+	}
+	v, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("/%s holds %q, not a number", p, strings.TrimSpace(string(b)))
+	}
+	return v, nil
+}
+
+// MemTotalMiB reads MemTotal from fsys's proc/meminfo, or -1.
+func MemTotalMiB(fsys fs.FS) int64 {
+	b, err := fs.ReadFile(fsys, "proc/meminfo")
+	if err != nil {
+		return -1
+	}
+	return meminfo(b, "MemTotal:")
 }
 
 // SysctlChecks are the kernel limits KinD needs for many clusters on one
