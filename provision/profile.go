@@ -27,14 +27,7 @@ func (p *Provisioner) profileMismatch(ctx context.Context, c topology.ClusterPla
 	if err != nil {
 		return fmt.Sprintf("reading node %s-control-plane: %v", c.Name, err)
 	}
-	have := node.Labels[topology.ProfileLabel]
-	if have == "" {
-		have = topology.ProfileStock
-	}
-	want := c.Profile
-	if want == "" {
-		want = topology.ProfileStock
-	}
+	have, want := topology.EffectiveProfile(node.Labels[topology.ProfileLabel]), c.NodeProfile()
 	if have != want {
 		return fmt.Sprintf("made with the %s profile, the topology asks for %s", have, want)
 	}

@@ -106,6 +106,18 @@ type ClusterPlan struct {
 	Charts []ChartPlan `json:"charts,omitempty"`
 }
 
+// NodeProfile is the cluster's node profile; empty (a plan made by hand,
+// or a node labelled before profiles existed) is stock.
+func (c ClusterPlan) NodeProfile() string { return EffectiveProfile(c.Profile) }
+
+// EffectiveProfile is p, or stock when p is empty.
+func EffectiveProfile(p string) string {
+	if p == "" {
+		return ProfileStock
+	}
+	return p
+}
+
 // NodePlan is one KinD node container.
 type NodePlan struct {
 	Name string `json:"name"` // container name, e.g. node-01-control-plane

@@ -106,10 +106,7 @@ var leanJSON6902Patches = []v1alpha4.PatchJSON6902{
 }
 
 func profileLabel(p string) map[string]string {
-	if p == "" {
-		p = topology.ProfileStock
-	}
-	return map[string]string{topology.ProfileLabel: p}
+	return map[string]string{topology.ProfileLabel: topology.EffectiveProfile(p)}
 }
 
 // applyProfile adds the patches of profile p to cfg (stock adds none).
