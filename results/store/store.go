@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -90,7 +91,19 @@ func ExpectedPeers(m results.Manifest, runs []results.Run) []string {
 // FileRecorder appends runs to <dir>/runs.jsonl, fsyncing each line.
 type FileRecorder struct {
 	dir string
-	f   *os.File
+	f   runsFile
+}
+
+// runsFile is what the recorder needs of runs.jsonl (an *os.File; a test
+// wraps one to fail a write halfway, as a full disk does).
+type runsFile interface {
+	io.Writer
+	Sync() error
+	Stat() (fs.FileInfo, error)
+	Truncate(size int64) error
+	Seek(offset int64, whence int) (int64, error)
+	Close() error
+	Name() string
 }
 
 var _ Recorder = (*FileRecorder)(nil)
@@ -206,9 +219,27 @@ func (w *FileRecorder) Append(ctx context.Context, r results.Run) error {
 	if err != nil {
 		return fmt.Errorf("encoding run %s/%d: %w", r.Condition, r.Index, err)
 	}
-	b = append(b, '\n')
+	return w.write(append(b, '\n'), fmt.Sprintf("run %s/%d", r.Condition, r.Index))
+}
+
+// write appends whole lines and fsyncs them. A write that fails halfway
+// (a full disk writes what fits, then fails with ENOSPC) is cut back to
+// the file's previous end, so that runs.jsonl never holds a partial line
+// that a later append would glue to the next run.
+func (w *FileRecorder) write(b []byte, what string) error {
+	st, err := w.f.Stat()
+	if err != nil {
+		return fmt.Errorf("writing %s to %s: %w", what, w.f.Name(), err)
+	}
 	if _, err := w.f.Write(b); err != nil {
-		return fmt.Errorf("writing run %s/%d to %s: %w", r.Condition, r.Index, w.f.Name(), err)
+		werr := fmt.Errorf("writing %s to %s: %w (the runs before it are intact)", what, w.f.Name(), err)
+		if terr := w.f.Truncate(st.Size()); terr != nil {
+			return fmt.Errorf("writing %s to %s: %w; cutting the partial line back to %d bytes failed too: %v", what, w.f.Name(), err, st.Size(), terr)
+		}
+		if _, serr := w.f.Seek(st.Size(), io.SeekStart); serr != nil {
+			return errors.Join(werr, fmt.Errorf("seeking %s: %w", w.f.Name(), serr))
+		}
+		return werr
 	}
 	if err := w.f.Sync(); err != nil {
 		return fmt.Errorf("syncing %s: %w", w.f.Name(), err)
@@ -231,13 +262,7 @@ func (w *FileRecorder) AppendBatch(ctx context.Context, runs []results.Run) erro
 		}
 		buf = append(append(buf, b...), '\n')
 	}
-	if _, err := w.f.Write(buf); err != nil {
-		return fmt.Errorf("writing %d runs to %s: %w", len(runs), w.f.Name(), err)
-	}
-	if err := w.f.Sync(); err != nil {
-		return fmt.Errorf("syncing %s: %w", w.f.Name(), err)
-	}
-	return nil
+	return w.write(buf, fmt.Sprintf("%d runs", len(runs)))
 }
 
 // UpdateManifest atomically replaces the campaign's manifest.json (e.g. to
