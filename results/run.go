@@ -54,7 +54,33 @@ type Run struct {
 	// during the run; nil when there was none (older campaigns, a protocol
 	// without an announce group, a host where capture is impossible).
 	Wire *WireRun `json:"wire,omitempty"`
+	// Faults are what happened to the lab's infrastructure during the
+	// run's window (from the end of the previous run's window, so its
+	// reset and the delay before it included, to its record), as the
+	// container engine reported it: a node container paused, stopped,
+	// killed, restarted, out of memory, or the engine's event stream lost.
+	// A run with faults is kept, marked, and left out of the statistics.
+	Faults []LabFault `json:"faults,omitempty"`
 }
+
+// LabFault is one infrastructure event in a run's window.
+type LabFault struct {
+	// AtMS is when, in ms since the run's t0 (negative: during its reset
+	// or the delay before it).
+	AtMS float64 `json:"atMS"`
+	// Cluster and Container are the node container's; both are empty for
+	// the engine's own events.
+	Cluster   string `json:"cluster,omitempty"`
+	Container string `json:"container,omitempty"`
+	// Event is the engine's action (pause, unpause, kill, stop, die,
+	// start, restart, oom) or engine-events-lost / engine-events-restored.
+	Event  string `json:"event"`
+	Detail string `json:"detail,omitempty"`
+}
+
+// Faulted reports whether the lab's infrastructure was disturbed during
+// the run.
+func (r *Run) Faulted() bool { return len(r.Faults) > 0 }
 
 // Cycle is the schedule of an aligned run: t0 = end of the previous run + C,
 // where the end is when node A discovered its last peer (or the timeout).

@@ -5,6 +5,7 @@ import (
 	"math"
 	"runtime"
 	"sort"
+	"strings"
 
 	"github.com/fluidos-lab/testbed/results"
 	"github.com/fluidos-lab/testbed/results/store"
@@ -395,7 +396,7 @@ func (fp *firstPasses) secondPasses() map[string]*pass2 {
 func runSecondPass(src runSource, p1 map[string]*pass1, p2 map[string]*pass2, found map[string]bool) error {
 	var scratch []float64
 	return src(func(r *results.Run) error {
-		if r.Warmup || r.Aborted {
+		if excluded(r) {
 			return nil
 		}
 		p := p1[r.Condition]
@@ -426,6 +427,12 @@ func (p *pass1) first(r *results.Run, found map[string]bool) {
 		return
 	case r.Aborted:
 		cs.AbortedRuns++
+		return
+	case r.Faulted():
+		cs.FaultedRuns++
+		if len(cs.Faults) < MaxFaultLines {
+			cs.Faults = append(cs.Faults, FaultLine(r))
+		}
 		return
 	}
 	cs.Runs++
@@ -666,7 +673,7 @@ func collect(m results.Manifest, warns []string, src runSource, late func() []st
 			p = &pass2{}
 			p2[r.Condition] = p
 		}
-		if r.Warmup || r.Aborted {
+		if excluded(r) {
 			return nil
 		}
 		scratch = p.add(r, ps, scratch, found)
@@ -720,4 +727,34 @@ func achievedLoss(seen, dropped int64, sum float64, n int) *float64 {
 		return new(sum / float64(n))
 	}
 	return nil
+}
+
+// excluded reports whether r is left out of the statistics: a warm-up, an
+// aborted run, or one the lab's infrastructure disturbed.
+func excluded(r *results.Run) bool { return r.Warmup || r.Aborted || r.Faulted() }
+
+// MaxFaultLines bounds the fault descriptions a condition keeps.
+const MaxFaultLines = 20
+
+// FaultLine describes a faulted run's events on one line, e.g. "run 3:
+// ci-03-control-plane pause at -27.1 s, ci-03-control-plane unpause at
+// 2.9 s".
+func FaultLine(r *results.Run) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "run %d:", r.Index)
+	for i, f := range r.Faults {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		who := f.Container
+		if who == "" {
+			who = "engine"
+		}
+		fmt.Fprintf(&b, " %s %s", who, f.Event)
+		if f.Detail != "" {
+			fmt.Fprintf(&b, " (%s)", f.Detail)
+		}
+		fmt.Fprintf(&b, " at %.1f s", f.AtMS/1000)
+	}
+	return b.String()
 }

@@ -18,17 +18,24 @@ type Summary struct {
 	Warnings   []string    `json:"warnings,omitempty"`
 }
 
-// Condition is everything measured for one condition. Warm-up and
-// aborted runs are excluded; times are ms since each run's t0.
+// Condition is everything measured for one condition. Warm-up, aborted
+// and faulted runs are excluded; times are ms since each run's t0.
 type Condition struct {
 	Name       string             `json:"name"`
 	Impairment results.Impairment `json:"impairment"` // as requested
 	Phase      string             `json:"phase"`
 	PhaseLabel string             `json:"phaseLabel"`
-	// Runs counts the included runs; WarmupRuns and AbortedRuns were excluded.
+	// Runs counts the included runs; WarmupRuns, AbortedRuns and
+	// FaultedRuns (the lab's infrastructure was disturbed: a node
+	// container paused or stopped, the engine's events lost) were
+	// excluded.
 	Runs        int `json:"runs"`
 	WarmupRuns  int `json:"warmupRuns"`
 	AbortedRuns int `json:"abortedRuns"`
+	FaultedRuns int `json:"faultedRuns,omitempty"`
+	// Faults describes the faulted runs' events, one line per run (at most
+	// MaxFaultLines).
+	Faults []string `json:"faults,omitempty"`
 	// TimedOutRuns did not discover every peer (flagged or with missing peers).
 	TimedOutRuns int `json:"timedOutRuns"`
 	// Peers is N-1, the number of peers node A should discover.

@@ -424,3 +424,36 @@ func TestMeasuredPhaseModel(t *testing.T) {
 		}
 	}
 }
+
+// TestFaultedRunsAreExcluded marks two runs of a clean condition as
+// disturbed by the lab (a peer's node paused; the engine's events lost):
+// both analyses leave them out, count them and describe them, and the
+// statistics equal those of the campaign without them.
+func TestFaultedRunsAreExcluded(t *testing.T) {
+	o := SynthOptions{Seed: 11, Peers: 3, Runs: 12, LossPcts: []float64{0}, IntervalMS: 5000, StartupMS: 900}
+	c := Synthesize(o)
+	c.Runs[3].Faults = []results.LabFault{{AtMS: -27100, Cluster: "p-03", Container: "p-03-control-plane", Event: "pause"}, {AtMS: 2900, Cluster: "p-03", Container: "p-03-control-plane", Event: "unpause"}}
+	c.Runs[7].Faults = []results.LabFault{{AtMS: 100, Event: "engine-events-lost", Detail: "unexpected EOF"}}
+	s := Analyze(c)
+	cs := s.Conditions[0]
+	if cs.Runs != 10 || cs.FaultedRuns != 2 || len(cs.Faults) != 2 {
+		t.Fatalf("runs %d faulted %d faults %q, want 10, 2, 2", cs.Runs, cs.FaultedRuns, cs.Faults)
+	}
+	if want := "run 3: p-03-control-plane pause at -27.1 s, p-03-control-plane unpause at 2.9 s"; cs.Faults[0] != want {
+		t.Errorf("fault line %q, want %q", cs.Faults[0], want)
+	}
+	if want := "run 7: engine engine-events-lost (unexpected EOF) at 0.1 s"; cs.Faults[1] != want {
+		t.Errorf("fault line %q, want %q", cs.Faults[1], want)
+	}
+	clean := Synthesize(o)
+	clean.Runs = append(append(clean.Runs[:3:3], clean.Runs[4:7]...), clean.Runs[8:]...)
+	ref := Analyze(clean).Conditions[0]
+	if cs.AllPeers != ref.AllPeers || cs.FirstPeer != ref.FirstPeer {
+		t.Errorf("with faulted runs marked: all peers %+v first %+v; without them: %+v %+v", cs.AllPeers, cs.FirstPeer, ref.AllPeers, ref.FirstPeer)
+	}
+	col := CollectSamples(c)
+	refCol := CollectSamples(clean)
+	if len(col.Conditions) != 1 || col.Conditions[0].AllPeers.Len() != refCol.Conditions[0].AllPeers.Len() {
+		t.Errorf("samples for compare include faulted runs: %d all-peers samples, want %d", col.Conditions[0].AllPeers.Len(), refCol.Conditions[0].AllPeers.Len())
+	}
+}
