@@ -18,6 +18,7 @@ import (
 	"github.com/fluidos-lab/testbed/internal/agentimage"
 	"github.com/fluidos-lab/testbed/internal/dockernet"
 	"github.com/fluidos-lab/testbed/internal/dockerx"
+	"github.com/fluidos-lab/testbed/internal/faultlog"
 	"github.com/fluidos-lab/testbed/internal/helm"
 	"github.com/fluidos-lab/testbed/internal/kind"
 	"github.com/fluidos-lab/testbed/internal/kubeclient"
@@ -205,6 +206,7 @@ func (a *app) RunEnv(progress io.Writer) (*runner.Env, error) {
 		Starts:   runner.NewCRIStarts(res),
 		Progress: progress,
 		Wire:     a.openWire,
+		Faults:   a.openFaults,
 		Collect: func(ctx context.Context, plan *topology.Plan, clusters []string, in []results.Input) (results.Manifest, error) {
 			return col.Collect(ctx, plan, clusters, in)
 		},
@@ -304,3 +306,26 @@ func (i agentInstaller) InstallAgent(ctx context.Context, plan *topology.Plan) (
 
 // stateRootOf is the state root a plan's lab lives under.
 func stateRootOf(plan *topology.Plan) string { return filepath.Dir(plan.StateDir) }
+
+// openFaults watches the Docker engine's events about the campaign's
+// clusters' node containers (internal/faultlog) for one campaign.
+func (a *app) openFaults(ctx context.Context, _ *topology.Plan, clusters []string) (runner.LabFaults, func(), error) {
+	dc, err := a.Docker()
+	if err != nil {
+		return nil, nil, err
+	}
+	l := faultlog.Start(ctx, dc, clusters, faultlog.Options{})
+	return labFaults{l}, l.Close, nil
+}
+
+// labFaults adapts the fault log to the runner's seam.
+type labFaults struct{ l *faultlog.Log }
+
+func (f labFaults) Drain() []runner.FaultEvent {
+	evs := f.l.Drain()
+	out := make([]runner.FaultEvent, len(evs))
+	for i, e := range evs {
+		out[i] = runner.FaultEvent{Time: e.Time, Cluster: e.Cluster, Container: e.Container, Event: e.Action, Detail: e.Detail}
+	}
+	return out
+}

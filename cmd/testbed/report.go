@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -126,6 +127,11 @@ func printReport(streams IOStreams, format string, files *report.Files) error {
 	}
 	for _, w := range s.Warnings {
 		fmt.Fprintf(streams.ErrOut, "warning: %s\n", w)
+	}
+	for _, cs := range s.Conditions {
+		if cs.FaultedRuns > 0 {
+			fmt.Fprintf(streams.ErrOut, "warning: condition %s: %d run(s) excluded, the lab was disturbed during them: %s\n", cs.Name, cs.FaultedRuns, strings.Join(cs.Faults, "; "))
+		}
 	}
 	return printData(streams.Out, format, out, func(tw *tabwriter.Writer) error {
 		fmt.Fprintln(tw, "CONDITION\tRUNS\tTIMED OUT\tFIRST PEER MEDIAN\tALL PEERS MEDIAN\tALL PEERS P90\tACHIEVED LOSS\tKS VS MODEL")

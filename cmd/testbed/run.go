@@ -66,13 +66,13 @@ recorded run.`,
 			stopCosts()
 			if sum != nil {
 				if perr := printData(streams.Out, o.format, sum, func(w *tabwriter.Writer) error {
-					fmt.Fprintln(w, "CONDITION\tRUNS\tTIMED OUT\tMEDIAN ALL PEERS\tOVERHEAD P50\tBACKEND\tACHIEVED LOSS")
+					fmt.Fprintln(w, "CONDITION\tRUNS\tTIMED OUT\tFAULTED\tMEDIAN ALL PEERS\tOVERHEAD P50\tBACKEND\tACHIEVED LOSS")
 					for _, c := range sum.Conditions {
 						loss := "-"
 						if c.AchievedLoss != nil {
 							loss = fmt.Sprintf("%.1f%%", *c.AchievedLoss)
 						}
-						fmt.Fprintf(w, "%s\t%d\t%d\t%.0f ms\t%.0f ms\t%s\t%s\n", c.Name, c.Runs, c.TimedOut, c.MedianAllMS, c.OverheadP50, c.Backend, loss)
+						fmt.Fprintf(w, "%s\t%d\t%d\t%d\t%.0f ms\t%.0f ms\t%s\t%s\n", c.Name, c.Runs, c.TimedOut, c.Faulted, c.MedianAllMS, c.OverheadP50, c.Backend, loss)
 					}
 					fmt.Fprintf(w, "campaign %s: %d runs, cycle overhead median %.0f ms\n", sum.Dir, sum.Runs, sum.OverheadP50)
 					return nil

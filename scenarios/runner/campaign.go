@@ -155,6 +155,7 @@ func (r *Runner) runCondition(ctx context.Context, cp *campaign, ci int, cond sc
 			return r.abort(ctx, cp.rec, imp, nil, err)
 		}
 		run, err := r.runOne(ctx, cp, cond, i, imp)
+		r.markFaults(cp, run)
 		if err != nil {
 			return r.abort(ctx, cp.rec, imp, run, err)
 		}
@@ -163,7 +164,7 @@ func (r *Runner) runCondition(ctx context.Context, cp *campaign, ci int, cond sc
 		}
 		cp.count(run, &cs)
 		overheads = append(overheads, run.CycleOverheadMS)
-		if all, ok := allFound(run); ok && !run.Warmup {
+		if all, ok := allFound(run); ok && !run.Warmup && !run.Faulted() {
 			alls = append(alls, all)
 		}
 		r.progressLine(cp, cond, i, n, run, alls)
@@ -192,6 +193,9 @@ func (cp *campaign) count(run *results.Run, cs *ConditionSummary) {
 	if !run.Warmup {
 		cs.Runs++
 	}
+	if run.Faulted() {
+		cs.Faulted++
+	}
 	cs.AchievedLoss = run.Impairment.AchievedLossPct
 }
 
@@ -205,9 +209,9 @@ func (r *Runner) progressLine(cp *campaign, cond scenarios.Condition, i, n int, 
 			sched += fmt.Sprintf(" (OFF CYCLE by %.0f ms)", c.OverrunMS)
 		}
 	}
-	fmt.Fprintf(r.o.Progress, "%s run %d/%d%s: peers %d/%d in %s, median %s, overhead %.0f ms (A's pods gone %.0f, peer resources gone %.0f), %s, ETA %s\n",
+	fmt.Fprintf(r.o.Progress, "%s run %d/%d%s: peers %d/%d in %s, median %s, overhead %.0f ms (A's pods gone %.0f, peer resources gone %.0f), %s, ETA %s%s\n",
 		cond.Name, i+1, n, warmTag(run.Warmup), len(r.peers)-len(run.Missing), len(r.peers), fmtMS(lastFound(run)),
-		fmtMS(stats.Median(alls)), run.CycleOverheadMS, msOf(r.lastPodsGone), msOf(r.lastPeersGone), sched, eta)
+		fmtMS(stats.Median(alls)), run.CycleOverheadMS, msOf(r.lastPodsGone), msOf(r.lastPeersGone), sched, eta, faultNote(run))
 }
 
 // delay is the pause between two runs of the random phase; the aligned

@@ -41,6 +41,11 @@ type Env struct {
 	// no announce group) records no wire figures. When it fails, the
 	// campaign runs without them and says why.
 	Wire func(ctx context.Context, plan *topology.Plan, group netip.AddrPort) (Wire, func() error, error)
+	// Faults starts watching the container engine's events about the
+	// cell's clusters' node containers for one campaign and returns the
+	// log with its close; nil marks no run. When it fails, the campaign
+	// runs without marks and says why.
+	Faults func(ctx context.Context, plan *topology.Plan, clusters []string) (LabFaults, func(), error)
 }
 
 // Cell is one campaign: a scenario run on some clusters of a lab.
@@ -89,6 +94,8 @@ func (e *Env) Run(ctx context.Context, c Cell) (*Summary, error) {
 	}
 	warn, closeWire := e.openWire(ctx, s, plan, &o)
 	defer closeWire()
+	fwarn, closeFaults := e.openFaults(ctx, plan, clusters, &o)
+	defer closeFaults()
 	r, err := New(s, clusters, o)
 	if err != nil {
 		return nil, err
@@ -105,8 +112,10 @@ func (e *Env) Run(ctx context.Context, c Cell) (*Summary, error) {
 			return nil, fmt.Errorf("collecting the manifest: %w", err)
 		}
 	}
-	if warn != "" {
-		m.Warnings = append(m.Warnings, warn)
+	for _, w := range []string{warn, fwarn} {
+		if w != "" {
+			m.Warnings = append(m.Warnings, w)
+		}
 	}
 	if e.Progress != nil {
 		fmt.Fprintf(e.Progress, "campaign %s: scenario %s, node A %s, %d peers, phase %s, seed %d\n", c.Dir, s.Name, s.NodeA, len(r.peers), s.Phase, s.Seed)
@@ -235,4 +244,27 @@ func (c Cell) check() error {
 		}
 	}
 	return fmt.Errorf("scenario %s: nodeA %q is not a cluster of topology %s", c.Scenario.File, c.Scenario.NodeA, c.Plan.File)
+}
+
+// openFaults starts the fault log of the campaign's clusters into
+// o.Faults. A log that cannot start is not fatal: runs are then not marked,
+// and the warning says so.
+func (e *Env) openFaults(ctx context.Context, plan *topology.Plan, clusters []Cluster, o *Options) (warn string, closeFn func()) {
+	if e.Faults == nil {
+		return "", func() {}
+	}
+	names := make([]string, len(clusters))
+	for i, c := range clusters {
+		names[i] = c.Name
+	}
+	f, closeF, err := e.Faults(ctx, plan, names)
+	if err != nil {
+		warn = fmt.Sprintf("no fault log of lab %s (runs disturbed by the lab are not marked): %v", plan.Name, err)
+		if e.Progress != nil {
+			fmt.Fprintln(e.Progress, "warning: "+warn)
+		}
+		return warn, func() {}
+	}
+	o.Faults = f
+	return "", closeF
 }

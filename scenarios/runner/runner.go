@@ -66,6 +66,10 @@ type Options struct {
 	// Wire is the capture of the protocol's announce group on the lab
 	// network; nil records no wire figures.
 	Wire Wire
+	// Faults reports the lab's infrastructure events (node containers
+	// paused or stopped, the engine's events lost); each run records those
+	// of its window. Nil records none.
+	Faults LabFaults
 }
 
 // Campaign is where and how a campaign is recorded.
@@ -90,9 +94,12 @@ type Summary struct {
 
 // ConditionSummary is one condition's outcome.
 type ConditionSummary struct {
-	Name         string
-	Runs         int
-	TimedOut     int
+	Name     string
+	Runs     int
+	TimedOut int
+	// Faulted counts the runs the lab's infrastructure disturbed (marked,
+	// left out of MedianAllMS and of the statistics).
+	Faulted      int
 	MedianAllMS  float64 // median time until A found every peer (non-warm-up)
 	OverheadP50  float64
 	Backend      string
