@@ -154,7 +154,7 @@ func (a *app) Provisioner(plan *topology.Plan) (*provision.Provisioner, error) {
 		return nil, err
 	}
 	p, err := provision.New(
-		provision.WithClusters(&kind.Kind{Verbosity: a.verbosity + 1}),
+		provision.WithClusters(forgetfulClusters{Clusters: &kind.Kind{Verbosity: a.verbosity + 1}, forget: a.kube.Forget}),
 		provision.WithNetwork(&dockernet.Networks{API: dc}),
 		provision.WithImages(provision.DockerImages{API: dc}),
 		provision.WithCNI(provision.DockerCNI{API: dc, Getenv: os.Getenv}),
@@ -328,4 +328,29 @@ func (f labFaults) Drain() []runner.FaultEvent {
 		out[i] = runner.FaultEvent{Time: e.Time, Cluster: e.Cluster, Container: e.Container, Event: e.Action, Detail: e.Detail}
 	}
 	return out
+}
+
+// forgetfulClusters drops the cached API clients of a cluster it deletes,
+// creates or re-exports: a cluster made again listens on a new API port,
+// and a client cached for the old one (built by the health check that found
+// it broken) made the next step wait 5 minutes on a dead address.
+type forgetfulClusters struct {
+	provision.Clusters
+	forget func(kubeconfig string)
+}
+
+func (c forgetfulClusters) Create(ctx context.Context, cp topology.ClusterPlan, retries int) error {
+	defer c.forget(cp.Kubeconfig)
+	c.forget(cp.Kubeconfig)
+	return c.Clusters.Create(ctx, cp, retries)
+}
+
+func (c forgetfulClusters) Delete(name, kubeconfig string) error {
+	defer c.forget(kubeconfig)
+	return c.Clusters.Delete(name, kubeconfig)
+}
+
+func (c forgetfulClusters) ExportKubeconfig(name, path string) error {
+	defer c.forget(path)
+	return c.Clusters.ExportKubeconfig(name, path)
 }

@@ -15,6 +15,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"syscall"
@@ -445,8 +446,22 @@ func waitGone(ctx context.Context, t *testing.T, cs kubernetes.Interface, ns str
 }
 
 // testInterrupt sends SIGINT to `up` of a fresh 2-cluster lab once its
-// first node container exists, then converges it with `up` and removes it.
+// first node container exists, then SIGKILLs `up` inside each of its phases
+// in turn (killUpInEachPhase), converges it with `up`, removes it, and
+// checks that Docker holds exactly the containers, networks and volumes it
+// held before.
 func testInterrupt(t *testing.T, bin string) {
+	dockerBefore := dockerObjects(t)
+	defer func() {
+		if t.Failed() {
+			return
+		}
+		if diff := dockerBefore.diff(dockerObjects(t)); diff != "" {
+			t.Errorf("FAULT down-leaves-docker: Docker is not as before the lab:\n%s", diff)
+		} else {
+			t.Logf("FAULT down-leaves-docker: pass (%d containers, %d networks, %d volumes as before)", len(dockerBefore.containers), len(dockerBefore.networks), len(dockerBefore.volumes))
+		}
+	}()
 	prefix := os.Getenv("TESTBED_E2E_PREFIX")
 	if prefix == "" {
 		prefix = "ci-int"
@@ -470,6 +485,10 @@ macvlan:
   subnet: 10.120.0.0/16
 fluidos:
   enabled: false
+extraCharts:
+  - name: reference-agent
+    chart: charts/reference-agent
+    namespace: testbed-agent
 provisioning:
   parallelism: 1
   retries: 0
@@ -516,6 +535,7 @@ provisioning:
 			t.Errorf("cluster %s was scheduled after the interrupt", c.Name)
 		}
 	}
+	killUpInEachPhase(t, bin, file)
 	// The converging up takes the fallback path: the plain node image and
 	// a per-node import of the lab's images into the clusters it creates.
 	if out, d, err := testbedRun(t, bin, 20*time.Minute, "up", file, "--no-bake"); err != nil {
@@ -611,4 +631,74 @@ func assertNoLabDocker(t *testing.T, plan *topology.Plan) {
 	if err != nil || len(bytes.TrimSpace(b)) > 0 {
 		t.Errorf("topology %s: networks left: %q %v", plan.Name, b, err)
 	}
+}
+
+// upPhaseLine is a progress line of up starting a cluster's phase.
+var upPhaseLine = regexp.MustCompile(`^(\S+)\s+(create|images|cni|multus|nad|charts)\s+\.\.\.$`)
+
+// killUpInEachPhase runs `up --no-bake` once per phase (create, images,
+// CNI, Multus, charts) and SIGKILLs it as soon as some cluster starts that
+// phase, checking that the phase had not ended: each up must take over
+// what the killed one left half done.
+func killUpInEachPhase(t *testing.T, bin, file string) {
+	for _, phase := range []string{"create", "images", "cni", "multus", "charts"} {
+		var cluster string
+		start := time.Now()
+		out, err := runUntilLine(t, bin, 15*time.Minute, func(l string) bool {
+			m := upPhaseLine.FindStringSubmatch(strings.TrimSpace(l))
+			if m != nil && m[2] == phase {
+				cluster = m[1]
+				return true
+			}
+			return false
+		}, sigkill(t), "up", file, "--no-bake")
+		if err == nil {
+			t.Fatalf("FAULT up-sigkill-%s: up exited 0 after SIGKILL", phase)
+		}
+		// Whatever the previous kill left half done, no step fails: a
+		// node container created but never started once made the next
+		// up refuse its cluster as "not this lab's".
+		if failed := regexp.MustCompile(`(?m)^.*\s✗\s.*$`).FindAllString(out, -1); len(failed) > 0 {
+			t.Errorf("FAULT up-sigkill-%s: steps failed before the kill:\n%s", phase, strings.Join(failed, "\n"))
+		}
+		if regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(cluster) + `\s+` + phase + `\s+✓`).MatchString(out) {
+			t.Errorf("FAULT up-sigkill-%s: %s's %s phase had ended before the kill", phase, cluster, phase)
+		}
+		t.Logf("FAULT up-sigkill-%s: killed in %s's %s phase after %s", phase, cluster, phase, time.Since(start).Round(time.Millisecond))
+	}
+}
+
+// dockerState is what a lab may leave behind in the engine.
+type dockerState struct{ containers, networks, volumes []string }
+
+func dockerObjects(t *testing.T) dockerState {
+	t.Helper()
+	list := func(args ...string) []string {
+		b, err := exec.Command("docker", args...).Output()
+		if err != nil {
+			t.Fatalf("docker %v: %v", args, err)
+		}
+		l := strings.Fields(string(b))
+		sort.Strings(l)
+		return l
+	}
+	return dockerState{
+		containers: list("ps", "-a", "--format", "{{.ID}}/{{.Names}}"),
+		networks:   list("network", "ls", "--format", "{{.ID}}/{{.Name}}"),
+		volumes:    list("volume", "ls", "-q"),
+	}
+}
+
+// diff describes what differs between two states ("" when equal).
+func (a dockerState) diff(b dockerState) string {
+	var out []string
+	for _, k := range []struct {
+		what string
+		x, y []string
+	}{{"containers", a.containers, b.containers}, {"networks", a.networks, b.networks}, {"volumes", a.volumes, b.volumes}} {
+		if strings.Join(k.x, " ") != strings.Join(k.y, " ") {
+			out = append(out, fmt.Sprintf("%s before: %v\n%s after:  %v", k.what, k.x, k.what, k.y))
+		}
+	}
+	return strings.Join(out, "\n")
 }

@@ -261,9 +261,13 @@ func (n *Networks) Nodes(ctx context.Context, s network.Summary, cluster string)
 	if cluster != "" {
 		label += "=" + cluster
 	}
+	// Membership is decided below rather than by Docker's network filter:
+	// a node container created but never started (its `docker run` cut
+	// short by a killed up) is attached to no network yet, and only its
+	// HostConfig says it was made for this one.
 	list, err := n.API.ContainerList(ctx, container.ListOptions{
 		All:     true,
-		Filters: filters.NewArgs(filters.Arg("label", label), filters.Arg("network", s.ID)),
+		Filters: filters.NewArgs(filters.Arg("label", label)),
 	})
 	if err != nil {
 		return nil, fmt.Errorf("listing node containers on network %q: %w", s.Name, err)
@@ -286,7 +290,10 @@ func (n *Networks) Nodes(ctx context.Context, s network.Summary, cluster string)
 			}
 		}
 		if ep == nil {
-			continue // not attached to our network: not ours
+			if c.HostConfig.NetworkMode != s.Name && c.HostConfig.NetworkMode != s.ID {
+				continue // not attached to our network, nor made for it: not ours
+			}
+			ep = &network.EndpointSettings{} // made for it, never started: no address
 		}
 		name := c.ID
 		if len(c.Names) > 0 {

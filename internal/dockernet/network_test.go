@@ -137,14 +137,23 @@ func TestNodesAndRemove(t *testing.T) {
 			NetworkSettings: &container.NetworkSettingsSummary{Networks: map[string]*network.EndpointSettings{"kind": {NetworkID: "k"}}}},
 		{ID: "3", Names: []string{"/unrelated"}, State: "running", Labels: map[string]string{},
 			NetworkSettings: &container.NetworkSettingsSummary{Networks: map[string]*network.EndpointSettings{"testbed-lab": {NetworkID: "netid"}}}},
+		// Created for the lab but never started (a killed up): attached to
+		// no network yet; its HostConfig names the lab's.
+		{ID: "4", Names: []string{"/c2-control-plane"}, State: "created", Labels: map[string]string{KindClusterLabel: "c2", KindRoleLabel: "control-plane"},
+			NetworkSettings: &container.NetworkSettingsSummary{Networks: map[string]*network.EndpointSettings{}}},
+		{ID: "5", Names: []string{"/other-control-plane"}, State: "created", Labels: map[string]string{KindClusterLabel: "other"},
+			NetworkSettings: &container.NetworkSettingsSummary{Networks: map[string]*network.EndpointSettings{}}},
 	}}
+	api.containers[3].HostConfig.NetworkMode = "testbed-lab"
+	api.containers[4].HostConfig.NetworkMode = "kind"
 	n := &Networks{API: api}
 	nodes, err := n.Nodes(context.Background(), ours, "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(nodes) != 1 || nodes[0].Name != "c1-control-plane" || nodes[0].Address != "172.31.0.2" || nodes[0].Role != "control-plane" {
-		t.Errorf("nodes = %+v, want only c1-control-plane", nodes)
+	if len(nodes) != 2 || nodes[0].Name != "c1-control-plane" || nodes[0].Address != "172.31.0.2" || nodes[0].Role != "control-plane" ||
+		nodes[1].Name != "c2-control-plane" || nodes[1].State != "created" || nodes[1].Address != "" {
+		t.Errorf("nodes = %+v, want c1-control-plane and the never-started c2-control-plane", nodes)
 	}
 	if _, err := n.Nodes(context.Background(), network.Summary{Name: "kind"}, ""); err == nil {
 		t.Error("Nodes listed an unmanaged network")
