@@ -542,6 +542,9 @@ provisioning:
 		t.Fatalf("converging up: %v", err)
 	} else {
 		t.Logf("MEASURED: converging up after interrupt (--no-bake): %s", d.Round(time.Millisecond))
+		if failed := regexp.MustCompile(`(?m)^.*\s✗\s.*$`).FindAllString(out, -1); len(failed) > 0 {
+			t.Errorf("converging up: steps failed:\n%s", strings.Join(failed, "\n"))
+		}
 		if !regexp.MustCompile(`images\s+✓ [1-9]\d* image\(s\) loaded`).MatchString(out) {
 			t.Errorf("converging --no-bake up imported no image into a new cluster:\n%s", out)
 		}
@@ -655,11 +658,18 @@ func killUpInEachPhase(t *testing.T, bin, file string) {
 		if err == nil {
 			t.Fatalf("FAULT up-sigkill-%s: up exited 0 after SIGKILL", phase)
 		}
-		// Whatever the previous kill left half done, no step fails: a
-		// node container created but never started once made the next
-		// up refuse its cluster as "not this lab's".
-		if failed := regexp.MustCompile(`(?m)^.*\s✗\s.*$`).FindAllString(out, -1); len(failed) > 0 {
-			t.Errorf("FAULT up-sigkill-%s: steps failed before the kill:\n%s", phase, strings.Join(failed, "\n"))
+		// Whatever the previous kill left half done, no step fails (a node
+		// container created but never started once made the next up
+		// refuse its cluster as "not this lab's"). One race is known and
+		// only logged: a SIGKILLed up leaves KinD's `docker run` child
+		// running, and a create right after it can still find the node
+		// that child is making; that cluster converges on the next up.
+		for _, l := range regexp.MustCompile(`(?m)^.*\s✗\s.*$`).FindAllString(out, -1) {
+			if strings.Contains(l, "node(s) already exist for a cluster") {
+				t.Logf("FAULT up-sigkill-%s: known race with the killed up's docker run child: %s", phase, strings.TrimSpace(l))
+				continue
+			}
+			t.Errorf("FAULT up-sigkill-%s: a step failed before the kill: %s", phase, strings.TrimSpace(l))
 		}
 		if regexp.MustCompile(`(?m)^` + regexp.QuoteMeta(cluster) + `\s+` + phase + `\s+✓`).MatchString(out) {
 			t.Errorf("FAULT up-sigkill-%s: %s's %s phase had ended before the kill", phase, cluster, phase)
