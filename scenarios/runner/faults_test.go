@@ -3,11 +3,18 @@ package runner
 import (
 	"bytes"
 	"context"
+	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"k8s.io/apimachinery/pkg/runtime"
+	k8stesting "k8s.io/client-go/testing"
+
+	"github.com/fluidos-lab/testbed/scenarios"
 )
 
 // fakeFaults is a fault log the test writes to.
@@ -100,5 +107,56 @@ func TestRunMarksFaultedRuns(t *testing.T) {
 	}
 	if len(marked) != 2 || marked[0] != 1 || marked[1] != 2 {
 		t.Errorf("progress lines marked %v, want [1 2]:\n%s", marked, progress.String())
+	}
+}
+
+// TestRunFailedRunIsAbortedAndRerun fails node A's API in the second run's
+// reset (as when the Docker daemon restarts under the lab): the run is
+// recorded as aborted, with the error, and --resume measures that index
+// again instead of skipping it.
+func TestRunFailedRunIsAbortedAndRerun(t *testing.T) {
+	clk := newTestClock()
+	lab := newFakeLab(t, clk, "a", "b")
+	s := testScenario(3, 0)
+	s.Measurements = []string{scenarios.MeasureDiscovery}
+	var seq atomic.Int64
+	lab.onStart = func(l *fakeLab) {
+		clk.Advance(500 * time.Millisecond)
+		l.create("a", "b", "o"+time.Duration(seq.Add(1)).String(), 0)
+	}
+	var patches atomic.Int64
+	lab.kube["a"].PrependReactor("patch", "daemonsets", func(k8stesting.Action) (bool, runtime.Object, error) {
+		if patches.Add(1) == 3 { // disable (run 0), enable (run 0), disable (run 1)
+			return true, nil, errors.New("unexpected EOF")
+		}
+		return false, nil, nil
+	})
+	r, err := New(s, lab.clusters, Options{Interface: "eth1", Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := r.Run(context.Background(), Campaign{Dir: dir}); err == nil || !strings.Contains(err.Error(), "unexpected EOF") {
+		t.Fatalf("Run with A's API gone: %v", err)
+	}
+	first := readRuns(t, dir)
+	if len(first) != 2 || first[0].Aborted || !first[1].Aborted || first[1].Index != 1 || len(first[1].Errors) == 0 {
+		t.Fatalf("after the failure: %+v", first)
+	}
+	r2, err := New(s, lab.clusters, Options{Interface: "eth1", Clock: clk})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := r2.Run(context.Background(), Campaign{Dir: dir, Resume: true}); err != nil {
+		t.Fatalf("resume: %v", err)
+	}
+	all := readRuns(t, dir)
+	if len(all) != 4 || all[2].Index != 1 || all[2].Aborted || all[3].Index != 2 {
+		t.Fatalf("after resume: indices and aborted %v", func() (o []string) {
+			for _, r := range all {
+				o = append(o, fmt.Sprintf("%d/%v", r.Index, r.Aborted))
+			}
+			return
+		}())
 	}
 }

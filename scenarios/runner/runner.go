@@ -325,7 +325,12 @@ func (r *Runner) abort(ctx context.Context, rec store.Recorder, imp *impairState
 		}
 	}
 	if run != nil {
-		run.Aborted = ctx.Err() != nil
+		// Whatever stopped it (Ctrl-C, or a failure such as the lab's API
+		// going away with its Docker daemon), the run did not complete:
+		// it is kept as aborted, left out of the statistics and run again
+		// by --resume. A failed run once recorded as complete made the
+		// resume skip its index.
+		run.Aborted = true
 		run.Errors = append(run.Errors, cause.Error())
 		if err := rec.Append(cctx, *run); err != nil {
 			errs = append(errs, fmt.Errorf("recording aborted run: %w", err))
