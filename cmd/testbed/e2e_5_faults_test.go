@@ -29,15 +29,20 @@ import (
 //   - run-sigkill-resume: `run` is SIGKILLed in the middle of a run;
 //     `run --resume` finishes, and every run recorded before the kill is
 //     byte for byte intact;
+//
 //   - peer-paused: a peer's node container is paused for 8 s, then
 //     unpaused, mid-campaign: the runs it disturbed are marked with the
 //     engine's events and excluded from the statistics, the campaign goes
 //     on to its end, and `report` says so;
+//
 //   - disk-full: the campaign's disk (a 1 MiB tmpfs) fills after the first
 //     run: `run` stops with an error naming runs.jsonl and the cause (the
 //     second run may still fit in the file's last page), the recorded runs
 //     are intact, and once space is freed `run --resume`
 //     finishes.
+//
+//   - docker-restart (behind TESTBED_E2E_DOCKER_RESTART): the daemon
+//     restarted mid-campaign; the lab comes back, the resume finishes.
 //
 // SIGKILL of `up` in each phase is in TestE2EProvision/interrupt; Docker
 // being left as it was is checked there and in TestE2EDown.
@@ -50,6 +55,68 @@ func TestE2EFaults(t *testing.T) {
 	t.Run("run-sigkill-resume", func(t *testing.T) { testKillRunResume(t, bin, topo) })
 	t.Run("peer-paused", func(t *testing.T) { testPeerPaused(t, bin, topo) })
 	t.Run("disk-full", func(t *testing.T) { testDiskFull(t, bin, topo) })
+	t.Run("docker-restart", func(t *testing.T) { testDockerRestart(t, bin, topo) })
+}
+
+// testDockerRestart restarts the Docker daemon mid-campaign with the shell
+// command in TESTBED_E2E_DOCKER_RESTART (e.g. "systemctl restart docker"),
+// waits until the lab's status is healthy again, and checks that
+// `run --resume` finishes the campaign with every run before the restart
+// intact and the disturbed run marked. Behind the variable because it
+// restarts the engine every other test uses (docs/reliability.md has the
+// figures of a run by hand).
+func testDockerRestart(t *testing.T, bin, topo string) {
+	restart := os.Getenv("TESTBED_E2E_DOCKER_RESTART")
+	if restart == "" {
+		t.Skip("set TESTBED_E2E_DOCKER_RESTART to a command that restarts the Docker daemon (e.g. systemctl restart docker) to run this case")
+	}
+	s := faultScenario(t, topo, "fault-restart", 6)
+	dir := filepath.Join(t.TempDir(), "campaign")
+	start := time.Now()
+	var restarted time.Duration
+	out, err := runUntil(t, bin, 10*time.Minute, "loss-0 run 2/6:", func(*exec.Cmd) {
+		if b, err := exec.Command("sh", "-c", restart).CombinedOutput(); err != nil {
+			t.Errorf("restarting Docker (%s): %v: %s", restart, err, b)
+		}
+		restarted = time.Since(start)
+	}, "run", s, "--output", dir)
+	t.Logf("run across the restart: exit %v", err)
+	before, rerr := os.ReadFile(filepath.Join(dir, store.FileRuns))
+	if rerr != nil {
+		t.Fatal(rerr)
+	}
+	// Wait (bounded) for the lab to come back by itself: KinD's restart
+	// policy restarts the node containers.
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		st := runStatus(t, bin, topo)
+		if st.err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the lab did not come back within 5 minutes of the restart:\n%s", st)
+		}
+		time.Sleep(2 * time.Second) // polling an external recovery, not synchronising
+	}
+	back := time.Since(start)
+	if err != nil {
+		if _, _, err := testbedRun(t, bin, 10*time.Minute, "run", "--resume", dir); err != nil {
+			t.Fatalf("resume after the restart: %v", err)
+		}
+	} else if !strings.Contains(out, "LAB FAULT") {
+		t.Errorf("the campaign rode out the restart but marked no run")
+	}
+	c := checkCampaign(t, dir, 6, before)
+	marked := 0
+	for _, r := range c.Runs {
+		if r.Faulted() {
+			marked++
+		}
+	}
+	if marked == 0 {
+		t.Errorf("no run carries the restart's events")
+	}
+	t.Logf("MEASURED: FAULT docker-restart: restart command returned %s into the campaign, lab healthy at %s, %d run(s) marked", restarted.Round(time.Second), back.Round(time.Second), marked)
 }
 
 // faultScenario writes a short clean scenario on the CI lab.
