@@ -37,7 +37,7 @@ func (p *Provisioner) ensureCluster(ctx context.Context, plan *topology.Plan, s 
 			return "healthy, kept", false, 0, nil
 		}
 		p.progress.Logf("cluster %s: %s: deleting and creating again", c.Name, reason)
-		if err := p.clusters.Delete(c.Name, c.Kubeconfig); err != nil {
+		if err := p.deleteUntilGone(ctx, net, c); err != nil {
 			return "", false, 0, err
 		}
 	}
@@ -85,3 +85,36 @@ func (p *Provisioner) apiReachable(ctx context.Context, kubeconfig string) error
 	_, err = cs.CoreV1().Namespaces().Get(ctx, "kube-system", metav1.GetOptions{})
 	return err
 }
+
+// deleteUntilGone deletes cluster c and waits until none of its node
+// containers is listed any more, deleting again every deleteRetry. After a
+// SIGKILLed up, KinD's `docker run` child may still be making the node:
+// the container stayed listed for seconds after KinD's delete, and the
+// create right after it failed with "node(s) already exist".
+func (p *Provisioner) deleteUntilGone(ctx context.Context, net network.Summary, c topology.ClusterPlan) error {
+	deadline := p.now().Add(deleteDeadline)
+	for {
+		if err := p.clusters.Delete(c.Name, c.Kubeconfig); err != nil {
+			return err
+		}
+		nodes, err := p.network.Nodes(ctx, net, c.Name)
+		if err != nil {
+			return err
+		}
+		if len(nodes) == 0 {
+			return nil
+		}
+		if p.now().After(deadline) {
+			return fmt.Errorf("cluster %q: node container %s still exists %s after deleting it (is a `docker run` of a killed up still making it? `docker rm -f %s`)",
+				c.Name, nodes[0].Name, deleteDeadline, nodes[0].Name)
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(p.deleteRetry):
+		}
+	}
+}
+
+// deleteDeadline bounds deleteUntilGone.
+const deleteDeadline = time.Minute

@@ -36,6 +36,9 @@ type Provisioner struct {
 	// waitFluidos waits for the FLUIDOS network-manager DaemonSet.
 	waitFluidos WaitFunc
 	apiTimeout  time.Duration
+	// deleteRetry is how often a deleted cluster's lingering node
+	// containers are deleted again (deleteUntilGone).
+	deleteRetry time.Duration
 	// protocols are the discovery protocols status looks for.
 	protocols []Protocol
 }
@@ -121,6 +124,7 @@ func New(opts ...Option) (*Provisioner, error) {
 		waitFluidos:     helm.WaitFluidosReady,
 		setNetwork:      func(string) error { return nil },
 		apiTimeout:      10 * time.Second,
+		deleteRetry:     2 * time.Second,
 	}
 	for _, o := range opts {
 		if err := o(p); err != nil {

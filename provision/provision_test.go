@@ -37,6 +37,9 @@ type fakeLab struct {
 	networks map[string]network.Summary
 	nodes    map[string][]dockernet.Node // by cluster
 	foreign  map[string]bool             // kind clusters not on our network
+	// lingering counts, per cluster, the deletes that leave its node
+	// containers listed.
+	lingering map[string]int
 	// createHook runs inside Create (before the cluster exists).
 	createHook func(name string)
 	createErr  map[string]error
@@ -134,6 +137,10 @@ func (f *fakeLab) Delete(name, _ string) error {
 	f.record("delete " + name)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.lingering[name] > 0 {
+		f.lingering[name]-- // a killed up's docker run is still making it
+		return nil
+	}
 	delete(f.nodes, name)
 	return nil
 }
@@ -806,5 +813,40 @@ func TestUpBakesNodeImageOnce(t *testing.T) {
 				t.Errorf("%d bake calls, want %d (once per distinct node image)", bakes, want)
 			}
 		})
+	}
+}
+
+// TestUpDeletesANeverStartedNodeUntilItIsGone leaves a cluster's node
+// container created but never started (a SIGKILLed up), and makes it
+// outlive the first two deletes: up deletes until it is gone, then creates
+// the cluster once.
+func TestUpDeletesANeverStartedNodeUntilItIsGone(t *testing.T) {
+	f := newFakeLab()
+	plan := testPlan(t, 1)
+	name := plan.Clusters[0].Name
+	p := newTestProvisioner(t, f)
+	p.deleteRetry = 0
+	if _, err := p.Up(context.Background(), plan, UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.mu.Lock()
+	f.nodes[name][0].State = "created"
+	f.lingering = map[string]int{name: 2}
+	f.calls = nil
+	f.mu.Unlock()
+	if _, err := p.Up(context.Background(), plan, UpOptions{}); err != nil {
+		t.Fatalf("up over a never-started node: %v", err)
+	}
+	var deletes, creates int
+	for _, c := range f.calls {
+		switch {
+		case c == "delete "+name:
+			deletes++
+		case strings.HasPrefix(c, "create "+name):
+			creates++
+		}
+	}
+	if deletes != 3 || creates != 1 {
+		t.Errorf("%d deletes and %d creates, want 3 and 1: %v", deletes, creates, f.calls)
 	}
 }
