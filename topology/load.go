@@ -30,6 +30,12 @@ type Environment struct {
 	StateRoot string
 	// CPUs is the default provisioning parallelism.
 	CPUs int
+	// HostCapacity is each host's predicted capacity in clusters (doctor's
+	// figures), for placement: capacity where a host sets none.
+	HostCapacity map[string]int
+	// Placement is the cluster → host placement recorded by an earlier up
+	// (<state dir>/hosts.json): clusters keep their host while it is listed.
+	Placement map[string]string
 }
 
 // EnvironmentFromOS resolves Environment from getenv (os.Getenv when nil).

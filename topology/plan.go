@@ -28,6 +28,65 @@ type Plan struct {
 
 	Clusters []ClusterPlan `json:"clusters"`
 	Estimate Resources     `json:"estimate"`
+
+	// Hosts are the Docker engines of a lab spread over several hosts, in
+	// topology order, each with the clusters placed on it; empty for a lab
+	// on the one engine of DOCKER_HOST.
+	Hosts []HostPlan `json:"hosts,omitempty"`
+	// Placement is how the clusters no host lists were spread.
+	Placement string `json:"placement,omitempty"`
+	// SharedNetwork is the layer-2 discovery network across the hosts (nil
+	// on one host, where the lab network itself carries discovery).
+	SharedNetwork *SharedNetworkPlan `json:"sharedNetwork,omitempty"`
+}
+
+// MultiHost reports whether the lab spans its own list of hosts.
+func (p *Plan) MultiHost() bool { return len(p.Hosts) > 0 }
+
+// Host returns the named host's plan.
+func (p *Plan) Host(name string) (HostPlan, bool) {
+	for _, h := range p.Hosts {
+		if h.Name == name {
+			return h, true
+		}
+	}
+	return HostPlan{}, false
+}
+
+// HostPlan is one Docker engine of a multi-host lab.
+type HostPlan struct {
+	Name     string `json:"name"`
+	Endpoint string `json:"endpoint"`
+	// TLSCertPath and TLSVerify are a tcp:// endpoint's TLS settings.
+	TLSCertPath string `json:"tlsCertPath,omitempty"`
+	TLSVerify   bool   `json:"tlsVerify,omitempty"`
+	// Address is the underlay address (VXLAN, API servers).
+	Address string `json:"address"`
+	// Clusters are placed on this host, in topology order.
+	Clusters []string `json:"clusters"`
+	// Capacity weighed the placement (placement: capacity).
+	Capacity int `json:"capacity,omitempty"`
+	// IPRange is the host's /24 of the shared network; Gateway its bridge's
+	// address in it. Nodes on this host get addresses from the range.
+	IPRange string `json:"ipRange"`
+	Gateway string `json:"gateway"`
+}
+
+// SharedNetworkPlan is the discovery network across the hosts.
+type SharedNetworkPlan struct {
+	// Name is the Docker network on every host.
+	Name   string `json:"name"`
+	Subnet string `json:"subnet"`
+	// Bridge is its Linux bridge on every host; Device the VXLAN device
+	// attached to it.
+	Bridge string `json:"bridge"`
+	Device string `json:"device"`
+	VNI    int    `json:"vni"`
+	Port   int    `json:"port"`
+	// MTU is 0 for "the underlay's minus 50", resolved per host by up.
+	MTU int `json:"mtu,omitempty"`
+	// Interface is the node's interface on it (the macvlan master).
+	Interface string `json:"interface"`
 }
 
 // NetworkPlan is the shared Docker bridge every node joins.
@@ -104,6 +163,13 @@ type ClusterPlan struct {
 	Macvlan       ClusterMacvlan `json:"macvlan"`
 	// Charts are the releases for this cluster in install order, values merged.
 	Charts []ChartPlan `json:"charts,omitempty"`
+	// Host is the host the cluster is placed on (multi-host labs only).
+	Host string `json:"host,omitempty"`
+	// APIServerAddress and APIServerPort publish the API server on the
+	// host's underlay address (multi-host labs; KinD's 127.0.0.1 and a
+	// random port otherwise). KinD puts the address in the certificate.
+	APIServerAddress string `json:"apiServerAddress,omitempty"`
+	APIServerPort    int    `json:"apiServerPort,omitempty"`
 }
 
 // NodeProfile is the cluster's node profile; empty (a plan made by hand,

@@ -35,6 +35,9 @@ func (t *Topology) Plan() (*Plan, error) {
 	p.Parallelism, p.Retries = t.planProvisioning(len(t.clusterNames()))
 
 	t.planClusters(p, charts)
+	if err := t.planHosts(p); err != nil {
+		return nil, err
+	}
 	return p, nil
 }
 
@@ -78,13 +81,22 @@ func (t *Topology) planMacvlan(charts []ChartPlan) MacvlanPlan {
 		nadNS = []string{"default"}
 	}
 	return MacvlanPlan{
-		Master:        or(t.Macvlan.Master, DefaultMacvlanMaster),
+		Master:        t.macvlanMaster(),
 		Mode:          or(t.Macvlan.Mode, DefaultMacvlanMode),
 		Subnet:        or(t.Macvlan.Subnet, DefaultMacvlanSubnet),
 		PodInterface:  or(t.Macvlan.PodInterface, DefaultMacvlanPodInterface),
 		NADName:       or(t.Macvlan.NADName, DefaultNADName),
 		NADNamespaces: nadNS,
 	}
+}
+
+// macvlanMaster is the node interface macvlan attaches to: the lab
+// network's (eth0) on one host, the shared network's on several.
+func (t *Topology) macvlanMaster() string {
+	if len(t.Hosts) > 0 {
+		return SharedInterface
+	}
+	return or(t.Macvlan.Master, DefaultMacvlanMaster)
 }
 
 // planMultus pins Multus; the environment's image wins over the topology's.
@@ -232,7 +244,7 @@ func (r *Resources) add(nodes []NodePlan) {
 // chartPlans returns the charts in install order with global values.
 func (t *Topology) chartPlans() []ChartPlan {
 	var out []ChartPlan
-	master := or(t.Macvlan.Master, DefaultMacvlanMaster)
+	master := t.macvlanMaster()
 	nad := or(t.Macvlan.NADName, DefaultNADName)
 	podIf := or(t.Macvlan.PodInterface, DefaultMacvlanPodInterface)
 	if t.fluidosEnabled() {

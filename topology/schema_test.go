@@ -26,13 +26,13 @@ func TestJSONSchema(t *testing.T) {
 	if !ok || s.Ref != "#/$defs/Topology" {
 		t.Fatalf("no Topology definition (ref %q)", s.Ref)
 	}
-	for _, p := range []string{"apiVersion", "kind", "metadata", "clusters", "network", "macvlan", "multus", "cniPlugins", "fluidos", "extraCharts", "images", "provisioning", "stateDir"} {
+	for _, p := range []string{"apiVersion", "kind", "metadata", "clusters", "network", "macvlan", "multus", "cniPlugins", "fluidos", "extraCharts", "images", "provisioning", "stateDir", "hosts", "placement", "sharedNetwork"} {
 		if _, ok := top.Properties[p]; !ok {
 			t.Errorf("top-level property %q missing", p)
 		}
 	}
-	if len(top.Properties) != 13 {
-		t.Errorf("%d top-level properties, want 13 (unexported fields must not leak)", len(top.Properties))
+	if len(top.Properties) != 16 {
+		t.Errorf("%d top-level properties, want 16 (unexported fields must not leak)", len(top.Properties))
 	}
 	if top.AdditionalProperties == nil || *top.AdditionalProperties {
 		t.Error("additionalProperties must be false so editors flag unknown keys")

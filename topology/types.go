@@ -26,6 +26,14 @@ type Topology struct {
 	// StateDir overrides the state root (default $TESTBED_STATE_DIR, else
 	// ${XDG_STATE_HOME:-$HOME/.local/state}/testbed); the lab lives in <root>/<name>.
 	StateDir string `yaml:"stateDir,omitempty" json:"stateDir,omitempty" jsonschema:"description=state root directory; the lab's files go to <stateDir>/<metadata.name>"`
+	// Hosts spreads the lab over several Docker engines (absent: the one
+	// engine of DOCKER_HOST, as always). See hosts.go and docs/scale-out.md.
+	Hosts []Host `yaml:"hosts,omitempty" json:"hosts,omitempty" jsonschema:"description=Docker engines the lab spans (default: the local engine only)"`
+	// Placement spreads the clusters no host lists: round-robin (default)
+	// or capacity (in proportion to each host's capacity).
+	Placement string `yaml:"placement,omitempty" json:"placement,omitempty" jsonschema:"enum=round-robin,enum=capacity,description=how clusters no host lists are spread over the hosts"`
+	// SharedNetwork is the layer-2 discovery network across the hosts.
+	SharedNetwork SharedNetwork `yaml:"sharedNetwork,omitempty" json:"sharedNetwork,omitempty"`
 
 	file string
 	doc  *Document
@@ -133,4 +141,49 @@ type Chart struct {
 type Provisioning struct {
 	Parallelism int  `yaml:"parallelism,omitempty" json:"parallelism,omitempty" jsonschema:"minimum=1,maximum=256,description=clusters created at once (default: every cluster up to twice the number of CPUs)"`
 	Retries     *int `yaml:"retries,omitempty" json:"retries,omitempty" jsonschema:"minimum=0,maximum=10,description=retries per failed cluster (default 2)"`
+}
+
+// Host is one Docker engine of a lab spread over several hosts.
+type Host struct {
+	// Name identifies the host in the plan, the logs and the placement.
+	Name string `yaml:"name" json:"name" jsonschema:"required,pattern=^[a-z0-9]([-a-z0-9]*[a-z0-9])?$,maxLength=20"`
+	// Endpoint is the host's Docker engine: a Docker context name,
+	// unix:///path, tcp://host:port (with tls) or ssh://[user@]host[:port].
+	Endpoint string `yaml:"endpoint" json:"endpoint" jsonschema:"required,description=Docker context name or unix:// tcp:// ssh:// URL"`
+	// TLS is the client certificate directory of a tcp:// endpoint.
+	TLS *HostTLS `yaml:"tls,omitempty" json:"tls,omitempty"`
+	// Address is the host's underlay IPv4 address: every other host reaches
+	// it on UDP (VXLAN), and the runner reaches the API servers on it.
+	Address string `yaml:"address" json:"address" jsonschema:"required,description=underlay IPv4 address of the host"`
+	// Clusters places these clusters on this host; the others are spread.
+	Clusters []string `yaml:"clusters,omitempty" json:"clusters,omitempty"`
+	// APIPort is the base of the API server ports on this host: the cluster
+	// at position i (from 1) in the topology gets APIPort+i-1, so a port
+	// never moves when clusters are added or placed elsewhere (default 16443).
+	APIPort int `yaml:"apiPort,omitempty" json:"apiPort,omitempty" jsonschema:"minimum=1024,maximum=65535"`
+	// Capacity is how many clusters the host holds, for placement: capacity
+	// (default: predicted from doctor's per-cluster figures and the engine's
+	// CPUs and memory).
+	Capacity int `yaml:"capacity,omitempty" json:"capacity,omitempty" jsonschema:"minimum=0,maximum=4096"`
+}
+
+// HostTLS is the TLS material of a tcp:// Docker endpoint.
+type HostTLS struct {
+	// CertPath holds ca.pem, cert.pem and key.pem (as DOCKER_CERT_PATH).
+	CertPath string `yaml:"certPath" json:"certPath" jsonschema:"required"`
+	// Verify checks the engine's certificate (default true).
+	Verify *bool `yaml:"verify,omitempty" json:"verify,omitempty"`
+}
+
+// SharedNetwork is the discovery network of a lab on several hosts: one
+// Docker bridge network of the same subnet on every host, joined into one
+// layer 2 by a kernel VXLAN device per host with head-end replication.
+type SharedNetwork struct {
+	Name string `yaml:"name,omitempty" json:"name,omitempty" jsonschema:"description=Docker network name on every host (default <network.name>-l2)"`
+	// Subnet is split into one /24 per host, in hosts order.
+	Subnet string `yaml:"subnet,omitempty" json:"subnet,omitempty" jsonschema:"description=IPv4 CIDR; host i gets its i-th /24 (default 172.29.0.0/16)"`
+	VNI    int    `yaml:"vni,omitempty" json:"vni,omitempty" jsonschema:"minimum=1,maximum=16777215,description=VXLAN network identifier (default derived from the lab name)"`
+	Port   int    `yaml:"port,omitempty" json:"port,omitempty" jsonschema:"minimum=1,maximum=65535,description=VXLAN UDP port (default 4789)"`
+	// MTU of the shared network (default: the underlay's minus 50).
+	MTU int `yaml:"mtu,omitempty" json:"mtu,omitempty" jsonschema:"minimum=576,maximum=9000"`
 }

@@ -55,7 +55,8 @@ func (t *Topology) validate() ErrorList {
 		// Still tell whether the addresses would suffice for the asked count.
 		clusters, nodes = t.Clusters.Count, t.Clusters.Count
 	}
-	t.validateNetworks(v, clusters, nodes)
+	shared := t.validateHosts(v, t.clusterPositions(names))
+	t.validateNetworks(v, clusters, nodes, shared)
 	t.validateImagesAndCharts(v, names)
 	if p := t.Provisioning; p != nil {
 		if p.Parallelism < 0 || p.Parallelism > MaxClusters {
@@ -243,6 +244,17 @@ func (t *Topology) validateClusterNames(v *validator, names []string) map[string
 	return seen
 }
 
+// clusterPositions maps each name to its first position.
+func (t *Topology) clusterPositions(names []string) map[string]int {
+	seen := make(map[string]int, len(names))
+	for i, n := range names {
+		if _, ok := seen[n]; !ok {
+			seen[n] = i
+		}
+	}
+	return seen
+}
+
 // validateOverrides checks, in key order, that each override names a
 // declared cluster (seen) and has valid workers, node image and chart keys.
 func (t *Topology) validateOverrides(v *validator, names []string, seen map[string]int) {
@@ -345,8 +357,8 @@ type namedPrefix struct {
 
 // validateNetworks checks the Docker network, the macvlan network and the
 // cluster CIDRs (sized for clusters and nodes), then that no two overlap.
-func (t *Topology) validateNetworks(v *validator, clusters, nodes int) {
-	var nets []namedPrefix
+func (t *Topology) validateNetworks(v *validator, clusters, nodes int, shared []namedPrefix) {
+	nets := shared
 	nets = append(nets, t.validateDockerNetwork(v, nodes)...)
 	nets = append(nets, t.validateMacvlan(v, clusters)...)
 	nets = append(nets, t.validateClusterCIDRs(v)...)
