@@ -26,3 +26,14 @@ func NewClient(endpoint string) (*client.Client, error) {
 	}
 	return c, nil
 }
+
+// NewClientWithOpts returns a client built from opts alone (no
+// environment): internal/dockerhost resolves each host's endpoint, TLS and
+// ssh dialer into them. The caller closes it.
+func NewClientWithOpts(opts ...client.Opt) (*client.Client, error) {
+	c, err := client.NewClientWithOpts(opts...)
+	if err != nil {
+		return nil, fmt.Errorf("building a Docker client: %w", err)
+	}
+	return c, nil
+}
