@@ -40,6 +40,12 @@ func Config(c topology.ClusterPlan) *v1alpha4.Cluster {
 		Networking: v1alpha4.Networking{
 			PodSubnet:     c.PodSubnet,
 			ServiceSubnet: c.ServiceSubnet,
+			// On a host of a multi-host lab the API server is published on
+			// the host's underlay address (kind adds it to the certificate's
+			// SANs and the kubeconfig), at a port fixed by the plan: kind
+			// would pick a free port on the machine running it, not the host.
+			APIServerAddress: c.APIServerAddress,
+			APIServerPort:    int32(c.APIServerPort),
 		},
 	}
 	for _, n := range c.Nodes {

@@ -1,0 +1,11 @@
+//go:build !unix
+
+package kind
+
+import (
+	"os/exec"
+	"time"
+)
+
+// ownGroup lets exec kill the child when its context ends.
+func ownGroup(cmd *exec.Cmd, grace time.Duration) { cmd.WaitDelay = grace }
