@@ -44,14 +44,14 @@ func AgentChart(c topology.ClusterPlan) topology.ChartPlan {
 // a running lab: the agent image (built from this binary) loaded into the
 // nodes where missing, and the chart with the testbed values block.
 func (p *Provisioner) InstallAgent(ctx context.Context, plan *topology.Plan) (*AgentInstall, error) {
-	if p.agentImage == nil || p.charts == nil || p.images == nil {
-		return nil, errors.New("installing the reference agent needs the agent image builder, an image loader and a chart installer")
+	if p.charts == nil {
+		return nil, errors.New("installing the reference agent needs a chart installer")
 	}
-	ref, err := p.agentImage(ctx)
+	hosts, err := p.labNetworks(ctx, plan)
 	if err != nil {
-		return nil, fmt.Errorf("agent image: %w", err)
+		return nil, err
 	}
-	net, err := p.managedNetwork(ctx, plan)
+	ref, err := agentImageOn(ctx, hosts)
 	if err != nil {
 		return nil, err
 	}
@@ -60,21 +60,14 @@ func (p *Provisioner) InstallAgent(ctx context.Context, plan *topology.Plan) (*A
 	g.SetLimit(max(plan.Parallelism, 4))
 	for i, c := range plan.Clusters {
 		g.Go(func() error {
-			s := &clusterState{plan: c}
-			nodes, err := p.network.Nodes(gctx, net, c.Name)
-			if err != nil || len(nodes) == 0 {
-				return &StepError{Cluster: c.Name, Step: "agent", Err: fmt.Errorf("no node container on network %q (is the lab up?): %v", plan.Network.Name, err)}
+			s := &clusterState{plan: c, host: hostOf(hosts, c)}
+			if err := p.readNodes(gctx, plan, s); err != nil {
+				return &StepError{Cluster: c.Name, Step: "agent", Err: err}
 			}
-			s.nodes = nodes
-			for _, n := range nodes {
-				if n.Role == "control-plane" {
-					s.address = n.Address
-				}
-			}
-			if _, err := p.images.Load(gctx, ref, s.nodeNames()); err != nil {
+			if _, err := s.host.eng.Images.Load(gctx, ref, s.nodeNames()); err != nil {
 				return &StepError{Cluster: c.Name, Step: "agent", Err: fmt.Errorf("loading %s into the nodes: %w", ref, err)}
 			}
-			ch := WithValues(AgentChart(c), nil, TestbedValues(plan, c, s.address, ref))
+			ch := WithValues(AgentChart(c), nil, TestbedValues(plan, c, s.nodeAddress(), ref))
 			if _, err := p.apply(gctx, s, ch); err != nil {
 				return &StepError{Cluster: c.Name, Step: "agent", Err: err}
 			}
@@ -84,4 +77,49 @@ func (p *Provisioner) InstallAgent(ctx context.Context, plan *topology.Plan) (*A
 		})
 	}
 	return out, g.Wait()
+}
+
+// agentImageOn builds the reference agent image on every host and returns
+// its reference.
+func agentImageOn(ctx context.Context, hosts []*hostRun) (string, error) {
+	ref := ""
+	for _, h := range hosts {
+		if h.eng.AgentImage == nil || h.eng.Images == nil {
+			return "", errors.New("installing the reference agent needs the agent image builder and an image loader")
+		}
+		r, err := h.eng.AgentImage(ctx)
+		if err != nil {
+			return "", fmt.Errorf("agent image%s: %w", onHost(h), err)
+		}
+		ref = r
+	}
+	return ref, nil
+}
+
+// readNodes reads a running cluster's node containers and its control
+// plane's addresses (on the shared network too, on several hosts).
+func (p *Provisioner) readNodes(ctx context.Context, plan *topology.Plan, s *clusterState) error {
+	h := s.host
+	if h.netErr != nil {
+		return h.netErr
+	}
+	nodes, err := h.eng.Network.Nodes(ctx, h.net, s.plan.Name)
+	if err != nil || len(nodes) == 0 {
+		return fmt.Errorf("no node container on network %q%s (is the lab up?): %v", plan.Network.Name, onHost(h), err)
+	}
+	s.nodes = nodes
+	for _, n := range nodes {
+		if n.Role != "control-plane" {
+			continue
+		}
+		s.address = n.Address
+		if plan.MultiHost() && h.eng.Shared != nil {
+			addr, err := h.eng.Shared.Attach(ctx, plan, n.Name)
+			if err != nil {
+				return fmt.Errorf("node %s on the shared network: %w", n.Name, err)
+			}
+			s.sharedAddress = addr
+		}
+	}
+	return nil
 }

@@ -17,10 +17,10 @@ import (
 // kept (its kubeconfig re-exported if missing), anything else is deleted and
 // created again. A KinD cluster of the same name that is not on the lab's
 // network is not this lab's and is refused, never deleted.
-func (p *Provisioner) ensureCluster(ctx context.Context, plan *topology.Plan, s *clusterState, exists, recreate bool, net network.Summary) (string, bool, time.Duration, error) {
-	c := s.plan
+func (p *Provisioner) ensureCluster(ctx context.Context, plan *topology.Plan, s *clusterState, exists, recreate bool) (string, bool, time.Duration, error) {
+	c, eng, net := s.plan, s.host.eng, s.host.net
 	if exists {
-		nodes, err := p.network.Nodes(ctx, net, c.Name)
+		nodes, err := eng.Network.Nodes(ctx, net, c.Name)
 		if err != nil {
 			return "", false, 0, err
 		}
@@ -31,13 +31,13 @@ func (p *Provisioner) ensureCluster(ctx context.Context, plan *topology.Plan, s 
 		if recreate {
 			reason = "--recreate"
 		} else {
-			reason = p.unhealthy(ctx, c, nodes)
+			reason = p.unhealthy(ctx, eng, c, nodes)
 		}
 		if reason == "" {
 			return "healthy, kept", false, 0, nil
 		}
 		p.progress.Logf("cluster %s: %s: deleting and creating again", c.Name, reason)
-		if err := p.deleteUntilGone(ctx, net, c); err != nil {
+		if err := p.deleteUntilGone(ctx, eng, net, c); err != nil {
 			return "", false, 0, err
 		}
 	}
@@ -46,7 +46,7 @@ func (p *Provisioner) ensureCluster(ctx context.Context, plan *topology.Plan, s 
 	}
 	retries := plan.Retries
 	t := p.now()
-	if err := p.clusters.Create(ctx, c, retries); err != nil {
+	if err := eng.Clusters.Create(ctx, c, retries); err != nil {
 		return "", false, 0, err
 	}
 	d := p.now().Sub(t)
@@ -54,7 +54,7 @@ func (p *Provisioner) ensureCluster(ctx context.Context, plan *topology.Plan, s 
 }
 
 // unhealthy returns why an existing cluster must be rebuilt, or "".
-func (p *Provisioner) unhealthy(ctx context.Context, c topology.ClusterPlan, nodes []dockernet.Node) string {
+func (p *Provisioner) unhealthy(ctx context.Context, eng *Engine, c topology.ClusterPlan, nodes []dockernet.Node) string {
 	want := max(len(c.Nodes), 1)
 	if len(nodes) != want {
 		return fmt.Sprintf("%d of %d node containers", len(nodes), want)
@@ -65,7 +65,7 @@ func (p *Provisioner) unhealthy(ctx context.Context, c topology.ClusterPlan, nod
 		}
 	}
 	if _, err := os.Stat(c.Kubeconfig); err != nil {
-		if err := p.clusters.ExportKubeconfig(c.Name, c.Kubeconfig); err != nil {
+		if err := eng.Clusters.ExportKubeconfig(c.Name, c.Kubeconfig); err != nil {
 			return fmt.Sprintf("kubeconfig missing and not exportable: %v", err)
 		}
 	}
@@ -91,13 +91,13 @@ func (p *Provisioner) apiReachable(ctx context.Context, kubeconfig string) error
 // SIGKILLed up, KinD's `docker run` child may still be making the node:
 // the container stayed listed for seconds after KinD's delete, and the
 // create right after it failed with "node(s) already exist".
-func (p *Provisioner) deleteUntilGone(ctx context.Context, net network.Summary, c topology.ClusterPlan) error {
+func (p *Provisioner) deleteUntilGone(ctx context.Context, eng *Engine, net network.Summary, c topology.ClusterPlan) error {
 	deadline := p.now().Add(deleteDeadline)
 	for {
-		if err := p.clusters.Delete(c.Name, c.Kubeconfig); err != nil {
+		if err := eng.Clusters.Delete(c.Name, c.Kubeconfig); err != nil {
 			return err
 		}
-		nodes, err := p.network.Nodes(ctx, net, c.Name)
+		nodes, err := eng.Network.Nodes(ctx, net, c.Name)
 		if err != nil {
 			return err
 		}

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/docker/docker/api/types/network"
 	"golang.org/x/sync/errgroup"
@@ -16,19 +17,19 @@ import (
 	"github.com/fluidos-lab/testbed/topology"
 )
 
-// managedNetwork returns the lab's network, which must carry this tool's
-// labels for this topology.
-func (p *Provisioner) managedNetwork(ctx context.Context, plan *topology.Plan) (network.Summary, error) {
-	nets, err := p.network.ManagedNetworks(ctx, plan.Name)
+// managedNetworkOn returns the lab's network on an engine, which must
+// carry this tool's labels for this topology.
+func managedNetworkOn(ctx context.Context, eng *Engine, topo, name string) (network.Summary, error) {
+	nets, err := eng.Network.ManagedNetworks(ctx, topo)
 	if err != nil {
 		return network.Summary{}, err
 	}
 	for _, n := range nets {
-		if n.Name == plan.Network.Name {
+		if n.Name == name {
 			return n, nil
 		}
 	}
-	return network.Summary{}, fmt.Errorf("network %q with testbed labels for topology %q not found", plan.Network.Name, plan.Name)
+	return network.Summary{}, fmt.Errorf("network %q with testbed labels for topology %q not found%s", name, topo, onHost(&hostRun{plan: topology.HostPlan{Name: eng.Host}}))
 }
 
 // DownOptions select what Down removes.
@@ -42,12 +43,17 @@ type DownOptions struct {
 	StateRoot string
 	// Parallelism bounds concurrent deletes (default 4).
 	Parallelism int
+	// Plan, when it spans several hosts, makes Down remove the lab on every
+	// one of its hosts, the VXLAN devices of its shared network included.
+	Plan *topology.Plan
 }
 
 // DownReport lists what Down removed.
 type DownReport struct {
 	Clusters []string `json:"clusters"`
 	Networks []string `json:"networks"`
+	// Devices are the VXLAN devices removed ("host/device").
+	Devices []string `json:"devices,omitempty"`
 }
 
 // Down removes a lab's clusters, concurrently, then its network. It only
@@ -60,20 +66,72 @@ func (p *Provisioner) Down(ctx context.Context, o DownOptions) (*DownReport, err
 	if !o.All && o.Topology == "" {
 		return nil, errors.New("down: a topology or --all is required")
 	}
+	if o.Plan != nil && o.Plan.MultiHost() {
+		return p.downHosts(ctx, o)
+	}
+	return p.downOn(ctx, p.localEngine(), o, "")
+}
+
+// downHosts removes a multi-host lab from every one of its hosts at once.
+func (p *Provisioner) downHosts(ctx context.Context, o DownOptions) (*DownReport, error) {
+	plan := o.Plan
+	o.Topology, o.All = plan.Name, false
+	rep := &DownReport{}
+	var mu sync.Mutex
+	var errs []error
+	var wg sync.WaitGroup
+	for _, h := range plan.Hosts {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r, err := p.downHost(ctx, plan, h.Name, o)
+			mu.Lock()
+			defer mu.Unlock()
+			if r != nil {
+				rep.Clusters = append(rep.Clusters, r.Clusters...)
+				rep.Networks = append(rep.Networks, r.Networks...)
+				rep.Devices = append(rep.Devices, r.Devices...)
+			}
+			if err != nil {
+				errs = append(errs, fmt.Errorf("host %s: %w", h.Name, err))
+			}
+		}()
+	}
+	wg.Wait()
+	sort.Strings(rep.Clusters)
+	return rep, errors.Join(errs...)
+}
+
+// downHost removes the lab from one host of its plan.
+func (p *Provisioner) downHost(ctx context.Context, plan *topology.Plan, host string, o DownOptions) (*DownReport, error) {
+	eng, err := p.engine(plan, host)
+	if err != nil {
+		return nil, err
+	}
+	device := ""
+	if plan.SharedNetwork != nil {
+		device = plan.SharedNetwork.Device
+	}
+	return p.downOn(ctx, eng, o, device)
+}
+
+// downOn removes a lab (or every lab) from one engine: its clusters, then
+// the VXLAN device (when named), then its networks.
+func (p *Provisioner) downOn(ctx context.Context, eng *Engine, o DownOptions, device string) (*DownReport, error) {
 	topo := o.Topology
 	if o.All {
 		topo = ""
 	}
-	nets, err := p.network.ManagedNetworks(ctx, topo)
+	nets, err := eng.Network.ManagedNetworks(ctx, topo)
 	if err != nil {
 		return nil, interrupted(ctx, fmt.Errorf("listing the lab networks: %w", err))
 	}
 	rep := &DownReport{}
-	victims, err := p.downVictims(ctx, nets)
+	victims, err := downVictims(ctx, eng, nets)
 	if err != nil {
 		return rep, interrupted(ctx, fmt.Errorf("listing the lab clusters: %w", err))
 	}
-	errs := p.deleteClusters(ctx, o, victims)
+	errs := p.deleteClusters(ctx, eng, o, victims)
 	for i, v := range victims {
 		if errs[i] == nil {
 			rep.Clusters = append(rep.Clusters, v.cluster)
@@ -82,7 +140,16 @@ func (p *Provisioner) Down(ctx context.Context, o DownOptions) (*DownReport, err
 	if err := notRemoved(ctx, victims, errs); err != nil {
 		return rep, interrupted(ctx, err)
 	}
-	return rep, p.removeNetworks(ctx, nets, rep)
+	if device != "" && eng.Shared != nil {
+		removed, err := eng.Shared.Remove(ctx, device)
+		if err != nil {
+			return rep, interrupted(ctx, fmt.Errorf("every cluster removed, but not the VXLAN device %s: %w", device, err))
+		}
+		if removed {
+			rep.Devices = append(rep.Devices, eng.Host+"/"+device)
+		}
+	}
+	return rep, p.removeNetworks(ctx, eng, nets, rep)
 }
 
 // notRemoved names the victims whose delete failed or never started (errs
@@ -111,11 +178,11 @@ func notRemoved(ctx context.Context, victims []downVictim, errs []error) error {
 
 // removeNetworks removes nets, once every cluster on them is gone, and
 // records them in rep.
-func (p *Provisioner) removeNetworks(ctx context.Context, nets []network.Summary, rep *DownReport) error {
+func (p *Provisioner) removeNetworks(ctx context.Context, eng *Engine, nets []network.Summary, rep *DownReport) error {
 	for i, n := range nets {
 		err := ctx.Err()
 		if err == nil {
-			err = p.network.RemoveNetwork(ctx, n)
+			err = eng.Network.RemoveNetwork(ctx, n)
 		}
 		if err != nil {
 			var left []string
@@ -142,11 +209,11 @@ type downVictim struct{ topology, cluster string }
 
 // downVictims lists the clusters whose nodes are attached to nets, once
 // each, sorted by cluster name.
-func (p *Provisioner) downVictims(ctx context.Context, nets []network.Summary) ([]downVictim, error) {
+func downVictims(ctx context.Context, eng *Engine, nets []network.Summary) ([]downVictim, error) {
 	seen := map[downVictim]bool{}
 	var victims []downVictim
 	for _, n := range nets {
-		nodes, err := p.network.Nodes(ctx, n, "")
+		nodes, err := eng.Network.Nodes(ctx, n, "")
 		if err != nil {
 			return nil, err
 		}
@@ -173,7 +240,7 @@ var errNotStarted = errors.New("not started")
 // deleteClusters deletes the victims, at most o.Parallelism (default 4)
 // at a time, and returns each one's error: a StepError, wrapping
 // errNotStarted and ctx's error for a cluster not started once ctx is done.
-func (p *Provisioner) deleteClusters(ctx context.Context, o DownOptions, victims []downVictim) []error {
+func (p *Provisioner) deleteClusters(ctx context.Context, eng *Engine, o DownOptions, victims []downVictim) []error {
 	limit := o.Parallelism
 	if limit <= 0 {
 		limit = 4
@@ -192,7 +259,7 @@ func (p *Provisioner) deleteClusters(ctx context.Context, o DownOptions, victims
 				errs[i] = &StepError{Cluster: v.cluster, Step: StepDelete, Err: fmt.Errorf("%w: %w", errNotStarted, err)}
 				return nil
 			}
-			errs[i] = p.deleteCluster(o.StateRoot, v)
+			errs[i] = p.deleteCluster(eng, o.StateRoot, v)
 			return nil
 		})
 	}
@@ -203,10 +270,10 @@ func (p *Provisioner) deleteClusters(ctx context.Context, o DownOptions, victims
 // deleteCluster deletes one cluster and its kubeconfig file under
 // stateRoot (the temporary directory when empty), reporting progress: one
 // Start and one Done, whichever step fails.
-func (p *Provisioner) deleteCluster(stateRoot string, v downVictim) error {
+func (p *Provisioner) deleteCluster(eng *Engine, stateRoot string, v downVictim) error {
 	p.progress.Start(v.cluster, StepDelete)
 	t := p.now()
-	err := p.removeCluster(stateRoot, v)
+	err := removeCluster(eng, stateRoot, v)
 	p.progress.Done(v.cluster, StepDelete, "deleted", p.now().Sub(t), err)
 	if err != nil {
 		return &StepError{Cluster: v.cluster, Step: StepDelete, Err: err}
@@ -216,7 +283,7 @@ func (p *Provisioner) deleteCluster(stateRoot string, v downVictim) error {
 
 // removeCluster deletes the KinD cluster with a kubeconfig file of its own
 // under stateRoot and removes that file.
-func (p *Provisioner) removeCluster(stateRoot string, v downVictim) error {
+func removeCluster(eng *Engine, stateRoot string, v downVictim) error {
 	// Always a per-cluster file: with "" KinD would lock and edit the
 	// user's shared kubeconfig. Its directory must exist for KinD's lock.
 	root := stateRoot
@@ -227,7 +294,7 @@ func (p *Provisioner) removeCluster(stateRoot string, v downVictim) error {
 	if err := os.MkdirAll(filepath.Dir(kc), 0o700); err != nil {
 		return fmt.Errorf("creating the kubeconfig directory: %w", err)
 	}
-	if err := p.clusters.Delete(v.cluster, kc); err != nil {
+	if err := eng.Clusters.Delete(v.cluster, kc); err != nil {
 		return err
 	}
 	if err := os.Remove(kc); err != nil && !errors.Is(err, os.ErrNotExist) {

@@ -41,6 +41,10 @@ type Provisioner struct {
 	deleteRetry time.Duration
 	// protocols are the discovery protocols status looks for.
 	protocols []Protocol
+	// newEngine reaches the hosts of a multi-host lab; engs caches them.
+	newEngine  EngineFactory
+	engs       engines
+	copyImages ImageCopier
 }
 
 // Option configures a Provisioner.

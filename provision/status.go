@@ -47,7 +47,9 @@ type NetworkStatus struct {
 
 // ClusterStatus is one cluster's observed state.
 type ClusterStatus struct {
-	Name         string           `json:"name"`
+	Name string `json:"name"`
+	// Host is the host the cluster runs on (multi-host labs).
+	Host         string           `json:"host,omitempty"`
 	Nodes        []dockernet.Node `json:"nodes"`
 	Kubeconfig   string           `json:"kubeconfig"`
 	APIReachable bool             `json:"apiReachable"`
@@ -137,21 +139,25 @@ func (c ClusterStatus) Healthy() bool {
 // Status reads the lab's state from Docker, KinD and each cluster's API.
 func (p *Provisioner) Status(ctx context.Context, plan *topology.Plan) (*LabStatus, error) {
 	st := &LabStatus{Topology: plan.Name, Clusters: make([]ClusterStatus, len(plan.Clusters))}
-	net, netErr := p.managedNetwork(ctx, plan)
-	if netErr == nil {
-		st.Network = &NetworkStatus{Name: net.Name, ID: net.ID}
+	hosts, err := p.labNetworks(ctx, plan)
+	if err != nil {
+		return st, err
+	}
+	if h := hosts[0]; h.netErr == nil {
+		st.Network = &NetworkStatus{Name: h.net.Name, ID: h.net.ID}
 	}
 	g, gctx := errgroup.WithContext(ctx)
 	g.SetLimit(8)
 	for i, c := range plan.Clusters {
 		g.Go(func() error {
-			cs := ClusterStatus{Name: c.Name, Kubeconfig: c.Kubeconfig}
+			cs := ClusterStatus{Name: c.Name, Kubeconfig: c.Kubeconfig, Host: c.Host}
 			defer func() { st.Clusters[i] = cs }()
-			if netErr != nil {
-				cs.Errors = append(cs.Errors, netErr.Error())
+			h := hostOf(hosts, c)
+			if h.netErr != nil {
+				cs.Errors = append(cs.Errors, h.netErr.Error())
 				return nil
 			}
-			nodes, err := p.network.Nodes(gctx, net, c.Name)
+			nodes, err := h.eng.Network.Nodes(gctx, h.net, c.Name)
 			if err != nil {
 				cs.Errors = append(cs.Errors, err.Error())
 				return nil

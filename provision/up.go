@@ -4,15 +4,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"path/filepath"
 	"runtime"
-	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
 
-	"github.com/docker/docker/api/types/network"
 
 	"github.com/fluidos-lab/testbed/internal/dockernet"
 	"github.com/fluidos-lab/testbed/internal/helm"
@@ -27,6 +23,7 @@ const (
 	StepBake    = "bake"
 	StepNetwork = "network"
 	StepCreate  = "create"
+	StepShared  = "shared"
 	StepImages  = "images"
 	StepCNI     = "cni"
 	StepMultus  = "multus"
@@ -89,6 +86,8 @@ type Report struct {
 	Efficiency float64 `json:"efficiency,omitempty"`
 	// Changed is false when Up found everything already in place.
 	Changed bool `json:"changed"`
+	// Hosts are the shared network on every host of a multi-host lab.
+	Hosts []SharedResult `json:"hosts,omitempty"`
 	// NodeImages maps each planned node image to the baked image new
 	// clusters were created from (absent: not baked, see BakeWarning).
 	NodeImages  map[string]string `json:"nodeImages,omitempty"`
@@ -108,9 +107,22 @@ func (r *Report) Phase(name string) (PhaseTiming, bool) {
 // clusterState is what Up learns about one cluster as it goes.
 type clusterState struct {
 	plan    topology.ClusterPlan
+	host    *hostRun
 	exists  bool // a KinD cluster of this name existed when Up began
 	nodes   []dockernet.Node
 	address string // control-plane address on the lab network
+	// sharedAddress is the control plane's address on the shared network of
+	// a multi-host lab: unique across hosts, unlike address.
+	sharedAddress string
+}
+
+// nodeAddress is the control plane's address the charts get: on several
+// hosts the shared network's (lab network addresses repeat across hosts).
+func (s *clusterState) nodeAddress() string {
+	if s.sharedAddress != "" {
+		return s.sharedAddress
+	}
+	return s.address
 }
 
 func (s *clusterState) nodeNames() []string {
@@ -144,7 +156,7 @@ type upRun struct {
 	rep        *Report
 	start      time.Time
 	states     []*clusterState
-	net        network.Summary
+	hosts      []*hostRun
 	agentImage string
 	// plugins are the CNI plugin binaries, prepared once by the first
 	// cluster that needs them.
@@ -186,6 +198,14 @@ func (p *Provisioner) Up(ctx context.Context, plan *topology.Plan, o UpOptions) 
 }
 
 func (u *upRun) run(ctx context.Context) error {
+	hosts, err := u.p.hostRuns(u.plan)
+	if err != nil {
+		return &StepError{Step: StepNetwork, Err: err}
+	}
+	u.hosts = hosts
+	for _, s := range u.states {
+		s.host = hostOf(hosts, s.plan)
+	}
 	for _, st := range []struct {
 		name string
 		run  func(context.Context) (changed, skipped int, err error)
@@ -208,7 +228,7 @@ func (u *upRun) run(ctx context.Context) error {
 	}
 	steps := u.clusterSteps()
 	pl := newPipeline(steps, u.rep.Parallelism, max(u.rep.Parallelism, 4), u.since, u.p.progress)
-	err := pl.run(ctx, u.states)
+	err = pl.run(ctx, u.states)
 	phases, cp := summarize(steps, pl.spans)
 	u.rep.Phases = append(u.rep.Phases, phases...)
 	u.rep.Spans, u.rep.CriticalPath = pl.spans, cp
@@ -223,13 +243,16 @@ func (u *upRun) run(ctx context.Context) error {
 }
 
 func (u *upRun) clusterSteps() []clusterStep {
-	steps := []clusterStep{
-		{name: StepCreate, heavy: true, run: u.create},
+	steps := []clusterStep{{name: StepCreate, heavy: true, run: u.create}}
+	if u.plan.MultiHost() {
+		steps = append(steps, clusterStep{name: StepShared, run: u.attachShared})
+	}
+	steps = append(steps, []clusterStep{
 		{name: StepImages, run: u.images},
 		{name: StepCNI, run: u.cni},
 		{name: StepMultus, run: u.multus},
 		{name: StepNAD, run: u.nads},
-	}
+	}...)
 	if u.plan.Fluidos != nil {
 		steps = append(steps, clusterStep{name: StepFluidos, run: u.fluidos})
 	}
@@ -247,43 +270,6 @@ func (u *upRun) createFigures() {
 	}
 }
 
-// pull builds the reference agent image when a chart needs it, then checks
-// (offline) or pulls once on the host every image the lab needs, node images
-// included, so that KinD never pulls per cluster.
-func (u *upRun) pull(ctx context.Context) (int, int, error) {
-	p, plan := u.p, u.plan
-	needAgent := false
-	var nodeImages []string
-	for _, c := range plan.Clusters {
-		_, extra := chartsOf(plan, c)
-		needAgent = needAgent || slices.ContainsFunc(extra, usesAgentImage)
-		nodeImages = append(nodeImages, c.NodeImage)
-	}
-	hostRefs := images.Unique(u.labImages(), nodeImages)
-	if needAgent {
-		if p.agentImage == nil {
-			return 0, 0, errors.New("a chart uses the reference agent image but no agent image builder is configured")
-		}
-		ref, err := p.agentImage(ctx)
-		if err != nil {
-			return 0, 0, fmt.Errorf("building the reference agent image: %w", err)
-		}
-		u.agentImage = ref
-		hostRefs = images.Unique(hostRefs, []string{ref})
-	}
-	if p.images == nil {
-		return 0, 0, nil
-	}
-	pulled, err := p.images.EnsureHost(ctx, hostRefs, u.o.Offline)
-	if err != nil {
-		return 0, 0, err
-	}
-	if len(pulled) > 0 {
-		p.progress.Logf("pulled %d image(s) on the host: %v", len(pulled), pulled)
-	}
-	return len(pulled), len(hostRefs) - len(pulled), nil
-}
-
 // labImages are the images every node needs: the plan's and the agent's.
 func (u *upRun) labImages() []string {
 	refs := u.p.imageRefs(u.plan)
@@ -293,168 +279,13 @@ func (u *upRun) labImages() []string {
 	return refs
 }
 
-// bake builds (once per image set) a node image with the lab's images
-// preloaded for every planned node image, so that clusters start with their
-// images and the images step finds nothing to do. A failed bake is not
-// fatal: Up warns and falls back to importing into every node.
-func (u *upRun) bake(ctx context.Context) (int, int, error) {
-	refs := u.labImages()
-	if u.o.NoBake || u.p.images == nil || len(refs) == 0 {
-		return 0, 0, nil
-	}
-	baked := map[string]string{}
-	built := 0
-	for _, s := range u.states {
-		base := s.plan.NodeImage
-		if _, ok := baked[base]; !ok {
-			ref, b, err := u.p.images.Bake(ctx, base, refs)
-			if err != nil {
-				if ctx.Err() != nil {
-					return built, 0, err
-				}
-				u.rep.BakeWarning = fmt.Sprintf("%v; importing the images into every node instead", err)
-				u.p.progress.Logf("bake: %s", u.rep.BakeWarning)
-				return built, 0, nil
-			}
-			if b {
-				built++
-				u.p.progress.Logf("bake: built %s (%s with %d image(s))", ref, base, len(refs))
-			}
-			baked[base] = ref
-		}
-		s.plan.NodeImage = baked[base]
-	}
-	u.rep.NodeImages = baked
-	return built, len(baked) - built, nil
-}
-
-// network creates or adopts the lab's Docker network, points KinD at it
-// and lists the clusters KinD already has.
-func (u *upRun) network(ctx context.Context) (int, int, error) {
-	p, plan := u.p, u.plan
-	res, err := p.network.Ensure(ctx, plan.Name, plan.Network)
-	if err != nil {
-		return 0, 0, fmt.Errorf("network %q: %w", plan.Network.Name, err)
-	}
-	u.rep.Network = res
-	if res.Warning != "" {
-		p.progress.Logf("network %s: %s", res.Name, res.Warning)
-	}
-	if err := p.setNetwork(plan.Network.Name); err != nil {
-		return 0, 0, err
-	}
-	if u.net, err = p.managedNetwork(ctx, plan); err != nil {
-		return 0, 0, err
-	}
-	existing, err := p.clusters.List()
-	if err != nil {
-		return 0, 0, err
-	}
-	for _, s := range u.states {
-		s.exists = slices.Contains(existing, s.plan.Name)
-	}
-	cache := filepath.Join(filepath.Dir(plan.StateDir), "cache", "cni")
-	u.plugins = sync.OnceValues(func() (map[string][]byte, error) {
-		if p.cni == nil {
-			return nil, nil
-		}
-		return p.cni.Prepare(context.WithoutCancel(ctx), plan.CNIPlugins, cache)
-	})
-	if res.Created {
-		return 1, 0, nil
-	}
-	return 0, 1, nil
-}
-
-// create makes the cluster exist and be healthy, then reads its node
-// containers and control-plane address.
-func (u *upRun) create(ctx context.Context, s *clusterState) (string, bool, error) {
-	note, changed, d, err := u.p.ensureCluster(ctx, u.plan, s, s.exists, u.o.Recreate, u.net)
-	if err != nil {
-		return "", false, err
-	}
-	if changed {
-		u.mu.Lock()
-		u.rep.Creates[s.plan.Name] = d
-		u.mu.Unlock()
-	}
-	nodes, err := u.p.network.Nodes(ctx, u.net, s.plan.Name)
-	if err != nil {
-		return "", false, fmt.Errorf("listing nodes: %w", err)
-	}
-	if len(nodes) == 0 {
-		return "", false, fmt.Errorf("no node container on network %q", u.plan.Network.Name)
-	}
-	sort.Slice(nodes, func(i, j int) bool { return nodes[i].Name < nodes[j].Name })
-	s.nodes = nodes
-	for _, n := range nodes {
-		if n.Role == "control-plane" {
-			s.address = n.Address
-		}
-	}
-	pn, err := u.p.applyProfile(ctx, s.plan)
-	if err != nil {
-		return "", false, err
-	}
-	if pn != "" {
-		note += "; " + pn
-		changed = true
-	}
-	return note, changed, nil
-}
-
-// images loads every image the lab needs into the cluster's nodes, where
-// missing.
-func (u *upRun) images(ctx context.Context, s *clusterState) (string, bool, error) {
-	if u.p.images == nil {
-		return "no image loader", false, nil
-	}
-	refs := u.labImages()
-	loaded := 0
-	for _, ref := range refs {
-		got, err := u.p.images.Load(ctx, ref, s.nodeNames())
-		if err != nil {
-			return "", false, fmt.Errorf("loading %s: %w", ref, err)
-		}
-		loaded += len(got)
-	}
-	total := len(refs) * len(s.nodes)
-	return fmt.Sprintf("%d image(s) loaded, %d already present", loaded, total-loaded), loaded > 0, nil
-}
-
-// cni copies the CNI plugin binaries (macvlan, host-local, static) into the
-// cluster's nodes, where missing.
-func (u *upRun) cni(ctx context.Context, s *clusterState) (string, bool, error) {
-	if u.p.cni == nil {
-		return "no CNI installer", false, nil
-	}
-	plugins, err := u.plugins()
-	if err != nil {
-		return "", false, err
-	}
-	copied, err := u.p.cni.Install(ctx, s.nodeNames(), plugins)
-	if err != nil {
-		return "", false, err
-	}
-	if len(copied) == 0 {
-		return "plugins present", false, nil
-	}
-	var parts []string
-	for _, n := range s.nodeNames() {
-		if c := copied[n]; len(c) > 0 {
-			parts = append(parts, n+": "+strings.Join(c, ","))
-		}
-	}
-	return "installed " + strings.Join(parts, "; "), true, nil
-}
-
 // multus installs the Multus thin plugin and waits for its DaemonSet.
 func (u *upRun) multus(ctx context.Context, s *clusterState) (string, bool, error) {
 	ch, err := u.p.multusChart(u.plan, s.plan)
 	if err != nil {
 		return "", false, err
 	}
-	rel, err := u.p.apply(ctx, s, WithValues(ch, nil, TestbedValues(u.plan, s.plan, s.address, u.agentImage)))
+	rel, err := u.p.apply(ctx, s, WithValues(ch, nil, TestbedValues(u.plan, s.plan, s.nodeAddress(), u.agentImage)))
 	if err != nil {
 		return "", false, err
 	}
@@ -475,7 +306,7 @@ func (u *upRun) fluidos(ctx context.Context, s *clusterState) (string, bool, err
 	if f, _ := chartsOf(u.plan, s.plan); f == nil {
 		return "not planned", false, nil
 	}
-	rels, err := u.p.fluidosReleases(u.plan, s.plan, s.address)
+	rels, err := u.p.fluidosReleases(u.plan, s.plan, s.nodeAddress())
 	if err != nil {
 		return "", false, err
 	}
@@ -520,7 +351,7 @@ func (p *Provisioner) applyAll(ctx context.Context, plan *topology.Plan, s *clus
 	changed := false
 	var notes []string
 	for _, ch := range charts {
-		rel, err := p.apply(ctx, s, WithValues(ch, nil, TestbedValues(plan, s.plan, s.address, agentImage)))
+		rel, err := p.apply(ctx, s, WithValues(ch, nil, TestbedValues(plan, s.plan, s.nodeAddress(), agentImage)))
 		if err != nil {
 			return "", false, err
 		}
