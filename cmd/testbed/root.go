@@ -42,6 +42,7 @@ func newRootCommand(a *app) *cobra.Command {
 		newDoctorCommand(a),
 		newSweepCommand(a), newRerunCommand(a),
 		newRunsCommand(a), newDemoCommand(a),
+		newKindChildCommand(a),
 	)
 	badArgsAreBadInput(root)
 	return root
