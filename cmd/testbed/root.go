@@ -43,6 +43,7 @@ func newRootCommand(a *app) *cobra.Command {
 		newSweepCommand(a), newRerunCommand(a),
 		newRunsCommand(a), newDemoCommand(a),
 		newKindChildCommand(a),
+		newL2Command(a),
 	)
 	badArgsAreBadInput(root)
 	return root
