@@ -29,6 +29,19 @@ const (
 )
 
 var (
+	runsRange   = yamlfile.IntRange{Min: 1, Max: MaxRuns, Fix: "e.g. runs: 100 (the reference study's count)"}
+	warmupRange = yamlfile.IntRange{Min: 0, Max: MaxRuns, Fix: "e.g. warmup: 1"}
+)
+
+// RunCountRanges bound the run counts of scenario and sweep files alike
+// (yamlfile.Spec.Ranges): runs from 1 and warm-up runs from 0, both up to
+// MaxRuns, so that 1e9, 10^9 in digits and 99999999999999999999 are all
+// refused at their line with the limit.
+func RunCountRanges() map[string]yamlfile.IntRange {
+	return map[string]yamlfile.IntRange{"runs": runsRange, "warmup": warmupRange, "conditions[].runs": runsRange}
+}
+
+var (
 	dnsLabel  = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 	fieldPath = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*$`)
 	netemRate = regexp.MustCompile(`^[0-9]+(\.[0-9]+)?(bit|kbit|mbit|gbit|tbit|bps|kbps|mbps|gbps|tbps)$`)
@@ -48,7 +61,7 @@ func Load(path string) (*Scenario, error) {
 // resolve relative paths).
 func LoadBytes(file string, data []byte) (*Scenario, error) {
 	var raw File
-	doc, err := yamlfile.Decode(file, data, yamlfile.Spec{APIVersion: APIVersion, Kind: Kind, Example: "scenarios/selftest.yaml"}, &raw)
+	doc, err := yamlfile.Decode(file, data, yamlfile.Spec{APIVersion: APIVersion, Kind: Kind, Example: "scenarios/selftest.yaml", Ranges: RunCountRanges()}, &raw)
 	if err != nil {
 		return nil, err
 	}
@@ -121,13 +134,15 @@ func resolveIdentity(f *File, dir string, s *Scenario, l *yamlfile.Document) yam
 func resolveRuns(f *File, p Protocol, s *Scenario, l *yamlfile.Document) (int, yamlfile.ErrorList) {
 	var errs yamlfile.ErrorList
 	add := func(path, msg, fix string) { errs = append(errs, l.Error(path, msg, fix)) }
+	// Decode refused a count it could not decode (1e9) naming the same
+	// ranges.
 	runs := intOr(f.Runs, DefaultRuns)
-	if runs < 1 || runs > MaxRuns {
-		add("runs", fmt.Sprintf("runs is %d, must be between 1 and %d", runs, MaxRuns), "e.g. runs: 100 (the reference study's count)")
+	if msg := runsRange.Problem("runs", int64(runs)); msg != "" {
+		add("runs", msg, runsRange.Fix)
 	}
 	s.Warmup = intOr(f.Warmup, DefaultWarmup)
-	if s.Warmup < 0 || s.Warmup > MaxRuns {
-		add("warmup", fmt.Sprintf("warmup is %d, must be between 0 and %d", s.Warmup, MaxRuns), "e.g. warmup: 1")
+	if msg := warmupRange.Problem("warmup", int64(s.Warmup)); msg != "" {
+		add("warmup", msg, warmupRange.Fix)
 	}
 	s.DelayBetweenRuns = durOr(f.DelayBetweenRuns, DefaultDelayBetweenRuns)
 	if s.DelayBetweenRuns < 0 {
@@ -351,8 +366,10 @@ func resolveCondition(i int, f *ConditionFile, runs, warmup int, l *yamlfile.Doc
 	if msg := NameProblem("condition name", c.Name); msg != "" {
 		add(".name", msg, "use lower-case letters, digits and '-', e.g. loss-25")
 	}
-	if c.Runs < 1 || c.Runs > MaxRuns {
-		add(".runs", fmt.Sprintf("runs is %d, must be between 1 and %d", c.Runs, MaxRuns), "")
+	if f.Runs != nil { // an inherited count was checked at the scenario's runs
+		if msg := runsRange.Problem("runs", int64(c.Runs)); msg != "" {
+			add(".runs", msg, runsRange.Fix)
+		}
 	}
 	switch c.Target {
 	case "":

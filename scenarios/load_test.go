@@ -261,3 +261,34 @@ func TestLoadAnnounceGroup(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadRunCounts: a run count is refused once, at the field that has it,
+// with the limit: a condition that inherits the scenario's runs does not
+// repeat its error, and a condition's own count in exponent form says so.
+func TestLoadRunCounts(t *testing.T) {
+	tests := []struct {
+		name, extra, conds string
+		want               []string // every error, in order
+	}{
+		{"scenario runs, inherited", "runs: 1000000000\n", "  - name: c\n    impairment: {}\n",
+			[]string{"m.yaml:12:1: runs: runs is 1000000000, must be between 1 and 100000 (fix: e.g. runs: 100 (the reference study's count))"}},
+		{"condition runs in exponent form", "", "  - name: c\n    runs: 2e5\n    impairment: {}\n",
+			[]string{"m.yaml:11:5: conditions[0].runs: runs is 2e5, a number in exponent form (200000), not an integer written in digits; it must be between 1 and 100000 (fix: e.g. runs: 100 (the reference study's count))"}},
+		{"condition runs too large", "", "  - name: c\n    runs: 100001\n    impairment: {}\n",
+			[]string{"m.yaml:11:5: conditions[0].runs: runs is 100001, must be between 1 and 100000 (fix: e.g. runs: 100 (the reference study's count))"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			doc := strings.Replace(minimal, "  - name: c\n    impairment: {}\n", tt.conds, 1) + tt.extra
+			_, err := LoadBytes("m.yaml", []byte(doc))
+			l, _ := yamlfile.AsErrorList(err)
+			var got []string
+			for _, e := range l {
+				got = append(got, e.Error())
+			}
+			if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
+				t.Errorf("errors:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
+			}
+		})
+	}
+}

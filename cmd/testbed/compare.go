@@ -49,7 +49,10 @@ With --thresholds FILE the exit code is 3 when any rule is breached:
       maxRegressionPct: 5
       alpha: 0.01
 
-Both campaigns are streamed from disk: memory holds their discovery times, never their runs.`,
+Both campaigns are streamed from disk: memory holds their discovery times, never their runs.
+As report does, compare sets a soft memory limit of 400 MiB while it runs unless GOMEMLIMIT
+is set (about 450 MiB at most for two campaigns of 10^6 runs and 23 peers). Ctrl-C stops it
+at once (exit 130).`,
 		Example: `  testbed compare runs/nightly-prev runs/nightly --thresholds .ci/thresholds.yaml
   testbed compare runs/a runs/b -o json`,
 		Args: cobra.ExactArgs(2),
@@ -71,9 +74,10 @@ Both campaigns are streamed from disk: memory holds their discovery times, never
 			if err := opts.Validate(); err != nil {
 				return badInput(err)
 			}
-			res, err := compare.Dirs(args[0], args[1], opts)
+			defer softMemoryLimit(reportMemoryLimit)()
+			res, err := compare.Dirs(cmd.Context(), args[0], args[1], opts)
 			if err != nil {
-				return err
+				return interruptedError(cmd.Context(), err, "compare "+args[0]+" "+args[1])
 			}
 			// The readers' warnings, as report and export print them.
 			if err := store.WriteWarnings(streams.ErrOut, res.Warnings); err != nil {

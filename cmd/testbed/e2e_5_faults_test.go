@@ -309,7 +309,7 @@ func testPeerPaused(t *testing.T, bin, topo string) {
 	if !paused || !resumed {
 		t.Errorf("runs %v marked, pause recorded %v, unpause recorded %v", marked, paused, resumed)
 	}
-	s2, _, err := stats.AnalyzeDir(dir)
+	s2, _, err := stats.AnalyzeDir(t.Context(), dir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/spf13/cobra"
 
 	"github.com/fluidos-lab/testbed/results/store"
@@ -19,7 +17,9 @@ func newExportCommand(a *app) *cobra.Command {
 		Long: `export flattens runs.jsonl into one row per run and peer with the condition columns
 (loss, phase, backend, achieved loss, pause, ...), the discovered, reverse, gone and ground-truth
 times and node A's container start, all in ms since the run's t0. Warm-up and aborted runs are
-included and flagged. Unobserved values are empty CSV cells (NaN in pandas, NA in R) or JSON null.`,
+included and flagged. Unobserved values are empty CSV cells (NaN in pandas, NA in R) or JSON null.
+The campaign is streamed (two passes, one run in memory at a time); the readers' warnings are
+printed on stderr after the rows.`,
 		Example: `  testbed export runs/2026-11-26-loss > runs.csv
   python3 -c 'import pandas; print(pandas.read_csv("runs.csv").groupby("condition").discoveredMS.median())'
   testbed export runs/2026-11-26-loss -o json`,
@@ -31,18 +31,13 @@ included and flagged. Unobserved values are empty CSV cells (NaN in pandas, NA i
 			if err := checkFormat(format, formatCSV, formatJSON); err != nil {
 				return err
 			}
-			c, err := store.Read(args[0])
+			// Streamed: memory holds one run at a time, whatever the
+			// campaign's size; Ctrl-C stops it within a few lines.
+			c, err := store.ExportDir(cmd.Context(), streams.Out, args[0], format)
 			if err != nil {
-				return err
+				return interruptedError(cmd.Context(), err, "export "+args[0])
 			}
-			for _, w := range c.Warnings {
-				fmt.Fprintf(streams.ErrOut, "warning: %s\n", w)
-			}
-			rows := store.ExportRows(c)
-			if format == formatJSON {
-				return store.WriteJSON(streams.Out, rows)
-			}
-			return store.WriteCSV(streams.Out, rows)
+			return store.WriteWarnings(streams.ErrOut, c.Warnings)
 		},
 	}
 	cmd.Flags().StringVarP(&format, "output", "o", formatCSV, "output format: csv or json")

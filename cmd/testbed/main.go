@@ -23,6 +23,16 @@ func main() {
 	os.Exit(exitCodeOf(err, interrupted))
 }
 
+// interruptedError is err as "what interrupted: <ctx's error>" when ctx
+// has ended and err is ctx's error (a reader stopped by Ctrl-C), else err
+// as it is.
+func interruptedError(ctx context.Context, err error, what string) error {
+	if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+		return fmt.Errorf("%s interrupted: %w", what, cerr)
+	}
+	return err
+}
+
 // interruptible runs f, which takes no context (loading and planning a
 // file, analysing a campaign), and returns its result, or ctx's error as
 // soon as ctx ends. Once ctx ends f is abandoned and runs to its end in the

@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/fluidos-lab/testbed/results/report"
+	"github.com/fluidos-lab/testbed/results/stats"
 )
 
 type reportFlags struct {
@@ -65,6 +66,10 @@ atomically, so an interrupted report leaves the previous ones (if any) intact.`,
 			if err := checkFormat(f.format); err != nil {
 				return err
 			}
+			if f.runsShown < 1 || f.runsShown > stats.MaxCurves {
+				return badInput(fmt.Errorf("--runs-shown %d is out of range: give 1 to %d (a condition keeps at most %d run curves)",
+					f.runsShown, stats.MaxCurves, stats.MaxCurves))
+			}
 			defer softMemoryLimit(reportMemoryLimit)()
 			files, err := writeReport(cmd.Context(), args[0], f)
 			if err != nil {
@@ -80,8 +85,8 @@ atomically, so an interrupted report leaves the previous ones (if any) intact.`,
 	return cmd
 }
 
-// reportMemoryLimit is the soft memory limit report sets when GOMEMLIMIT
-// is not set (see the command's help).
+// reportMemoryLimit is the soft memory limit report and compare set when
+// GOMEMLIMIT is not set (see the commands' help).
 const reportMemoryLimit = 400 << 20
 
 // softMemoryLimit sets the runtime's soft memory limit to limit bytes,
@@ -96,9 +101,10 @@ func softMemoryLimit(limit int64) (restore func()) {
 }
 
 // writeReport writes the report of the campaign in dir. It returns at once
-// when ctx ends: the campaign reader takes no context and is abandoned;
-// report.WriteDir checks ctx before plotting and writes summary.json and
-// report.html last, atomically, so an interrupt never half-writes them.
+// when ctx ends: the campaign reader stops within a few lines, and the
+// plotting, which takes no context, is abandoned; report.WriteDir writes
+// summary.json and report.html last, atomically, so an interrupt never
+// half-writes them.
 func writeReport(ctx context.Context, dir string, f *reportFlags) (*report.Files, error) {
 	files, err := interruptible(ctx, func() (*report.Files, error) {
 		return report.WriteDir(ctx, dir, report.Options{OutDir: f.out, RunsShown: f.runsShown, NoPNG: f.noPNG})

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -152,6 +153,27 @@ func TestCompareRefusesBadOptions(t *testing.T) {
 		_, _, code, err := runResultsCLI(t, append([]string{"compare", base, base}, args...)...)
 		if code != exitBadInput || err == nil || !(strings.Contains(err.Error(), "out of range") || strings.Contains(err.Error(), "strictly between 0 and 1")) {
 			t.Errorf("compare %v: exit %d, %v; want 2 and the valid range", args, code, err)
+		}
+	}
+}
+
+// TestReportRefusesBadRunsShown: --runs-shown outside 1..stats.MaxCurves
+// is bad input (exit 2) naming the range, before anything is read or
+// written; 0 and negative counts silently became 10.
+func TestReportRefusesBadRunsShown(t *testing.T) {
+	camp := writeSynthCampaign(t, "base", 0, 1)
+	for _, n := range []string{"-1", "0", "2049"} {
+		_, _, code, err := runResultsCLI(t, "report", camp, "--no-png", "--runs-shown", n)
+		if code != exitBadInput || err == nil || !strings.Contains(err.Error(), "--runs-shown "+n+" is out of range: give 1 to 2048") {
+			t.Errorf("--runs-shown %s: exit %d, %v; want 2 and the range", n, code, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(camp, "report.html")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused report wrote report.html: %v", err)
+	}
+	for _, n := range []string{"1", "2048"} {
+		if _, _, code, err := runResultsCLI(t, "report", camp, "--no-png", "--runs-shown", n); code != 0 {
+			t.Errorf("--runs-shown %s: exit %d, %v", n, code, err)
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"text/tabwriter"
@@ -89,7 +90,7 @@ cell is missing.`,
 			if f.baseline == "" {
 				return nil
 			}
-			return compareSweeps(streams, f.format, f.baseline, s.Output, f.thresholds, rules)
+			return compareSweeps(cmd.Context(), streams, f.format, f.baseline, s.Output, f.thresholds, rules)
 		},
 	}
 	cmd.Flags().StringVar(&f.output, "output", "", "sweep directory (default: the sweep file's output)")
@@ -114,7 +115,7 @@ func newSweepReportCommand(streams IOStreams) *cobra.Command {
 			}
 			rep, err := sweep.WriteReport(cmd.Context(), args[0])
 			if err != nil {
-				return err
+				return interruptedError(cmd.Context(), err, "sweep report "+args[0])
 			}
 			return printSweepReport(streams, format, rep)
 		},
@@ -140,7 +141,7 @@ func newSweepCompareCommand(streams IOStreams) *cobra.Command {
 					return err
 				}
 			}
-			return compareSweeps(streams, format, args[0], args[1], thresholds, rules)
+			return compareSweeps(cmd.Context(), streams, format, args[0], args[1], thresholds, rules)
 		},
 	}
 	cmd.Flags().StringVar(&thresholds, "thresholds", "", "YAML threshold rules checked on every cell; exit code 1 on breach")
@@ -148,10 +149,10 @@ func newSweepCompareCommand(streams IOStreams) *cobra.Command {
 	return cmd
 }
 
-func compareSweeps(streams IOStreams, format, base, cand, thresholdsFile string, rules []compare.Threshold) error {
-	cmp, err := sweep.CompareSweeps(base, cand, compare.Options{Seed: 1}, rules)
+func compareSweeps(ctx context.Context, streams IOStreams, format, base, cand, thresholdsFile string, rules []compare.Threshold) error {
+	cmp, err := sweep.CompareSweeps(ctx, base, cand, compare.Options{Seed: 1}, rules)
 	if err != nil {
-		return err
+		return interruptedError(ctx, err, "sweep compare "+base+" "+cand)
 	}
 	for _, c := range cmp.Cells {
 		if err := store.WriteWarnings(streams.ErrOut, c.Comparison.Warnings); err != nil {

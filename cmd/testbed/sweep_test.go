@@ -48,7 +48,7 @@ func TestSweepCommands(t *testing.T) {
 		t.Fatal(err)
 	}
 	_, errOut, code := runCLI(t, "sweep", bad)
-	if code != 2 || !strings.Contains(errOut, "bad.yaml:5:12: clusters[0]: cluster count 1 is out of range") {
+	if code != 2 || !strings.Contains(errOut, "bad.yaml:5:12: clusters[0]: cluster count is 1, must be between 2 and 256") {
 		t.Errorf("invalid sweep: code %d stderr %q", code, errOut)
 	}
 

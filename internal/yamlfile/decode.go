@@ -89,6 +89,13 @@ type Spec struct {
 	Example string
 	// Limits bound the input; zero fields take DefaultLimits.
 	Limits Limits
+	// Ranges are the ranges of integer fields by path, any list index
+	// written "[]" ("runs", "conditions[].runs", "clusters[]"): Decode's
+	// error for a number it cannot decode into such a field (1e9,
+	// 99999999999999999999) names its range, and the file kind checks the
+	// decoded values against the same ranges (IntRange.Problem). Any other
+	// integer field's range is its Go type's.
+	Ranges map[string]IntRange
 }
 
 // Decode parses data (the content of file) as exactly one YAML mapping
@@ -137,7 +144,7 @@ func Decode(file string, data []byte, spec Spec, out any) (*Document, error) {
 	if errs := checkTypeMeta(file, m, apiVersion, kind); len(errs) > 0 {
 		return d, errs
 	}
-	w := &walker{doc: d, maxDepth: lim.MaxDepth}
+	w := &walker{doc: d, maxDepth: lim.MaxDepth, ranges: spec.Ranges}
 	w.checkTags(root, 0)
 	if len(w.errs) > 0 {
 		return d, w.errs.Sorted()
@@ -417,6 +424,7 @@ type walker struct {
 	doc      *Document
 	errs     ErrorList
 	maxDepth int
+	ranges   map[string]IntRange
 }
 
 func (w *walker) add(pos Position, path, msg, fix string) {
@@ -555,8 +563,9 @@ func (w *walker) walkSlice(n ast.Node, t reflect.Type, pos Position, path string
 }
 
 // checkScalar checks that n is a scalar of t's kind: strings accept any
-// plain scalar, numbers integers (and floats for float kinds), bools only
-// booleans. Other kinds are not checked.
+// plain scalar, integer kinds integers in their range (checkInt), float
+// kinds integers and floats, bools only booleans. Other kinds are not
+// checked.
 func (w *walker) checkScalar(n ast.Node, t reflect.Type, pos Position, path string) {
 	switch t.Kind() {
 	case reflect.String:
@@ -567,13 +576,15 @@ func (w *walker) checkScalar(n ast.Node, t reflect.Type, pos Position, path stri
 		}
 	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64,
 		reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64:
-		if _, ok := n.(*ast.IntegerNode); !ok {
-			w.wrongType(n, pos, path, "an integer")
-		}
+		w.checkInt(n, t, pos, path)
 	case reflect.Float32, reflect.Float64:
 		switch n.(type) {
 		case *ast.IntegerNode, *ast.FloatNode:
 		default:
+			if text, ok := plainNumber(n); ok && exponentForm.MatchString(text) {
+				w.checkExponentFloat(text, path)
+				return
+			}
 			w.wrongType(n, pos, path, "a number")
 		}
 	case reflect.Bool:

@@ -49,7 +49,7 @@ func BenchmarkLargeCampaign(b *testing.B) {
 			var s *stats.Summary
 			peak, d := measure(func() {
 				var err error
-				if s, _, err = stats.AnalyzeDir(base); err != nil {
+				if s, _, err = stats.AnalyzeDir(context.Background(), base); err != nil {
 					b.Fatal(err)
 				}
 			})
@@ -65,7 +65,7 @@ func BenchmarkLargeCampaign(b *testing.B) {
 			var r *Result
 			peak, d := measure(func() {
 				var err error
-				if r, err = Dirs(base, cand, Options{Alpha: DefaultAlpha, Bootstrap: DefaultBootstrap, Seed: 1}); err != nil {
+				if r, err = Dirs(context.Background(), base, cand, Options{Alpha: DefaultAlpha, Bootstrap: DefaultBootstrap, Seed: 1}); err != nil {
 					b.Fatal(err)
 				}
 			})

@@ -3,6 +3,8 @@ package report
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"html/template"
@@ -55,11 +57,12 @@ func Write(ctx context.Context, c *store.Campaign, o Options) (*Files, error) {
 
 // WriteDir is Write for the campaign in dir, streamed from disk (see
 // stats.AnalyzeDir): memory grows with conditions and peers, not with runs.
+// It stops with ctx's error when ctx ends, the reading included.
 func WriteDir(ctx context.Context, dir string, o Options) (*Files, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	s, c, err := stats.AnalyzeDir(dir)
+	s, c, err := stats.AnalyzeDir(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -82,50 +85,12 @@ func write(ctx context.Context, m *results.Manifest, dir string, s *stats.Summar
 	if err != nil {
 		return nil, fmt.Errorf("campaign %s: plotting: %w", s.Campaign, err)
 	}
-	plotDir := filepath.Join(o.OutDir, DirPlots)
-	if err := os.MkdirAll(plotDir, 0o755); err != nil {
-		return nil, fmt.Errorf("creating %s: %w", plotDir, err)
-	}
-	svgs := make([][]byte, len(figs))
 	files := &Files{HTML: filepath.Join(o.OutDir, FileHTML), Summary: filepath.Join(o.OutDir, FileSummary), Stats: s}
-	paths := make([][]string, len(figs))
-	g, gctx := errgroup.WithContext(ctx)
-	g.SetLimit(runtime.GOMAXPROCS(0))
-	for i, f := range figs {
-		g.Go(func() error {
-			if err := gctx.Err(); err != nil {
-				return err
-			}
-			svg, err := f.SVG()
-			if err != nil {
-				return err
-			}
-			svgs[i] = svg
-			base := filepath.Join(plotDir, fileStem(f.Name))
-			if err := os.WriteFile(base+".svg", svg, 0o644); err != nil {
-				return fmt.Errorf("writing plot: %w", err)
-			}
-			paths[i] = append(paths[i], base+".svg")
-			if o.NoPNG {
-				return nil
-			}
-			png, err := f.PNG()
-			if err != nil {
-				return err
-			}
-			if err := os.WriteFile(base+".png", png, 0o644); err != nil {
-				return fmt.Errorf("writing plot: %w", err)
-			}
-			paths[i] = append(paths[i], base+".png")
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	svgs, plots, err := writePlots(ctx, filepath.Join(o.OutDir, DirPlots), figs, o.NoPNG)
+	if err != nil {
 		return nil, fmt.Errorf("campaign %s: %w", s.Campaign, err)
 	}
-	for _, p := range paths {
-		files.Plots = append(files.Plots, p...)
-	}
+	files.Plots = plots
 	sj, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return nil, fmt.Errorf("campaign %s: encoding summary: %w", s.Campaign, err)
@@ -143,15 +108,118 @@ func write(ctx context.Context, m *results.Manifest, dir string, s *stats.Summar
 	return files, nil
 }
 
-// fileStem makes a figure name safe as a file name.
+// MaxStem bounds the stem of a plot's file name, in bytes: with the
+// hash fileStem may add and ".svg" the name stays far below the 255 bytes
+// file systems allow (a campaign written before condition names were
+// limited may have a name of any length).
+const MaxStem = 100
+
+// stemHashLen is the hex digits of the name's hash a changed stem ends with.
+const stemHashLen = 16
+
+// writePlots writes every figure as SVG (and PNG unless noPNG) into
+// plotDir, created if needed, named by fileStem, in parallel. Every file is
+// written through an os.Root of plotDir, so that a symbolic link planted
+// in it cannot send a plot outside. It returns the SVGs, in figs' order,
+// and the paths written.
+func writePlots(ctx context.Context, plotDir string, figs []*plot.Figure, noPNG bool) ([][]byte, []string, error) {
+	if err := os.MkdirAll(plotDir, 0o755); err != nil {
+		return nil, nil, fmt.Errorf("creating %s: %w", plotDir, err)
+	}
+	root, err := os.OpenRoot(plotDir)
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening %s: %w", plotDir, err)
+	}
+	defer root.Close()
+	svgs := make([][]byte, len(figs))
+	paths := make([][]string, len(figs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(runtime.GOMAXPROCS(0))
+	for i, f := range figs {
+		g.Go(func() error {
+			if err := gctx.Err(); err != nil {
+				return err
+			}
+			stem := fileStem(f.Name)
+			svg, err := f.SVG()
+			if err != nil {
+				return err
+			}
+			svgs[i] = svg
+			if err := writeIn(root, plotDir, stem+".svg", svg); err != nil {
+				return err
+			}
+			paths[i] = append(paths[i], filepath.Join(plotDir, stem+".svg"))
+			if noPNG {
+				return nil
+			}
+			png, err := f.PNG()
+			if err != nil {
+				return err
+			}
+			if err := writeIn(root, plotDir, stem+".png", png); err != nil {
+				return err
+			}
+			paths[i] = append(paths[i], filepath.Join(plotDir, stem+".png"))
+			return nil
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, nil, err
+	}
+	var out []string
+	for _, p := range paths {
+		out = append(out, p...)
+	}
+	return svgs, out, nil
+}
+
+// writeIn writes data to name in root (the directory dir); an error names
+// the file, and a symbolic link that would lead out of dir and its fix.
+func writeIn(root *os.Root, dir, name string, data []byte) error {
+	err := root.WriteFile(name, data, 0o644)
+	if err == nil {
+		return nil
+	}
+	path := filepath.Join(dir, name)
+	if fi, lerr := root.Lstat(name); lerr == nil && fi.Mode()&os.ModeSymlink != 0 {
+		return fmt.Errorf("writing plot %s: %w (fix: it is a symbolic link, and a report writes only inside %s: remove it)", path, err, dir)
+	}
+	return fmt.Errorf("writing plot %s: %w", path, err)
+}
+
+// fileStem makes a figure name a file name stem that is safe, bounded and
+// unique: a name of at most MaxStem bytes of [A-Za-z0-9._-], not starting
+// with '.', is its own stem; any other becomes its first MaxStem bytes with
+// every other byte (and a leading '.') turned into '_', then '~' and
+// stemHashLen hex digits of the name's SHA-256. '~' is in no name kept as
+// it is, so a changed stem never equals a kept one, and two changed stems
+// are equal only if their names' hashes are.
 func fileStem(name string) string {
-	return strings.Map(func(r rune) rune {
-		switch {
-		case r >= 'a' && r <= 'z', r >= 'A' && r <= 'Z', r >= '0' && r <= '9', r == '-', r == '_', r == '.':
-			return r
+	safe := len(name) > 0 && len(name) <= MaxStem && name[0] != '.'
+	for i := 0; safe && i < len(name); i++ {
+		safe = stemByte(name[i])
+	}
+	if safe {
+		return name
+	}
+	b := []byte(name[:min(len(name), MaxStem)])
+	for i, c := range b {
+		if !stemByte(c) || (i == 0 && c == '.') {
+			b[i] = '_'
 		}
-		return '_'
-	}, name)
+	}
+	sum := sha256.Sum256([]byte(name))
+	return string(b) + "~" + hex.EncodeToString(sum[:])[:stemHashLen]
+}
+
+// stemByte reports whether c may be kept in a file name stem.
+func stemByte(c byte) bool {
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9', c == '-', c == '_', c == '.':
+		return true
+	}
+	return false
 }
 
 type htmlFigure struct {

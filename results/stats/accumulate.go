@@ -1,6 +1,7 @@
 package stats
 
 import (
+	"context"
 	"fmt"
 	"math"
 	"runtime"
@@ -25,6 +26,11 @@ const MaxCurves = 2048
 
 // runSource iterates the runs of a campaign (one pass per call).
 type runSource func(visit func(*results.Run) error) error
+
+// streamSource iterates st's runs, one pass per call, until ctx ends.
+func streamSource(ctx context.Context, st *store.Stream) runSource {
+	return func(visit func(*results.Run) error) error { return st.EachTransient(ctx, visit) }
+}
 
 // sourceOf iterates an in-memory campaign; runs of a campaign not read by
 // package store go through the store's integrity rules first, problems
@@ -278,13 +284,14 @@ func Analyze(c *store.Campaign) *Summary {
 
 // AnalyzeDir streams the campaign in dir (see store.Stream) and analyses
 // it; the returned campaign carries the manifest and the reader's warnings
-// (also in the Summary), not the runs.
-func AnalyzeDir(dir string) (*Summary, *store.Campaign, error) {
+// (also in the Summary), not the runs. It stops with ctx's error, within
+// store.CheckEvery lines, when ctx ends.
+func AnalyzeDir(ctx context.Context, dir string) (*Summary, *store.Campaign, error) {
 	st, err := store.OpenStream(dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	s, err := analyze(st.Campaign().Manifest, nil, st.EachTransient, func() []string { return st.Campaign().Warnings })
+	s, err := analyze(st.Campaign().Manifest, nil, streamSource(ctx, st), func() []string { return st.Campaign().Warnings })
 	if err != nil {
 		return nil, nil, err
 	}
@@ -624,13 +631,14 @@ func CollectSamples(c *store.Campaign) *Collection {
 }
 
 // CollectDir streams the campaign in dir and gathers its comparison
-// samples, holding one float64 per discovered (run, peer) pair.
-func CollectDir(dir string) (*Collection, *store.Campaign, error) {
+// samples, holding one float64 per discovered (run, peer) pair. It stops
+// with ctx's error, within store.CheckEvery lines, when ctx ends.
+func CollectDir(ctx context.Context, dir string) (*Collection, *store.Campaign, error) {
 	st, err := store.OpenStream(dir)
 	if err != nil {
 		return nil, nil, err
 	}
-	col, err := collect(st.Campaign().Manifest, nil, st.EachTransient, func() []string { return st.Campaign().Warnings })
+	col, err := collect(st.Campaign().Manifest, nil, streamSource(ctx, st), func() []string { return st.Campaign().Warnings })
 	if err != nil {
 		return nil, nil, err
 	}

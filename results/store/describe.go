@@ -2,6 +2,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -38,8 +39,9 @@ type Info struct {
 }
 
 // Describe reads the campaign in dir (streamed) and counts its runs: a
-// (condition, index) counts once, and aborted records do not count.
-func Describe(dir string) (Info, error) {
+// (condition, index) counts once, and aborted records do not count. It
+// stops with ctx's error when ctx ends.
+func Describe(ctx context.Context, dir string) (Info, error) {
 	s, err := OpenStream(dir)
 	if err != nil {
 		return Info{}, err
@@ -61,7 +63,7 @@ func Describe(dir string) (Info, error) {
 	// The integrity checker refuses a second record of a counted index,
 	// so every non-aborted run visited is a distinct (condition, index).
 	lastAborted := false
-	err = s.EachTransient(func(r *results.Run) error {
+	err = s.EachTransient(ctx, func(r *results.Run) error {
 		lastAborted = r.Aborted
 		if !r.Aborted {
 			in.Done++
@@ -122,7 +124,10 @@ func List(ctx context.Context, root string) ([]Info, error) {
 		if err := ctx.Err(); err != nil {
 			return out, err
 		}
-		in, err := Describe(d)
+		in, err := Describe(ctx, d)
+		if cerr := ctx.Err(); cerr != nil && errors.Is(err, cerr) {
+			return out, err
+		}
 		if err != nil {
 			in = Info{Dir: d, State: "unreadable", Warnings: []string{err.Error()}}
 		}

@@ -24,8 +24,10 @@
 //   - Scan and OpenStream/Stream.Each stream runs.jsonl line by line and
 //     hold no runs (Stream.EachTransient also recycles the run's memory
 //     from line to line); later passes of a Stream read exactly the bytes
-//     of the first and fail if the accepted runs differ. Read collects the
-//     runs in memory (for small campaigns and the runner's resume).
+//     of the first and fail if the accepted runs differ. A pass takes a
+//     context, checked before the first line and every CheckEvery lines,
+//     and stops with its error once it ends. Read collects the runs in
+//     memory (for small campaigns and the runner's resume).
 //   - ExportDir streams the tidy rows (two passes: nothing is written for a
 //     campaign a reader refuses).
 //   - Warnings are on Campaign.Warnings, each naming runs.jsonl and the

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -81,8 +82,8 @@ const (
 // first pass applies the integrity rules (and, when the manifest names no
 // peers, collects them), a second writes the rows, so that nothing is
 // written for a campaign a reader refuses. The returned campaign carries
-// the manifest and warnings.
-func ExportDir(w io.Writer, dir, format string) (*Campaign, error) {
+// the manifest and warnings. It stops with ctx's error when ctx ends.
+func ExportDir(ctx context.Context, w io.Writer, dir, format string) (*Campaign, error) {
 	if format != FormatCSV && format != FormatJSON {
 		return nil, fmt.Errorf("export format %q: use %s or %s", format, FormatCSV, FormatJSON)
 	}
@@ -93,7 +94,7 @@ func ExportDir(w io.Writer, dir, format string) (*Campaign, error) {
 	c := st.Campaign()
 	peers := c.Manifest.Peers
 	mentioned := map[string]bool{}
-	if err := st.EachTransient(func(r *results.Run) error {
+	if err := st.EachTransient(ctx, func(r *results.Run) error {
 		if len(c.Manifest.Peers) == 0 {
 			for i := range r.Peers {
 				mentioned[r.Peers[i].Peer] = true
@@ -114,7 +115,7 @@ func ExportDir(w io.Writer, dir, format string) (*Campaign, error) {
 	}
 	rw := newRowWriter(w, format)
 	var rows []ExportRow
-	if err := st.EachTransient(func(r *results.Run) error {
+	if err := st.EachTransient(ctx, func(r *results.Run) error {
 		rows = appendRows(rows[:0], c.Manifest, peers, r)
 		for i := range rows {
 			if err := rw.write(&rows[i]); err != nil {

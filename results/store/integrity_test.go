@@ -2,11 +2,14 @@ package store_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"math"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -127,23 +130,23 @@ func TestEveryReaderWarnsAlike(t *testing.T) {
 	if err != nil || !slices.Equal(sc.Warnings, want) {
 		t.Errorf("Scan: %q, %v", sc.Warnings, err)
 	}
-	sum, ac, err := stats.AnalyzeDir(dir)
+	sum, ac, err := stats.AnalyzeDir(t.Context(), dir)
 	if err != nil || !slices.Equal(ac.Warnings, want) || !slices.Equal(sum.Warnings[:3], want) {
 		t.Errorf("AnalyzeDir: %q / %q, %v", ac.Warnings, sum.Warnings, err)
 	}
 	if mem := stats.Analyze(rc); !slices.Equal(mem.Warnings[:3], want) {
 		t.Errorf("Analyze(Read): %q", mem.Warnings)
 	}
-	col, _, err := stats.CollectDir(dir)
+	col, _, err := stats.CollectDir(t.Context(), dir)
 	if err != nil || !slices.Equal(col.Warnings, want) {
 		t.Errorf("CollectDir: %q, %v", col.Warnings, err)
 	}
-	res, err := compare.Dirs(dir, dir, compare.Options{Alpha: 0.05, Bootstrap: 100})
+	res, err := compare.Dirs(t.Context(), dir, dir, compare.Options{Alpha: 0.05, Bootstrap: 100})
 	if err != nil || !slices.Equal(res.Warnings, append(slices.Clone(want), want...)) {
 		t.Errorf("compare.Dirs (baseline and candidate): %q, %v", res.Warnings, err)
 	}
 	var out bytes.Buffer
-	ec, err := store.ExportDir(&out, dir, store.FormatCSV)
+	ec, err := store.ExportDir(t.Context(), &out, dir, store.FormatCSV)
 	if err != nil || !slices.Equal(ec.Warnings, want) {
 		t.Errorf("ExportDir: %q, %v", ec.Warnings, err)
 	}
@@ -157,10 +160,10 @@ func TestEveryReaderWarnsAlike(t *testing.T) {
 	out.Reset()
 	for name, err := range map[string]error{
 		"Read":       second(store.Read(bad)),
-		"AnalyzeDir": third(stats.AnalyzeDir(bad)),
-		"CollectDir": third(stats.CollectDir(bad)),
-		"Dirs":       second(compare.Dirs(dir, bad, compare.Options{Alpha: 0.05, Bootstrap: 100})),
-		"ExportDir":  second(store.ExportDir(&out, bad, store.FormatJSON)),
+		"AnalyzeDir": third(stats.AnalyzeDir(t.Context(), bad)),
+		"CollectDir": third(stats.CollectDir(t.Context(), bad)),
+		"Dirs":       second(compare.Dirs(t.Context(), dir, bad, compare.Options{Alpha: 0.05, Bootstrap: 100})),
+		"ExportDir":  second(store.ExportDir(t.Context(), &out, bad, store.FormatJSON)),
 	} {
 		if err == nil || !strings.Contains(err.Error(), "recorded twice") {
 			t.Errorf("%s: %v", name, err)
@@ -184,7 +187,7 @@ func TestLimits(t *testing.T) {
 				t.Errorf("error %v lacks %q", err, w)
 			}
 		}
-		if _, _, err := stats.AnalyzeDir(dir); err == nil {
+		if _, _, err := stats.AnalyzeDir(t.Context(), dir); err == nil {
 			t.Error("AnalyzeDir accepted the long line")
 		}
 	})
@@ -217,7 +220,7 @@ func TestStreamPassesAgree(t *testing.T) {
 		t.Fatal(err)
 	}
 	count := func() (n int, err error) {
-		err = st.EachTransient(func(*results.Run) error { n++; return nil })
+		err = st.EachTransient(t.Context(), func(*results.Run) error { n++; return nil })
 		return
 	}
 	if n, err := count(); n != 2 || err != nil {
@@ -237,7 +240,7 @@ func TestStreamPassesAgree(t *testing.T) {
 	}
 	// A visit error stops the pass and is returned as is.
 	sentinel := errors.New("stop")
-	if err := st.Each(func(*results.Run) error { return sentinel }); !errors.Is(err, sentinel) {
+	if err := st.Each(t.Context(), func(*results.Run) error { return sentinel }); !errors.Is(err, sentinel) {
 		t.Errorf("visit error: %v", err)
 	}
 }
@@ -270,7 +273,7 @@ func TestExportDirMatchesExportRows(t *testing.T) {
 			} else {
 				store.WriteJSON(&want, rows)
 			}
-			if _, err := store.ExportDir(&got, dir, f); err != nil {
+			if _, err := store.ExportDir(t.Context(), &got, dir, f); err != nil {
 				t.Fatal(err)
 			}
 			if want.String() != got.String() {
@@ -282,11 +285,11 @@ func TestExportDirMatchesExportRows(t *testing.T) {
 	dir := writeCampaign(t, "")
 	for f, want := range map[string]string{store.FormatJSON: "[]\n"} {
 		var got bytes.Buffer
-		if _, err := store.ExportDir(&got, dir, f); err != nil || got.String() != want {
+		if _, err := store.ExportDir(t.Context(), &got, dir, f); err != nil || got.String() != want {
 			t.Errorf("%s: %q %v", f, got.String(), err)
 		}
 	}
-	if _, err := store.ExportDir(&bytes.Buffer{}, dir, "xml"); err == nil {
+	if _, err := store.ExportDir(t.Context(), &bytes.Buffer{}, dir, "xml"); err == nil {
 		t.Error("unknown format accepted")
 	}
 }
@@ -336,5 +339,177 @@ func TestDuplicateFarIndex(t *testing.T) {
 		if _, err := ck.Check(i+2, &results.Run{Condition: "a", Index: i}); err != nil {
 			t.Fatal(err)
 		}
+	}
+}
+
+// checksCtx is a context whose Err reports context.Canceled from its
+// cancelAt-th call on, and counts the calls: a deterministic "Ctrl-C
+// while reading".
+type checksCtx struct {
+	context.Context
+	cancelAt, calls int
+}
+
+func (c *checksCtx) Err() error {
+	c.calls++
+	if c.calls >= c.cancelAt {
+		return context.Canceled
+	}
+	return nil
+}
+
+// TestEveryReaderStopsWhenCancelled: every streaming reader of a campaign
+// (report's, compare's, export's, runs ls's) takes a context and stops at
+// the check that finds it ended, a few hundred lines into a 20000-line
+// campaign, with context.Canceled: the context ends at its third check
+// (before the file, its first line, line CheckEvery+1), and a reader that
+// went on would check it 80 times. Export writes nothing. Before, none of
+// them took a context, and an interrupted reader read to the end.
+func TestEveryReaderStopsWhenCancelled(t *testing.T) {
+	const runs = 20000
+	dir := t.TempDir()
+	m := results.Manifest{Campaign: "c", Peers: []string{"p", "q"}, AnnounceIntervalMS: 1000, Conditions: []results.Condition{{Name: "a", Runs: runs}}}
+	if err := store.WriteManifest(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for i := range runs {
+		b.WriteString(line("a", i, ""))
+	}
+	if err := os.WriteFile(filepath.Join(dir, store.FileRuns), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var out bytes.Buffer
+	readers := []struct {
+		name string
+		read func(ctx context.Context) error
+	}{
+		{"stats.AnalyzeDir", func(ctx context.Context) error { return third(stats.AnalyzeDir(ctx, dir)) }},
+		{"stats.CollectDir", func(ctx context.Context) error { return third(stats.CollectDir(ctx, dir)) }},
+		{"compare.Dirs", func(ctx context.Context) error {
+			return second(compare.Dirs(ctx, dir, dir, compare.Options{Alpha: 0.05, Bootstrap: 100}))
+		}},
+		{"store.ExportDir", func(ctx context.Context) error { return second(store.ExportDir(ctx, &out, dir, store.FormatCSV)) }},
+		{"store.Describe", func(ctx context.Context) error { return second(store.Describe(ctx, dir)) }},
+		{"Stream.Each", func(ctx context.Context) error {
+			st, err := store.OpenStream(dir)
+			if err != nil {
+				return err
+			}
+			return st.Each(ctx, func(*results.Run) error { return nil })
+		}},
+	}
+	for _, r := range readers {
+		t.Run(r.name, func(t *testing.T) {
+			full := &checksCtx{Context: context.Background(), cancelAt: math.MaxInt}
+			if err := r.read(full); err != nil {
+				t.Fatal(err)
+			}
+			out.Reset()
+			ctx := &checksCtx{Context: context.Background(), cancelAt: 3}
+			err := r.read(ctx)
+			if !errors.Is(err, context.Canceled) {
+				t.Fatalf("err = %v, want context.Canceled", err)
+			}
+			if ctx.calls != 3 || full.calls < runs/store.CheckEvery {
+				t.Errorf("the context was checked %d times after it ended at the 3rd check (a whole read checks it %d times)", ctx.calls, full.calls)
+			}
+			if out.Len() != 0 {
+				t.Errorf("wrote %d bytes", out.Len())
+			}
+		})
+	}
+}
+
+// liveHeap is the heap still reachable after a collection.
+func liveHeap() uint64 {
+	runtime.GC()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+// heapCtx samples the live heap each time a reader checks it (every
+// store.CheckEvery lines) and keeps the largest.
+type heapCtx struct {
+	context.Context
+	peak uint64
+}
+
+func (c *heapCtx) Err() error {
+	c.peak = max(c.peak, liveHeap())
+	return nil
+}
+
+// writeRuns writes a campaign of n runs of condition a (two peers each).
+func writeRuns(t *testing.T, n int) string {
+	t.Helper()
+	dir := t.TempDir()
+	m := results.Manifest{Campaign: "c", Peers: []string{"p", "q"}, AnnounceIntervalMS: 1000, Conditions: []results.Condition{{Name: "a", Runs: n}}}
+	if err := store.WriteManifest(dir, m); err != nil {
+		t.Fatal(err)
+	}
+	var b strings.Builder
+	for i := range n {
+		b.WriteString(line("a", i, ""))
+	}
+	if err := os.WriteFile(filepath.Join(dir, store.FileRuns), []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// TestReadersHoldSamplesNotRuns: while they read, the streaming readers
+// (report's, compare's, export's, runs ls's) hold at most their samples, a
+// few float64s a run, never the runs: from a campaign of 2000 runs to one
+// of 20000 their live heap, sampled at every context check, grows by less
+// than a quarter of what holding the runs grows by (store.Read, measured
+// here). A reader that read the campaign into memory (as export did, with
+// 5 GB at 10^6 lines) fails.
+func TestReadersHoldSamplesNotRuns(t *testing.T) {
+	const small, large = 2000, 20000
+	dirs := map[int]string{small: writeRuns(t, small), large: writeRuns(t, large)}
+	held := map[int]uint64{}
+	for n, dir := range dirs {
+		before := liveHeap()
+		c, err := store.Read(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		held[n] = liveHeap() - before
+		runtime.KeepAlive(c)
+	}
+	perRun := float64(held[large]-held[small]) / (large - small)
+	readers := []struct {
+		name string
+		read func(ctx context.Context, dir string) error
+	}{
+		{"stats.AnalyzeDir", func(ctx context.Context, dir string) error { return third(stats.AnalyzeDir(ctx, dir)) }},
+		{"stats.CollectDir", func(ctx context.Context, dir string) error { return third(stats.CollectDir(ctx, dir)) }},
+		{"compare.Dirs", func(ctx context.Context, dir string) error {
+			return second(compare.Dirs(ctx, dir, dir, compare.Options{Alpha: 0.05, Bootstrap: 100}))
+		}},
+		{"store.ExportDir", func(ctx context.Context, dir string) error {
+			return second(store.ExportDir(ctx, io.Discard, dir, store.FormatCSV))
+		}},
+		{"store.Describe", func(ctx context.Context, dir string) error { return second(store.Describe(ctx, dir)) }},
+	}
+	for _, r := range readers {
+		t.Run(r.name, func(t *testing.T) {
+			peak := map[int]uint64{}
+			for n, dir := range dirs {
+				base := liveHeap()
+				ctx := &heapCtx{Context: context.Background()}
+				if err := r.read(ctx, dir); err != nil {
+					t.Fatal(err)
+				}
+				peak[n] = ctx.peak - min(base, ctx.peak)
+			}
+			got := (float64(peak[large]) - float64(peak[small])) / (large - small)
+			if got > perRun/4 {
+				t.Errorf("live heap grows by %.0f bytes a run while reading; holding the runs grows by %.0f", got, perRun)
+			}
+			t.Logf("%.0f bytes a run (holding the runs: %.0f)", got, perRun)
+		})
 	}
 }

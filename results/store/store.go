@@ -380,7 +380,7 @@ func Scan(dir string, visit func(*results.Run) error) (*Campaign, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := s.Each(visit); err != nil {
+	if err := s.Each(context.Background(), visit); err != nil {
 		return nil, err
 	}
 	return s.Campaign(), nil
@@ -415,15 +415,28 @@ func (s *Stream) Campaign() *Campaign { return s.c }
 
 // Each makes one pass over runs.jsonl, calling visit with each accepted run
 // in file order (visit may keep it). An error from visit stops the pass
-// and is returned as is.
-func (s *Stream) Each(visit func(*results.Run) error) error { return s.each(false, visit) }
+// and is returned as is; so does ctx's error once ctx ends (checked every
+// CheckEvery lines: an interrupted reader stops within a few milliseconds,
+// not at the end of the file).
+func (s *Stream) Each(ctx context.Context, visit func(*results.Run) error) error {
+	return s.each(ctx, false, visit)
+}
 
 // EachTransient is Each for a visit that keeps nothing of the run: the run
 // and everything it points to are overwritten by the next line, so a pass
 // allocates almost nothing per line.
-func (s *Stream) EachTransient(visit func(*results.Run) error) error { return s.each(true, visit) }
+func (s *Stream) EachTransient(ctx context.Context, visit func(*results.Run) error) error {
+	return s.each(ctx, true, visit)
+}
 
-func (s *Stream) each(transient bool, visit func(*results.Run) error) error {
+// CheckEvery is how many lines a reader decodes between two checks of its
+// context.
+const CheckEvery = 256
+
+func (s *Stream) each(ctx context.Context, transient bool, visit func(*results.Run) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	dir := s.c.Dir
 	f, err := os.Open(s.path)
 	if errors.Is(err, os.ErrNotExist) {
@@ -446,7 +459,7 @@ func (s *Stream) each(transient bool, visit func(*results.Run) error) error {
 		runs   int
 		digest uint64 = 14695981039346656037
 	)
-	n, err := scanRuns(r, ck, transient, func(run *results.Run) error {
+	n, err := scanRuns(ctx, r, ck, transient, func(run *results.Run) error {
 		runs++
 		for i := 0; i < len(run.Condition); i++ {
 			digest = (digest ^ uint64(run.Condition[i])) * 1099511628211
@@ -481,7 +494,7 @@ func (s *Stream) each(transient bool, visit func(*results.Run) error) error {
 func ReadRuns(r io.Reader) ([]results.Run, []string, error) {
 	var runs []results.Run
 	ck := NewChecker("", nil)
-	if _, err := scanRuns(r, ck, false, func(run *results.Run) error {
+	if _, err := scanRuns(context.Background(), r, ck, false, func(run *results.Run) error {
 		runs = append(runs, *run)
 		return nil
 	}); err != nil {
@@ -491,9 +504,10 @@ func ReadRuns(r io.Reader) ([]results.Run, []string, error) {
 }
 
 // scanRuns decodes lines from r, checks them with ck and passes accepted
-// runs to visit (the same, recycled run every time when transient). It
-// returns the number of bytes read.
-func scanRuns(r io.Reader, ck *Checker, transient bool, visit func(*results.Run) error) (int64, error) {
+// runs to visit (the same, recycled run every time when transient),
+// returning ctx's error as it is if ctx ends (checked every CheckEvery
+// lines). It returns the number of bytes read.
+func scanRuns(ctx context.Context, r io.Reader, ck *Checker, transient bool, visit func(*results.Run) error) (int64, error) {
 	br := bufio.NewReaderSize(r, MaxLineBytes+1)
 	var (
 		dec  = decoder{reuse: transient}
@@ -505,6 +519,11 @@ func scanRuns(r io.Reader, ck *Checker, transient bool, visit func(*results.Run)
 			Err: fmt.Errorf("line is longer than the limit of %d bytes (a run is a few KB: this is not a line the recorder wrote)", MaxLineBytes)}
 	}
 	for line := 1; ; line++ {
+		if line%CheckEvery == 1 {
+			if err := ctx.Err(); err != nil {
+				return read, err
+			}
+		}
 		b, err := br.ReadSlice('\n')
 		read += int64(len(b))
 		if errors.Is(err, bufio.ErrBufferFull) {

@@ -28,7 +28,7 @@ func Load(path string) (*Sweep, error) {
 // anchors relative paths. It performs no I/O.
 func Parse(file string, data []byte) (*Sweep, error) {
 	f := &File{}
-	doc, err := yamlfile.Decode(file, data, yamlfile.Spec{APIVersion: APIVersion, Kind: Kind, Example: "scenarios/sweep/nightly-24.yaml"}, f)
+	doc, err := yamlfile.Decode(file, data, yamlfile.Spec{APIVersion: APIVersion, Kind: Kind, Example: "scenarios/sweep/nightly-24.yaml", Ranges: ranges()}, f)
 	if err != nil {
 		return nil, err
 	}
@@ -91,8 +91,8 @@ func parseClusters(counts []int, add addError) []int {
 	for i, n := range counts {
 		p := "clusters[" + strconv.Itoa(i) + "]"
 		switch {
-		case n < 2 || n > MaxClusters:
-			add(p, fmt.Sprintf("cluster count %d is out of range", n), fmt.Sprintf("use 2..%d (node A needs at least one peer)", MaxClusters))
+		case clusterRange.Problem("", int64(n)) != "":
+			add(p, clusterRange.Problem("", int64(n)), clusterRange.Fix)
 		case seen[n]:
 			add(p, fmt.Sprintf("cluster count %d is listed twice", n), "remove the duplicate")
 		default:
@@ -181,13 +181,33 @@ func parseProtocols(protocols []string, add addError) []string {
 	return out
 }
 
-// checkRunCounts checks runs (at least 1) and warmup (not negative).
+// clusterRange bounds a cluster count of the matrix.
+var clusterRange = yamlfile.IntRange{Min: 2, Max: MaxClusters, Name: "cluster count",
+	Fix: fmt.Sprintf("use 2..%d (node A needs at least one peer)", MaxClusters)}
+
+// ranges are the ranges of the sweep's integer fields (yamlfile.Spec):
+// run counts as a scenario's (scenarios.RunCountRanges), cluster counts
+// clusterRange.
+func ranges() map[string]yamlfile.IntRange {
+	r := scenarios.RunCountRanges()
+	r["clusters[]"] = clusterRange
+	return r
+}
+
+// checkRunCounts checks runs and warmup against the ranges and with the
+// messages of a scenario's.
 func checkRunCounts(f *File, add addError) {
-	if f.Runs != nil && (*f.Runs < 1 || *f.Runs > scenarios.MaxRuns) {
-		add("runs", fmt.Sprintf("runs %d must be between 1 and %d", *f.Runs, scenarios.MaxRuns), "")
-	}
-	if f.Warmup != nil && (*f.Warmup < 0 || *f.Warmup > scenarios.MaxRuns) {
-		add("warmup", fmt.Sprintf("warmup %d must be between 0 and %d", *f.Warmup, scenarios.MaxRuns), "")
+	rs := scenarios.RunCountRanges()
+	for _, c := range []struct {
+		name string
+		v    *int
+	}{{"runs", f.Runs}, {"warmup", f.Warmup}} {
+		if c.v == nil {
+			continue
+		}
+		if msg := rs[c.name].Problem(c.name, int64(*c.v)); msg != "" {
+			add(c.name, msg, rs[c.name].Fix)
+		}
 	}
 }
 

@@ -8,7 +8,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/fluidos-lab/testbed/internal/yamlfile"
 	"github.com/fluidos-lab/testbed/internal/yamlfile/fuzzseed"
+	"github.com/fluidos-lab/testbed/scenarios"
 	"github.com/fluidos-lab/testbed/topology"
 )
 
@@ -50,21 +52,21 @@ func TestParseInvalid(t *testing.T) {
 			[]string{
 				"x.yaml:3:12: metadata.name",
 				"x.yaml:1:1: scenario: scenario (the template scenario file) is required",
-				"x.yaml:4:12: clusters[0]: cluster count 1 is out of range",
+				"x.yaml:4:12: clusters[0]: cluster count is 1, must be between 2 and 256 (fix: use 2..256",
 				"x.yaml:4:18: clusters[2]: cluster count 3 is listed twice",
 				"x.yaml:6:5: conditions[0].loss: loss 120 % is out of range",
 				"conditions[1].target: unknown target \"all\"",
 				"conditions[2]: condition name \"loss-5\" is used twice",
 				"protocols[0]: unknown protocol preset \"nm\"",
 				"protocols[2]: protocol \"reference-agent\" is listed twice",
-				"x.yaml:10:1: runs: runs 0 must be between 1 and 100000",
+				"x.yaml:10:1: runs: runs is 0, must be between 1 and 100000",
 				"x.yaml:11:1: warmup",
 				"x.yaml:12:1: strategy: unknown strategy \"fast\"",
 			}},
 		{"wrong types", head + "metadata: {name: a}\nscenario: s.yaml\nclusters: 3\nconditions: [{loss: high}]\nteardown: yes please\n",
 			[]string{"x.yaml:5:11: clusters: expected a list", "conditions[0].loss: expected a number", "teardown: expected true or false"}},
 		{"runs and warm-up 1e9", head + "metadata: {name: a}\nscenario: s.yaml\nclusters: [2]\nconditions: [{loss: 1}]\nruns: 1000000000\nwarmup: 1000000000\n",
-			[]string{"x.yaml:7:1: runs: runs 1000000000 must be between 1 and 100000", "x.yaml:8:1: warmup: warmup 1000000000 must be between 0 and 100000"}},
+			[]string{"x.yaml:7:1: runs: runs is 1000000000, must be between 1 and 100000", "x.yaml:8:1: warmup: warmup is 1000000000, must be between 0 and 100000"}},
 		{"missing lists", head + "metadata: {name: a}\nscenario: s.yaml\n",
 			[]string{"clusters: clusters (the cluster counts) is required", "conditions: conditions is required"}},
 	}
@@ -149,4 +151,51 @@ func TestShippedSweeps(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestRunCountsAsAScenario: runs and warmup too large, in exponent form or
+// beyond any integer are refused at their line with the limit, and a sweep
+// says it exactly as a scenario does (runs: 1e9 read "expected an integer,
+// got a string", and the two loaders worded the range apart).
+func TestRunCountsAsAScenario(t *testing.T) {
+	const head = "apiVersion: testbed.dev/v1alpha1\n"
+	sweepDoc := head + "kind: Sweep\nmetadata: {name: a}\nscenario: s.yaml\nclusters: [2]\nconditions: [{loss: 1}]\nteardown: false\n"
+	scenarioDoc := head + "kind: Scenario\nmetadata: {name: a}\ntopology: t.yaml\nprotocol: {preset: reference-agent}\nnodeA: a\nconditions: [{name: c}]\n"
+	tests := []struct {
+		field, value, want string
+	}{
+		{"runs", "1e9", "runs is 1e9, a number in exponent form (1000000000), not an integer written in digits; it must be between 1 and 100000"},
+		{"runs", "1000000000", "runs is 1000000000, must be between 1 and 100000"},
+		{"runs", "99999999999999999999", "runs is 99999999999999999999, must be between 1 and 100000"},
+		{"runs", "0", "runs is 0, must be between 1 and 100000"},
+		{"warmup", "1e9", "warmup is 1e9, a number in exponent form (1000000000), not an integer written in digits; it must be between 0 and 100000"},
+		{"warmup", "-1", "warmup is -1, must be between 0 and 100000"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.field+"="+tc.value, func(t *testing.T) {
+			line := tc.field + ": " + tc.value + "\n"
+			_, serr := scenarios.LoadBytes("x.yaml", []byte(scenarioDoc+line))
+			_, werr := Parse("x.yaml", []byte(sweepDoc+line))
+			want := "x.yaml:8:1: " + tc.field + ": " + tc.want + " (fix: e.g. " + tc.field + ": "
+			for kind, err := range map[string]error{"scenario": serr, "sweep": werr} {
+				if err == nil || !strings.Contains(err.Error(), want) {
+					t.Errorf("%s: %v\nwant %s…", kind, err, want)
+				}
+			}
+			if se, we := fieldError(serr, tc.field), fieldError(werr, tc.field); se == nil || we == nil || se.Message != we.Message || se.Fix != we.Fix {
+				t.Errorf("the two kinds disagree:\nscenario %v\nsweep    %v", se, we)
+			}
+		})
+	}
+}
+
+// fieldError is err's error at path, nil when there is none.
+func fieldError(err error, path string) *yamlfile.FieldError {
+	l, _ := yamlfile.AsErrorList(err)
+	for _, e := range l {
+		if e.Path == path {
+			return e
+		}
+	}
+	return nil
 }

@@ -71,7 +71,8 @@ type collected struct {
 	camp *store.Campaign
 }
 
-func collect(dir string) (*Report, map[Cell]collected, error) {
+// collect analyses every cell campaign of the sweep in dir (see Collect).
+func collect(ctx context.Context, dir string) (*Report, map[Cell]collected, error) {
 	st, err := ReadState(dir)
 	if err != nil {
 		return nil, nil, err
@@ -87,7 +88,7 @@ func collect(dir string) (*Report, map[Cell]collected, error) {
 			rep.Incomplete = append(rep.Incomplete, cs.Cell.String())
 			continue
 		}
-		sum, camp, err := stats.AnalyzeDir(cdir)
+		sum, camp, err := stats.AnalyzeDir(ctx, cdir)
 		if err != nil {
 			return nil, nil, fmt.Errorf("cell %s: %w", cs.Cell, err)
 		}
@@ -100,9 +101,10 @@ func collect(dir string) (*Report, map[Cell]collected, error) {
 
 // Collect analyses every cell campaign of the sweep in dir, streaming each
 // (stats.AnalyzeDir). The returned campaigns carry their manifest and
-// warnings, not their runs (stream those with store.Scan).
-func Collect(dir string) (*Report, map[Cell]*store.Campaign, error) {
-	rep, cells, err := collect(dir)
+// warnings, not their runs (stream those with store.Scan). It stops with
+// ctx's error when ctx ends.
+func Collect(ctx context.Context, dir string) (*Report, map[Cell]*store.Campaign, error) {
+	rep, cells, err := collect(ctx, dir)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -232,7 +234,7 @@ func writeFileIn(root *os.Root, name string, data []byte) error {
 // is written through an os.Root of dir/report, and a protocol name that
 // cannot be a file name (checkFileComponent) is an error.
 func WriteReport(ctx context.Context, dir string) (*Report, error) {
-	rep, _, err := collect(dir)
+	rep, _, err := collect(ctx, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -473,17 +475,18 @@ func (s *SweepComparison) Significant() []string {
 // CompareSweeps compares every cell the two sweeps share and checks rules
 // on each cell's comparison, streaming each cell's campaigns
 // (compare.Dirs). Zero Alpha and Bootstrap in o take their defaults; other
-// invalid options are an error (compare.Options.Validate).
-func CompareSweeps(baseDir, candDir string, o compare.Options, rules []compare.Threshold) (*SweepComparison, error) {
+// invalid options are an error (compare.Options.Validate). It stops with
+// ctx's error when ctx ends.
+func CompareSweeps(ctx context.Context, baseDir, candDir string, o compare.Options, rules []compare.Threshold) (*SweepComparison, error) {
 	o = o.WithDefaults()
 	if err := o.Validate(); err != nil {
 		return nil, err
 	}
-	_, base, err := collect(baseDir)
+	_, base, err := collect(ctx, baseDir)
 	if err != nil {
 		return nil, fmt.Errorf("baseline: %w", err)
 	}
-	_, cand, err := collect(candDir)
+	_, cand, err := collect(ctx, candDir)
 	if err != nil {
 		return nil, fmt.Errorf("candidate: %w", err)
 	}
@@ -509,7 +512,7 @@ func CompareSweeps(baseDir, candDir string, o compare.Options, rules []compare.T
 			out.Unmatched = append(out.Unmatched, c.String()+" (baseline only)")
 			continue
 		}
-		cmp, err := compare.Dirs(base[c].dir, cc.dir, o)
+		cmp, err := compare.Dirs(ctx, base[c].dir, cc.dir, o)
 		if err != nil {
 			return nil, fmt.Errorf("cell %s: %w", c, err)
 		}

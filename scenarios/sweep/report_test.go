@@ -192,7 +192,7 @@ func TestCompareSweepsStreams(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmp, err := CompareSweeps(base.Output, same.Output, compare.Options{Seed: 1}, rules)
+	cmp, err := CompareSweeps(t.Context(), base.Output, same.Output, compare.Options{Seed: 1}, rules)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -201,7 +201,7 @@ func TestCompareSweepsStreams(t *testing.T) {
 	}
 	// Options fail closed.
 	for _, o := range []compare.Options{{Alpha: math.NaN()}, {Alpha: 1.5}, {Bootstrap: 1_000_000_000}, {Bootstrap: -1}} {
-		if _, err := CompareSweeps(base.Output, same.Output, o, rules); err == nil {
+		if _, err := CompareSweeps(t.Context(), base.Output, same.Output, o, rules); err == nil {
 			t.Errorf("options %+v accepted", o)
 		}
 	}
@@ -219,7 +219,7 @@ func TestCompareSweepsStreams(t *testing.T) {
 	if err := os.WriteFile(runs, append(b, []byte(first+"\n")...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := CompareSweeps(base.Output, same.Output, compare.Options{Seed: 1}, rules); err == nil || !strings.Contains(err.Error(), "recorded twice") {
+	if _, err := CompareSweeps(t.Context(), base.Output, same.Output, compare.Options{Seed: 1}, rules); err == nil || !strings.Contains(err.Error(), "recorded twice") {
 		t.Errorf("duplicate run: %v", err)
 	}
 	if _, err := WriteReport(context.Background(), base.Output); err == nil || !strings.Contains(err.Error(), "recorded twice") {

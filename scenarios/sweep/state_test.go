@@ -25,7 +25,7 @@ func TestStateReadIsBounded(t *testing.T) {
 	start := time.Now()
 	_, errRead := ReadState(dir)
 	_, errReport := WriteReport(context.Background(), dir)
-	_, errCompare := CompareSweeps(dir, dir, compare.Options{Seed: 1}, nil)
+	_, errCompare := CompareSweeps(t.Context(), dir, dir, compare.Options{Seed: 1}, nil)
 	for name, err := range map[string]error{"ReadState": errRead, "WriteReport": errReport, "CompareSweeps": errCompare} {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: %v, want %q", name, err, want)

@@ -382,14 +382,14 @@ func TestCompareSweeps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmp, err := CompareSweeps(base.Output, same.Output, compare.Options{Seed: 1}, rules)
+	cmp, err := CompareSweeps(t.Context(), base.Output, same.Output, compare.Options{Seed: 1}, rules)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(cmp.Cells) != 2 || cmp.Breaches() != 0 || len(cmp.Significant()) != 0 || len(cmp.Unmatched) != 0 {
 		t.Errorf("identical sweeps: cells %d breaches %d significant %v unmatched %v", len(cmp.Cells), cmp.Breaches(), cmp.Significant(), cmp.Unmatched)
 	}
-	cmp, err = CompareSweeps(base.Output, slow.Output, compare.Options{Seed: 1}, rules)
+	cmp, err = CompareSweeps(t.Context(), base.Output, slow.Output, compare.Options{Seed: 1}, rules)
 	if err != nil {
 		t.Fatal(err)
 	}
