@@ -191,7 +191,11 @@ func (p *Provisioner) removeNetworks(ctx context.Context, eng *Engine, nets []ne
 			}
 			return interrupted(ctx, fmt.Errorf("every cluster removed, but not the network(s) [%s]: %w", strings.Join(left, " "), err))
 		}
-		rep.Networks = append(rep.Networks, n.Name)
+		name := n.Name
+		if eng.Host != "" {
+			name = eng.Host + "/" + name
+		}
+		rep.Networks = append(rep.Networks, name)
 	}
 	return nil
 }

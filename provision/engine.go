@@ -8,6 +8,7 @@ import (
 
 	"github.com/docker/docker/api/types/network"
 
+	"github.com/fluidos-lab/testbed/internal/dockernet"
 	"github.com/fluidos-lab/testbed/topology"
 )
 
@@ -49,19 +50,7 @@ type Shared interface {
 }
 
 // SharedResult is the shared network on one host after Ensure.
-type SharedResult struct {
-	Host    string `json:"host"`
-	Network string `json:"network"`
-	Bridge  string `json:"bridge"`
-	Device  string `json:"device"`
-	// MTU is the shared network's MTU (the underlay's minus 50 unless set).
-	MTU int `json:"mtu"`
-	// Underlay is the interface holding the host's address, and its MTU.
-	Underlay    string `json:"underlay"`
-	UnderlayMTU int    `json:"underlayMTU"`
-	Peers       int    `json:"peers"`
-	Changed     bool   `json:"changed"`
-}
+type SharedResult = dockernet.SharedResult
 
 // EngineFactory builds the seams of one host of a multi-host lab.
 type EngineFactory func(h topology.HostPlan) (*Engine, error)

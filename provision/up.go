@@ -9,7 +9,6 @@ import (
 	"sync"
 	"time"
 
-
 	"github.com/fluidos-lab/testbed/internal/dockernet"
 	"github.com/fluidos-lab/testbed/internal/helm"
 	"github.com/fluidos-lab/testbed/internal/images"
@@ -21,6 +20,7 @@ import (
 const (
 	StepPull    = "pull"
 	StepBake    = "bake"
+	StepCopy    = "copy"
 	StepNetwork = "network"
 	StepCreate  = "create"
 	StepShared  = "shared"
@@ -206,14 +206,7 @@ func (u *upRun) run(ctx context.Context) error {
 	for _, s := range u.states {
 		s.host = hostOf(hosts, s.plan)
 	}
-	for _, st := range []struct {
-		name string
-		run  func(context.Context) (changed, skipped int, err error)
-	}{
-		{StepPull, u.pull},
-		{StepBake, u.bake},
-		{StepNetwork, u.network},
-	} {
+	for _, st := range u.labSteps() {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
@@ -240,6 +233,21 @@ func (u *upRun) run(ctx context.Context) error {
 		err = ctx.Err()
 	}
 	return err
+}
+
+// labStep is one of Up's steps over the whole lab.
+type labStep struct {
+	name string
+	run  func(context.Context) (changed, skipped int, err error)
+}
+
+// labSteps are the lab steps in order; copy only on several hosts.
+func (u *upRun) labSteps() []labStep {
+	steps := []labStep{{StepPull, u.pull}, {StepBake, u.bake}}
+	if u.plan.MultiHost() {
+		steps = append(steps, labStep{StepCopy, u.copyImages})
+	}
+	return append(steps, labStep{StepNetwork, u.network})
 }
 
 func (u *upRun) clusterSteps() []clusterStep {

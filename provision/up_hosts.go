@@ -35,8 +35,7 @@ func (u *upRun) onHosts(ctx context.Context, f func(ctx context.Context, h *host
 
 // pull builds the reference agent image on every host when a chart needs
 // it, then checks (offline) or pulls once on the first host every image the
-// lab needs, node images included, so that KinD never pulls per cluster; on
-// a multi-host lab the other hosts get them copied from the first.
+// lab needs, node images included, so that KinD never pulls per cluster.
 func (u *upRun) pull(ctx context.Context) (int, int, error) {
 	p, plan := u.p, u.plan
 	needAgent := false
@@ -64,8 +63,7 @@ func (u *upRun) pull(ctx context.Context) (int, int, error) {
 	if len(pulled) > 0 {
 		p.progress.Logf("pulled %d image(s) on the host: %v", len(pulled), pulled)
 	}
-	copied, err := u.copyToHosts(ctx, hostRefs)
-	return len(pulled) + copied, len(hostRefs) - len(pulled), err
+	return len(pulled), len(hostRefs) - len(pulled), nil
 }
 
 // agentImages builds the reference agent image on every host (the same
@@ -118,8 +116,8 @@ func (u *upRun) copyToHosts(ctx context.Context, refs []string) (int, error) {
 	return total, err
 }
 
-// bake builds (once per image set, on every host) a node image with the
-// lab's images preloaded for every planned node image, so that clusters
+// bake builds (once per image set, on the first host) a node image with
+// the lab's images preloaded for every planned node image, so that clusters
 // start with their images and the images step finds nothing to do. A failed
 // bake is not fatal: Up warns and falls back to importing into every node.
 func (u *upRun) bake(ctx context.Context) (int, int, error) {
@@ -127,37 +125,42 @@ func (u *upRun) bake(ctx context.Context) (int, int, error) {
 	if u.o.NoBake || len(refs) == 0 {
 		return 0, 0, nil
 	}
-	var mu sync.Mutex
-	built, reused := 0, 0
-	baked := map[string]string{}
-	err := u.onHosts(ctx, func(ctx context.Context, h *hostRun) error {
-		b, r, m, err := u.bakeOn(ctx, h, refs)
-		mu.Lock()
-		defer mu.Unlock()
-		built, reused = built+b, reused+r
-		for k, v := range m {
-			baked[k] = v
-		}
-		return err
-	})
-	if len(baked) > 0 && u.rep.BakeWarning == "" {
+	built, reused, baked, err := u.bakeOn(ctx, u.hosts[0], refs)
+	if len(baked) > 0 {
 		u.rep.NodeImages = baked
 	}
 	return built, reused, err
 }
 
-// bakeOn bakes on one host the node images of the clusters placed there and
-// points those clusters at the baked images. A failure that is not
-// cancellation is a warning: the host's clusters import per node instead.
+// copyImages gives every other host of a multi-host lab what its clusters
+// start from, copied from the first host over the engines' APIs: the baked
+// node images, else the node images and the lab's images (the agent image
+// is built on every host).
+func (u *upRun) copyImages(ctx context.Context) (int, int, error) {
+	if len(u.hosts) < 2 {
+		return 0, 0, nil
+	}
+	var nodeImages []string
+	for _, s := range u.states {
+		nodeImages = append(nodeImages, s.plan.NodeImage)
+	}
+	refs := images.Unique(nodeImages)
+	if len(u.rep.NodeImages) == 0 {
+		refs = images.Unique(refs, u.p.imageRefs(u.plan))
+	}
+	n, err := u.copyToHosts(ctx, refs)
+	return n, len(refs)*(len(u.hosts)-1) - n, err
+}
+
+// bakeOn bakes on host h the node images of every cluster and points the
+// clusters at the baked images. A failure that is not cancellation is a
+// warning: the clusters import per node instead.
 func (u *upRun) bakeOn(ctx context.Context, h *hostRun, refs []string) (built, reused int, baked map[string]string, err error) {
 	if h.eng.Images == nil {
 		return 0, 0, nil, nil
 	}
 	baked = map[string]string{}
 	for _, s := range u.states {
-		if s.host != h {
-			continue
-		}
 		base := s.plan.NodeImage
 		if _, ok := baked[base]; !ok {
 			ref, b, err := h.eng.Images.Bake(ctx, base, refs)
@@ -178,9 +181,7 @@ func (u *upRun) bakeOn(ctx context.Context, h *hostRun, refs []string) (built, r
 		}
 	}
 	for _, s := range u.states {
-		if s.host == h {
-			s.plan.NodeImage = baked[s.plan.NodeImage]
-		}
+		s.plan.NodeImage = baked[s.plan.NodeImage]
 	}
 	return built, reused, baked, nil
 }

@@ -290,6 +290,32 @@ type Manifest struct {
 	Warnings           []string `json:"warnings,omitempty"`
 	// Reference is the published figure the scenario compares with.
 	Reference *Reference `json:"reference,omitempty"`
+	// Hosts are the Docker hosts of a lab spread over several, with their
+	// clocks against the runner's; absent for a lab on one host.
+	Hosts []EngineHost `json:"hosts,omitempty"`
+}
+
+// EngineHost is one Docker host of a multi-host lab. The runner stamps
+// every discovery on its own clock, so discovery times need no clock
+// synchronisation; the agent's ground truth (TruthMS, TruthSendMS) of a
+// cluster on another host is stamped by that host's clock and corrected
+// by ClockOffsetNS, so it carries ± ClockUncertaintyNS.
+type EngineHost struct {
+	Name     string   `json:"name"`
+	Endpoint string   `json:"endpoint"`
+	Address  string   `json:"address"`
+	Clusters []string `json:"clusters"`
+	Docker   string   `json:"docker,omitempty"`
+	// ClockOffsetNS is the host's clock minus the runner's, estimated
+	// through its engine (its /info time against the round trip's
+	// midpoint, the shortest of ClockSamples round trips);
+	// ClockUncertaintyNS is half that round trip.
+	ClockOffsetNS      int64 `json:"clockOffsetNS"`
+	ClockUncertaintyNS int64 `json:"clockUncertaintyNS"`
+	ClockSamples       int   `json:"clockSamples"`
+	// ClockMethod says how the offset was found (an engine on this
+	// machine's unix socket shares its clock: 0 exactly).
+	ClockMethod string `json:"clockMethod"`
 }
 
 // Condition is one impairment setting of a campaign.

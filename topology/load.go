@@ -1,6 +1,8 @@
 package topology
 
 import (
+	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -98,7 +100,44 @@ func Parse(file string, data []byte, opts ...Option) (*Topology, error) {
 	if errs := t.validate(); len(errs) > 0 {
 		return nil, errs.Err()
 	}
+	if len(t.Hosts) > 0 && t.env.Placement == nil {
+		t.env.Placement = ReadPlacement(t.planStateDir())
+	}
 	return t, nil
+}
+
+// PlacementFile is where up records a multi-host lab's hosts and their
+// clusters, under the lab's state directory.
+const PlacementFile = "hosts.json"
+
+// maxPlacementFile bounds the placement record.
+const maxPlacementFile = 1 << 20
+
+// ReadPlacement returns the cluster → host placement recorded in
+// stateDir/hosts.json by an earlier up, or nil when there is none (or it
+// cannot be read: up writes it again).
+func ReadPlacement(stateDir string) map[string]string {
+	f, err := os.Open(filepath.Join(stateDir, PlacementFile))
+	if err != nil {
+		return nil
+	}
+	defer f.Close()
+	var rec struct {
+		Hosts []struct {
+			Name     string   `json:"name"`
+			Clusters []string `json:"clusters"`
+		} `json:"hosts"`
+	}
+	if err := json.NewDecoder(io.LimitReader(f, maxPlacementFile)).Decode(&rec); err != nil {
+		return nil
+	}
+	out := map[string]string{}
+	for _, h := range rec.Hosts {
+		for _, c := range h.Clusters {
+			out[c] = h.Name
+		}
+	}
+	return out
 }
 
 // File is the path the topology was loaded from.

@@ -42,13 +42,19 @@ func (t *Topology) Plan() (*Plan, error) {
 }
 
 // planStateDir is <stateDir or the environment's state root>/<name>.
-func (t *Topology) planStateDir() string {
-	root := t.StateDir
-	if root == "" {
-		root = t.env.StateRoot
+func (t *Topology) planStateDir() string { return filepath.Join(t.StateRoot(), t.Metadata.Name) }
+
+// StateRoot is the state root the lab lives under: stateDir, else the
+// environment's.
+func (t *Topology) StateRoot() string {
+	if t.StateDir != "" {
+		return t.StateDir
 	}
-	return filepath.Join(root, t.Metadata.Name)
+	return t.env.StateRoot
 }
+
+// Environment is what Load captured from the process environment.
+func (t *Topology) Environment() Environment { return t.env }
 
 // planNetwork resolves the shared Docker network, defaulting the gateway to
 // the first address of the subnet.

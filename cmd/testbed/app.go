@@ -16,6 +16,7 @@ import (
 
 	referenceagent "github.com/fluidos-lab/testbed/charts/reference-agent"
 	"github.com/fluidos-lab/testbed/internal/agentimage"
+	"github.com/fluidos-lab/testbed/internal/dockerhost"
 	"github.com/fluidos-lab/testbed/internal/dockernet"
 	"github.com/fluidos-lab/testbed/internal/dockerx"
 	"github.com/fluidos-lab/testbed/internal/faultlog"
@@ -53,6 +54,13 @@ type app struct {
 	log       tblog.Logger
 	// caps is the impairment support of the Docker host, probed once.
 	caps *impair.Capabilities
+	// pools are the Docker clients of multi-host labs' hosts, by lab.
+	pools map[string]*dockerhost.Pool
+	// nodeExec routes commands to the node containers of multi-host labs
+	// (registered by plan), the others to the local engine. execMu guards
+	// it alone: Exec runs under mu (capabilities probes a node).
+	execMu   sync.Mutex
+	nodeExec map[string]dockerx.Executor
 }
 
 func newApp(streams IOStreams) *app { return &app{streams: streams} }
@@ -65,6 +73,10 @@ func (a *app) Close() {
 		a.docker.Close()
 		a.docker = nil
 	}
+	for _, p := range a.pools {
+		_ = p.Close()
+	}
+	a.pools = nil
 }
 
 // Logger is the one logger, on standard error, at the -v verbosity.
@@ -87,13 +99,53 @@ func (a *app) Docker() (*client.Client, error) {
 	return a.docker, a.dockerErr
 }
 
-// Exec runs commands in the lab's node containers.
+// Exec runs commands in the lab's node containers: on the local engine,
+// or on the host a registered multi-host plan places the node on
+// (usePlan).
 func (a *app) Exec() (dockerx.Executor, error) {
 	dc, err := a.Docker()
 	if err != nil {
 		return nil, err
 	}
-	return dockerx.Nodes{API: dc}, nil
+	return planExec{a: a, local: dockerx.Nodes{API: dc}}, nil
+}
+
+// planExec is Exec's router.
+type planExec struct {
+	a     *app
+	local dockerx.Executor
+}
+
+func (p planExec) Exec(ctx context.Context, node string, cmd []string, stdin io.Reader) ([]byte, []byte, error) {
+	p.a.execMu.Lock()
+	x, ok := p.a.nodeExec[node]
+	p.a.execMu.Unlock()
+	if ok {
+		return x.Exec(ctx, node, cmd, stdin)
+	}
+	return p.local.Exec(ctx, node, cmd, stdin)
+}
+
+// usePlan registers the node containers of a multi-host plan with Exec.
+func (a *app) usePlan(plan *topology.Plan) error {
+	if plan == nil || !plan.MultiHost() {
+		return nil
+	}
+	x, err := a.ExecFor(plan)
+	if err != nil {
+		return err
+	}
+	a.execMu.Lock()
+	defer a.execMu.Unlock()
+	if a.nodeExec == nil {
+		a.nodeExec = map[string]dockerx.Executor{}
+	}
+	for _, c := range plan.Clusters {
+		for _, n := range c.Nodes {
+			a.nodeExec[n.Name] = x
+		}
+	}
+	return nil
 }
 
 // Installer is the Helm SDK with this binary's embedded charts
@@ -153,7 +205,7 @@ func (a *app) Provisioner(plan *topology.Plan) (*provision.Provisioner, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := provision.New(
+	opts := []provision.Option{
 		provision.WithClusters(forgetfulClusters{Clusters: &kind.Kind{Verbosity: a.verbosity + 1}, forget: a.kube.Forget}),
 		provision.WithNetwork(&dockernet.Networks{API: dc}),
 		provision.WithImages(provision.DockerImages{API: dc}),
@@ -168,7 +220,11 @@ func (a *app) Provisioner(plan *topology.Plan) (*provision.Provisioner, error) {
 			ref, _, err := agentimage.Ensure(ctx, dc, "")
 			return ref, err
 		}),
-	)
+	}
+	if plan != nil && plan.MultiHost() {
+		opts = append(opts, provision.WithEngines(a.engines(plan)), provision.WithImageCopier(a.imageCopier(plan)))
+	}
+	p, err := provision.New(opts...)
 	if err != nil {
 		return nil, fmt.Errorf("setting up provisioning: %w", err)
 	}
@@ -178,12 +234,25 @@ func (a *app) Provisioner(plan *topology.Plan) (*provision.Provisioner, error) {
 // Collector builds manifests (kind campaign or sweep) from the host, the
 // Docker engine, the clusters and their Helm releases.
 func (a *app) Collector(kind string) (provenance.Collector, error) {
-	dc, err := a.Docker()
+	return a.collectorFor(nil, kind)
+}
+
+// collectorFor is Collector for plan's lab: on several hosts each node
+// container is read on its own host.
+func (a *app) collectorFor(plan *topology.Plan, kind string) (provenance.Collector, error) {
+	d, err := a.dockerFor(plan)
 	if err != nil {
 		return provenance.Collector{}, err
 	}
-	src := provenance.Sources{ToolVersion: version, Root: os.DirFS("/"), Docker: provenance.DockerClient{Client: dc},
-		Helm: releaseLister{a.Installer()}, Exec: dockerx.Nodes{API: dc}, Kube: func(c topology.ClusterPlan) (kubernetes.Interface, error) { return a.kube.Kube(c.Kubeconfig) }}
+	if err := a.usePlan(plan); err != nil {
+		return provenance.Collector{}, err
+	}
+	x, err := a.Exec()
+	if err != nil {
+		return provenance.Collector{}, err
+	}
+	src := provenance.Sources{ToolVersion: version, Root: os.DirFS("/"), Docker: d,
+		Helm: releaseLister{a.Installer()}, Exec: x, Kube: func(c topology.ClusterPlan) (kubernetes.Interface, error) { return a.kube.Kube(c.Kubeconfig) }}
 	return provenance.Collector{Sources: src, Kind: kind}, nil
 }
 
@@ -196,10 +265,6 @@ func (a *app) RunEnv(progress io.Writer) (*runner.Env, error) {
 	if err != nil {
 		return nil, err
 	}
-	col, err := a.Collector("campaign")
-	if err != nil {
-		return nil, err
-	}
 	res := impair.NewResolver(x)
 	return &runner.Env{
 		Kube:     &a.kube,
@@ -207,10 +272,23 @@ func (a *app) RunEnv(progress io.Writer) (*runner.Env, error) {
 		Progress: progress,
 		Wire:     a.openWire,
 		Faults:   a.openFaults,
+		Clocks: func(ctx context.Context, plan *topology.Plan) ([]results.EngineHost, error) {
+			if err := a.usePlan(plan); err != nil {
+				return nil, err
+			}
+			return a.hostClocks(ctx, plan)
+		},
 		Collect: func(ctx context.Context, plan *topology.Plan, clusters []string, in []results.Input) (results.Manifest, error) {
+			col, err := a.collectorFor(plan, "campaign")
+			if err != nil {
+				return results.Manifest{}, err
+			}
 			return col.Collect(ctx, plan, clusters, in)
 		},
 		Impairments: func(ctx context.Context, plan *topology.Plan) (runner.ImpairmentSelector, error) {
+			if err := a.usePlan(plan); err != nil {
+				return nil, err
+			}
 			caps, err := a.capabilities(ctx, x, plan, progress)
 			if err != nil {
 				return nil, err
@@ -309,7 +387,13 @@ func stateRootOf(plan *topology.Plan) string { return filepath.Dir(plan.StateDir
 
 // openFaults watches the Docker engine's events about the campaign's
 // clusters' node containers (internal/faultlog) for one campaign.
-func (a *app) openFaults(ctx context.Context, _ *topology.Plan, clusters []string) (runner.LabFaults, func(), error) {
+func (a *app) openFaults(ctx context.Context, plan *topology.Plan, clusters []string) (runner.LabFaults, func(), error) {
+	if plan != nil && plan.MultiHost() {
+		if err := a.usePlan(plan); err != nil {
+			return nil, nil, err
+		}
+		return a.openHostFaults(ctx, plan, clusters)
+	}
 	dc, err := a.Docker()
 	if err != nil {
 		return nil, nil, err

@@ -105,6 +105,13 @@ func (a *app) measureLab(ctx context.Context, p *topology.Plan, window time.Dura
 }
 
 func (a *app) measureLabDuring(ctx context.Context, p *topology.Plan, window time.Duration, during string) (capacity.Costs, error) {
+	if p.MultiHost() {
+		// The figures come from this host's kernel (inotify, keys, the
+		// bridge) and its engine: a lab split over hosts, or over engines
+		// sharing this kernel, would divide one host's totals by another's
+		// clusters.
+		return capacity.Costs{}, fmt.Errorf("lab %s spans several hosts: measure per-cluster costs on a lab on one host (a topology without hosts), which doctor then applies to every host", p.Name)
+	}
 	dc, err := a.Docker()
 	if err != nil {
 		return capacity.Costs{}, err
@@ -160,6 +167,9 @@ const firstRunWindow = 30 * time.Second
 // run. It never affects the campaign: a failure is one line on w. The
 // returned func stops the measurement (if still running) and waits for it.
 func recordCostsOnce(ctx context.Context, p *topology.Plan, w io.Writer, measure measureFunc) func() {
+	if p.MultiHost() {
+		return func() {} // measureLabDuring refuses it
+	}
 	profile, _ := planProfile(p)
 	if f, err := capacity.Load(stateRoot(p)); err == nil {
 		if c, ok := f.Profiles[profile]; ok && c.Source == "measured" {

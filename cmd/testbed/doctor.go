@@ -25,6 +25,8 @@ type doctorDeps struct {
 	extra func(cfg preflight.Config) []preflight.Check
 	// measure measures a running lab's per-cluster costs and records them.
 	measure func(ctx context.Context, p *topology.Plan, window time.Duration) (capacity.Costs, error)
+	// load loads and plans FILE (app.loadLab; default loadTopologyPlan).
+	load func(ctx context.Context, file string) (*topology.Topology, *topology.Plan, error)
 }
 
 func (a *app) doctorDeps() doctorDeps {
@@ -32,9 +34,10 @@ func (a *app) doctorDeps() doctorDeps {
 		host:   preflight.LocalHost,
 		docker: func() (preflight.DockerAPI, error) { return a.Docker() },
 		extra: func(cfg preflight.Config) []preflight.Check {
-			return append(a.impairmentChecks(cfg), a.networkChecks(cfg)...)
+			return append(append(a.impairmentChecks(cfg), a.networkChecks(cfg)...), a.hostChecks(cfg)...)
 		},
 		measure: a.measureLab,
+		load:    a.loadLab,
 	}
 }
 
@@ -53,6 +56,26 @@ first on the topology's running lab and records them under the state root.`
 type doctorOutput struct {
 	*preflight.Report
 	Capacity *capacityView `json:"capacity,omitempty"`
+}
+
+// config is the preflight configuration of doctor [FILE]: the planned lab,
+// else the node image of the environment.
+func (deps doctorDeps) config(ctx context.Context, args []string) (preflight.Config, error) {
+	cfg := preflight.Config{Host: deps.host()}
+	if len(args) == 0 {
+		cfg.NodeImage = os.Getenv(topology.EnvNodeImage)
+		if cfg.NodeImage == "" {
+			cfg.NodeImage = topology.DefaultNodeImage
+		}
+		return cfg, nil
+	}
+	load := deps.load
+	if load == nil {
+		load = func(_ context.Context, f string) (*topology.Topology, *topology.Plan, error) { return loadTopologyPlan(f) }
+	}
+	_, p, err := load(ctx, args[0])
+	cfg.Plan = p
+	return cfg, err
 }
 
 func newDoctorCommand(a *app) *cobra.Command { return newDoctorCommandWith(a.streams, a.doctorDeps()) }
@@ -78,18 +101,9 @@ func newDoctorCommandWith(streams IOStreams, deps doctorDeps) *cobra.Command {
 			if measure != 0 && (len(args) == 0 || measure < 5*time.Second || measure > 10*time.Minute) {
 				return &exitError{code: exitBadInput, err: fmt.Errorf("--measure needs FILE (a running lab's topology) and a window of 5s..10m, e.g. --measure 30s")}
 			}
-			cfg := preflight.Config{Host: deps.host()}
-			if len(args) == 1 {
-				_, p, err := loadTopologyPlan(args[0])
-				if err != nil {
-					return inputError(streams, err)
-				}
-				cfg.Plan = p
-			} else {
-				cfg.NodeImage = os.Getenv(topology.EnvNodeImage)
-				if cfg.NodeImage == "" {
-					cfg.NodeImage = topology.DefaultNodeImage
-				}
+			cfg, err := deps.config(cmd.Context(), args)
+			if err != nil {
+				return inputError(streams, err)
 			}
 			d, err := deps.docker()
 			if err != nil {

@@ -3,6 +3,8 @@ package main
 import (
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -35,23 +37,72 @@ func newDownCommand(a *app) *cobra.Command {
 				if _, plan, err = loadTopologyPlan(args[0]); err != nil {
 					return inputError(streams, err)
 				}
-				o.Topology, o.StateRoot = plan.Name, stateRootOf(plan)
+				o.Topology, o.StateRoot, o.Plan = plan.Name, stateRootOf(plan), plan
 			}
-			p, err := a.Provisioner(plan)
-			if err != nil {
-				return err
+			if all {
+				if err := a.downRecordedHosts(cmd, o.StateRoot); err != nil {
+					return err
+				}
 			}
-			rep, err := p.Down(cmd.Context(), o)
-			if rep != nil {
-				fmt.Fprintf(streams.Out, "removed %d cluster(s) [%s] and %d network(s) [%s]\n",
-					len(rep.Clusters), strings.Join(rep.Clusters, " "), len(rep.Networks), strings.Join(rep.Networks, " "))
-			}
-			if err != nil {
-				return fmt.Errorf("down: %w", err)
-			}
-			return nil
+			return a.down(cmd, plan, o)
 		},
 	}
 	cmd.Flags().BoolVar(&all, "all", false, "remove every lab this tool made")
 	return cmd
+}
+
+// down removes plan's lab (nil: the labs of --all on the local engine)
+// and prints what it removed.
+func (a *app) down(cmd *cobra.Command, plan *topology.Plan, o provision.DownOptions) error {
+	p, err := a.Provisioner(plan)
+	if err != nil {
+		return err
+	}
+	rep, err := p.Down(cmd.Context(), o)
+	if rep != nil {
+		fmt.Fprintf(a.streams.Out, "removed %d cluster(s) [%s] and %d network(s) [%s]",
+			len(rep.Clusters), strings.Join(rep.Clusters, " "), len(rep.Networks), strings.Join(rep.Networks, " "))
+		if len(rep.Devices) > 0 {
+			fmt.Fprintf(a.streams.Out, " and %d VXLAN device(s) [%s]", len(rep.Devices), strings.Join(rep.Devices, " "))
+		}
+		fmt.Fprintln(a.streams.Out)
+	}
+	if err != nil {
+		return fmt.Errorf("down: %w", err)
+	}
+	if plan != nil && plan.MultiHost() {
+		if err := os.Remove(filepath.Join(plan.StateDir, hostsFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return fmt.Errorf("down: forgetting the lab's hosts: %w", err)
+		}
+	}
+	return nil
+}
+
+// downRecordedHosts removes, for --all, every multi-host lab up recorded
+// under stateRoot (<lab>/hosts.json) from all of its hosts.
+func (a *app) downRecordedHosts(cmd *cobra.Command, stateRoot string) error {
+	dirs, err := os.ReadDir(stateRoot)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("down --all: reading the state root: %w", err)
+	}
+	for _, d := range dirs {
+		if !d.IsDir() {
+			continue
+		}
+		rec, err := readHosts(filepath.Join(stateRoot, d.Name()))
+		if err != nil {
+			return fmt.Errorf("down --all: %w", err)
+		}
+		if rec == nil {
+			continue
+		}
+		plan := rec.plan(stateRoot)
+		if err := a.down(cmd, plan, provision.DownOptions{Topology: plan.Name, StateRoot: stateRoot, Plan: plan}); err != nil {
+			return err
+		}
+	}
+	return nil
 }

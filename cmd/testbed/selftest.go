@@ -37,7 +37,7 @@ agents' start times; it should not exceed firstDelay + interval + slack.`,
 			if err := checkFormat(f.format); err != nil {
 				return err
 			}
-			_, plan, err := loadTopologyPlan(args[0])
+			_, plan, err := a.loadLab(cmd.Context(), args[0])
 			if err != nil {
 				return inputError(streams, err)
 			}

@@ -29,7 +29,7 @@ read.`,
 			if err := checkFormat(format); err != nil {
 				return err
 			}
-			_, plan, err := loadTopologyPlan(args[0])
+			_, plan, err := a.loadLab(cmd.Context(), args[0])
 			if err != nil {
 				return inputError(streams, err)
 			}

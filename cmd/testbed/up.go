@@ -31,12 +31,16 @@ func newUpCommand(a *app) *cobra.Command {
 			"or down to remove.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, plan, err := loadTopologyPlan(args[0])
+			_, plan, err := a.loadLab(cmd.Context(), args[0])
 			if err != nil {
 				return inputError(streams, err)
 			}
 			p, err := a.Provisioner(plan)
 			if err != nil {
+				return err
+			}
+			// Recorded first: an up stopped half-way keeps its placement.
+			if err := recordHosts(plan); err != nil {
 				return err
 			}
 			rep, err := p.Up(cmd.Context(), plan, provision.UpOptions{Parallelism: o.parallelism, Recreate: o.recreate, Offline: o.offline, NoBake: o.noBake})

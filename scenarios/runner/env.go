@@ -46,6 +46,10 @@ type Env struct {
 	// log with its close; nil marks no run. When it fails, the campaign
 	// runs without marks and says why.
 	Faults func(ctx context.Context, plan *topology.Plan, clusters []string) (LabFaults, func(), error)
+	// Clocks estimates the clock of every host of a multi-host lab against
+	// the runner's (recorded in a new campaign's manifest, and used to
+	// correct the agent's ground truth); nil, or a lab on one host, none.
+	Clocks func(ctx context.Context, plan *topology.Plan) ([]results.EngineHost, error)
 }
 
 // Cell is one campaign: a scenario run on some clusters of a lab.
@@ -96,6 +100,10 @@ func (e *Env) Run(ctx context.Context, c Cell) (*Summary, error) {
 	defer closeWire()
 	fwarn, closeFaults := e.openFaults(ctx, plan, clusters, &o)
 	defer closeFaults()
+	hosts, err := e.clocks(ctx, plan, &o)
+	if err != nil {
+		return nil, err
+	}
 	r, err := New(s, clusters, o)
 	if err != nil {
 		return nil, err
@@ -116,6 +124,9 @@ func (e *Env) Run(ctx context.Context, c Cell) (*Summary, error) {
 		if w != "" {
 			m.Warnings = append(m.Warnings, w)
 		}
+	}
+	if !c.Resume {
+		m.Hosts = hosts
 	}
 	if e.Progress != nil {
 		fmt.Fprintf(e.Progress, "campaign %s: scenario %s, node A %s, %d peers, phase %s, seed %d\n", c.Dir, s.Name, s.NodeA, len(r.peers), s.Phase, s.Seed)
@@ -149,6 +160,29 @@ func (e *Env) openWire(ctx context.Context, s *scenarios.Scenario, plan *topolog
 			fmt.Fprintf(e.Progress, "warning: closing the wire capture on %s: %v\n", w.Interface(), err)
 		}
 	}
+}
+
+// clocks estimates the hosts' clocks of a multi-host lab into
+// o.ClockOffsets (per cluster) and returns them for the manifest.
+func (e *Env) clocks(ctx context.Context, plan *topology.Plan, o *Options) ([]results.EngineHost, error) {
+	if e.Clocks == nil || !plan.MultiHost() {
+		return nil, nil
+	}
+	hosts, err := e.Clocks(ctx, plan)
+	if err != nil {
+		return nil, fmt.Errorf("estimating the hosts' clocks: %w", err)
+	}
+	o.ClockOffsets = map[string]int64{}
+	for _, h := range hosts {
+		for _, c := range h.Clusters {
+			o.ClockOffsets[c] = h.ClockOffsetNS
+		}
+		if e.Progress != nil {
+			fmt.Fprintf(e.Progress, "host %s: clock %+.2f ms ± %.2f ms against the runner's (%d exchanges through its engine)\n",
+				h.Name, float64(h.ClockOffsetNS)/1e6, float64(h.ClockUncertaintyNS)/1e6, h.ClockSamples)
+		}
+	}
+	return hosts, nil
 }
 
 // NeedsImpairment: a condition impairs, or failureDetection silences node A.

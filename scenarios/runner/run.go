@@ -116,6 +116,7 @@ func (r *Runner) start(ctx context.Context, cp *campaign, run *results.Run, rese
 	// A leave can only be measured once the peers know A: leave
 	// measurements wait for reverse discovery too.
 	st := newRunState(s.NodeA, r.peers, s.Measures(scenarios.MeasureReverse) || leaves(s))
+	st.offsets = r.o.ClockOffsets
 	for _, c := range r.clusters {
 		for _, u := range r.watchers[c.Name].peerObjects() {
 			st.seed(c.Name, r.mapper.subject(u), u.GetUID())

@@ -70,6 +70,11 @@ type Options struct {
 	// paused or stopped, the engine's events lost); each run records those
 	// of its window. Nil records none.
 	Faults LabFaults
+	// ClockOffsets are, per cluster, its host's clock minus the runner's
+	// (ns): the agent stamps its ground truth with its node's clock, so a
+	// cluster on another host of a multi-host lab is corrected by it. Nil
+	// (one host) corrects nothing.
+	ClockOffsets map[string]int64
 }
 
 // Campaign is where and how a campaign is recorded.

@@ -49,6 +49,8 @@ type runState struct {
 	errs    []string
 	ignored int
 	wire    wireMark
+	// offsets are the clusters' host clocks minus the runner's (ns).
+	offsets map[string]int64
 }
 
 func newRunState(nodeA string, peers []string, reverse bool) *runState {
@@ -236,11 +238,12 @@ func (s *runState) fill(r *results.Run) {
 		return &v
 	}
 	wall := s.t0.UnixNano()
-	ns := func(v *int64) *float64 {
+	// ns converts a stamp of cluster c's host clock to ms since t0.
+	ns := func(v *int64, c string) *float64 {
 		if v == nil {
 			return nil
 		}
-		f := float64(*v-wall) / 1e6
+		f := float64(*v-s.offsets[c]-wall) / 1e6
 		return &f
 	}
 	r.Missing = nil
@@ -248,8 +251,8 @@ func (s *runState) fill(r *results.Run) {
 		pt := results.PeerTiming{Peer: p}
 		if o := s.obs[obsKey{s.nodeA, p}]; o != nil {
 			pt.DiscoveredMS = ms(o.first)
-			pt.TruthMS = ns(o.truthRecv)
-			pt.TruthSendMS = ns(o.truthSend)
+			pt.TruthMS = ns(o.truthRecv, s.nodeA)
+			pt.TruthSendMS = ns(o.truthSend, p)
 			pt.Flaps = append(pt.Flaps, o.flaps...)
 		}
 		if o := s.obs[obsKey{p, s.nodeA}]; o != nil {

@@ -1,0 +1,145 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/netip"
+	"strconv"
+	"strings"
+
+	"github.com/docker/docker/client"
+
+	"github.com/fluidos-lab/testbed/internal/agentimage"
+	"github.com/fluidos-lab/testbed/internal/dockerx"
+	"github.com/fluidos-lab/testbed/internal/l2"
+	"github.com/fluidos-lab/testbed/internal/preflight"
+	"github.com/fluidos-lab/testbed/topology"
+)
+
+// hostChecks are doctor's checks of a multi-host lab: every host's engine
+// and clock, then the underlay between every ordered pair of hosts
+// (reachability on the VXLAN port and the path MTU the encapsulation
+// needs), probed by testbed helper containers on the hosts themselves.
+func (a *app) hostChecks(cfg preflight.Config) []preflight.Check {
+	plan := cfg.Plan
+	if plan == nil || !plan.MultiHost() {
+		return nil
+	}
+	var out []preflight.Check
+	for _, h := range plan.Hosts {
+		out = append(out, preflight.CheckFunc{CheckName: "host " + h.Name + " (" + h.Endpoint + ")",
+			Fn: func(ctx context.Context) preflight.Result { return a.checkHost(ctx, plan, h) }})
+	}
+	for _, from := range plan.Hosts {
+		for _, to := range plan.Hosts {
+			if from.Name == to.Name {
+				continue
+			}
+			out = append(out, preflight.CheckFunc{CheckName: fmt.Sprintf("underlay %s → %s (UDP %d)", from.Name, to.Name, plan.SharedNetwork.Port),
+				Fn: func(ctx context.Context) preflight.Result { return a.checkPair(ctx, plan, from, to) }})
+		}
+	}
+	return out
+}
+
+// checkHost reaches a host's engine and estimates its clock.
+func (a *app) checkHost(ctx context.Context, plan *topology.Plan, h topology.HostPlan) preflight.Result {
+	dc, err := a.hostClient(plan, h.Name)
+	if err != nil {
+		return preflight.Result{Status: preflight.Fail, Detail: err.Error(),
+			Fix: "start the engine, or fix hosts[].endpoint (docker -H " + h.Endpoint + " info must answer)"}
+	}
+	info, err := dc.Info(ctx)
+	if err != nil {
+		return preflight.Result{Status: preflight.Fail, Detail: fmt.Sprintf("engine info: %v", err), Fix: "check the engine on " + h.Name}
+	}
+	clk, err := a.hostClock(ctx, plan, h)
+	if err != nil {
+		return preflight.Result{Status: preflight.Warn, Detail: fmt.Sprintf("Docker %s, %d CPUs, %d MiB; clock: %v", info.ServerVersion, info.NCPU, info.MemTotal>>20, err)}
+	}
+	return preflight.Result{Status: preflight.Pass, Detail: fmt.Sprintf("Docker %s, %d CPUs, %d MiB, %s; clock %+.2f ms ± %.2f ms (%s)",
+		info.ServerVersion, info.NCPU, info.MemTotal>>20, info.KernelVersion, float64(clk.ClockOffsetNS)/1e6, float64(clk.ClockUncertaintyNS)/1e6, clk.ClockMethod)}
+}
+
+// probeSizes are the IP packet sizes probed between hosts, smallest first.
+var probeSizes = []int{576, 1280, 1400, 1450, 1500, 9000}
+
+// checkPair probes the underlay from host from to host to: a listener on
+// to's address and VXLAN port, probes with the Don't-Fragment bit from
+// from. A full-size shared-network frame needs MTU+50 bytes on the path.
+func (a *app) checkPair(ctx context.Context, plan *topology.Plan, from, to topology.HostPlan) preflight.Result {
+	target := netip.AddrPortFrom(netip.MustParseAddr(to.Address), uint16(plan.SharedNetwork.Port))
+	dst, err := a.hostClient(plan, to.Name)
+	if err != nil {
+		return preflight.Result{Status: preflight.Fail, Detail: err.Error(), Fix: "fix host " + to.Name + "'s engine first"}
+	}
+	src, err := a.hostClient(plan, from.Name)
+	if err != nil {
+		return preflight.Result{Status: preflight.Fail, Detail: err.Error(), Fix: "fix host " + from.Name + "'s engine first"}
+	}
+	stop, err := startListener(ctx, dst, target)
+	if err != nil {
+		if strings.Contains(err.Error(), "address already in use") {
+			return preflight.Result{Status: preflight.Pass, Detail: fmt.Sprintf("UDP %s is taken on %s: the lab's VXLAN device holds it (lab up); `testbed status` shows discovery across the hosts", target, to.Name)}
+		}
+		return preflight.Result{Status: preflight.Fail, Detail: fmt.Sprintf("listener on %s: %v", to.Name, err), Fix: "check that " + to.Address + " is an address of host " + to.Name}
+	}
+	defer func() { _ = stop() }()
+	res, err := probeFrom(ctx, src, target)
+	if err != nil {
+		return preflight.Result{Status: preflight.Fail, Detail: fmt.Sprintf("probe from %s: %v", from.Name, err), Fix: "check host " + from.Name}
+	}
+	return pairVerdict(plan, from, to, target, res)
+}
+
+// pairVerdict judges one probe: unreachable fails; a path MTU below what a
+// full shared-network frame needs warns (discovery datagrams are small).
+func pairVerdict(plan *topology.Plan, from, to topology.HostPlan, target netip.AddrPort, res l2.ProbeResult) preflight.Result {
+	if !res.Reachable {
+		return preflight.Result{Status: preflight.Fail, Detail: fmt.Sprintf("%s does not reach %s over UDP", from.Name, target),
+			Fix: fmt.Sprintf("open UDP %d between the hosts (firewall, security group) and check the route from %s to %s", target.Port(), from.Address, to.Address)}
+	}
+	need := plan.SharedNetwork.MTU + l2.Overhead
+	if plan.SharedNetwork.MTU == 0 {
+		need = 1450 + l2.Overhead
+	}
+	detail := fmt.Sprintf("reachable, round trip %.2f ms, path MTU at least %d", float64(res.RTT.Microseconds())/1000, res.PathMTU)
+	if res.PathMTU < need {
+		return preflight.Result{Status: preflight.Warn, Detail: detail + fmt.Sprintf(", below the %d a full frame of the shared network needs", need),
+			Fix: fmt.Sprintf("set sharedNetwork.mtu to %d or less", res.PathMTU-l2.Overhead)}
+	}
+	return preflight.Result{Status: preflight.Pass, Detail: detail}
+}
+
+// startListener starts `testbed l2 listen` on an engine's host.
+func startListener(ctx context.Context, dc *client.Client, at netip.AddrPort) (func() error, error) {
+	img, _, err := agentimage.Ensure(ctx, dc, "")
+	if err != nil {
+		return nil, err
+	}
+	return dockerx.StartOnHost(ctx, dc, dockerx.HostRun{Name: "l2-listen", Image: img,
+		Cmd: []string{"l2", "listen", at.String(), "--for", "2m"}, Ready: "listening"})
+}
+
+// probeFrom runs `testbed l2 probe` on an engine's host.
+func probeFrom(ctx context.Context, dc *client.Client, to netip.AddrPort) (l2.ProbeResult, error) {
+	var res l2.ProbeResult
+	img, _, err := agentimage.Ensure(ctx, dc, "")
+	if err != nil {
+		return res, err
+	}
+	sizes := make([]string, len(probeSizes))
+	for i, s := range probeSizes {
+		sizes[i] = strconv.Itoa(s)
+	}
+	out, _, err := dockerx.RunOnHost(ctx, dc, dockerx.HostRun{Name: "l2-probe", Image: img,
+		Cmd: []string{"l2", "probe", to.String(), "--sizes", strings.Join(sizes, ",")}})
+	if err != nil {
+		return res, err
+	}
+	if err := json.Unmarshal(out, &res); err != nil {
+		return res, fmt.Errorf("reading the probe's answer %q: %w", out, err)
+	}
+	return res, nil
+}
