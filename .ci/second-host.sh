@@ -258,6 +258,7 @@ env_lines() {
   echo "export TESTBED_HOSTB_DOCKER_HOST=$HOST_URL"
   echo "export TESTBED_HOSTB_ADDRESS=$ADDR_B"
   echo "export TESTBED_HOSTA_ADDRESS=$ADDR_A"
+  echo "export TESTBED_HOSTB_NETNS=$NS"
 }
 
 root() { [[ $(id -u) == 0 ]] || die "must run as root"; }

@@ -7,7 +7,9 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/network"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/fluidos-lab/testbed/internal/dockernet"
 	"github.com/fluidos-lab/testbed/topology"
@@ -72,7 +74,59 @@ func (p *Provisioner) unhealthy(ctx context.Context, eng *Engine, c topology.Clu
 	if err := p.apiReachable(ctx, c.Kubeconfig); err != nil {
 		return fmt.Sprintf("API unreachable: %v", err)
 	}
+	if why := p.notReady(ctx, c); why != "" {
+		return why
+	}
 	return p.profileMismatch(ctx, c)
+}
+
+// notReady returns why a kept cluster's nodes are not all Ready within
+// nodeReadyGrace, or "". A create cut short after kubeadm (a killed up)
+// leaves an API server that answers and a node that never becomes Ready
+// (no CNI installed): such a cluster must be made again, or Multus waits
+// for a primary network forever.
+func (p *Provisioner) notReady(ctx context.Context, c topology.ClusterPlan) string {
+	cs, _, err := p.kube(c.Kubeconfig)
+	if err != nil {
+		return fmt.Sprintf("API client: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(ctx, p.nodeReadyGrace)
+	defer cancel()
+	why := ""
+	for {
+		why = nodesNotReady(ctx, cs, max(len(c.Nodes), 1))
+		if why == "" {
+			return ""
+		}
+		select {
+		case <-ctx.Done():
+			return why + fmt.Sprintf(" after %s (a create cut short?)", p.nodeReadyGrace)
+		case <-time.After(p.deleteRetry):
+		}
+	}
+}
+
+// nodesNotReady returns which of the want nodes is not Ready, or "".
+func nodesNotReady(ctx context.Context, cs kubernetes.Interface, want int) string {
+	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
+	if err != nil {
+		return fmt.Sprintf("listing nodes: %v", err)
+	}
+	if len(nodes.Items) < want {
+		return fmt.Sprintf("%d of %d nodes registered", len(nodes.Items), want)
+	}
+	for _, n := range nodes.Items {
+		ready := false
+		for _, cond := range n.Status.Conditions {
+			if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
+				ready = true
+			}
+		}
+		if !ready {
+			return fmt.Sprintf("node %s not Ready", n.Name)
+		}
+	}
+	return ""
 }
 
 func (p *Provisioner) apiReachable(ctx context.Context, kubeconfig string) error {

@@ -8,8 +8,11 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/google/go-cmp/cmp"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
 	"github.com/fluidos-lab/testbed/topology"
 )
@@ -190,5 +193,34 @@ func TestUpNamesAnUnreachableHost(t *testing.T) {
 	_, err := m.p.Up(context.Background(), plan, UpOptions{})
 	if err == nil || !strings.Contains(err.Error(), "host c (unix:///run/b.sock): unreachable") {
 		t.Fatalf("Up = %v, want the host and its endpoint named", err)
+	}
+}
+
+// A create cut short after kubeadm (a killed up) leaves an API that
+// answers and a node that never becomes Ready: the next up makes it again.
+func TestUpRecreatesAClusterWhoseNodeNeverGetsReady(t *testing.T) {
+	f := newFakeLab()
+	plan := testPlan(t, 2)
+	p := newTestProvisioner(t, f)
+	p.nodeReadyGrace, p.deleteRetry = 30*time.Millisecond, 5*time.Millisecond
+	if _, err := p.Up(context.Background(), plan, UpOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	cs, _, _ := f.kube(plan.Clusters[1].Kubeconfig)
+	node, err := cs.CoreV1().Nodes().Get(context.Background(), "c2-control-plane", metav1.GetOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	node.Status.Conditions = []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionFalse}}
+	if _, err := cs.CoreV1().Nodes().UpdateStatus(context.Background(), node, metav1.UpdateOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	f.calls = nil
+	rep, err := p.Up(context.Background(), plan, UpOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Creates) != 1 || rep.Creates["c2"] == 0 || !slices.Contains(f.calls, "delete c2") || slices.Contains(f.calls, "delete c1") {
+		t.Errorf("creates %v, calls %v: want c2 (node never Ready) deleted and made again, c1 kept", rep.Creates, f.calls)
 	}
 }

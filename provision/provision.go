@@ -39,6 +39,9 @@ type Provisioner struct {
 	// deleteRetry is how often a deleted cluster's lingering node
 	// containers are deleted again (deleteUntilGone).
 	deleteRetry time.Duration
+	// nodeReadyGrace is how long a kept cluster's nodes may take to be
+	// Ready before it counts as broken.
+	nodeReadyGrace time.Duration
 	// protocols are the discovery protocols status looks for.
 	protocols []Protocol
 	// newEngine reaches the hosts of a multi-host lab; engs caches them.
@@ -129,6 +132,7 @@ func New(opts ...Option) (*Provisioner, error) {
 		setNetwork:      func(string) error { return nil },
 		apiTimeout:      10 * time.Second,
 		deleteRetry:     2 * time.Second,
+		nodeReadyGrace:  90 * time.Second,
 	}
 	for _, o := range opts {
 		if err := o(p); err != nil {

@@ -119,7 +119,8 @@ func (f *fakeLab) kubeObjects(c topology.ClusterPlan) {
 		profile = topology.ProfileStock
 	}
 	for _, n := range c.Nodes {
-		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: map[string]string{topology.ProfileLabel: profile}}}
+		node := &corev1.Node{ObjectMeta: metav1.ObjectMeta{Name: n.Name, Labels: map[string]string{topology.ProfileLabel: profile}},
+			Status: corev1.NodeStatus{Conditions: []corev1.NodeCondition{{Type: corev1.NodeReady, Status: corev1.ConditionTrue}}}}
 		_ = cs.CoreV1().Nodes().Delete(ctx, n.Name, metav1.DeleteOptions{})
 		if _, err := cs.CoreV1().Nodes().Create(ctx, node, metav1.CreateOptions{}); err != nil {
 			panic(err)

@@ -186,6 +186,10 @@ func (p *Provisioner) Up(ctx context.Context, plan *topology.Plan, o UpOptions) 
 	}
 	// KinD cannot be cancelled: say what happens after Ctrl-C.
 	stopNote := context.AfterFunc(ctx, func() {
+		if plan.MultiHost() {
+			p.progress.Logf("interrupted: starting no new step; stopping the KinD creates in flight (each runs in a child process)")
+			return
+		}
 		p.progress.Logf("interrupted: starting no new step; waiting for the steps in flight (a KinD create cannot be cancelled and runs to its end)")
 	})
 	defer stopNote()

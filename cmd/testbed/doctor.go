@@ -71,7 +71,9 @@ func (deps doctorDeps) config(ctx context.Context, args []string) (preflight.Con
 	}
 	load := deps.load
 	if load == nil {
-		load = func(_ context.Context, f string) (*topology.Topology, *topology.Plan, error) { return loadTopologyPlan(f) }
+		load = func(_ context.Context, f string) (*topology.Topology, *topology.Plan, error) {
+			return loadTopologyPlan(f)
+		}
 	}
 	_, p, err := load(ctx, args[0])
 	cfg.Plan = p

@@ -274,12 +274,18 @@ func chartReleases(cp topology.ClusterPlan) []string {
 }
 
 // statusTableProblems checks that status's table shows, on each cluster's
-// row, the reference agent's namespace, ready pods and peers as st does.
+// row (CLUSTER, or CLUSTER@HOST on a multi-host lab), the reference
+// agent's namespace, ready pods and peers as st does.
 func statusTableProblems(table string, st *provision.LabStatus) []string {
 	rows := map[string]string{}
 	for _, line := range strings.Split(table, "\n") {
 		if f := strings.Fields(line); len(f) > 0 {
 			rows[f[0]] = line
+		}
+	}
+	for _, c := range st.Clusters {
+		if c.Host != "" {
+			rows[c.Name] = rows[c.Name+"@"+c.Host]
 		}
 	}
 	var probs []string
@@ -683,8 +689,15 @@ type dockerState struct{ containers, networks, volumes []string }
 
 func dockerObjects(t *testing.T) dockerState {
 	t.Helper()
+	return dockerObjectsOn(t)
+}
+
+// dockerObjectsOn is dockerObjects of the engine the docker flags (e.g.
+// -H URL) reach.
+func dockerObjectsOn(t *testing.T, flags ...string) dockerState {
+	t.Helper()
 	list := func(args ...string) []string {
-		b, err := exec.Command("docker", args...).Output()
+		b, err := exec.Command("docker", append(append([]string(nil), flags...), args...)...).Output()
 		if err != nil {
 			t.Fatalf("docker %v: %v", args, err)
 		}

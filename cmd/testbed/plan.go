@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 
@@ -29,7 +30,7 @@ func newPlanCommand(a *app) *cobra.Command {
 			if err := checkFormat(format); err != nil {
 				return err
 			}
-			t, p, err := planFile(cmd.Context(), args[0])
+			t, p, err := planFile(cmd.Context(), args[0], a.loadLab)
 			if err != nil {
 				return inputError(streams, err)
 			}
@@ -45,13 +46,13 @@ func newPlanCommand(a *app) *cobra.Command {
 
 // planFile loads and plans one topology, returning at once when ctx ends
 // (with an error wrapping ctx's).
-func planFile(ctx context.Context, file string) (*topology.Topology, *topology.Plan, error) {
+func planFile(ctx context.Context, file string, load func(context.Context, string) (*topology.Topology, *topology.Plan, error)) (*topology.Topology, *topology.Plan, error) {
 	type planned struct {
 		t *topology.Topology
 		p *topology.Plan
 	}
 	r, err := interruptible(ctx, func() (planned, error) {
-		t, p, err := loadTopologyPlan(file)
+		t, p, err := load(ctx, file)
 		return planned{t, p}, err
 	})
 	if ctxErr := ctx.Err(); ctxErr != nil && errors.Is(err, ctxErr) {
@@ -76,7 +77,9 @@ func writePlanTable(tw *tabwriter.Writer, t *topology.Topology, p *topology.Plan
 		cni = p.CNIPlugins.Tarball
 	}
 	fmt.Fprintf(tw, "multus %s (%s), CNI plugins %s from %s\n", p.Multus.Version, p.Multus.Image, p.CNIPlugins.Version, cni)
-	fmt.Fprintf(tw, "provisioning: %d clusters at once, %d retries\n\n", p.Parallelism, p.Retries)
+	fmt.Fprintf(tw, "provisioning: %d clusters at once, %d retries\n", p.Parallelism, p.Retries)
+	writeHostsPlan(tw, p)
+	fmt.Fprintln(tw)
 
 	changes := t.ValueChanges(p)
 	fmt.Fprintln(tw, "CLUSTER\tNODES\tADDRESS\tMACVLAN\tKUBECONFIG\tIMAGE\tCHARTS\tVALUES")
@@ -107,7 +110,11 @@ func writePlanTable(tw *tabwriter.Writer, t *topology.Topology, p *topology.Plan
 		if len(values) == 0 {
 			values = []string{"-"}
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s/24\t%s\t%s\t%s\t%s\n", c.Name, strings.Join(nodes, ","), addr,
+		name := c.Name
+		if c.Host != "" {
+			name += "@" + c.Host
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s/24\t%s\t%s\t%s\t%s\n", name, strings.Join(nodes, ","), addr,
 			c.Macvlan.RangeStart, c.Kubeconfig, c.NodeImage, strings.Join(charts, ","), strings.Join(values, " "))
 	}
 	fmt.Fprintf(tw, "\nestimate for %d clusters: %.1f GiB memory, %.1f CPU cores, %.1f GiB disk\n", len(p.Clusters),
@@ -116,4 +123,27 @@ func writePlanTable(tw *tabwriter.Writer, t *topology.Topology, p *topology.Plan
 		writeCapacity(tw, planCapacity(p, *host))
 	}
 	return nil
+}
+
+// writeHostsPlan prints the hosts of a multi-host plan, their clusters and
+// the shared network.
+func writeHostsPlan(w io.Writer, p *topology.Plan) {
+	if !p.MultiHost() {
+		return
+	}
+	sn := p.SharedNetwork
+	mtu := "the underlay's minus 50"
+	if sn.MTU != 0 {
+		mtu = fmt.Sprint(sn.MTU)
+	}
+	fmt.Fprintf(w, "shared network %s %s (bridge %s, VXLAN %s, VNI %d, UDP %d, MTU %s), macvlan on the nodes' %s; placement %s\n",
+		sn.Name, sn.Subnet, sn.Bridge, sn.Device, sn.VNI, sn.Port, mtu, sn.Interface, p.Placement)
+	for _, h := range p.Hosts {
+		capNote := ""
+		if h.Capacity > 0 {
+			capNote = fmt.Sprintf(", capacity %d", h.Capacity)
+		}
+		fmt.Fprintf(w, "host %s: %s, underlay %s, range %s gw %s%s: %d cluster(s) %s\n", h.Name, h.Endpoint, h.Address,
+			h.IPRange, h.Gateway, capNote, len(h.Clusters), strings.Join(h.Clusters, ","))
+	}
 }

@@ -56,7 +56,11 @@ read.`,
 						disc = append(disc, fmt.Sprintf("%s(%s) %d/%d", d.Protocol, d.Namespace, d.PodsReady, d.Pods))
 						peers = append(peers, fmt.Sprint(d.Peers))
 					}
-					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, dash(nodes), dash(addrs),
+					name := c.Name
+					if c.Host != "" {
+						name += "@" + c.Host
+					}
+					fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", name, dash(nodes), dash(addrs),
 						yesNo(c.APIReachable), yesNo(c.MultusReady), dash(rels), dash(disc), dash(peers), dash(c.Errors))
 				}
 				return nil

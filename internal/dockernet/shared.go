@@ -150,7 +150,8 @@ func (s *Shared) ensureNetwork(ctx context.Context, plan *topology.Plan, h topol
 	labels[LabelShared] = "true"
 	_, err = s.API.NetworkCreate(ctx, sn.Name, network.CreateOptions{
 		Driver: "bridge",
-		IPAM:   &network.IPAM{Driver: "default", Config: []network.IPAMConfig{{Subnet: sn.Subnet, IPRange: h.IPRange, Gateway: h.Gateway}}},
+		IPAM: &network.IPAM{Driver: "default", Config: []network.IPAMConfig{{Subnet: sn.Subnet, IPRange: h.IPRange, Gateway: h.Gateway,
+			AuxAddress: rangeEnds(sn.Subnet, h.IPRange)}}},
 		Options: map[string]string{
 			"com.docker.network.bridge.name":                 sn.Bridge,
 			"com.docker.network.driver.mtu":                  strconv.Itoa(mtu),
@@ -162,6 +163,37 @@ func (s *Shared) ensureNetwork(ctx context.Context, plan *topology.Plan, h topol
 		return false, fmt.Errorf("host %s: creating the shared network %s (%s, range %s): %w", h.Name, sn.Name, sn.Subnet, h.IPRange, err)
 	}
 	return true, nil
+}
+
+// rangeEnds reserves the first and last address of a host's range (valid
+// host addresses of the shared subnet, but read as network and broadcast
+// addresses by people and by some software: Docker's allocator otherwise
+// hands out x.y.z.0 once it wraps around the range). The subnet's own
+// network and broadcast addresses are Docker's already.
+func rangeEnds(subnet, ipRange string) map[string]string {
+	sp, err1 := netip.ParsePrefix(subnet)
+	rp, err2 := netip.ParsePrefix(ipRange)
+	if err1 != nil || err2 != nil {
+		return nil
+	}
+	ends := func(p netip.Prefix) (netip.Addr, netip.Addr) {
+		first := p.Masked().Addr().As4()
+		last := first
+		host := uint32(1)<<(32-p.Bits()) - 1
+		v := uint32(last[0])<<24 | uint32(last[1])<<16 | uint32(last[2])<<8 | uint32(last[3]) | host
+		last = [4]byte{byte(v >> 24), byte(v >> 16), byte(v >> 8), byte(v)}
+		return netip.AddrFrom4(first), netip.AddrFrom4(last)
+	}
+	sFirst, sLast := ends(sp)
+	rFirst, rLast := ends(rp)
+	out := map[string]string{}
+	if rFirst != sFirst {
+		out["range-first"] = rFirst.String()
+	}
+	if rLast != sLast {
+		out["range-last"] = rLast.String()
+	}
+	return out
 }
 
 // checkShared explains why an existing network cannot serve as this host's

@@ -1,4 +1,4 @@
-//go:build unix
+//go:build linux
 
 package kind
 
@@ -11,9 +11,12 @@ import (
 // ownGroup puts the child in a process group of its own and makes a
 // cancelled context kill the whole group, the docker CLI calls of a KinD
 // create with it (KinD traps no signal, so a gentler one would end it no
-// more cleanly). grace bounds the wait for its output afterwards.
+// more cleanly). A parent that dies (SIGKILL) takes the child with it
+// (Pdeathsig), as an in-process KinD would end; the child's own docker CLI
+// calls then run to their end, which the next up handles. grace bounds
+// the wait for the child's output after the kill.
 func ownGroup(cmd *exec.Cmd, grace time.Duration) {
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	cmd.Cancel = func() error { return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) }
 	cmd.WaitDelay = grace
 }
