@@ -78,6 +78,10 @@ func (a *app) checkPair(ctx context.Context, plan *topology.Plan, from, to topol
 	if err != nil {
 		return preflight.Result{Status: preflight.Fail, Detail: err.Error(), Fix: "fix host " + from.Name + "'s engine first"}
 	}
+	need, err := frameNeed(ctx, plan, src, dst, from, to)
+	if err != nil {
+		return preflight.Result{Status: preflight.Fail, Detail: err.Error(), Fix: "check that each host's address is one of its interfaces' (testbed l2 underlay ADDRESS on the host)"}
+	}
 	stop, err := startListener(ctx, dst, target)
 	if err != nil {
 		if strings.Contains(err.Error(), "address already in use") {
@@ -90,26 +94,63 @@ func (a *app) checkPair(ctx context.Context, plan *topology.Plan, from, to topol
 	if err != nil {
 		return preflight.Result{Status: preflight.Fail, Detail: fmt.Sprintf("probe from %s: %v", from.Name, err), Fix: "check host " + from.Name}
 	}
-	return pairVerdict(plan, from, to, target, res)
+	return pairVerdict(from, to, target, res, need)
 }
 
-// pairVerdict judges one probe: unreachable fails; a path MTU below what a
-// full shared-network frame needs warns (discovery datagrams are small).
-func pairVerdict(plan *topology.Plan, from, to topology.HostPlan, target netip.AddrPort, res l2.ProbeResult) preflight.Result {
+// frameNeed is the IP packet size a full frame of the shared network needs
+// on the path from one host to another: sharedNetwork.mtu + 50, else (the
+// MTU follows each host's underlay) the smaller underlay MTU of the two.
+func frameNeed(ctx context.Context, plan *topology.Plan, src, dst *client.Client, from, to topology.HostPlan) (int, error) {
+	if plan.SharedNetwork.MTU != 0 {
+		return plan.SharedNetwork.MTU + l2.Overhead, nil
+	}
+	a, err := underlayOn(ctx, src, from.Address)
+	if err != nil {
+		return 0, fmt.Errorf("host %s: %w", from.Name, err)
+	}
+	b, err := underlayOn(ctx, dst, to.Address)
+	if err != nil {
+		return 0, fmt.Errorf("host %s: %w", to.Name, err)
+	}
+	return min(a.MTU, b.MTU), nil
+}
+
+// underlayOn runs `testbed l2 underlay ADDRESS` on an engine's host.
+func underlayOn(ctx context.Context, dc *client.Client, addr string) (l2.UnderlayInfo, error) {
+	var u l2.UnderlayInfo
+	img, _, err := agentimage.Ensure(ctx, dc, "")
+	if err != nil {
+		return u, err
+	}
+	out, _, err := dockerx.RunOnHost(ctx, dc, dockerx.HostRun{Name: "l2-underlay", Image: img, Cmd: []string{"l2", "underlay", addr}})
+	if err != nil {
+		return u, err
+	}
+	if err := json.Unmarshal(out, &u); err != nil {
+		return u, fmt.Errorf("reading the underlay query's answer %q: %w", out, err)
+	}
+	return u, nil
+}
+
+// pairVerdict judges one probe against need, the packet size a full frame
+// of the shared network takes on the path: unreachable fails; a smaller
+// path MTU warns (discovery datagrams are small) with the MTU to set, and
+// fails when even the smallest shared network does not fit.
+func pairVerdict(from, to topology.HostPlan, target netip.AddrPort, res l2.ProbeResult, need int) preflight.Result {
 	if !res.Reachable {
 		return preflight.Result{Status: preflight.Fail, Detail: fmt.Sprintf("%s does not reach %s over UDP", from.Name, target),
 			Fix: fmt.Sprintf("open UDP %d between the hosts (firewall, security group) and check the route from %s to %s", target.Port(), from.Address, to.Address)}
 	}
-	need := plan.SharedNetwork.MTU + l2.Overhead
-	if plan.SharedNetwork.MTU == 0 {
-		need = 1450 + l2.Overhead
-	}
 	detail := fmt.Sprintf("reachable, round trip %.2f ms, path MTU at least %d", float64(res.RTT.Microseconds())/1000, res.PathMTU)
-	if res.PathMTU < need {
-		return preflight.Result{Status: preflight.Warn, Detail: detail + fmt.Sprintf(", below the %d a full frame of the shared network needs", need),
-			Fix: fmt.Sprintf("set sharedNetwork.mtu to %d or less", res.PathMTU-l2.Overhead)}
+	if res.PathMTU >= need {
+		return preflight.Result{Status: preflight.Pass, Detail: detail}
 	}
-	return preflight.Result{Status: preflight.Pass, Detail: detail}
+	detail += fmt.Sprintf(", below the %d a full frame of the shared network needs", need)
+	if res.PathMTU-l2.Overhead < l2.MinMTU {
+		return preflight.Result{Status: preflight.Fail, Detail: detail,
+			Fix: fmt.Sprintf("the path carries too little for VXLAN (a shared network of at least %d needs %d): raise the MTU between %s and %s", l2.MinMTU, l2.MinMTU+l2.Overhead, from.Address, to.Address)}
+	}
+	return preflight.Result{Status: preflight.Warn, Detail: detail, Fix: fmt.Sprintf("set sharedNetwork.mtu to %d or less", res.PathMTU-l2.Overhead)}
 }
 
 // startListener starts `testbed l2 listen` on an engine's host.

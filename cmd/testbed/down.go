@@ -40,9 +40,10 @@ func newDownCommand(a *app) *cobra.Command {
 				o.Topology, o.StateRoot, o.Plan = plan.Name, stateRootOf(plan), plan
 			}
 			if all {
-				if err := a.downRecordedHosts(cmd, o.StateRoot); err != nil {
-					return err
-				}
+				// Every recorded multi-host lab, then every lab on this
+				// engine, whatever failed before: one dead host must not
+				// keep the rest.
+				return errors.Join(a.downRecordedHosts(cmd, o.StateRoot), a.down(cmd, plan, o))
 			}
 			return a.down(cmd, plan, o)
 		},
@@ -88,21 +89,27 @@ func (a *app) downRecordedHosts(cmd *cobra.Command, stateRoot string) error {
 	if err != nil {
 		return fmt.Errorf("down --all: reading the state root: %w", err)
 	}
+	var errs []error
 	for _, d := range dirs {
 		if !d.IsDir() {
 			continue
 		}
-		rec, err := readHosts(filepath.Join(stateRoot, d.Name()))
+		dir := filepath.Join(stateRoot, d.Name())
+		rec, err := readHosts(dir)
+		if err == nil && rec != nil && rec.Topology != d.Name() {
+			err = fmt.Errorf("%s records lab %q, not %q (remove it if the lab is gone)", filepath.Join(dir, hostsFile), rec.Topology, d.Name())
+		}
 		if err != nil {
-			return fmt.Errorf("down --all: %w", err)
+			errs = append(errs, fmt.Errorf("down --all: %w", err))
+			continue
 		}
 		if rec == nil {
 			continue
 		}
 		plan := rec.plan(stateRoot)
 		if err := a.down(cmd, plan, provision.DownOptions{Topology: plan.Name, StateRoot: stateRoot, Plan: plan}); err != nil {
-			return err
+			errs = append(errs, err)
 		}
 	}
-	return nil
+	return errors.Join(errs...)
 }

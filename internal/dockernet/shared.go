@@ -226,6 +226,9 @@ func (s *Shared) checkShared(ctx context.Context, ex network.Summary, plan *topo
 // container, and macvlan would then ride the wrong interface.
 func (s *Shared) Attach(ctx context.Context, plan *topology.Plan, node string) (string, error) {
 	sn := plan.SharedNetwork
+	if sn == nil {
+		return "", errors.New("the plan has no shared network")
+	}
 	ep, err := s.endpoint(ctx, node, sn.Name)
 	if err != nil {
 		return "", err
