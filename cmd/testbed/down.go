@@ -43,7 +43,13 @@ func newDownCommand(a *app) *cobra.Command {
 				// Every recorded multi-host lab, then every lab on this
 				// engine, whatever failed before: one dead host must not
 				// keep the rest.
-				return errors.Join(a.downRecordedHosts(cmd, o.StateRoot), a.down(cmd, plan, o))
+				labs := recordedLabs(o.StateRoot)
+				err := errors.Join(a.downRecordedHosts(cmd, o.StateRoot), a.down(cmd, plan, o))
+				if err != nil {
+					return err
+				}
+				// With every lab gone, the images this tool built go too.
+				return a.pruneImages(cmd.Context(), labs)
 			}
 			return a.down(cmd, plan, o)
 		},

@@ -41,7 +41,7 @@ func newRootCommand(a *app) *cobra.Command {
 		newAgentCommand(a), newSelftestCommand(a),
 		newDoctorCommand(a),
 		newSweepCommand(a), newRerunCommand(a),
-		newRunsCommand(a), newDemoCommand(a),
+		newRunsCommand(a), newDemoCommand(a), newImagesCommand(a),
 		newKindChildCommand(a),
 		newL2Command(a),
 	)

@@ -223,17 +223,52 @@ func Baked(ctx context.Context, api BakeAPI) ([]image.Summary, error) {
 	return out, nil
 }
 
-// Prune removes the baked node images that no container uses (keep lists
-// image references to keep even when unused). It never touches an image
-// without the LabelBaked label.
+// Built lists the images this tool built on the engine: the baked node
+// images (LabelBaked) and the reference agent images (built from the
+// testbed binary, labelled dev.testbed.managed=true under
+// testbed.local/reference-agent). Nothing else: not the images it pulled
+// or copied.
+func Built(ctx context.Context, api BakeAPI) ([]image.Summary, error) {
+	baked, err := Baked(ctx, api)
+	if err != nil {
+		return nil, err
+	}
+	agents, err := api.ImageList(ctx, image.ListOptions{Filters: filters.NewArgs(
+		filters.Arg("label", "dev.testbed.managed=true"), filters.Arg("reference", AgentRepo))})
+	if err != nil {
+		return nil, fmt.Errorf("listing the reference agent images: %w", err)
+	}
+	for _, im := range agents {
+		if im.Labels["dev.testbed.managed"] == "true" && hasRepo(im.RepoTags, AgentRepo) {
+			baked = append(baked, im)
+		}
+	}
+	return baked, nil
+}
+
+// AgentRepo is the reference agent images' repository (agentimage's).
+const AgentRepo = "testbed.local/reference-agent"
+
+func hasRepo(tags []string, repo string) bool {
+	for _, t := range tags {
+		if strings.HasPrefix(t, repo+":") {
+			return true
+		}
+	}
+	return false
+}
+
+// Prune removes the images this tool built (Built) that no container
+// uses; keep lists references to keep even when unused. It never touches
+// an image Built does not list.
 func Prune(ctx context.Context, api BakeAPI, keep []string) (removed []string, err error) {
-	imgs, err := Baked(ctx, api)
+	imgs, err := Built(ctx, api)
 	if err != nil {
 		return nil, err
 	}
 	var errs []error
 	for _, im := range imgs {
-		if im.Labels[LabelBaked] != "true" || hasAny(im.RepoTags, keep) {
+		if hasAny(im.RepoTags, keep) {
 			continue
 		}
 		ref := im.ID
@@ -241,7 +276,7 @@ func Prune(ctx context.Context, api BakeAPI, keep []string) (removed []string, e
 			ref = im.RepoTags[0]
 		}
 		if _, err := api.ImageRemove(ctx, im.ID, image.RemoveOptions{PruneChildren: true}); err != nil {
-			if isInUse(err) {
+			if isInUse(err) || cerrdefs.IsNotFound(err) {
 				continue
 			}
 			errs = append(errs, fmt.Errorf("removing %s: %w", ref, err))

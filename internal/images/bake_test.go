@@ -66,10 +66,20 @@ type fakeBakeAPI struct {
 	inUse   map[string]bool
 }
 
-func (f *fakeBakeAPI) ImageList(context.Context, image.ListOptions) ([]image.Summary, error) {
+// ImageList honours the label and reference filters Built uses (a
+// reference filter matches the repository of any tag).
+func (f *fakeBakeAPI) ImageList(_ context.Context, o image.ListOptions) ([]image.Summary, error) {
 	var out []image.Summary
 	for _, im := range f.images {
-		if im.Labels[LabelBaked] == "true" {
+		ok := true
+		for _, l := range o.Filters.Get("label") {
+			k, v, _ := strings.Cut(l, "=")
+			ok = ok && im.Labels[k] == v
+		}
+		for _, r := range o.Filters.Get("reference") {
+			ok = ok && hasRepo(im.RepoTags, r)
+		}
+		if ok {
 			out = append(out, im)
 		}
 	}
@@ -91,21 +101,26 @@ func (f *fakeBakeAPI) ImageInspect(_ context.Context, ref string, _ ...client.Im
 	return image.InspectResponse{}, errdefs.NotFound(errors.New("no such image"))
 }
 
-func TestPruneOnlyUnusedBaked(t *testing.T) {
+func TestPruneOnlyUnusedBuilt(t *testing.T) {
+	managed := map[string]string{"dev.testbed.managed": "true"}
 	f := &fakeBakeAPI{
 		images: []image.Summary{
 			{ID: "b1", RepoTags: []string{BakedRepo + ":v1-aaa"}, Labels: map[string]string{LabelBaked: "true"}},
 			{ID: "b2", RepoTags: []string{BakedRepo + ":v1-bbb"}, Labels: map[string]string{LabelBaked: "true"}},
 			{ID: "b3", RepoTags: []string{BakedRepo + ":v1-ccc"}, Labels: map[string]string{LabelBaked: "true"}},
+			{ID: "a1", RepoTags: []string{AgentRepo + ":0123456789ab"}, Labels: managed},
+			{ID: "a2", RepoTags: []string{AgentRepo + ":ba9876543210"}, Labels: managed},
+			{ID: "a3", RepoTags: []string{AgentRepo + ":someone-else"}, Labels: map[string]string{}},
+			{ID: "probe", RepoTags: []string{"testbed.local/hostb-probe:1"}, Labels: managed},
 			{ID: "other", RepoTags: []string{"kindest/node:v1"}, Labels: map[string]string{}},
 		},
 		inUse: map[string]bool{"b2": true},
 	}
-	removed, err := Prune(context.Background(), f, []string{BakedRepo + ":v1-ccc"})
+	removed, err := Prune(context.Background(), f, []string{BakedRepo + ":v1-ccc", AgentRepo + ":ba9876543210"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if strings.Join(f.removed, ",") != "b1" || strings.Join(removed, ",") != BakedRepo+":v1-aaa" {
-		t.Errorf("removed %v (%v), want only the unused, unkept baked image b1", f.removed, removed)
+	if strings.Join(f.removed, ",") != "b1,a1" || strings.Join(removed, ",") != BakedRepo+":v1-aaa,"+AgentRepo+":0123456789ab" {
+		t.Errorf("removed %v (%v), want only the unused, unkept images this tool built: b1 and a1", f.removed, removed)
 	}
 }
