@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"sync"
 
 	"github.com/docker/docker/api/types/network"
@@ -31,7 +32,19 @@ type Engine struct {
 	SetNetwork func(name string) error
 	// AgentImage builds the reference agent image on this engine.
 	AgentImage func(ctx context.Context) (string, error)
+	// Exec runs commands in this engine's node containers (nil: up does
+	// not look inside the nodes).
+	Exec NodeExec
 }
+
+// NodeExec runs a command in a node container (dockerx.Nodes in
+// production).
+type NodeExec interface {
+	Exec(ctx context.Context, node string, cmd []string, stdin io.Reader) ([]byte, []byte, error)
+}
+
+// WithExec sets how commands run in the nodes of a lab on one engine.
+func WithExec(x NodeExec) Option { return func(p *Provisioner) error { p.exec = x; return nil } }
 
 // Shared manages the shared discovery network of a multi-host lab on one
 // host: a Docker bridge network of the shared subnet (this host's range
@@ -79,7 +92,7 @@ type engines struct {
 // provisioner's own seams.
 func (p *Provisioner) localEngine() *Engine {
 	return &Engine{Clusters: p.clusters, Network: p.network, Images: p.images, CNI: p.cni,
-		SetNetwork: p.setNetwork, AgentImage: p.agentImage}
+		SetNetwork: p.setNetwork, AgentImage: p.agentImage, Exec: p.exec}
 }
 
 // engine returns the engine of the named host of plan ("" or a lab without

@@ -122,7 +122,7 @@ func TestUpOnTwoHosts(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{StepPull, StepBake, StepCopy, StepNetwork, StepCreate, StepShared, StepImages, StepCNI, StepMultus, StepNAD, StepCharts}
+	want := []string{StepPull, StepBake, StepCopy, StepNetwork, StepCreate, StepShared, StepImages, StepCNI, StepMultus, StepReady, StepNAD, StepCharts}
 	if d := cmp.Diff(want, phaseNames(rep)); d != "" {
 		t.Errorf("phases (-want +got):\n%s", d)
 	}

@@ -225,10 +225,10 @@ func TestPipelineCancel(t *testing.T) {
 	}
 }
 
-// BenchmarkPipeline runs 24 and 100 fake clusters through the 8 cluster
+// BenchmarkPipeline runs 24 and 100 fake clusters through the 9 cluster
 // steps, with one cluster failing in multus and a cancel arriving midway.
 func BenchmarkPipeline(b *testing.B) {
-	steps := []string{StepCreate, StepImages, StepCNI, StepMultus, StepNAD, StepFluidos, StepCharts}
+	steps := []string{StepCreate, StepImages, StepCNI, StepMultus, StepReady, StepNAD, StepFluidos, StepCharts}
 	for _, n := range []int{24, 100} {
 		for _, mode := range []string{"clean", "failed", "cancelled"} {
 			b.Run(fmt.Sprintf("clusters=%d/%s", n, mode), func(b *testing.B) {

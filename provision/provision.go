@@ -44,6 +44,12 @@ type Provisioner struct {
 	nodeReadyGrace time.Duration
 	// protocols are the discovery protocols status looks for.
 	protocols []Protocol
+	// exec runs commands in the nodes of a lab on one engine.
+	exec NodeExec
+	// waitNodes waits for a cluster's nodes to be Ready.
+	waitNodes func(ctx context.Context, cs kubernetes.Interface, want int) error
+	// confPoll is how often ready looks for Multus' configuration file.
+	confPoll time.Duration
 	// newEngine reaches the hosts of a multi-host lab; engs caches them.
 	newEngine  EngineFactory
 	engs       engines
@@ -128,6 +134,8 @@ func New(opts ...Option) (*Provisioner, error) {
 		multusChart:     helm.MultusChart,
 		fluidosReleases: helm.FluidosReleases,
 		waitMultus:      helm.WaitMultusReady,
+		waitNodes:       helm.WaitNodesReady,
+		confPoll:        200 * time.Millisecond,
 		waitFluidos:     helm.WaitFluidosReady,
 		setNetwork:      func(string) error { return nil },
 		apiTimeout:      10 * time.Second,

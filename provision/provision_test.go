@@ -242,8 +242,15 @@ func (f *fakeLab) Install(_ context.Context, nodes []string, _ map[string][]byte
 	return nil, nil
 }
 
-// Charts.
-func (f *fakeLab) Apply(_ context.Context, kubeconfig string, c topology.ChartPlan) (helm.Release, error) {
+// Charts. The reference agent's chart leaves a ready DaemonSet, as its
+// pods would on a real cluster.
+func (f *fakeLab) Apply(ctx context.Context, kubeconfig string, c topology.ChartPlan) (helm.Release, error) {
+	if usesAgentImage(c) {
+		cs, _, _ := f.kube(kubeconfig)
+		ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: AgentDaemonSet, Namespace: c.Namespace},
+			Status: appsv1.DaemonSetStatus{DesiredNumberScheduled: 1, UpdatedNumberScheduled: 1, NumberAvailable: 1, NumberReady: 1}}
+		_, _ = cs.AppsV1().DaemonSets(c.Namespace).Create(ctx, ds, metav1.CreateOptions{})
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for _, prev := range f.applied[kubeconfig] {
@@ -353,7 +360,7 @@ func TestUpFreshThenNoop(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []string{StepPull, StepBake, StepNetwork, StepCreate, StepImages, StepCNI, StepMultus, StepNAD, StepCharts}
+	want := []string{StepPull, StepBake, StepNetwork, StepCreate, StepImages, StepCNI, StepMultus, StepReady, StepNAD, StepCharts}
 	if d := cmp.Diff(want, phaseNames(rep)); d != "" {
 		t.Errorf("phases (-want +got):\n%s", d)
 	}

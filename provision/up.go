@@ -9,6 +9,8 @@ import (
 	"sync"
 	"time"
 
+	"k8s.io/client-go/kubernetes"
+
 	"github.com/fluidos-lab/testbed/internal/dockernet"
 	"github.com/fluidos-lab/testbed/internal/helm"
 	"github.com/fluidos-lab/testbed/internal/images"
@@ -27,6 +29,7 @@ const (
 	StepImages  = "images"
 	StepCNI     = "cni"
 	StepMultus  = "multus"
+	StepReady   = "ready"
 	StepNAD     = "nad"
 	StepFluidos = "fluidos"
 	StepCharts  = "charts"
@@ -88,6 +91,11 @@ type Report struct {
 	Changed bool `json:"changed"`
 	// Hosts are the shared network on every host of a multi-host lab.
 	Hosts []SharedResult `json:"hosts,omitempty"`
+	// NodesReady is when each cluster's nodes were seen Ready, since Up
+	// began; ClustersReady runs from the first create to the last of them
+	// (what `kind create cluster --wait` measures, for every cluster).
+	NodesReady    map[string]time.Duration `json:"nodesReady,omitempty"`
+	ClustersReady time.Duration            `json:"clustersReady,omitempty"`
 	// NodeImages maps each planned node image to the baked image new
 	// clusters were created from (absent: not baked, see BakeWarning).
 	NodeImages  map[string]string `json:"nodeImages,omitempty"`
@@ -173,7 +181,7 @@ func (p *Provisioner) Up(ctx context.Context, plan *topology.Plan, o UpOptions) 
 		return nil, errors.New("up: empty plan")
 	}
 	u := &upRun{p: p, plan: plan, o: o, start: p.now(),
-		rep: &Report{Topology: plan.Name, Creates: map[string]time.Duration{}}}
+		rep: &Report{Topology: plan.Name, Creates: map[string]time.Duration{}, NodesReady: map[string]time.Duration{}}}
 	u.rep.Parallelism = o.Parallelism
 	if u.rep.Parallelism <= 0 {
 		u.rep.Parallelism = plan.Parallelism
@@ -263,6 +271,7 @@ func (u *upRun) clusterSteps() []clusterStep {
 		{name: StepImages, run: u.images},
 		{name: StepCNI, run: u.cni},
 		{name: StepMultus, run: u.multus},
+		{name: StepReady, run: u.ready},
 		{name: StepNAD, run: u.nads},
 	}...)
 	if u.plan.Fluidos != nil {
@@ -277,6 +286,11 @@ func (u *upRun) createFigures() {
 		r.SlowestCreate = max(r.SlowestCreate, d)
 	}
 	r.Waves = waves(len(r.Creates), r.Parallelism)
+	if ph, ok := r.Phase(StepCreate); ok {
+		for _, t := range r.NodesReady {
+			r.ClustersReady = max(r.ClustersReady, t-ph.Start)
+		}
+	}
 	if ph, ok := r.Phase(StepCreate); ok && r.SlowestCreate > 0 && r.Waves > 0 {
 		r.Efficiency = float64(ph.Duration) / float64(r.SlowestCreate*time.Duration(r.Waves))
 	}
@@ -291,17 +305,17 @@ func (u *upRun) labImages() []string {
 	return refs
 }
 
-// multus installs the Multus thin plugin and waits for its DaemonSet.
+// multus installs the Multus thin plugin without waiting for it: its pods
+// run on the host network and tolerate a node that is not Ready yet, so
+// they start while the node comes up (ready waits for both).
 func (u *upRun) multus(ctx context.Context, s *clusterState) (string, bool, error) {
 	ch, err := u.p.multusChart(u.plan, s.plan)
 	if err != nil {
 		return "", false, err
 	}
+	ch.SkipWait = true
 	rel, err := u.p.apply(ctx, s, WithValues(ch, nil, TestbedValues(u.plan, s.plan, s.nodeAddress(), u.agentImage)))
 	if err != nil {
-		return "", false, err
-	}
-	if err := u.p.waitReady(ctx, s, u.p.waitMultus, "multus DaemonSet"); err != nil {
 		return "", false, err
 	}
 	return releaseNote(rel), rel.Changed, nil
@@ -363,9 +377,23 @@ func (p *Provisioner) applyAll(ctx context.Context, plan *topology.Plan, s *clus
 	changed := false
 	var notes []string
 	for _, ch := range charts {
+		// The reference agent's chart is ours: its one workload is the
+		// DaemonSet reference-agent, watched here instead of Helm's wait
+		// (which polls every 2 s).
+		agent := usesAgentImage(ch)
+		ch.SkipWait = ch.SkipWait || agent
 		rel, err := p.apply(ctx, s, WithValues(ch, nil, TestbedValues(plan, s.plan, s.nodeAddress(), agentImage)))
 		if err != nil {
 			return "", false, err
+		}
+		if agent {
+			ns := ch.Namespace
+			wait := func(ctx context.Context, cs kubernetes.Interface) error {
+				return helm.WaitDaemonSetReady(ctx, cs, ns, AgentDaemonSet)
+			}
+			if err := p.waitReady(ctx, s, wait, "reference-agent DaemonSet in "+ns); err != nil {
+				return "", false, err
+			}
 		}
 		changed = changed || rel.Changed
 		notes = append(notes, releaseNote(rel))

@@ -145,6 +145,9 @@ type ChartPlan struct {
 	Values  map[string]any `json:"values,omitempty"`
 	// Images the chart needs; preloaded like Plan.Images.
 	Images []string `json:"images,omitempty"`
+	// SkipWait installs without Helm's wait (its 2 s polling): the caller
+	// waits for what it needs itself (provision does for Multus).
+	SkipWait bool `json:"-"`
 }
 
 // ClusterPlan is one KinD cluster.

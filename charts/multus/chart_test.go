@@ -10,6 +10,7 @@ import (
 	"helm.sh/helm/v3/pkg/engine"
 	"helm.sh/helm/v3/pkg/lint"
 	"helm.sh/helm/v3/pkg/lint/support"
+	"sigs.k8s.io/yaml"
 )
 
 func TestChartLints(t *testing.T) {
@@ -40,7 +41,7 @@ func TestEmbeddedChart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ch.Metadata.Version != "4.2.2-testbed.1" || ch.Metadata.AppVersion != "v4.2.2" {
+	if ch.Metadata.Version != "4.2.2-testbed.2" || ch.Metadata.AppVersion != "v4.2.2" {
 		t.Errorf("chart %s %s", ch.Metadata.Version, ch.Metadata.AppVersion)
 	}
 	if len(ch.CRDObjects()) != 1 {
@@ -66,6 +67,47 @@ func TestEmbeddedChart(t *testing.T) {
 	} {
 		if !strings.Contains(ds, want) {
 			t.Errorf("daemonset lacks %q:\n%s", want, ds)
+		}
+	}
+	checkTolerations(t, ds)
+}
+
+// checkTolerations: Multus tolerates the control plane and any NoExecute
+// taint, but not a node that is not ready: scheduled there it would find no
+// primary CNI configuration, exit, and sit in crash back-off.
+func checkTolerations(t *testing.T, ds string) {
+	t.Helper()
+	var obj struct {
+		Spec struct {
+			Template struct {
+				Spec struct {
+					Tolerations []struct{ Key, Operator, Effect string }
+				}
+			}
+		}
+	}
+	if err := yaml.Unmarshal([]byte(ds), &obj); err != nil {
+		t.Fatal(err)
+	}
+	tolerates := func(key, effect string) bool {
+		for _, tl := range obj.Spec.Template.Spec.Tolerations {
+			if (tl.Key == key || (tl.Key == "" && tl.Operator == "Exists")) && (tl.Effect == effect || tl.Effect == "") {
+				return true
+			}
+		}
+		return false
+	}
+	for _, c := range []struct {
+		key, effect string
+		want        bool
+	}{
+		{"node.kubernetes.io/not-ready", "NoSchedule", false},
+		{"node-role.kubernetes.io/control-plane", "NoSchedule", true},
+		{"node.kubernetes.io/not-ready", "NoExecute", true},
+		{"node.kubernetes.io/unreachable", "NoExecute", true},
+	} {
+		if got := tolerates(c.key, c.effect); got != c.want {
+			t.Errorf("tolerates %s:%s = %v, want %v (%+v)", c.key, c.effect, got, c.want, obj.Spec.Template.Spec.Tolerations)
 		}
 	}
 }

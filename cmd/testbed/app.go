@@ -206,7 +206,8 @@ func (a *app) Provisioner(plan *topology.Plan) (*provision.Provisioner, error) {
 		return nil, err
 	}
 	opts := []provision.Option{
-		provision.WithClusters(forgetfulClusters{Clusters: &kind.Kind{Verbosity: a.verbosity + 1}, forget: a.kube.Forget}),
+		provision.WithClusters(forgetfulClusters{Clusters: &kind.Kind{Verbosity: a.verbosity + 1, NoWait: true}, forget: a.kube.Forget}),
+		provision.WithExec(dockerx.Nodes{API: dc}),
 		provision.WithNetwork(&dockernet.Networks{API: dc}),
 		provision.WithImages(provision.DockerImages{API: dc}),
 		provision.WithCNI(provision.DockerCNI{API: dc, Getenv: os.Getenv}),

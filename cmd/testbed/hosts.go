@@ -100,7 +100,7 @@ func (a *app) engines(plan *topology.Plan) provision.EngineFactory {
 			return ref, err
 		})
 		image := func(ctx context.Context) (string, error) { return img() }
-		child := &kind.Child{Exe: exe, Host: h.Name, Verbosity: a.verbosity + 1,
+		child := &kind.Child{Exe: exe, Host: h.Name, Verbosity: a.verbosity + 1, NoWait: true,
 			Env: append(dh.Endpoint.Env(), kind.NetworkEnv+"="+plan.Network.Name)}
 		return &provision.Engine{
 			Host:       h.Name,
@@ -110,6 +110,7 @@ func (a *app) engines(plan *topology.Plan) provision.EngineFactory {
 			CNI:        provision.DockerCNI{API: dc, Getenv: os.Getenv},
 			Shared:     &dockernet.Shared{API: dc, Host: h.Name, Image: image},
 			AgentImage: image,
+			Exec:       dockerx.Nodes{API: dc},
 		}, nil
 	}
 }

@@ -86,6 +86,10 @@ func printUpReport(w io.Writer, r *provision.Report, ok bool) {
 	if r.Network.Warning != "" {
 		fmt.Fprintf(w, "network %s: %s\n", r.Network.Name, r.Network.Warning)
 	}
+	if r.ClustersReady > 0 {
+		fmt.Fprintf(w, "clusters ready %s after the first create (every node Ready; what `kind create cluster --wait` waits for); up total %.2f × that\n",
+			r.ClustersReady.Round(100*time.Millisecond), float64(r.Wall)/float64(r.ClustersReady))
+	}
 	if r.Waves > 0 {
 		fmt.Fprintf(w, "created %d cluster(s) in %d wave(s) of %d; slowest create %s; provisioning efficiency %.2f (clusters phase wall time / (slowest create × waves))\n",
 			len(r.Creates), r.Waves, r.Parallelism, r.SlowestCreate.Round(time.Millisecond), r.Efficiency)

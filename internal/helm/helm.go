@@ -305,8 +305,8 @@ func (s *SDK) deploy(ctx context.Context, cfg *action.Configuration, c topology.
 func (s *SDK) upgrade(ctx context.Context, cfg *action.Configuration, c topology.ChartPlan, chrt *chart.Chart, vals map[string]any) (*release.Release, error) {
 	up := action.NewUpgrade(cfg)
 	up.Namespace = c.Namespace
-	up.Wait = true
-	up.WaitForJobs = true
+	up.Wait = !c.SkipWait
+	up.WaitForJobs = !c.SkipWait
 	up.Timeout = s.timeout
 	up.MaxHistory = s.maxHistory
 	rel, err := up.RunWithContext(ctx, c.Release, chrt, vals)
@@ -335,8 +335,8 @@ func (s *SDK) install(ctx context.Context, cfg *action.Configuration, c topology
 	in.ReleaseName = c.Release
 	in.Namespace = c.Namespace
 	in.CreateNamespace = true
-	in.Wait = true
-	in.WaitForJobs = true
+	in.Wait = !c.SkipWait
+	in.WaitForJobs = !c.SkipWait
 	in.Timeout = s.timeout
 	return in.RunWithContext(ctx, chrt, vals)
 }

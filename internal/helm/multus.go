@@ -4,9 +4,11 @@ import (
 	"context"
 	"fmt"
 	"io/fs"
+	"sort"
 	"strings"
 
 	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/fields"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -23,7 +25,7 @@ const (
 	// MultusChartName is the builtin (embedded) Multus chart.
 	MultusChartName = "multus"
 	// MultusChartVersion is the embedded chart's version.
-	MultusChartVersion = "4.2.2-testbed.1"
+	MultusChartVersion = "4.2.2-testbed.2"
 	// MultusNamespace is where the Multus DaemonSet runs.
 	MultusNamespace = "kube-system"
 	// MultusRelease is the Helm release name of Multus.
@@ -133,4 +135,58 @@ func WaitDaemonSetReady(ctx context.Context, cs kubernetes.Interface, namespace,
 		return fmt.Errorf("daemonset %s/%s not found: %w", namespace, name, err)
 	}
 	return nil
+}
+
+// MultusConfFile is where the thin plugin writes its CNI configuration on
+// every node once it has found the primary network's: from then on new
+// pods get their secondary networks.
+const MultusConfFile = "/etc/cni/net.d/00-multus.conf"
+
+// WaitNodesReady watches the cluster's nodes until want of them are Ready
+// or ctx ends, without polling.
+func WaitNodesReady(ctx context.Context, cs kubernetes.Interface, want int) error {
+	lw := &cache.ListWatch{
+		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
+			return cs.CoreV1().Nodes().List(ctx, o)
+		},
+		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
+			return cs.CoreV1().Nodes().Watch(ctx, o)
+		},
+	}
+	ready := map[string]bool{}
+	_, err := watchtools.UntilWithSync(ctx, lw, &corev1.Node{}, nil, func(ev watch.Event) (bool, error) {
+		n, ok := ev.Object.(*corev1.Node)
+		if !ok {
+			return false, nil
+		}
+		ready[n.Name] = ev.Type != watch.Deleted && NodeReady(n)
+		count := 0
+		for _, r := range ready {
+			if r {
+				count++
+			}
+		}
+		return count >= want, nil
+	})
+	if err != nil {
+		var not []string
+		for n, r := range ready {
+			if !r {
+				not = append(not, n)
+			}
+		}
+		sort.Strings(not)
+		return fmt.Errorf("nodes not Ready %v (%d seen, %d wanted): %w", not, len(ready), want, err)
+	}
+	return nil
+}
+
+// NodeReady reports the node's Ready condition.
+func NodeReady(n *corev1.Node) bool {
+	for _, c := range n.Status.Conditions {
+		if c.Type == corev1.NodeReady {
+			return c.Status == corev1.ConditionTrue
+		}
+	}
+	return false
 }

@@ -39,12 +39,15 @@ type Child struct {
 	Host string
 	// Grace bounds the wait for a killed child's output (default 5s).
 	Grace time.Duration
+	// NoWait is Kind.NoWait for the child's creates.
+	NoWait bool
 }
 
 // createRequest is what a create child reads on stdin.
 type createRequest struct {
 	Cluster topology.ClusterPlan `json:"cluster"`
 	Retries int                  `json:"retries"`
+	NoWait  bool                 `json:"noWait,omitempty"`
 }
 
 // List implements provision.Clusters.
@@ -62,7 +65,7 @@ func (c *Child) List() ([]string, error) {
 
 // Create implements provision.Clusters.
 func (c *Child) Create(ctx context.Context, cp topology.ClusterPlan, retries int) error {
-	req, err := json.Marshal(createRequest{Cluster: cp, Retries: retries})
+	req, err := json.Marshal(createRequest{Cluster: cp, Retries: retries, NoWait: c.NoWait})
 	if err != nil {
 		return err
 	}
@@ -160,6 +163,7 @@ func ServeChild(k *Kind, args []string, stdin io.Reader, stdout io.Writer) error
 		if err := dec.Decode(&req); err != nil {
 			return fmt.Errorf("kind child: reading the create request: %w", err)
 		}
+		k.NoWait = req.NoWait
 		return k.Create(context.Background(), req.Cluster, req.Retries)
 	case op == "delete" && len(rest) == 2:
 		return k.Delete(rest[0], rest[1])

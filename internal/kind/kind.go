@@ -67,6 +67,10 @@ func Config(c topology.ClusterPlan) *v1alpha4.Cluster {
 type Kind struct {
 	// WaitForReady bounds KinD's wait for the control plane (default 5m).
 	WaitForReady time.Duration
+	// NoWait returns as soon as kubeadm and KinD's CNI are done, before the
+	// node is Ready (kind create cluster's default): the caller waits for
+	// readiness itself while it installs what needs only the API server.
+	NoWait bool
 	// Verbosity is the KinD log level written to the cluster log (default 1).
 	Verbosity int
 	// newProvider replaces KinD's provider in tests.
@@ -129,6 +133,9 @@ func (k *Kind) Create(ctx context.Context, c topology.ClusterPlan, retries int) 
 	wait := k.WaitForReady
 	if wait == 0 {
 		wait = 5 * time.Minute
+	}
+	if k.NoWait {
+		wait = 0
 	}
 	var errs []error
 	for attempt := 1; attempt <= retries+1; attempt++ {

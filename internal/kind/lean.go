@@ -24,8 +24,10 @@ import (
 //     saved no CPU measurable above the noise (docs/scale.md) and may delay
 //     the single member's first election, so they are not set;
 //   - kubelet: container housekeeping (cAdvisor stats) every 30 s instead of
-//     10 s, node status computed every 20 s instead of 10 s (the node
-//     controller's grace period is 50 s), pod sync every 2 m;
+//     10 s, pod sync every 2 m; the node status stays at 10 s: the kubelet
+//     posts it fast only for its first 10 s (nodeStatusUpdateFrequency),
+//     and a node whose CNI came up later on a busy host was seen Ready up
+//     to 20 s late with 20 s (up-bench, docs/scale.md), for no CPU saved;
 //   - kube-proxy: a full iptables resync every 5 m instead of 30 s (changes
 //     still apply within its 1 s minimum sync period);
 //   - one CoreDNS replica instead of two (provision scales it after create:
@@ -68,7 +70,6 @@ nodeRegistration:
 `,
 	`apiVersion: kubelet.config.k8s.io/v1beta1
 kind: KubeletConfiguration
-nodeStatusUpdateFrequency: 20s
 syncFrequency: 2m
 `,
 	`apiVersion: kubeproxy.config.k8s.io/v1alpha1

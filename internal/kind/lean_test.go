@@ -177,7 +177,7 @@ func TestLeanPatchesOnKindsTemplate(t *testing.T) {
 		})
 	}
 	kl := docs["KubeletConfiguration"]
-	if kl["nodeStatusUpdateFrequency"] != "20s" || kl["syncFrequency"] != "2m" || kl["cgroupRoot"] != "/kubelet" {
+	if _, set := kl["nodeStatusUpdateFrequency"]; set || kl["syncFrequency"] != "2m" || kl["cgroupRoot"] != "/kubelet" {
 		t.Errorf("kubelet configuration %v", kl)
 	}
 	kp := docs["KubeProxyConfiguration"]
