@@ -265,6 +265,7 @@ func RenderHTML(m *results.Manifest, s *stats.Summary, figs []*plot.Figure, svgs
 	t, err := template.New("report").Funcs(template.FuncMap{
 		"sec":         func(ms float64) string { return fmt.Sprintf("%.2f", ms/1000) },
 		"ms":          func(ms float64) string { return fmt.Sprintf("%.0f", ms) },
+		"nsms":        func(ns int64) string { return fmt.Sprintf("%.2f", float64(ns)/1e6) },
 		"f3":          func(x float64) string { return fmt.Sprintf("%.3f", x) },
 		"pct":         func(x float64) string { return fmt.Sprintf("%.1f %%", x*100) },
 		"ptrpc":       optPct,
@@ -396,6 +397,13 @@ pre{background:#f7f7f7;padding:.5em;overflow-x:auto;font-size:.8em;max-height:20
 {{range .S.Conditions}}{{$c := .}}{{with .Wire}}<tr><td class="l">{{$c.Name}}</td><td>{{.Samples}} / {{.Unexplained}}</td><td>{{.ReadyByJoin}}</td><td>{{sec .StartupMS}}</td><td>{{sec .WaitMS}}</td><td>{{sec .LostMS}}</td><td>{{printf "%.1f" .ProcessingMS}}</td><td>{{printf "%.1f" .Processing.Median}} / {{printf "%.1f" .Processing.P99}}</td><td>{{.Lost}}</td><td>{{ptrpc .WindowLossPct}}</td><td>{{printf "%.3f" .AnnouncementsPerSec}}</td><td>{{printf "%.1f" .BytesPerSec}}</td><td>{{printf "%.0f" .ClockStepMaxUS}}</td></tr>{{end}}{{end}}
 </table></div>
 <p class="note">Drops on the observer's receive side happen after the capture point: such an announcement is on the wire, so its cost shows as processing, not as lost. Impairments on the sender's egress are seen as lost.</p>
+{{end}}
+{{if .M.Hosts}}<h2 id="hosts">Docker hosts</h2>
+<p>The lab ran on {{len .M.Hosts}} Docker hosts joined by VXLAN. Every discovery time above is stamped on the runner's own clock and needs no clock synchronisation, and the wire capture ran on the runner's host. The reference agent's ground truth of a cluster on another host was stamped by that host's clock and corrected by its offset below: it carries that host's uncertainty.</p>
+<div class="scroll"><table>
+<tr><th class="l">host</th><th class="l">endpoint</th><th class="l">underlay</th><th class="l">clusters</th><th class="l">Docker</th><th>clock offset (ms)</th><th>± uncertainty (ms)</th><th class="l">how</th></tr>
+{{range .M.Hosts}}<tr><td class="l">{{.Name}}</td><td class="l">{{.Endpoint}}</td><td class="l">{{.Address}}</td><td class="l">{{join .Clusters}}</td><td class="l">{{.Docker}}</td><td>{{nsms .ClockOffsetNS}}</td><td>{{nsms .ClockUncertaintyNS}}</td><td class="l">{{.ClockMethod}}</td></tr>
+{{end}}</table></div>
 {{end}}
 <h2>Plots across conditions</h2>
 {{range .Global}}<figure>{{.SVG}}<figcaption>{{.Caption}}</figcaption></figure>

@@ -193,3 +193,36 @@ func TestWriteReportWire(t *testing.T) {
 		}
 	}
 }
+
+// A campaign on several Docker hosts lists them with their clocks' offset
+// and uncertainty; a campaign on one host shows no such section.
+func TestWriteReportHosts(t *testing.T) {
+	o := stats.SynthOptions{Seed: 4, Peers: 3, Runs: 6, LossPcts: []float64{0}, IntervalMS: 5000, StartupMS: 900, TimeoutMS: 40000}
+	for _, hosts := range [][]results.EngineHost{nil, {
+		{Name: "a", Endpoint: "unix:///var/run/docker.sock", Address: "10.0.0.1", Clusters: []string{"n-01"}, ClockMethod: "same machine"},
+		{Name: "b", Endpoint: "ssh://lab@10.0.0.2", Address: "10.0.0.2", Clusters: []string{"n-02", "n-03"}, ClockOffsetNS: -1234567, ClockUncertaintyNS: 456789, ClockSamples: 16, ClockMethod: "engine /info"},
+	}} {
+		c := stats.Synthesize(o)
+		c.Dir = t.TempDir()
+		c.Manifest.Hosts = hosts
+		files, err := Write(context.Background(), c, Options{NoPNG: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := os.ReadFile(files.HTML)
+		if err != nil {
+			t.Fatal(err)
+		}
+		page := string(b)
+		if got := strings.Contains(page, `id="hosts"`); got != (hosts != nil) {
+			t.Errorf("%d hosts: hosts section present = %v", len(hosts), got)
+		}
+		if hosts != nil {
+			for _, want := range []string{"ssh://lab@10.0.0.2", "n-02, n-03", "<td>-1.23</td><td>0.46</td>", "engine /info"} {
+				if !strings.Contains(page, want) {
+					t.Errorf("hosts section lacks %q", want)
+				}
+			}
+		}
+	}
+}
