@@ -80,6 +80,7 @@ func TestE2EProvision(t *testing.T) {
 	if len(plan.Clusters) < 2 {
 		t.Fatalf("%s: need at least 2 clusters", file)
 	}
+	saveDockerBefore(t)
 
 	// 1. up on the CI lab.
 	out, upTime, err := testbedRun(t, bin, 30*time.Minute, "up", file)
@@ -686,6 +687,42 @@ func killUpInEachPhase(t *testing.T, bin, file string) {
 
 // dockerState is what a lab may leave behind in the engine.
 type dockerState struct{ containers, networks, volumes []string }
+
+// dockerBeforeFile holds the engine's objects before the CI lab existed,
+// for TestE2EDown: after every fault case the tier puts the lab through,
+// down must leave Docker exactly as it found it.
+func dockerBeforeFile() string {
+	return filepath.Join(os.Getenv("TESTBED_STATE_DIR"), "e2e-docker-before.json")
+}
+
+func saveDockerBefore(t *testing.T) {
+	t.Helper()
+	if os.Getenv("TESTBED_STATE_DIR") == "" {
+		return
+	}
+	s := dockerObjects(t)
+	b, err := json.Marshal([][]string{s.containers, s.networks, s.volumes})
+	if err == nil {
+		err = os.WriteFile(dockerBeforeFile(), b, 0o600)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// dockerBefore is the state saveDockerBefore recorded, if any.
+func dockerBefore(t *testing.T) (dockerState, bool) {
+	t.Helper()
+	b, err := os.ReadFile(dockerBeforeFile())
+	if err != nil || os.Getenv("TESTBED_STATE_DIR") == "" {
+		return dockerState{}, false
+	}
+	var l [][]string
+	if err := json.Unmarshal(b, &l); err != nil || len(l) != 3 {
+		t.Fatalf("%s: %v", dockerBeforeFile(), err)
+	}
+	return dockerState{containers: l[0], networks: l[1], volumes: l[2]}, true
+}
 
 func dockerObjects(t *testing.T) dockerState {
 	t.Helper()

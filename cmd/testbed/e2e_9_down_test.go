@@ -42,4 +42,14 @@ func TestE2EDown(t *testing.T) {
 			t.Errorf("docker %v: left %q %v", args, b, err)
 		}
 	}
+	// After up, the multicast check, a selftest, campaigns, a sweep, the
+	// fault cases (run SIGKILLed and resumed, a peer paused, a full disk)
+	// and down --all: Docker exactly as before the lab.
+	if before, ok := dockerBefore(t); ok {
+		if d := before.diff(dockerObjects(t)); d != "" {
+			t.Errorf("FAULT lab-down-after-faults: Docker differs from before the CI lab:\n%s", d)
+		} else {
+			t.Log("FAULT lab-down-after-faults: Docker's containers, networks and volumes exactly as before the CI lab")
+		}
+	}
 }
