@@ -7,9 +7,7 @@ import (
 	"time"
 
 	"github.com/docker/docker/api/types/network"
-	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
-	"k8s.io/client-go/kubernetes"
 
 	"github.com/fluidos-lab/testbed/internal/dockernet"
 	"github.com/fluidos-lab/testbed/topology"
@@ -90,41 +88,13 @@ func (p *Provisioner) notReady(ctx context.Context, c topology.ClusterPlan) stri
 	if err != nil {
 		return fmt.Sprintf("API client: %v", err)
 	}
+	if p.waitNodes == nil {
+		return ""
+	}
 	ctx, cancel := context.WithTimeout(ctx, p.nodeReadyGrace)
 	defer cancel()
-	why := ""
-	for {
-		why = nodesNotReady(ctx, cs, max(len(c.Nodes), 1))
-		if why == "" {
-			return ""
-		}
-		select {
-		case <-ctx.Done():
-			return why + fmt.Sprintf(" after %s (a create cut short?)", p.nodeReadyGrace)
-		case <-time.After(p.deleteRetry):
-		}
-	}
-}
-
-// nodesNotReady returns which of the want nodes is not Ready, or "".
-func nodesNotReady(ctx context.Context, cs kubernetes.Interface, want int) string {
-	nodes, err := cs.CoreV1().Nodes().List(ctx, metav1.ListOptions{})
-	if err != nil {
-		return fmt.Sprintf("listing nodes: %v", err)
-	}
-	if len(nodes.Items) < want {
-		return fmt.Sprintf("%d of %d nodes registered", len(nodes.Items), want)
-	}
-	for _, n := range nodes.Items {
-		ready := false
-		for _, cond := range n.Status.Conditions {
-			if cond.Type == corev1.NodeReady && cond.Status == corev1.ConditionTrue {
-				ready = true
-			}
-		}
-		if !ready {
-			return fmt.Sprintf("node %s not Ready", n.Name)
-		}
+	if err := p.waitNodes(ctx, cs, max(len(c.Nodes), 1)); err != nil {
+		return fmt.Sprintf("%v after %s (a create cut short?)", err, p.nodeReadyGrace)
 	}
 	return ""
 }

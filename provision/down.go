@@ -29,7 +29,7 @@ func managedNetworkOn(ctx context.Context, eng *Engine, topo, name string) (netw
 			return n, nil
 		}
 	}
-	return network.Summary{}, fmt.Errorf("network %q with testbed labels for topology %q not found%s", name, topo, onHost(&hostRun{plan: topology.HostPlan{Name: eng.Host}}))
+	return network.Summary{}, fmt.Errorf("network %q with testbed labels for topology %q not found%s", name, topo, onHostNamed(eng.Host))
 }
 
 // DownOptions select what Down removes.

@@ -194,11 +194,14 @@ func (u *upRun) bakeWarning(h *hostRun, err error) {
 }
 
 // onHost is " on host NAME" on a multi-host lab, "" otherwise.
-func onHost(h *hostRun) string {
-	if h.plan.Name == "" {
+func onHost(h *hostRun) string { return onHostNamed(h.plan.Name) }
+
+// onHostNamed is onHost of a host name ("" on one host).
+func onHostNamed(name string) string {
+	if name == "" {
 		return ""
 	}
-	return " on host " + h.plan.Name
+	return " on host " + name
 }
 
 // network creates or adopts the lab's Docker network on every host (and
