@@ -54,8 +54,10 @@ type app struct {
 	log       tblog.Logger
 	// caps is the impairment support of the Docker host, probed once.
 	caps *impair.Capabilities
-	// pools are the Docker clients of multi-host labs' hosts, by lab.
-	pools map[string]*dockerhost.Pool
+	// pools are the Docker clients of multi-host labs' hosts, by lab;
+	// images their testbed image, by lab/host (hostImage).
+	pools  map[string]*dockerhost.Pool
+	images map[string]func(context.Context) (string, error)
 	// nodeExec routes commands to the node containers of multi-host labs
 	// (registered by plan), the others to the local engine. execMu guards
 	// it alone: Exec runs under mu (capabilities probes a node).

@@ -2,16 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
-	"strconv"
 	"strings"
+	"time"
 
-	"github.com/docker/docker/client"
-
-	"github.com/fluidos-lab/testbed/internal/agentimage"
-	"github.com/fluidos-lab/testbed/internal/dockerx"
+	"github.com/fluidos-lab/testbed/internal/dockernet"
 	"github.com/fluidos-lab/testbed/internal/l2"
 	"github.com/fluidos-lab/testbed/internal/preflight"
 	"github.com/fluidos-lab/testbed/topology"
@@ -78,11 +74,12 @@ func (a *app) checkPair(ctx context.Context, plan *topology.Plan, from, to topol
 	if err != nil {
 		return preflight.Result{Status: preflight.Fail, Detail: err.Error(), Fix: "fix host " + from.Name + "'s engine first"}
 	}
-	need, err := frameNeed(ctx, plan, src, dst, from, to)
+	sh, dh := a.shared(plan.Name, from.Name, src), a.shared(plan.Name, to.Name, dst)
+	need, err := frameNeed(ctx, plan, sh, dh, from, to)
 	if err != nil {
 		return preflight.Result{Status: preflight.Fail, Detail: err.Error(), Fix: "check that each host's address is one of its interfaces' (testbed l2 underlay ADDRESS on the host)"}
 	}
-	stop, err := startListener(ctx, dst, target)
+	stop, err := dh.Listen(ctx, target, 2*time.Minute)
 	if err != nil {
 		if strings.Contains(err.Error(), "address already in use") {
 			return preflight.Result{Status: preflight.Pass, Detail: fmt.Sprintf("UDP %s is taken on %s: the lab's VXLAN device holds it (lab up); `testbed status` shows discovery across the hosts", target, to.Name)}
@@ -90,7 +87,7 @@ func (a *app) checkPair(ctx context.Context, plan *topology.Plan, from, to topol
 		return preflight.Result{Status: preflight.Fail, Detail: fmt.Sprintf("listener on %s: %v", to.Name, err), Fix: "check that " + to.Address + " is an address of host " + to.Name}
 	}
 	defer func() { _ = stop() }()
-	res, err := probeFrom(ctx, src, target)
+	res, err := sh.Probe(ctx, target, probeSizes)
 	if err != nil {
 		return preflight.Result{Status: preflight.Fail, Detail: fmt.Sprintf("probe from %s: %v", from.Name, err), Fix: "check host " + from.Name}
 	}
@@ -100,36 +97,19 @@ func (a *app) checkPair(ctx context.Context, plan *topology.Plan, from, to topol
 // frameNeed is the IP packet size a full frame of the shared network needs
 // on the path from one host to another: sharedNetwork.mtu + 50, else (the
 // MTU follows each host's underlay) the smaller underlay MTU of the two.
-func frameNeed(ctx context.Context, plan *topology.Plan, src, dst *client.Client, from, to topology.HostPlan) (int, error) {
+func frameNeed(ctx context.Context, plan *topology.Plan, src, dst *dockernet.Shared, from, to topology.HostPlan) (int, error) {
 	if plan.SharedNetwork.MTU != 0 {
 		return plan.SharedNetwork.MTU + l2.Overhead, nil
 	}
-	a, err := underlayOn(ctx, src, from.Address)
+	a, err := src.Underlay(ctx, from.Address)
 	if err != nil {
-		return 0, fmt.Errorf("host %s: %w", from.Name, err)
+		return 0, err
 	}
-	b, err := underlayOn(ctx, dst, to.Address)
+	b, err := dst.Underlay(ctx, to.Address)
 	if err != nil {
-		return 0, fmt.Errorf("host %s: %w", to.Name, err)
+		return 0, err
 	}
 	return min(a.MTU, b.MTU), nil
-}
-
-// underlayOn runs `testbed l2 underlay ADDRESS` on an engine's host.
-func underlayOn(ctx context.Context, dc *client.Client, addr string) (l2.UnderlayInfo, error) {
-	var u l2.UnderlayInfo
-	img, _, err := agentimage.Ensure(ctx, dc, "")
-	if err != nil {
-		return u, err
-	}
-	out, _, err := dockerx.RunOnHost(ctx, dc, dockerx.HostRun{Name: "l2-underlay", Image: img, Cmd: []string{"l2", "underlay", addr}})
-	if err != nil {
-		return u, err
-	}
-	if err := json.Unmarshal(out, &u); err != nil {
-		return u, fmt.Errorf("reading the underlay query's answer %q: %w", out, err)
-	}
-	return u, nil
 }
 
 // pairVerdict judges one probe against need, the packet size a full frame
@@ -151,36 +131,4 @@ func pairVerdict(from, to topology.HostPlan, target netip.AddrPort, res l2.Probe
 			Fix: fmt.Sprintf("the path carries too little for VXLAN (a shared network of at least %d needs %d): raise the MTU between %s and %s", l2.MinMTU, l2.MinMTU+l2.Overhead, from.Address, to.Address)}
 	}
 	return preflight.Result{Status: preflight.Warn, Detail: detail, Fix: fmt.Sprintf("set sharedNetwork.mtu to %d or less", res.PathMTU-l2.Overhead)}
-}
-
-// startListener starts `testbed l2 listen` on an engine's host.
-func startListener(ctx context.Context, dc *client.Client, at netip.AddrPort) (func() error, error) {
-	img, _, err := agentimage.Ensure(ctx, dc, "")
-	if err != nil {
-		return nil, err
-	}
-	return dockerx.StartOnHost(ctx, dc, dockerx.HostRun{Name: "l2-listen", Image: img,
-		Cmd: []string{"l2", "listen", at.String(), "--for", "2m"}, Ready: "listening"})
-}
-
-// probeFrom runs `testbed l2 probe` on an engine's host.
-func probeFrom(ctx context.Context, dc *client.Client, to netip.AddrPort) (l2.ProbeResult, error) {
-	var res l2.ProbeResult
-	img, _, err := agentimage.Ensure(ctx, dc, "")
-	if err != nil {
-		return res, err
-	}
-	sizes := make([]string, len(probeSizes))
-	for i, s := range probeSizes {
-		sizes[i] = strconv.Itoa(s)
-	}
-	out, _, err := dockerx.RunOnHost(ctx, dc, dockerx.HostRun{Name: "l2-probe", Image: img,
-		Cmd: []string{"l2", "probe", to.String(), "--sizes", strings.Join(sizes, ",")}})
-	if err != nil {
-		return res, err
-	}
-	if err := json.Unmarshal(out, &res); err != nil {
-		return res, fmt.Errorf("reading the probe's answer %q: %w", out, err)
-	}
-	return res, nil
 }

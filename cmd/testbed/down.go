@@ -43,7 +43,7 @@ func newDownCommand(a *app) *cobra.Command {
 				// Every recorded multi-host lab, then every lab on this
 				// engine, whatever failed before: one dead host must not
 				// keep the rest.
-				labs := recordedLabs(o.StateRoot)
+				labs, _ := recordedLabs(o.StateRoot) // downRecordedHosts reports their errors
 				err := errors.Join(a.downRecordedHosts(cmd, o.StateRoot), a.down(cmd, plan, o))
 				if err != nil {
 					return err
@@ -88,31 +88,12 @@ func (a *app) down(cmd *cobra.Command, plan *topology.Plan, o provision.DownOpti
 // downRecordedHosts removes, for --all, every multi-host lab up recorded
 // under stateRoot (<lab>/hosts.json) from all of its hosts.
 func (a *app) downRecordedHosts(cmd *cobra.Command, stateRoot string) error {
-	dirs, err := os.ReadDir(stateRoot)
-	if errors.Is(err, os.ErrNotExist) {
-		return nil
-	}
-	if err != nil {
-		return fmt.Errorf("down --all: reading the state root: %w", err)
-	}
+	labs, err := recordedLabs(stateRoot)
 	var errs []error
-	for _, d := range dirs {
-		if !d.IsDir() {
-			continue
-		}
-		dir := filepath.Join(stateRoot, d.Name())
-		rec, err := readHosts(dir)
-		if err == nil && rec != nil && rec.Topology != d.Name() {
-			err = fmt.Errorf("%s records lab %q, not %q (remove it if the lab is gone)", filepath.Join(dir, hostsFile), rec.Topology, d.Name())
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("down --all: %w", err))
-			continue
-		}
-		if rec == nil {
-			continue
-		}
-		plan := rec.plan(stateRoot)
+	if err != nil {
+		errs = append(errs, fmt.Errorf("down --all: %w", err))
+	}
+	for _, plan := range labs {
 		if err := a.down(cmd, plan, provision.DownOptions{Topology: plan.Name, StateRoot: stateRoot, Plan: plan}); err != nil {
 			errs = append(errs, err)
 		}

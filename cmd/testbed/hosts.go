@@ -95,11 +95,7 @@ func (a *app) engines(plan *topology.Plan) provision.EngineFactory {
 		if err != nil {
 			return nil, fmt.Errorf("locating the testbed binary for KinD's child process: %w", err)
 		}
-		img := sync.OnceValues(func() (string, error) {
-			ref, _, err := agentimage.Ensure(context.Background(), dc, exe)
-			return ref, err
-		})
-		image := func(ctx context.Context) (string, error) { return img() }
+		image := a.hostImage(plan.Name, h.Name, dc)
 		child := &kind.Child{Exe: exe, Host: h.Name, Verbosity: a.verbosity + 1, NoWait: true,
 			Env: append(dh.Endpoint.Env(), kind.NetworkEnv+"="+plan.Network.Name)}
 		return &provision.Engine{
@@ -108,11 +104,38 @@ func (a *app) engines(plan *topology.Plan) provision.EngineFactory {
 			Network:    &dockernet.Networks{API: dc},
 			Images:     provision.DockerImages{API: dc},
 			CNI:        provision.DockerCNI{API: dc, Getenv: os.Getenv},
-			Shared:     &dockernet.Shared{API: dc, Host: h.Name, Image: image},
+			Shared:     a.shared(plan.Name, h.Name, dc),
 			AgentImage: image,
 			Exec:       dockerx.Nodes{API: dc},
 		}, nil
 	}
+}
+
+// hostImage is the testbed image (the agent image, built from this binary)
+// on one host's engine, loaded there once per app: every helper container
+// of the host runs it, and agentimage.Ensure reads and hashes the binary.
+func (a *app) hostImage(lab, host string, dc *client.Client) func(context.Context) (string, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	key := lab + "/" + host
+	if f, ok := a.images[key]; ok {
+		return f
+	}
+	once := sync.OnceValues(func() (string, error) {
+		ref, _, err := agentimage.Ensure(context.Background(), dc, "")
+		return ref, err
+	})
+	f := func(context.Context) (string, error) { return once() }
+	if a.images == nil {
+		a.images = map[string]func(context.Context) (string, error){}
+	}
+	a.images[key] = f
+	return f
+}
+
+// shared is one host's side of a multi-host lab's shared network.
+func (a *app) shared(lab, host string, dc *client.Client) *dockernet.Shared {
+	return &dockernet.Shared{API: dc, Host: host, Image: a.hostImage(lab, host, dc)}
 }
 
 // imageCopier copies images between the hosts of plan over their engines.
@@ -154,24 +177,13 @@ func (a *app) ExecFor(plan *topology.Plan) (dockerx.Executor, error) {
 	if plan == nil || !plan.MultiHost() {
 		return a.Exec()
 	}
-	r := routedExec{byNode: map[string]dockerx.Executor{}}
-	for _, h := range plan.Hosts {
-		dc, err := a.hostClient(plan, h.Name)
-		if err != nil {
-			return nil, err
-		}
-		x := dockerx.Nodes{API: dc}
-		if r.def == nil {
-			r.def = x
-		}
-		for _, c := range plan.Clusters {
-			if c.Host != h.Name {
-				continue
-			}
-			for _, n := range c.Nodes {
-				r.byNode[n.Name] = x
-			}
-		}
+	first, byNode, err := a.nodeClients(plan)
+	if err != nil {
+		return nil, err
+	}
+	r := routedExec{def: dockerx.Nodes{API: first}, byNode: map[string]dockerx.Executor{}}
+	for n, dc := range byNode {
+		r.byNode[n] = dockerx.Nodes{API: dc}
 	}
 	return r, nil
 }
@@ -207,24 +219,36 @@ func (a *app) dockerFor(plan *topology.Plan) (provenance.DockerAPI, error) {
 		}
 		return provenance.DockerClient{Client: dc}, nil
 	}
-	r := routedDocker{byNode: map[string]*client.Client{}}
+	first, byNode, err := a.nodeClients(plan)
+	if err != nil {
+		return nil, err
+	}
+	return routedDocker{first: first, byNode: byNode}, nil
+}
+
+// nodeClients are the Docker clients of a multi-host plan: the first
+// host's, and each node container's host's by node name.
+func (a *app) nodeClients(plan *topology.Plan) (*client.Client, map[string]*client.Client, error) {
+	var first *client.Client
+	byNode := map[string]*client.Client{}
 	for _, h := range plan.Hosts {
 		dc, err := a.hostClient(plan, h.Name)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
-		if r.first == nil {
-			r.first = dc
+		if first == nil {
+			first = dc
 		}
 		for _, c := range plan.Clusters {
-			if c.Host == h.Name {
-				for _, n := range c.Nodes {
-					r.byNode[n.Name] = dc
-				}
+			if c.Host != h.Name {
+				continue
+			}
+			for _, n := range c.Nodes {
+				byNode[n.Name] = dc
 			}
 		}
 	}
-	return r, nil
+	return first, byNode, nil
 }
 
 // hostClocks estimates every host's clock offset against this machine's

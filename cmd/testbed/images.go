@@ -30,25 +30,44 @@ func newImagesCommand(a *app) *cobra.Command {
 			"(KinD node images, Multus, chart images) stay. `down --all` does the same after removing the labs.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return a.pruneImages(cmd.Context(), recordedLabs(topology.EnvironmentFromOS(nil).StateRoot))
+			labs, err := recordedLabs(topology.EnvironmentFromOS(nil).StateRoot)
+			return errors.Join(err, a.pruneImages(cmd.Context(), labs))
 		},
 	})
 	return cmd
 }
 
-// recordedLabs are the multi-host labs up recorded under stateRoot.
-func recordedLabs(stateRoot string) []*topology.Plan {
-	dirs, _ := os.ReadDir(stateRoot)
+// recordedLabs are the multi-host labs up recorded under stateRoot
+// (<lab>/hosts.json), with an error for each record that cannot be used
+// (unreadable, or naming another lab than its directory). A missing state
+// root holds none.
+func recordedLabs(stateRoot string) ([]*topology.Plan, error) {
+	dirs, err := os.ReadDir(stateRoot)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("reading the state root: %w", err)
+	}
 	var out []*topology.Plan
+	var errs []error
 	for _, d := range dirs {
 		if !d.IsDir() {
 			continue
 		}
-		if rec, err := readHosts(filepath.Join(stateRoot, d.Name())); err == nil && rec != nil && rec.Topology == d.Name() {
+		dir := filepath.Join(stateRoot, d.Name())
+		rec, err := readHosts(dir)
+		if err == nil && rec != nil && rec.Topology != d.Name() {
+			err = fmt.Errorf("%s records lab %q, not %q (remove it if the lab is gone)", filepath.Join(dir, hostsFile), rec.Topology, d.Name())
+		}
+		switch {
+		case err != nil:
+			errs = append(errs, err)
+		case rec != nil:
 			out = append(out, rec.plan(stateRoot))
 		}
 	}
-	return out
+	return out, errors.Join(errs...)
 }
 
 // pruneImages prunes the images this tool built on the local engine and on

@@ -8,6 +8,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/docker/docker/api/types/container"
@@ -71,8 +72,8 @@ func (s *Shared) Ensure(ctx context.Context, plan *topology.Plan, h topology.Hos
 	if err != nil {
 		return res, fmt.Errorf("host %s: address %q: %w", h.Name, h.Address, err)
 	}
-	var u l2.UnderlayInfo
-	if err := s.helper(ctx, "l2-underlay", []string{"l2", "underlay", local.String()}, nil, &u); err != nil {
+	u, err := s.Underlay(ctx, local.String())
+	if err != nil {
 		return res, err
 	}
 	res.Underlay, res.UnderlayMTU, res.MTU = u.Interface, u.MTU, u.VXLANMTU
@@ -113,15 +114,57 @@ func peersOf(plan *topology.Plan, h topology.HostPlan) []netip.Addr {
 	return out
 }
 
-// helper runs `/testbed ARGS` in a helper container on this host and
-// decodes its one line of JSON into out.
-func (s *Shared) helper(ctx context.Context, name string, args []string, stdin []byte, out any) error {
+// Underlay runs `testbed l2 underlay ADDRESS` on this host: the interface
+// holding its underlay address, its MTU and the MTU left for VXLAN.
+func (s *Shared) Underlay(ctx context.Context, addr string) (l2.UnderlayInfo, error) {
+	var u l2.UnderlayInfo
+	return u, s.helper(ctx, "l2-underlay", []string{"l2", "underlay", addr}, nil, &u)
+}
+
+// Probe runs `testbed l2 probe` on this host towards to, with DF-bit
+// datagrams of the given IP packet sizes.
+func (s *Shared) Probe(ctx context.Context, to netip.AddrPort, sizes []int) (l2.ProbeResult, error) {
+	list := make([]string, len(sizes))
+	for i, n := range sizes {
+		list[i] = strconv.Itoa(n)
+	}
+	var res l2.ProbeResult
+	return res, s.helper(ctx, "l2-probe", []string{"l2", "probe", to.String(), "--sizes", strings.Join(list, ",")}, nil, &res)
+}
+
+// Listen starts `testbed l2 listen` on this host's address at for up to
+// d, answering Probe, and returns its stop once it is bound.
+func (s *Shared) Listen(ctx context.Context, at netip.AddrPort, d time.Duration) (func() error, error) {
+	img, err := s.image(ctx)
+	if err != nil {
+		return nil, err
+	}
+	args := []string{"l2", "listen", at.String(), "--for", d.String()}
+	stop, err := dockerx.StartOnHost(ctx, s.API, dockerx.HostRun{Name: "l2-listen", Image: img, Cmd: args, Ready: "listening"})
+	if err != nil {
+		return nil, fmt.Errorf("host %s: testbed %s: %w", s.Host, strings.Join(args, " "), err)
+	}
+	return stop, nil
+}
+
+// image is the testbed image on this host.
+func (s *Shared) image(ctx context.Context) (string, error) {
 	if s.Image == nil {
-		return errors.New("no testbed image for the host's helper containers")
+		return "", errors.New("no testbed image for the host's helper containers")
 	}
 	img, err := s.Image(ctx)
 	if err != nil {
-		return fmt.Errorf("host %s: the testbed image: %w", s.Host, err)
+		return "", fmt.Errorf("host %s: the testbed image: %w", s.Host, err)
+	}
+	return img, nil
+}
+
+// helper runs `/testbed ARGS` in a helper container on this host and
+// decodes its one line of JSON into out.
+func (s *Shared) helper(ctx context.Context, name string, args []string, stdin []byte, out any) error {
+	img, err := s.image(ctx)
+	if err != nil {
+		return err
 	}
 	stdout, _, err := dockerx.RunOnHost(ctx, s.API, dockerx.HostRun{Name: name, Image: img, Cmd: args, Stdin: stdin})
 	if err != nil {

@@ -20,6 +20,7 @@ import (
 	"github.com/docker/docker/client"
 	ocispec "github.com/opencontainers/image-spec/specs-go/v1"
 
+	"github.com/fluidos-lab/testbed/internal/agentimage"
 	"github.com/fluidos-lab/testbed/internal/dockerx"
 )
 
@@ -246,8 +247,8 @@ func Built(ctx context.Context, api BakeAPI) ([]image.Summary, error) {
 	return baked, nil
 }
 
-// AgentRepo is the reference agent images' repository (agentimage's).
-const AgentRepo = "testbed.local/reference-agent"
+// AgentRepo is the reference agent images' repository.
+const AgentRepo = agentimage.Repository
 
 func hasRepo(tags []string, repo string) bool {
 	for _, t := range tags {
