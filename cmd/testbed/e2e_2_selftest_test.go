@@ -57,7 +57,7 @@ func TestE2ESelftest(t *testing.T) {
 	t.Logf("MEASURED: discovery matrix: %s", strings.Join(rows, "; "))
 	for _, a := range res.Agents {
 		if !a.Ready || a.Restarts != 0 {
-			t.Errorf("%s: agent pod %s ready=%v restarts=%d", a.Cluster, a.Pod, a.Ready, a.Restarts)
+			t.Errorf("%s: agent pod %s ready=%v restarts=%d (last exit: %s)", a.Cluster, a.Pod, a.Ready, a.Restarts, a.LastExit)
 		}
 		if a.APIErrors != 0 {
 			t.Errorf("%s: %v API errors", a.Cluster, a.APIErrors)

@@ -106,6 +106,11 @@ func printSelftest(tw *tabwriter.Writer, r *selftest.Result) {
 		fmt.Fprintf(tw, "%s\t%s\t%v\t%d\t%.1f\t%.3f\t%.0f\t%.0f\n", a.Cluster, a.Pod, a.Ready, a.Restarts, a.ResidentMiB, a.CPUSeconds, a.Announcements, a.APIErrors)
 	}
 	fmt.Fprintln(tw)
+	for _, a := range r.Agents {
+		if a.LastExit != "" {
+			fmt.Fprintf(tw, "%s: the agent restarted %d time(s); its last container ended with %s\n", a.Cluster, a.Restarts, a.LastExit)
+		}
+	}
 	for _, w := range r.Warnings {
 		fmt.Fprintf(tw, "warning: %s\n", w)
 	}

@@ -69,6 +69,9 @@ type Agent struct {
 	Pod      string `json:"pod,omitempty"`
 	Ready    bool   `json:"ready"`
 	Restarts int32  `json:"restarts"`
+	// LastExit is how the agent's previous container ended, when it
+	// restarted ("exit 2 (Error) at 2026-12-06T02:41:19Z: message").
+	LastExit string `json:"lastExit,omitempty"`
 	State    string `json:"state,omitempty"`
 	// From the agent's /metrics (through the API server's pod proxy).
 	ResidentMiB   float64 `json:"residentMiB,omitempty"`
@@ -384,6 +387,27 @@ func agents(ctx context.Context, o Options, plan *topology.Plan) []Agent {
 	return out
 }
 
+// lastExit describes a container's previous termination.
+func lastExit(t *corev1.ContainerStateTerminated) string {
+	s := fmt.Sprintf("exit %d", t.ExitCode)
+	if t.Signal != 0 {
+		s = fmt.Sprintf("signal %d", t.Signal)
+	}
+	if t.Reason != "" {
+		s += " (" + t.Reason + ")"
+	}
+	if !t.FinishedAt.IsZero() {
+		s += " at " + t.FinishedAt.UTC().Format(time.RFC3339)
+	}
+	if m := strings.TrimSpace(t.Message); m != "" {
+		if len(m) > 200 {
+			m = m[:200] + "…"
+		}
+		s += ": " + m
+	}
+	return s
+}
+
 func agentOf(ctx context.Context, cs kubernetes.Interface, cluster string) Agent {
 	a := Agent{Cluster: cluster, State: "no agent pod"}
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -405,6 +429,9 @@ func agentOf(ctx context.Context, cs kubernetes.Interface, cluster string) Agent
 	}
 	for _, st := range pod.Status.ContainerStatuses {
 		a.Restarts += st.RestartCount
+		if t := st.LastTerminationState.Terminated; t != nil {
+			a.LastExit = lastExit(t)
+		}
 		if w := st.State.Waiting; w != nil {
 			a.State = w.Reason
 		}

@@ -221,3 +221,35 @@ func TestRunWaitsForMatrix(t *testing.T) {
 		t.Fatalf("cell %+v", c)
 	}
 }
+
+// TestAgentOfLastExit: a restarted agent's pod says how its previous
+// container ended, so a restart in a report comes with its cause.
+func TestAgentOfLastExit(t *testing.T) {
+	t.Parallel()
+	finished := metav1.NewTime(time.Date(2026, 12, 6, 2, 41, 19, 0, time.UTC))
+	for _, tc := range []struct {
+		name     string
+		st       corev1.ContainerStatus
+		restarts int32
+		want     string
+	}{
+		{"never restarted", corev1.ContainerStatus{Name: "agent"}, 0, ""},
+		{"exit code", corev1.ContainerStatus{Name: "agent", RestartCount: 1, LastTerminationState: corev1.ContainerState{
+			Terminated: &corev1.ContainerStateTerminated{ExitCode: 255, Reason: "Unknown", FinishedAt: finished}}}, 1,
+			"exit 255 (Unknown) at 2026-12-06T02:41:19Z"},
+		{"signal and message", corev1.ContainerStatus{Name: "agent", RestartCount: 3, LastTerminationState: corev1.ContainerState{
+			Terminated: &corev1.ContainerStateTerminated{ExitCode: 137, Signal: 9, Reason: "OOMKilled", Message: " out of memory\n"}}}, 3,
+			"signal 9 (OOMKilled): out of memory"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cs := kubefake.NewClientset(&corev1.Pod{
+				ObjectMeta: metav1.ObjectMeta{Name: "reference-agent-x", Namespace: agent.Namespace, Labels: map[string]string{"app.kubernetes.io/name": "reference-agent"}},
+				Status:     corev1.PodStatus{Phase: corev1.PodPending, ContainerStatuses: []corev1.ContainerStatus{tc.st}},
+			})
+			a := agentOf(context.Background(), cs, "ci-01")
+			if a.Restarts != tc.restarts || a.LastExit != tc.want {
+				t.Fatalf("restarts %d, last exit %q; want %d, %q", a.Restarts, a.LastExit, tc.restarts, tc.want)
+			}
+		})
+	}
+}
