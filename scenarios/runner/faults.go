@@ -2,6 +2,7 @@ package runner
 
 import (
 	"fmt"
+	"sort"
 	"strings"
 	"time"
 
@@ -48,6 +49,7 @@ func (r *Runner) markFaults(cp *campaign, run *results.Run) {
 	if ref.IsZero() {
 		ref = cp.start
 	}
+	evs = onRunnerClock(evs, r.o.ClockOffsets)
 	for i, e := range evs {
 		if i == maxRunFaults-1 && len(evs) > maxRunFaults {
 			run.Faults = append(run.Faults, results.LabFault{AtMS: msOf(e.Time.Sub(ref)), Event: "more",
@@ -56,6 +58,24 @@ func (r *Runner) markFaults(cp *campaign, run *results.Run) {
 		}
 		run.Faults = append(run.Faults, results.LabFault{AtMS: msOf(e.Time.Sub(ref)), Cluster: e.Cluster, Container: e.Container, Event: e.Event, Detail: e.Detail})
 	}
+}
+
+// onRunnerClock puts the events of a node container, stamped by its host's
+// engine, on the runner's clock (offsets: per cluster, host minus runner;
+// the engine-stream's own events are stamped here) and sorts them again.
+func onRunnerClock(evs []FaultEvent, offsets map[string]int64) []FaultEvent {
+	if len(offsets) == 0 {
+		return evs
+	}
+	out := make([]FaultEvent, len(evs))
+	for i, e := range evs {
+		if off, ok := offsets[e.Cluster]; ok && e.Cluster != "" {
+			e.Time = e.Time.Add(-time.Duration(off))
+		}
+		out[i] = e
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Time.Before(out[j].Time) })
+	return out
 }
 
 // faultNote is the progress line's mark of a faulted run.
