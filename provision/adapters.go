@@ -20,8 +20,8 @@ func (d DockerImages) EnsureHost(ctx context.Context, refs []string, offline boo
 }
 
 // Bake implements Images.
-func (d DockerImages) Bake(ctx context.Context, base string, refs []string) (string, bool, error) {
-	return images.Bake(ctx, d.API, base, refs)
+func (d DockerImages) Bake(ctx context.Context, base string, refs []string, files map[string]string) (string, bool, error) {
+	return images.Bake(ctx, d.API, base, refs, files)
 }
 
 // Load implements Images.

@@ -27,6 +27,7 @@ import (
 
 	"github.com/fluidos-lab/testbed/internal/dockernet"
 	"github.com/fluidos-lab/testbed/internal/helm"
+	"github.com/fluidos-lab/testbed/internal/kind"
 	"github.com/fluidos-lab/testbed/topology"
 )
 
@@ -47,6 +48,8 @@ type fakeLab struct {
 	kubes      map[string]*fakeKube
 	bakeErr    error
 	baked      map[string]bool
+	bakedFiles map[string]string               // files of the last bake
+	patches    map[string]string               // kubeadm patch directory each cluster was created with
 	images     map[string]string               // node image each cluster was created from
 	applied    map[string][]topology.ChartPlan // by kubeconfig
 }
@@ -90,6 +93,10 @@ func (f *fakeLab) Create(_ context.Context, c topology.ClusterPlan, _ int) error
 		f.images = map[string]string{}
 	}
 	f.images[c.Name] = c.NodeImage
+	if f.patches == nil {
+		f.patches = map[string]string{}
+	}
+	f.patches[c.Name] = c.KubeadmPatches
 	f.mu.Unlock()
 	if f.createHook != nil {
 		f.createHook(c.Name)
@@ -210,8 +217,11 @@ func (f *fakeLab) EnsureHost(_ context.Context, refs []string, offline bool) ([]
 	return nil, nil
 }
 
-func (f *fakeLab) Bake(_ context.Context, base string, refs []string) (string, bool, error) {
+func (f *fakeLab) Bake(_ context.Context, base string, refs []string, files map[string]string) (string, bool, error) {
 	f.record("bake " + base)
+	f.mu.Lock()
+	f.bakedFiles = files
+	f.mu.Unlock()
 	if f.bakeErr != nil {
 		return "", false, f.bakeErr
 	}
@@ -819,6 +829,62 @@ func TestUpBakesNodeImageOnce(t *testing.T) {
 			}
 			if want := map[bool]int{true: 0, false: 1}[tt.opts.NoBake]; bakes != want {
 				t.Errorf("%d bake calls, want %d (once per distinct node image)", bakes, want)
+			}
+		})
+	}
+}
+
+// A lean cluster starts from a node image that carries the lean profile's
+// kubeadm patches, and its KinD configuration names their directory; a
+// stock cluster of the same image does not; --no-bake still bakes the files
+// (no images) for a lean lab; a failed bake leaves lean without them.
+func TestUpBakesLeanPatches(t *testing.T) {
+	tests := []struct {
+		name        string
+		profiles    []string
+		opts        UpOptions
+		bakeErr     error
+		wantFiles   bool
+		wantPatches []string
+		wantImage   string
+	}{
+		{name: "stock: no files", profiles: []string{"", topology.ProfileStock}, wantPatches: []string{"", ""}, wantImage: "testbed.local/kind-node:baked-node:v1"},
+		{name: "lean", profiles: []string{topology.ProfileLean, topology.ProfileLean}, wantFiles: true,
+			wantPatches: []string{kind.LeanPatchDir, kind.LeanPatchDir}, wantImage: "testbed.local/kind-node:baked-node:v1"},
+		{name: "mixed", profiles: []string{topology.ProfileLean, topology.ProfileStock}, wantFiles: true,
+			wantPatches: []string{kind.LeanPatchDir, ""}, wantImage: "testbed.local/kind-node:baked-node:v1"},
+		{name: "lean, no bake: files only", profiles: []string{topology.ProfileLean, topology.ProfileLean}, opts: UpOptions{NoBake: true}, wantFiles: true,
+			wantPatches: []string{kind.LeanPatchDir, kind.LeanPatchDir}, wantImage: "testbed.local/kind-node:baked-node:v1"},
+		{name: "stock, no bake", profiles: []string{"", ""}, opts: UpOptions{NoBake: true}, wantPatches: []string{"", ""}, wantImage: "node:v1"},
+		{name: "lean, bake fails", profiles: []string{topology.ProfileLean, topology.ProfileLean}, bakeErr: errors.New("disk full"), wantFiles: true,
+			wantPatches: []string{"", ""}, wantImage: "node:v1"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeLab()
+			f.bakeErr = tt.bakeErr
+			plan := testPlan(t, len(tt.profiles))
+			for i, p := range tt.profiles {
+				plan.Clusters[i].Profile = p
+			}
+			if _, err := newTestProvisioner(t, f).Up(context.Background(), plan, tt.opts); err != nil {
+				t.Fatal(err)
+			}
+			if got := len(f.bakedFiles) > 0; got != tt.wantFiles {
+				t.Errorf("baked files %v, want some: %v", f.bakedFiles, tt.wantFiles)
+			}
+			if tt.wantFiles {
+				if d := cmp.Diff(kind.LeanFiles(), f.bakedFiles); d != "" {
+					t.Errorf("baked files (-want +got):\n%s", d)
+				}
+			}
+			for i, c := range plan.Clusters {
+				if f.patches[c.Name] != tt.wantPatches[i] || f.images[c.Name] != tt.wantImage {
+					t.Errorf("%s created from %s with patches %q, want %s with %q", c.Name, f.images[c.Name], f.patches[c.Name], tt.wantImage, tt.wantPatches[i])
+				}
+				if c.KubeadmPatches != "" {
+					t.Errorf("Up changed the caller's plan: %+v", c)
+				}
 			}
 		})
 	}

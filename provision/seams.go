@@ -34,9 +34,10 @@ type Network interface {
 // (internal/images in production).
 type Images interface {
 	EnsureHost(ctx context.Context, refs []string, offline bool) ([]string, error)
-	// Bake returns a node image derived from base with refs preloaded,
-	// built once per set (built says whether it was built now).
-	Bake(ctx context.Context, base string, refs []string) (ref string, built bool, err error)
+	// Bake returns a node image derived from base with refs preloaded and
+	// files (absolute path to content) written, built once per set (built
+	// says whether it was built now).
+	Bake(ctx context.Context, base string, refs []string, files map[string]string) (ref string, built bool, err error)
 	// Load imports ref into the nodes that lack it and returns those nodes.
 	Load(ctx context.Context, ref string, nodes []string) ([]string, error)
 }

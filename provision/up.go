@@ -47,9 +47,9 @@ type UpOptions struct {
 	Recreate bool
 	// Offline uses only images already on the host.
 	Offline bool
-	// NoBake creates clusters from the plain node image and imports the
-	// lab's images into every node (the fallback path) instead of baking
-	// them into a derived node image once.
+	// NoBake imports the lab's images into every node (the fallback path)
+	// instead of baking them into a derived node image once; a lean
+	// cluster's node image is still derived, with the profile's files only.
 	NoBake bool
 }
 
@@ -166,6 +166,9 @@ type upRun struct {
 	states     []*clusterState
 	hosts      []*hostRun
 	agentImage string
+	// imagesBaked: the clusters' node images carry the lab's images (not
+	// only the profile's files), so no host needs them loose.
+	imagesBaked bool
 	// plugins are the CNI plugin binaries, prepared once by the first
 	// cluster that needs them.
 	plugins func() (map[string][]byte, error)

@@ -13,6 +13,8 @@ import (
 	"golang.org/x/sync/errgroup"
 
 	"github.com/fluidos-lab/testbed/internal/images"
+	"github.com/fluidos-lab/testbed/internal/kind"
+	"github.com/fluidos-lab/testbed/topology"
 )
 
 // onHosts runs f on every host at once and joins the errors, each naming
@@ -118,18 +120,37 @@ func (u *upRun) copyToHosts(ctx context.Context, refs []string) (int, error) {
 
 // bake builds (once per image set, on the first host) a node image with
 // the lab's images preloaded for every planned node image, so that clusters
-// start with their images and the images step finds nothing to do. A failed
-// bake is not fatal: Up warns and falls back to importing into every node.
+// start with their images and the images step finds nothing to do, and
+// with the lean profile's kubeadm patch files where a cluster is lean (with
+// --no-bake, an image with those files only). A failed bake is not fatal:
+// Up warns and falls back to importing into every node (and lean clusters
+// run without the patches).
 func (u *upRun) bake(ctx context.Context) (int, int, error) {
 	refs := u.labImages()
-	if u.o.NoBake || len(refs) == 0 {
+	if u.o.NoBake {
+		refs = nil
+	}
+	files := u.profileFiles()
+	if len(refs) == 0 && len(files) == 0 {
 		return 0, 0, nil
 	}
-	built, reused, baked, err := u.bakeOn(ctx, u.hosts[0], refs)
+	built, reused, baked, err := u.bakeOn(ctx, u.hosts[0], refs, files)
 	if len(baked) > 0 {
 		u.rep.NodeImages = baked
+		u.imagesBaked = len(refs) > 0
 	}
 	return built, reused, err
+}
+
+// profileFiles are the files the lab's node image must carry for its
+// clusters' profiles (the lean profile's kubeadm patches), nil for none.
+func (u *upRun) profileFiles() map[string]string {
+	for _, s := range u.states {
+		if s.plan.Profile == topology.ProfileLean {
+			return kind.LeanFiles()
+		}
+	}
+	return nil
 }
 
 // copyImages gives every other host of a multi-host lab what its clusters
@@ -145,7 +166,7 @@ func (u *upRun) copyImages(ctx context.Context) (int, int, error) {
 		nodeImages = append(nodeImages, s.plan.NodeImage)
 	}
 	refs := images.Unique(nodeImages)
-	if len(u.rep.NodeImages) == 0 {
+	if !u.imagesBaked {
 		refs = images.Unique(refs, u.p.imageRefs(u.plan))
 	}
 	n, err := u.copyToHosts(ctx, refs)
@@ -155,7 +176,7 @@ func (u *upRun) copyImages(ctx context.Context) (int, int, error) {
 // bakeOn bakes on host h the node images of every cluster and points the
 // clusters at the baked images. A failure that is not cancellation is a
 // warning: the clusters import per node instead.
-func (u *upRun) bakeOn(ctx context.Context, h *hostRun, refs []string) (built, reused int, baked map[string]string, err error) {
+func (u *upRun) bakeOn(ctx context.Context, h *hostRun, refs []string, files map[string]string) (built, reused int, baked map[string]string, err error) {
 	if h.eng.Images == nil {
 		return 0, 0, nil, nil
 	}
@@ -163,7 +184,7 @@ func (u *upRun) bakeOn(ctx context.Context, h *hostRun, refs []string) (built, r
 	for _, s := range u.states {
 		base := s.plan.NodeImage
 		if _, ok := baked[base]; !ok {
-			ref, b, err := h.eng.Images.Bake(ctx, base, refs)
+			ref, b, err := h.eng.Images.Bake(ctx, base, refs, files)
 			if err != nil {
 				if ctx.Err() != nil {
 					return built, reused, nil, err
@@ -173,7 +194,11 @@ func (u *upRun) bakeOn(ctx context.Context, h *hostRun, refs []string) (built, r
 			}
 			if b {
 				built++
-				u.p.progress.Logf("bake: built %s (%s with %d image(s))%s", ref, base, len(refs), onHost(h))
+				with := ""
+				if len(files) > 0 {
+					with = " and the lean profile's kubeadm patches"
+				}
+				u.p.progress.Logf("bake: built %s (%s with %d image(s)%s)%s", ref, base, len(refs), with, onHost(h))
 			} else {
 				reused++
 			}
@@ -182,6 +207,9 @@ func (u *upRun) bakeOn(ctx context.Context, h *hostRun, refs []string) (built, r
 	}
 	for _, s := range u.states {
 		s.plan.NodeImage = baked[s.plan.NodeImage]
+		if len(files) > 0 && s.plan.Profile == topology.ProfileLean {
+			s.plan.KubeadmPatches = kind.LeanPatchDir
+		}
 	}
 	return built, reused, baked, nil
 }

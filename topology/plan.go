@@ -156,8 +156,12 @@ type ClusterPlan struct {
 	Index     int    `json:"index"` // 1-based position in the topology
 	NodeImage string `json:"nodeImage"`
 	// Profile is stock or lean (clusters.profile).
-	Profile string     `json:"profile"`
-	Nodes   []NodePlan `json:"nodes"`
+	Profile string `json:"profile"`
+	// KubeadmPatches is the directory of kubeadm patch files the node
+	// image carries for the profile (set by up when it built them into the
+	// lab's node image; "" for none).
+	KubeadmPatches string     `json:"kubeadmPatches,omitempty"`
+	Nodes          []NodePlan `json:"nodes"`
 	// Kubeconfig is this cluster's own kubeconfig file (mode 0600).
 	Kubeconfig    string         `json:"kubeconfig"`
 	LogDir        string         `json:"logDir"`

@@ -62,7 +62,8 @@ type Clusters struct {
 	ServiceSubnet string `yaml:"serviceSubnet,omitempty" json:"serviceSubnet,omitempty" jsonschema:"description=service CIDR inside every cluster (default 10.96.0.0/16)"`
 	// Profile is how the node's Kubernetes is tuned: stock (KinD as is) or
 	// lean (leader election off, one CoreDNS replica, slower kubelet and
-	// kube-proxy cadences; see internal/kind/lean.go and docs/scale.md).
+	// kube-proxy cadences, GOGC=25 in the control plane; see
+	// internal/kind/lean.go and docs/scale.md).
 	Profile string `yaml:"profile,omitempty" json:"profile,omitempty" jsonschema:"enum=stock,enum=lean,description=node tuning: stock KinD or lean (less idle CPU and memory per cluster; default stock)"`
 	// Overrides are per-cluster settings keyed by cluster name.
 	Overrides map[string]ClusterOverride `yaml:"overrides,omitempty" json:"overrides,omitempty"`

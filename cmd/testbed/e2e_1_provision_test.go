@@ -565,8 +565,8 @@ provisioning:
 }
 
 // testLean checks on every cluster of the lean CI lab what the profile
-// promises: the node label, one CoreDNS replica, leader election off and
-// the slower kubelet housekeeping.
+// promises: the node label, one CoreDNS replica, leader election off, the
+// slower kubelet housekeeping and GOGC in the control plane.
 func testLean(t *testing.T, plan *topology.Plan) {
 	for _, c := range plan.Clusters {
 		node := c.Name + "-control-plane"
@@ -590,6 +590,14 @@ func testLean(t *testing.T, plan *topology.Plan) {
 		for _, want := range []string{"kube-scheduler .*--leader-elect=false", "kube-controller-manager .*--leader-elect=false", "kubelet .*--housekeeping-interval=30s"} {
 			if !regexp.MustCompile(want).Match(ps) {
 				t.Errorf("%s: no process matches %q", c.Name, want)
+			}
+		}
+		// GOGC from the kubeadm patches the baked node image carries, in
+		// every static pod's process environment.
+		for _, proc := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
+			env, err := exec.Command("docker", "exec", node, "sh", "-c", `tr '\0' '\n' < /proc/$(pgrep -o -f "^`+proc+` ")/environ`).Output()
+			if err != nil || !regexp.MustCompile(`(?m)^GOGC=25$`).Match(env) {
+				t.Errorf("%s: %s's environment has no GOGC=25 (%v):\n%s", c.Name, proc, err, env)
 			}
 		}
 	}

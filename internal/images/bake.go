@@ -33,6 +33,9 @@ const (
 	LabelBakedBase = "dev.testbed.baked.base"
 	// LabelBakedImages is the JSON list of "ref@ID" preloaded into it.
 	LabelBakedImages = "dev.testbed.baked.images"
+	// LabelBakedFiles is the JSON list of the files written into it (a
+	// node profile's kubeadm patches).
+	LabelBakedFiles = "dev.testbed.baked.files"
 	// BakedRepo is the repository of baked node images.
 	BakedRepo = "testbed.local/kind-node"
 )
@@ -50,13 +53,17 @@ type BakeAPI interface {
 }
 
 // BakedName is the name of the node image built from base (a ref with its
-// image ID) with refs (each with its image ID) preloaded:
+// image ID) with refs (each with its image ID) preloaded and files (path to
+// content) written:
 // testbed.local/kind-node:<base tag>-<first 12 hex of the hash of the set>.
-func BakedName(base, baseID string, refs map[string]string) string {
+func BakedName(base, baseID string, refs, files map[string]string) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "base %s\n", baseID)
 	for _, r := range sortedKeys(refs) {
 		fmt.Fprintf(h, "image %s %s\n", Normalize(r), refs[r])
+	}
+	for _, f := range sortedKeys(files) {
+		fmt.Fprintf(h, "file %s %x\n", f, sha256.Sum256([]byte(files[f])))
 	}
 	tag, name := "node", base
 	if at := strings.Index(name, "@"); at >= 0 {
@@ -95,11 +102,17 @@ func sortedKeys(m map[string]string) []string {
 }
 
 // Bake returns a node image derived from base with refs preloaded in its
-// containerd (namespace k8s.io, pinned so kubelet's image GC keeps them),
-// building it once: when an image of that name exists (the hash of the base
-// and image IDs matches) it is reused. All images must be on the host.
+// containerd (namespace k8s.io, pinned so kubelet's image GC keeps them) and
+// files (absolute path to content, mode 0644) written, building it once:
+// when an image of that name exists (the hash of the base, the image IDs
+// and the files matches) it is reused. All images must be on the host.
 // built says whether it was built now.
-func Bake(ctx context.Context, api BakeAPI, base string, refs []string) (ref string, built bool, err error) {
+func Bake(ctx context.Context, api BakeAPI, base string, refs []string, files map[string]string) (ref string, built bool, err error) {
+	for f := range files {
+		if !strings.HasPrefix(f, "/") || strings.Contains(f, "..") {
+			return "", false, fmt.Errorf("baking %s: file path %q is not absolute and clean", base, f)
+		}
+	}
 	baseInfo, err := api.ImageInspect(ctx, base)
 	if err != nil {
 		return "", false, fmt.Errorf("inspecting node image %s: %w", base, err)
@@ -112,11 +125,11 @@ func Bake(ctx context.Context, api BakeAPI, base string, refs []string) (ref str
 		}
 		ids[r] = info.ID
 	}
-	name := BakedName(base, baseInfo.ID, ids)
+	name := BakedName(base, baseInfo.ID, ids, files)
 	if _, err := api.ImageInspect(ctx, name); err == nil {
 		return name, false, nil
 	}
-	if err := build(ctx, api, base, baseInfo, name, ids); err != nil {
+	if err := build(ctx, api, base, baseInfo, name, ids, files); err != nil {
 		return "", false, fmt.Errorf("baking %s from %s: %w", name, base, err)
 	}
 	return name, true, nil
@@ -124,10 +137,10 @@ func Bake(ctx context.Context, api BakeAPI, base string, refs []string) (ref str
 
 // build runs containerd in a throw-away container of the base image,
 // streams every image into it (no unpack: content only, so no snapshotter
-// mount is needed), pins them, stops containerd and commits the container
-// with the base image's entrypoint and command restored. kind builds its own
-// node images the same way.
-func build(ctx context.Context, api BakeAPI, base string, info image.InspectResponse, name string, ids map[string]string) (err error) {
+// mount is needed), pins them, stops containerd, writes the files and
+// commits the container with the base image's entrypoint and command
+// restored. kind builds its own node images the same way.
+func build(ctx context.Context, api BakeAPI, base string, info image.InspectResponse, name string, ids, files map[string]string) (err error) {
 	cname := fmt.Sprintf("testbed-bake-%d", time.Now().UnixNano())
 	created, err := api.ContainerCreate(ctx, &container.Config{Image: base, Entrypoint: []string{"sleep", "infinity"}, Labels: map[string]string{LabelBaked: "builder"}},
 		&container.HostConfig{SecurityOpt: []string{"seccomp=unconfined"}}, nil, nil, cname)
@@ -148,26 +161,34 @@ func build(ctx context.Context, api BakeAPI, base string, info image.InspectResp
 		_, _, err := dockerx.Exec(ctx, api, created.ID, []string{"bash", "-c", cmd}, stdin)
 		return err
 	}
-	if err := run(`nohup containerd >/tmp/containerd.log 2>&1 & for i in $(seq 1 60); do [ -S /run/containerd/containerd.sock ] && ctr version >/dev/null 2>&1 && exit 0; sleep 0.5; done; cat /tmp/containerd.log; exit 1`, nil); err != nil {
-		return fmt.Errorf("starting containerd: %w", err)
-	}
-	for _, r := range sortedKeys(ids) {
-		if err := importOne(ctx, api, created.ID, r); err != nil {
-			return err
+	if len(ids) > 0 {
+		if err := run(`nohup containerd >/tmp/containerd.log 2>&1 & for i in $(seq 1 60); do [ -S /run/containerd/containerd.sock ] && ctr version >/dev/null 2>&1 && exit 0; sleep 0.5; done; cat /tmp/containerd.log; exit 1`, nil); err != nil {
+			return fmt.Errorf("starting containerd: %w", err)
 		}
-	}
-	// containerd 1.6's ctr has no `import --label`: pin afterwards.
-	if err := run(`for r in $(ctr -n k8s.io images list -q); do ctr -n k8s.io images label "$r" io.cri-containerd.pinned=pinned >/dev/null || exit 1; done
+		for _, r := range sortedKeys(ids) {
+			if err := importOne(ctx, api, created.ID, r); err != nil {
+				return err
+			}
+		}
+		// containerd 1.6's ctr has no `import --label`: pin afterwards.
+		if err := run(`for r in $(ctr -n k8s.io images list -q); do ctr -n k8s.io images label "$r" io.cri-containerd.pinned=pinned >/dev/null || exit 1; done
 pkill -x containerd; for i in $(seq 1 40); do pgrep -x containerd >/dev/null || break; sleep 0.25; done
 rm -rf /tmp/containerd.log /run/containerd`, nil); err != nil {
-		return fmt.Errorf("pinning images and stopping containerd: %w", err)
+			return fmt.Errorf("pinning images and stopping containerd: %w", err)
+		}
 	}
-	changes, err := commitChanges(info, base, ids)
+	for _, f := range sortedKeys(files) {
+		cmd := []string{"sh", "-c", `mkdir -p "$(dirname "$1")" && cat > "$1" && chmod 0644 "$1"`, "sh", f}
+		if _, _, err := dockerx.Exec(ctx, api, created.ID, cmd, strings.NewReader(files[f])); err != nil {
+			return fmt.Errorf("writing %s: %w", f, err)
+		}
+	}
+	changes, err := commitChanges(info, base, ids, files)
 	if err != nil {
 		return err
 	}
 	if _, err := api.ContainerCommit(ctx, created.ID, container.CommitOptions{Reference: name, Changes: changes,
-		Comment: "testbed: " + base + " with the lab's images preloaded"}); err != nil {
+		Comment: "testbed: " + base + " with the lab's images preloaded and its node profile's files"}); err != nil {
 		return fmt.Errorf("committing: %w", err)
 	}
 	return nil
@@ -188,7 +209,7 @@ func importOne(ctx context.Context, api BakeAPI, id, ref string) error {
 
 // commitChanges restores the base image's entrypoint and command (the
 // build container ran sleep) and labels what is inside.
-func commitChanges(info image.InspectResponse, base string, ids map[string]string) ([]string, error) {
+func commitChanges(info image.InspectResponse, base string, ids, files map[string]string) ([]string, error) {
 	var entrypoint, cmd []string
 	if info.Config != nil {
 		entrypoint, cmd = info.Config.Entrypoint, info.Config.Cmd
@@ -206,13 +227,18 @@ func commitChanges(info image.InspectResponse, base string, ids map[string]strin
 	}
 	cm, _ := json.Marshal(cmd)
 	imgs, _ := json.Marshal(list)
-	return []string{
+	out := []string{
 		"ENTRYPOINT " + string(ep),
 		"CMD " + string(cm),
 		fmt.Sprintf("LABEL %s=true", LabelBaked),
 		fmt.Sprintf("LABEL %s=%q", LabelBakedBase, base+"@"+info.ID),
 		fmt.Sprintf("LABEL %s=%q", LabelBakedImages, string(imgs)),
-	}, nil
+	}
+	if len(files) > 0 {
+		paths, _ := json.Marshal(sortedKeys(files))
+		out = append(out, fmt.Sprintf("LABEL %s=%q", LabelBakedFiles, string(paths)))
+	}
+	return out, nil
 }
 
 // Baked lists the node images this tool baked.

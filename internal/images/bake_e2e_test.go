@@ -32,7 +32,8 @@ func TestE2EBake(t *testing.T) {
 		skipOrFail(t, "e2e: docker is not reachable: "+err.Error())
 	}
 	start := time.Now()
-	ref, built, err := Bake(ctx, api, node, []string{multus})
+	files := map[string]string{"/etc/testbed/e2e/a+strategic.yaml": "spec: {}\n"}
+	ref, built, err := Bake(ctx, api, node, []string{multus}, files)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,7 +43,7 @@ func TestE2EBake(t *testing.T) {
 			t.Errorf("prune: %v", err)
 		}
 	})
-	again, built2, err := Bake(ctx, api, node, []string{multus})
+	again, built2, err := Bake(ctx, api, node, []string{multus}, files)
 	if err != nil || again != ref || built2 {
 		t.Fatalf("second bake: %s built=%v err=%v, want reuse of %s", again, built2, err, ref)
 	}
@@ -51,6 +52,17 @@ func TestE2EBake(t *testing.T) {
 	out := runInImage(ctx, t, api, ref, `nohup containerd >/dev/null 2>&1 & for i in $(seq 1 60); do ctr version >/dev/null 2>&1 && break; sleep 0.5; done; ctr -n k8s.io images list`)
 	if !strings.Contains(out, Normalize(multus)) || !strings.Contains(out, "io.cri-containerd.pinned=pinned") {
 		t.Errorf("baked image lacks %s (pinned):\n%s", multus, out)
+	}
+	// The files are in it, and an image with files only needs no containerd.
+	if out := runInImage(ctx, t, api, ref, `stat -c '%a %s' /etc/testbed/e2e/a+strategic.yaml`); strings.TrimSpace(out) != "644 9" {
+		t.Errorf("baked file: %q, want mode 644 and 9 bytes", out)
+	}
+	only, _, err := Bake(ctx, api, node, nil, files)
+	if err != nil || only == ref {
+		t.Fatalf("files-only bake: %s %v (the image with images is %s)", only, err, ref)
+	}
+	if out := runInImage(ctx, t, api, only, `cat /etc/testbed/e2e/a+strategic.yaml`); out != files["/etc/testbed/e2e/a+strategic.yaml"] {
+		t.Errorf("files-only image: %q", out)
 	}
 	removed, err := Prune(ctx, api, nil)
 	if err != nil || len(removed) == 0 {

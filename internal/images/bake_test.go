@@ -14,8 +14,10 @@ import (
 )
 
 func TestBakedName(t *testing.T) {
-	a := BakedName("testbed.local/kind-node:v1.34.2", "sha256:base", map[string]string{"multus:v4": "sha256:m", "agent:abc": "sha256:a"})
-	b := BakedName("testbed.local/kind-node:v1.34.2", "sha256:base", map[string]string{"agent:abc": "sha256:a", "multus:v4": "sha256:m"})
+	files := map[string]string{"/etc/testbed/p/etcd+strategic.yaml": "spec: {}\n", "/etc/testbed/p/kube-apiserver+strategic.yaml": "spec: {}\n"}
+	a := BakedName("testbed.local/kind-node:v1.34.2", "sha256:base", map[string]string{"multus:v4": "sha256:m", "agent:abc": "sha256:a"}, files)
+	b := BakedName("testbed.local/kind-node:v1.34.2", "sha256:base", map[string]string{"agent:abc": "sha256:a", "multus:v4": "sha256:m"},
+		map[string]string{"/etc/testbed/p/kube-apiserver+strategic.yaml": "spec: {}\n", "/etc/testbed/p/etcd+strategic.yaml": "spec: {}\n"})
 	if a != b {
 		t.Errorf("name depends on map order: %s vs %s", a, b)
 	}
@@ -23,22 +25,25 @@ func TestBakedName(t *testing.T) {
 		t.Errorf("name %q", a)
 	}
 	for _, changed := range []string{
-		BakedName("testbed.local/kind-node:v1.34.2", "sha256:other", map[string]string{"multus:v4": "sha256:m", "agent:abc": "sha256:a"}),
-		BakedName("testbed.local/kind-node:v1.34.2", "sha256:base", map[string]string{"multus:v4": "sha256:m2", "agent:abc": "sha256:a"}),
-		BakedName("testbed.local/kind-node:v1.34.2", "sha256:base", map[string]string{"multus:v4": "sha256:m"}),
+		BakedName("testbed.local/kind-node:v1.34.2", "sha256:other", map[string]string{"multus:v4": "sha256:m", "agent:abc": "sha256:a"}, files),
+		BakedName("testbed.local/kind-node:v1.34.2", "sha256:base", map[string]string{"multus:v4": "sha256:m2", "agent:abc": "sha256:a"}, files),
+		BakedName("testbed.local/kind-node:v1.34.2", "sha256:base", map[string]string{"multus:v4": "sha256:m"}, files),
+		BakedName("testbed.local/kind-node:v1.34.2", "sha256:base", map[string]string{"multus:v4": "sha256:m", "agent:abc": "sha256:a"}, nil),
+		BakedName("testbed.local/kind-node:v1.34.2", "sha256:base", map[string]string{"multus:v4": "sha256:m", "agent:abc": "sha256:a"},
+			map[string]string{"/etc/testbed/p/etcd+strategic.yaml": "spec: {x: 1}\n", "/etc/testbed/p/kube-apiserver+strategic.yaml": "spec: {}\n"}),
 	} {
 		if changed == a {
 			t.Errorf("a different image set gave the same name %s", a)
 		}
 	}
-	if got := BakedName("kindest/node@sha256:abc", "sha256:b", nil); !strings.HasPrefix(got, BakedRepo+":node-") {
+	if got := BakedName("kindest/node@sha256:abc", "sha256:b", nil, nil); !strings.HasPrefix(got, BakedRepo+":node-") {
 		t.Errorf("digest base: %s", got)
 	}
 }
 
 func TestCommitChanges(t *testing.T) {
 	info := image.InspectResponse{ID: "sha256:base", Config: &dockerspec.DockerOCIImageConfig{ImageConfig: ocispec.ImageConfig{Entrypoint: []string{"/usr/local/bin/entrypoint", "/sbin/init"}}}}
-	got, err := commitChanges(info, "node:v1", map[string]string{"b:1": "sha256:b", "a:1": "sha256:a"})
+	got, err := commitChanges(info, "node:v1", map[string]string{"b:1": "sha256:b", "a:1": "sha256:a"}, map[string]string{"/etc/z": "z", "/etc/a": "a"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,11 +53,12 @@ func TestCommitChanges(t *testing.T) {
 		`LABEL dev.testbed.baked=true`,
 		`LABEL dev.testbed.baked.base="node:v1@sha256:base"`,
 		`LABEL dev.testbed.baked.images="[\"a:1@sha256:a\",\"b:1@sha256:b\"]"`,
+		`LABEL dev.testbed.baked.files="[\"/etc/a\",\"/etc/z\"]"`,
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("changes:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
-	if _, err := commitChanges(image.InspectResponse{}, "node:v1", nil); err == nil {
+	if _, err := commitChanges(image.InspectResponse{}, "node:v1", nil, nil); err == nil {
 		t.Error("an image without entrypoint was accepted")
 	}
 }

@@ -1,6 +1,8 @@
 package kind
 
 import (
+	"fmt"
+
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 
 	"github.com/fluidos-lab/testbed/topology"
@@ -31,7 +33,17 @@ import (
 //   - kube-proxy: a full iptables resync every 5 m instead of 30 s (changes
 //     still apply within its 1 s minimum sync period);
 //   - one CoreDNS replica instead of two (provision scales it after create:
-//     kubeadm has no setting for it).
+//     kubeadm has no setting for it);
+//   - GOGC=25 in etcd, the API server, the controller manager and the
+//     scheduler, where the node image carries LeanFiles (a quarter of a
+//     node's anonymous memory, no CPU measurable in 5 minutes: docs/scale.md).
+//     KinD writes this node image's kubeadm configuration as v1beta3, which
+//     has no extraEnvs; kubeadm's patches directory is the way in, and its
+//     files must be in the node before kubeadm runs, so up writes them into
+//     the derived node image it builds for the lab and sets
+//     ClusterPlan.KubeadmPatches. Only the lean configuration names the
+//     directory, so the files are inert for a stock cluster of the same
+//     image.
 //
 // The patches come for both kubeadm config versions kind writes: v1beta4
 // (Kubernetes 1.31 and later, argument lists, as RFC 6902 patches that
@@ -40,6 +52,10 @@ import (
 // v1beta4 scheduler's argument list empty (null) unless feature gates or
 // IPv6 are set, which Config never does, so that list is set whole.
 const (
+	// LeanPatchDir is where a derived node image carries the lean
+	// profile's kubeadm patch files (LeanFiles).
+	LeanPatchDir         = "/etc/testbed/kubeadm-patches"
+	leanGOGC             = "25"
 	leanHousekeeping     = "30s"
 	leanDisabledControls = "*,-horizontalpodautoscaling,-cronjob,-ttl-after-finished"
 )
@@ -106,15 +122,55 @@ var leanJSON6902Patches = []v1alpha4.PatchJSON6902{
 `},
 }
 
+// leanStaticPods are the kubeadm patch targets LeanFiles tunes.
+var leanStaticPods = []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"}
+
+// LeanFiles are the files (absolute path to content) a lean lab's node
+// image carries: one kubeadm strategic-merge patch per static pod, setting
+// GOGC in its container (named like the target in kubeadm's manifests).
+func LeanFiles() map[string]string {
+	out := map[string]string{}
+	for _, c := range leanStaticPods {
+		out[LeanPatchDir+"/"+c+"+strategic.yaml"] = fmt.Sprintf(`spec:
+  containers:
+  - name: %s
+    env:
+    - name: GOGC
+      value: "%s"
+`, c, leanGOGC)
+	}
+	return out
+}
+
+// patchesDirPatches point kubeadm's init and join at dir (both kubeadm
+// config versions; for v1beta3 as merge patches, for v1beta4 as RFC 6902).
+func patchesDirPatches(dir string) ([]string, []v1alpha4.PatchJSON6902) {
+	var merge []string
+	var p6902 []v1alpha4.PatchJSON6902
+	for _, kind := range []string{"InitConfiguration", "JoinConfiguration"} {
+		merge = append(merge, fmt.Sprintf("apiVersion: kubeadm.k8s.io/v1beta3\nkind: %s\npatches:\n  directory: %q\n", kind, dir))
+		p6902 = append(p6902, v1alpha4.PatchJSON6902{Group: "kubeadm.k8s.io", Version: "v1beta4", Kind: kind,
+			Patch: fmt.Sprintf("- op: add\n  path: /patches\n  value: {directory: %q}\n", dir)})
+	}
+	return merge, p6902
+}
+
 func profileLabel(p string) map[string]string {
 	return map[string]string{topology.ProfileLabel: topology.EffectiveProfile(p)}
 }
 
-// applyProfile adds the patches of profile p to cfg (stock adds none).
-func applyProfile(cfg *v1alpha4.Cluster, p string) {
+// applyProfile adds the patches of profile p to cfg (stock adds none);
+// patchDir, when set, is the node image's directory of kubeadm patch files
+// (LeanFiles) that kubeadm applies to the static pods.
+func applyProfile(cfg *v1alpha4.Cluster, p, patchDir string) {
 	if p != topology.ProfileLean {
 		return
 	}
 	cfg.KubeadmConfigPatches = append(cfg.KubeadmConfigPatches, leanMergePatches...)
 	cfg.KubeadmConfigPatchesJSON6902 = append(cfg.KubeadmConfigPatchesJSON6902, leanJSON6902Patches...)
+	if patchDir != "" {
+		merge, p6902 := patchesDirPatches(patchDir)
+		cfg.KubeadmConfigPatches = append(cfg.KubeadmConfigPatches, merge...)
+		cfg.KubeadmConfigPatchesJSON6902 = append(cfg.KubeadmConfigPatchesJSON6902, p6902...)
+	}
 }

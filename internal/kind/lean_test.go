@@ -212,3 +212,67 @@ func TestStockHasNoPatches(t *testing.T) {
 		}
 	}
 }
+
+// A lean cluster whose node image carries LeanFiles gets kubeadm's
+// patches directory in its init and join configuration, in both config
+// versions kind writes; without them, or stock, the key is absent.
+func TestLeanPatchesDirectory(t *testing.T) {
+	v1beta3 := map[string]string{}
+	for k, doc := range kindV1beta4 {
+		v1beta3[k] = strings.ReplaceAll(doc, "kubeadm.k8s.io/v1beta4", "kubeadm.k8s.io/v1beta3")
+	}
+	for _, tc := range []struct {
+		name, profile, dir, want string
+	}{
+		{"lean with files", topology.ProfileLean, LeanPatchDir, LeanPatchDir},
+		{"lean without files", topology.ProfileLean, "", ""},
+		{"stock ignores a directory", topology.ProfileStock, LeanPatchDir, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg := Config(topology.ClusterPlan{Name: "c1", Profile: tc.profile, KubeadmPatches: tc.dir})
+			var p6902 []struct{ gvk, patch string }
+			for _, p := range cfg.KubeadmConfigPatchesJSON6902 {
+				p6902 = append(p6902, struct{ gvk, patch string }{p.Group + "/" + p.Version + "/" + p.Kind, p.Patch})
+			}
+			for version, docs := range map[string]map[string]string{"v1beta4": kindV1beta4, "v1beta3": v1beta3} {
+				for _, kind := range []string{"InitConfiguration", "JoinConfiguration"} {
+					doc := patchLikeKind(t, docs[kind], cfg.KubeadmConfigPatches, p6902)
+					got, _ := dig(doc, "patches", "directory").(string)
+					if got != tc.want {
+						t.Errorf("%s %s: patches.directory %q, want %q", version, kind, got, tc.want)
+					}
+					if dig(doc, "nodeRegistration") == nil {
+						t.Errorf("%s %s lost its nodeRegistration: %v", version, kind, doc)
+					}
+				}
+			}
+		})
+	}
+}
+
+// LeanFiles are kubeadm strategic-merge patches, one per static pod, each
+// naming the container kubeadm's manifest gives that pod and setting GOGC.
+func TestLeanFiles(t *testing.T) {
+	files := LeanFiles()
+	if len(files) != len(leanStaticPods) {
+		t.Fatalf("%d files, want %d", len(files), len(leanStaticPods))
+	}
+	for _, c := range leanStaticPods {
+		path := LeanPatchDir + "/" + c + "+strategic.yaml"
+		var pod struct {
+			Spec struct {
+				Containers []struct {
+					Name string
+					Env  []struct{ Name, Value string }
+				}
+			}
+		}
+		if err := yaml.UnmarshalStrict([]byte(files[path]), &pod); err != nil {
+			t.Fatalf("%s: %v\n%s", path, err, files[path])
+		}
+		cs := pod.Spec.Containers
+		if len(cs) != 1 || cs[0].Name != c || len(cs[0].Env) != 1 || cs[0].Env[0].Name != "GOGC" || cs[0].Env[0].Value != leanGOGC {
+			t.Errorf("%s: %+v", path, cs)
+		}
+	}
+}
