@@ -353,3 +353,65 @@ func win(from, to time.Time, clusters ...string) map[string][2]time.Time {
 	}
 	return out
 }
+
+// stallWire is a wire whose clock samples stall the runner's clock (a
+// descheduled thread) after reading it, by the next of stalls each.
+type stallWire struct {
+	fakeWire
+	stalls  []time.Duration
+	samples []time.Time // the realtime each sample read
+}
+
+func (w *stallWire) Clock() (capture.Clocks, error) {
+	now := w.clk.Now()
+	w.samples = append(w.samples, now)
+	if len(w.stalls) > 0 {
+		w.clk.Advance(w.stalls[0])
+		w.stalls = w.stalls[1:]
+	}
+	return capture.Clocks{Realtime: now, Monotonic: now.Sub(w.clk.base), Uncertainty: time.Microsecond}, nil
+}
+
+// The wire's clock sample is placed on the runner's clock by the tightest
+// bracket: a stall after a sample is measured and the sample taken again.
+func TestMarkWireBracketsTheSample(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		stalls    []time.Duration
+		samples   int
+		wantError time.Duration // |since - (sample - t0)| at most
+	}{
+		{"no stall", nil, 1, 0},
+		{"one 40 ms stall, then tight", []time.Duration{40 * time.Millisecond, 0}, 2, 0},
+		{"stalls every time: the tightest kept", msList(40, 30, 20, 6, 9, 8, 7, 10), wireSampleTries, 3 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			clk := newTestClock()
+			w := &stallWire{fakeWire: fakeWire{clk: clk}, stalls: tc.stalls}
+			lab := newFakeLab(t, clk, "a", "b")
+			r, err := New(testScenario(1, 0), lab.clusters, Options{Interface: "eth1", Clock: clk, Wire: w})
+			if err != nil {
+				t.Fatal(err)
+			}
+			st := newRunState("a", []string{"b"}, false)
+			st.t0 = clk.Now()
+			clk.Advance(5 * time.Millisecond) // the sample comes a little after t0
+			r.markWire(st)
+			if !st.wire.ok || len(w.samples) != tc.samples {
+				t.Fatalf("ok %v, %d samples, want %d", st.wire.ok, len(w.samples), tc.samples)
+			}
+			kept := st.wire.clocks.Realtime
+			if got := st.wire.since - kept.Sub(st.t0); got < -tc.wantError || got > tc.wantError {
+				t.Errorf("since %v for a sample %v after t0: off by %v, want within %v", st.wire.since, kept.Sub(st.t0), got, tc.wantError)
+			}
+		})
+	}
+}
+
+func msList(ms ...int) []time.Duration {
+	out := make([]time.Duration, len(ms))
+	for i, m := range ms {
+		out[i] = time.Duration(m) * time.Millisecond
+	}
+	return out
+}
