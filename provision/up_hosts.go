@@ -189,7 +189,7 @@ func (u *upRun) bakeOn(ctx context.Context, h *hostRun, refs []string, files map
 				if ctx.Err() != nil {
 					return built, reused, nil, err
 				}
-				u.bakeWarning(h, err)
+				u.bakeWarning(h, err, len(files) > 0)
 				return built, reused, nil, nil
 			}
 			if b {
@@ -214,10 +214,13 @@ func (u *upRun) bakeOn(ctx context.Context, h *hostRun, refs []string, files map
 	return built, reused, baked, nil
 }
 
-func (u *upRun) bakeWarning(h *hostRun, err error) {
+func (u *upRun) bakeWarning(h *hostRun, err error, profileFiles bool) {
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.rep.BakeWarning = fmt.Sprintf("%v%s; importing the images into every node instead", err, onHost(h))
+	if profileFiles {
+		u.rep.BakeWarning += " (lean clusters run without the profile's kubeadm patches: no GOGC in their control plane)"
+	}
 	u.p.progress.Logf("bake: %s", u.rep.BakeWarning)
 }
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path"
 	"sort"
 	"strings"
 	"time"
@@ -109,7 +110,7 @@ func sortedKeys(m map[string]string) []string {
 // built says whether it was built now.
 func Bake(ctx context.Context, api BakeAPI, base string, refs []string, files map[string]string) (ref string, built bool, err error) {
 	for f := range files {
-		if !strings.HasPrefix(f, "/") || strings.Contains(f, "..") {
+		if !path.IsAbs(f) || path.Clean(f) != f {
 			return "", false, fmt.Errorf("baking %s: file path %q is not absolute and clean", base, f)
 		}
 	}

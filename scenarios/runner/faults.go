@@ -69,7 +69,7 @@ func onRunnerClock(evs []FaultEvent, offsets map[string]int64) []FaultEvent {
 	}
 	out := make([]FaultEvent, len(evs))
 	for i, e := range evs {
-		if off, ok := offsets[e.Cluster]; ok && e.Cluster != "" {
+		if off, ok := offsets[e.Cluster]; ok {
 			e.Time = e.Time.Add(-time.Duration(off))
 		}
 		out[i] = e
