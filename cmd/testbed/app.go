@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"sync"
+	"time"
 
 	"github.com/docker/docker/client"
 	"github.com/mattn/go-isatty"
@@ -23,6 +25,7 @@ import (
 	"github.com/fluidos-lab/testbed/internal/helm"
 	"github.com/fluidos-lab/testbed/internal/kind"
 	"github.com/fluidos-lab/testbed/internal/kubeclient"
+	"github.com/fluidos-lab/testbed/internal/lablock"
 	tblog "github.com/fluidos-lab/testbed/internal/log"
 	"github.com/fluidos-lab/testbed/provision"
 	"github.com/fluidos-lab/testbed/results"
@@ -275,6 +278,7 @@ func (a *app) RunEnv(progress io.Writer) (*runner.Env, error) {
 		Progress: progress,
 		Wire:     a.openWire,
 		Faults:   a.openFaults,
+		Claim:    func(plan *topology.Plan, dir string) (func(), error) { return a.claimLab(plan, dir) },
 		Clocks: func(ctx context.Context, plan *topology.Plan) ([]results.EngineHost, error) {
 			if err := a.usePlan(plan); err != nil {
 				return nil, err
@@ -298,6 +302,31 @@ func (a *app) RunEnv(progress io.Writer) (*runner.Env, error) {
 			}
 			return func(s impair.Spec) (impair.Impairment, error) { return impair.Select(caps, s, x, res) }, nil
 		},
+	}, nil
+}
+
+// claimLab takes the lab for this process (a campaign in dir, or "" for
+// one that writes none, like selftest) until the returned release: two
+// processes that cycle one lab's agents at once spoil each other's runs.
+// The lock lives in the lab's state directory, so it keeps apart the
+// commands of one state root on this machine.
+func (a *app) claimLab(plan *topology.Plan, dir string) (func(), error) {
+	h := lablock.Holder{Command: strings.Join(append([]string{"testbed"}, os.Args[1:]...), " "), PID: os.Getpid(), Since: time.Now()}
+	h.Host, _ = os.Hostname()
+	if dir != "" {
+		if abs, err := filepath.Abs(dir); err == nil {
+			dir = abs
+		}
+		h.Campaign = dir
+	}
+	l, err := lablock.Acquire(plan.Name, plan.StateDir, h)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		if err := l.Release(); err != nil {
+			a.Logger().Warnf("lab %s: releasing its lock: %v", plan.Name, err)
+		}
 	}, nil
 }
 

@@ -243,9 +243,24 @@ func checkCampaign(t *testing.T, dir string, want int, prefix []byte) *store.Cam
 func testKillRunResume(t *testing.T, bin, topo string) {
 	s := faultScenario(t, topo, "fault-kill", 5)
 	dir := filepath.Join(t.TempDir(), "campaign")
-	_, err := runUntil(t, bin, 5*time.Minute, "loss-0 run 3/5:", sigkill(t), "run", s, "--output", dir)
+	// While the campaign runs, a second one on the lab (here a resume of
+	// the same campaign) is refused, naming the first; then the first is
+	// killed, and the kernel's release of its lock lets the resume below in.
+	var busyOut string
+	var busyErr error
+	_, err := runUntil(t, bin, 5*time.Minute, "loss-0 run 3/5:", func(c *exec.Cmd) {
+		busyOut, _, busyErr = testbedRun(t, bin, time.Minute, "run", "--resume", dir)
+		sigkill(t)(c)
+	}, "run", s, "--output", dir)
 	if err == nil {
 		t.Fatal("killed run exited 0")
+	}
+	var ee *exec.ExitError
+	if !errors.As(busyErr, &ee) || ee.ExitCode() != exitFailed || !strings.Contains(busyOut, "is busy") || !strings.Contains(busyOut, `("testbed run `+s) {
+		t.Errorf("a second campaign during the first: %v, want exit %d and the lab busy with the first:\n%s", busyErr, exitFailed, busyOut)
+	} else {
+		lines := strings.Split(strings.TrimSpace(busyOut), "\n")
+		t.Logf("MEASURED: FAULT run-twice: refused: %s", lines[len(lines)-1])
 	}
 	before, err := os.ReadFile(filepath.Join(dir, store.FileRuns))
 	if err != nil {

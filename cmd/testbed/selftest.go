@@ -41,6 +41,12 @@ agents' start times; it should not exceed firstDelay + interval + slack.`,
 			if err != nil {
 				return inputError(streams, err)
 			}
+			// selftest restarts every agent: not while a campaign cycles them.
+			release, err := a.claimLab(plan, "")
+			if err != nil {
+				return fmt.Errorf("selftest %s: %w", plan.Name, err)
+			}
+			defer release()
 			o := selftest.Options{Plan: plan, Timeout: f.timeout, Slack: f.slack, SkipInstall: f.skipInstall,
 				Logf: func(format string, a ...any) { fmt.Fprintf(streams.ErrOut, format+"\n", a...) }}
 			o.Kube = a.kube.KubeDynamic

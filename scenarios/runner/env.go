@@ -50,6 +50,10 @@ type Env struct {
 	// the runner's (recorded in a new campaign's manifest, and used to
 	// correct the agent's ground truth); nil, or a lab on one host, none.
 	Clocks func(ctx context.Context, plan *topology.Plan) ([]results.EngineHost, error)
+	// Claim takes the lab for one campaign in Dir before the campaign
+	// touches it, and returns its release; a lab another campaign holds
+	// is an error that names the holder. nil claims nothing.
+	Claim func(plan *topology.Plan, dir string) (release func(), err error)
 }
 
 // Cell is one campaign: a scenario run on some clusters of a lab.
@@ -86,6 +90,13 @@ func (e *Env) Run(ctx context.Context, c Cell) (*Summary, error) {
 	clusters, err := Connect(ctx, e.Kube, plan, c.Clusters)
 	if err != nil {
 		return nil, fmt.Errorf("connecting to lab %s (is it up? `testbed status %s`): %w", plan.Name, plan.File, err)
+	}
+	if e.Claim != nil {
+		release, err := e.Claim(plan, c.Dir)
+		if err != nil {
+			return nil, err
+		}
+		defer release()
 	}
 	o := Options{Progress: e.Progress, Interface: plan.Macvlan.PodInterface, Starts: e.Starts, Clock: e.Clock}
 	if NeedsImpairment(s) {

@@ -3,6 +3,8 @@ package runner
 import (
 	"context"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -85,6 +87,63 @@ func TestEnvRunsCells(t *testing.T) {
 	}
 	if collects.Load() != 1 {
 		t.Errorf("resume collected a manifest again")
+	}
+}
+
+// The Env claims the lab before the campaign touches it and releases it
+// when the campaign ends; a lab it cannot claim is left untouched.
+func TestEnvClaimsTheLab(t *testing.T) {
+	for _, busy := range []bool{false, true} {
+		t.Run(map[bool]string{false: "free", true: "busy"}[busy], func(t *testing.T) {
+			clk := newTestClock()
+			lab := newFakeLab(t, clk, "a", "b")
+			var starts, collects atomic.Int32
+			lab.onStart = func(l *fakeLab) {
+				starts.Add(1)
+				clk.Advance(time.Second)
+				l.create("a", "b", "u"+time.Duration(starts.Load()).String(), 0)
+			}
+			var claimed []string
+			released := 0
+			env := &Env{Kube: labKube{lab}, Clock: clk,
+				Collect: func(context.Context, *topology.Plan, []string, []results.Input) (results.Manifest, error) {
+					collects.Add(1)
+					return results.Manifest{}, nil
+				},
+				Claim: func(plan *topology.Plan, dir string) (func(), error) {
+					claimed = append(claimed, plan.Name+" "+dir)
+					if busy {
+						return nil, errors.New(`lab "lab" is busy: "testbed run other.yaml" (pid 7) holds it`)
+					}
+					return func() { released++ }, nil
+				},
+			}
+			s := testScenario(1, 0)
+			s.Measurements = []string{scenarios.MeasureDiscovery}
+			dir := t.TempDir()
+			_, err := env.Run(context.Background(), Cell{Scenario: s, Plan: labPlan("a", "b"), Dir: dir})
+			if len(claimed) != 1 || claimed[0] != "lab "+dir {
+				t.Errorf("claims %q, want one of lab %s", claimed, dir)
+			}
+			if busy {
+				if err == nil || !strings.Contains(err.Error(), `lab "lab" is busy`) {
+					t.Fatalf("err = %v, want the claim's", err)
+				}
+				if starts.Load() != 0 || collects.Load() != 0 || released != 0 {
+					t.Errorf("a busy lab was touched: %d starts, %d manifests, %d releases", starts.Load(), collects.Load(), released)
+				}
+				if _, err := os.Stat(filepath.Join(dir, "runs.jsonl")); !errors.Is(err, os.ErrNotExist) {
+					t.Errorf("a busy lab's campaign wrote runs: %v", err)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if released != 1 || starts.Load() == 0 {
+				t.Errorf("released %d times after %d starts, want once after the campaign", released, starts.Load())
+			}
+		})
 	}
 }
 
