@@ -7,9 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
-	"strings"
 	"sync"
-	"time"
 
 	"github.com/docker/docker/client"
 	"github.com/mattn/go-isatty"
@@ -25,7 +23,6 @@ import (
 	"github.com/fluidos-lab/testbed/internal/helm"
 	"github.com/fluidos-lab/testbed/internal/kind"
 	"github.com/fluidos-lab/testbed/internal/kubeclient"
-	"github.com/fluidos-lab/testbed/internal/lablock"
 	tblog "github.com/fluidos-lab/testbed/internal/log"
 	"github.com/fluidos-lab/testbed/provision"
 	"github.com/fluidos-lab/testbed/results"
@@ -66,6 +63,10 @@ type app struct {
 	// it alone: Exec runs under mu (capabilities probes a node).
 	execMu   sync.Mutex
 	nodeExec map[string]dockerx.Executor
+	// claims are the labs this process holds (claimLab), by state
+	// directory. claimMu guards it alone.
+	claimMu sync.Mutex
+	claims  map[string]*labClaim
 }
 
 func newApp(streams IOStreams) *app { return &app{streams: streams} }
@@ -302,31 +303,6 @@ func (a *app) RunEnv(progress io.Writer) (*runner.Env, error) {
 			}
 			return func(s impair.Spec) (impair.Impairment, error) { return impair.Select(caps, s, x, res) }, nil
 		},
-	}, nil
-}
-
-// claimLab takes the lab for this process (a campaign in dir, or "" for
-// one that writes none, like selftest) until the returned release: two
-// processes that cycle one lab's agents at once spoil each other's runs.
-// The lock lives in the lab's state directory, so it keeps apart the
-// commands of one state root on this machine.
-func (a *app) claimLab(plan *topology.Plan, dir string) (func(), error) {
-	h := lablock.Holder{Command: strings.Join(append([]string{"testbed"}, os.Args[1:]...), " "), PID: os.Getpid(), Since: time.Now()}
-	h.Host, _ = os.Hostname()
-	if dir != "" {
-		if abs, err := filepath.Abs(dir); err == nil {
-			dir = abs
-		}
-		h.Campaign = dir
-	}
-	l, err := lablock.Acquire(plan.Name, plan.StateDir, h)
-	if err != nil {
-		return nil, err
-	}
-	return func() {
-		if err := l.Release(); err != nil {
-			a.Logger().Warnf("lab %s: releasing its lock: %v", plan.Name, err)
-		}
 	}, nil
 }
 

@@ -162,7 +162,11 @@ func executeRerun(ctx context.Context, a *app, streams IOStreams, f *rerunFlags,
 	if err != nil {
 		return nil, err
 	}
-	rr := &sweep.Rerunner{Lab: a.Lab(), Workloads: a.Workloads(), Runner: env, Collector: col, Progress: streams.ErrOut}
+	// The rerun holds its lab from its first change (a --fresh down, the
+	// workloads it switches) to its end; the campaign claims it again.
+	held := a.labHolder(out)
+	defer held.release()
+	rr := &sweep.Rerunner{Lab: held.Lab(a.Lab()), Workloads: held.Workloads(a.Workloads()), Runner: env, Collector: col, Progress: streams.ErrOut}
 	res, err := rr.Run(ctx, p, out, f.fresh, rerunCompareOptions(f))
 	if err != nil {
 		return nil, fmt.Errorf("%w (run the same command with --output %s to resume)", err, out)

@@ -69,18 +69,9 @@ cell is missing.`,
 					return err
 				}
 			}
-			env, err := a.RunEnv(streams.ErrOut)
+			res, err := runSweep(cmd.Context(), a, streams, s)
 			if err != nil {
 				return err
-			}
-			col, err := a.Collector("sweep")
-			if err != nil {
-				return err
-			}
-			sw := &sweep.Sweeper{Lab: a.Lab(), Workloads: a.Workloads(), Runner: env, Collector: col, Progress: streams.ErrOut}
-			res, err := sw.Run(cmd.Context(), s)
-			if err != nil {
-				return fmt.Errorf("sweep %s: %w (run the same command again to resume)", s.Name, err)
 			}
 			if err := printSweepReport(streams, f.format, res.Report); err != nil {
 				return err
@@ -101,6 +92,28 @@ cell is missing.`,
 	cmd.Flags().StringVarP(&f.format, "format", "o", formatTable, "output format: table, json or yaml")
 	cmd.AddCommand(newSweepReportCommand(streams), newSweepCompareCommand(streams))
 	return cmd
+}
+
+// runSweep runs (or resumes) s on the lab its topology describes.
+func runSweep(ctx context.Context, a *app, streams IOStreams, s *sweep.Sweep) (*sweep.Result, error) {
+	env, err := a.RunEnv(streams.ErrOut)
+	if err != nil {
+		return nil, err
+	}
+	col, err := a.Collector("sweep")
+	if err != nil {
+		return nil, err
+	}
+	// The sweep holds its lab from its first change to its end (between
+	// cells too); each cell's campaign claims it again.
+	held := a.labHolder(s.Output)
+	defer held.release()
+	sw := &sweep.Sweeper{Lab: held.Lab(a.Lab()), Workloads: held.Workloads(a.Workloads()), Runner: env, Collector: col, Progress: streams.ErrOut}
+	res, err := sw.Run(ctx, s)
+	if err != nil {
+		return nil, fmt.Errorf("sweep %s: %w (run the same command again to resume)", s.Name, err)
+	}
+	return res, nil
 }
 
 func newSweepReportCommand(streams IOStreams) *cobra.Command {
