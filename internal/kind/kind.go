@@ -75,6 +75,28 @@ type Kind struct {
 	Verbosity int
 	// newProvider replaces KinD's provider in tests.
 	newProvider func(l kindlog.Logger) provider
+	// strays replaces the process scan for stray docker runs in tests, and
+	// strayPoll and strayLimit its cadence and bound (default strayPoll,
+	// strayLimit).
+	strays                func(cluster string) ([]int, error)
+	strayPoll, strayLimit time.Duration
+}
+
+// awaitStrays waits for the docker runs a killed create of cluster left
+// behind (stray.go) and returns the ones it saw.
+func (k *Kind) awaitStrays(ctx context.Context, cluster string) ([]int, error) {
+	list := k.strays
+	if list == nil {
+		list = func(c string) ([]int, error) { return procStrays("/proc", c) }
+	}
+	poll, limit := k.strayPoll, k.strayLimit
+	if poll == 0 {
+		poll = strayPoll
+	}
+	if limit == 0 {
+		limit = strayLimit
+	}
+	return waitStrays(ctx, cluster, list, poll, limit)
 }
 
 // provider is the part of *cluster.Provider this package uses.
@@ -112,7 +134,9 @@ func (k *Kind) List() ([]string, error) {
 // KinD log in c.LogDir/kind.log. A failed attempt's logs are collected into
 // c.LogDir/attempt-N and its containers deleted before the next attempt.
 // retries is the number of extra attempts. ctx is checked before each
-// attempt: KinD itself cannot be interrupted.
+// attempt: KinD itself cannot be interrupted. Docker runs of a killed
+// create of the same cluster are waited for first, and the node they made
+// deleted (stray.go).
 func (k *Kind) Create(ctx context.Context, c topology.ClusterPlan, retries int) error {
 	if err := os.MkdirAll(c.LogDir, 0o755); err != nil {
 		return fmt.Errorf("cluster %q: log dir: %w", c.Name, err)
@@ -136,6 +160,14 @@ func (k *Kind) Create(ctx context.Context, c topology.ClusterPlan, retries int) 
 	}
 	if k.NoWait {
 		wait = 0
+	}
+	if seen, err := k.awaitStrays(ctx, c.Name); err != nil {
+		return err
+	} else if len(seen) > 0 {
+		fmt.Fprintf(f, "waited for docker run (pid %v) of a killed create to end; deleting the node it made\n", seen)
+		if err := p.Delete(c.Name, c.Kubeconfig); err != nil {
+			return fmt.Errorf("cluster %q: deleting the node a killed create made: %w", c.Name, err)
+		}
 	}
 	var errs []error
 	for attempt := 1; attempt <= retries+1; attempt++ {
@@ -171,8 +203,12 @@ func (k *Kind) Create(ctx context.Context, c topology.ClusterPlan, retries int) 
 }
 
 // Delete removes a cluster's containers and its entry in its own kubeconfig
-// file (no shared file, so concurrent deletes do not contend for a lock).
+// file (no shared file, so concurrent deletes do not contend for a lock),
+// after the docker runs of a killed create of it have ended (stray.go).
 func (k *Kind) Delete(name, kubeconfig string) error {
+	if _, err := k.awaitStrays(context.Background(), name); err != nil {
+		return err
+	}
 	if err := k.provider(nil).Delete(name, kubeconfig); err != nil {
 		return fmt.Errorf("cluster %q: delete: %w", name, err)
 	}

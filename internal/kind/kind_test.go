@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"sigs.k8s.io/kind/pkg/apis/config/v1alpha4"
 	"sigs.k8s.io/kind/pkg/cluster"
@@ -95,10 +96,17 @@ func TestCreateRetries(t *testing.T) {
 		failures int
 		retries  int
 		cancel   bool
-		want     []string
-		wantErr  string
+		strays   [][]int // what each look for stray docker runs finds; then none
+		// strayForever repeats strays' last entry for ever.
+		strayForever bool
+		want         []string
+		wantErr      string
 	}{
 		{name: "first attempt", want: []string{"create c1"}},
+		{name: "waits for a killed create's docker run, then deletes the node it made", strays: [][]int{{9}, {9}, {9}},
+			want: []string{"delete c1 c1", "create c1"}},
+		{name: "a killed create's docker run that never ends", strays: [][]int{{9}}, strayForever: true,
+			wantErr: "docker run (pid [9]) of a killed create still runs after 1ms; wait for it or kill it"},
 		{name: "retry after collecting logs and deleting the partial cluster", failures: 1, retries: 1,
 			want: []string{"create c1", "logs c1 attempt-1", "delete c1 c1", "create c1"}},
 		{name: "out of retries", failures: 2, retries: 1,
@@ -110,7 +118,23 @@ func TestCreateRetries(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			fp := &fakeProvider{failures: tt.failures}
-			k := &Kind{newProvider: func(kindlog.Logger) provider { return fp }}
+			looks := 0
+			k := &Kind{newProvider: func(kindlog.Logger) provider { return fp }, strayPoll: time.Millisecond, strayLimit: time.Minute,
+				strays: func(cluster string) ([]int, error) {
+					if cluster != "c1" {
+						t.Errorf("looked for stray runs of %q", cluster)
+					}
+					if looks++; looks <= len(tt.strays) {
+						return tt.strays[looks-1], nil
+					}
+					if tt.strayForever {
+						return tt.strays[len(tt.strays)-1], nil
+					}
+					return nil, nil
+				}}
+			if tt.strayForever {
+				k.strayLimit = time.Millisecond
+			}
 			c := topology.ClusterPlan{Name: "c1", Kubeconfig: filepath.Join(dir, "kubeconfig", "c1"), LogDir: filepath.Join(dir, "logs", "c1")}
 			if err := os.MkdirAll(filepath.Dir(c.Kubeconfig), 0o700); err != nil {
 				t.Fatal(err)
