@@ -566,7 +566,9 @@ provisioning:
 
 // testLean checks on every cluster of the lean CI lab what the profile
 // promises: the node label, one CoreDNS replica, leader election off, the
-// slower kubelet housekeeping and GOGC in the control plane.
+// slower kubelet housekeeping, GOGC in the control plane, the API server's
+// and etcd's readiness probes every 10 s, API Priority and Fairness off
+// and etcd's watch progress every 60 s.
 func testLean(t *testing.T, plan *topology.Plan) {
 	for _, c := range plan.Clusters {
 		node := c.Name + "-control-plane"
@@ -583,11 +585,17 @@ func testLean(t *testing.T, plan *topology.Plan) {
 		if got := kubectl("-n", "kube-system", "get", "deploy", "coredns", "-o", "jsonpath={.spec.replicas}"); got != "1" {
 			t.Errorf("%s: CoreDNS replicas %s, want 1", c.Name, got)
 		}
+		for _, pod := range []string{"kube-apiserver", "etcd"} {
+			if got := kubectl("-n", "kube-system", "get", "pod", pod+"-"+node, "-o", "jsonpath={.spec.containers[0].readinessProbe.periodSeconds}"); got != "10" {
+				t.Errorf("%s: %s's readiness probe period is %q, want 10", c.Name, pod, got)
+			}
+		}
 		ps, err := exec.Command("docker", "exec", node, "ps", "-eo", "args").Output()
 		if err != nil {
 			t.Fatalf("%s: ps: %v", c.Name, err)
 		}
-		for _, want := range []string{"kube-scheduler .*--leader-elect=false", "kube-controller-manager .*--leader-elect=false", "kubelet .*--housekeeping-interval=30s"} {
+		for _, want := range []string{"kube-scheduler .*--leader-elect=false", "kube-controller-manager .*--leader-elect=false", "kubelet .*--housekeeping-interval=30s",
+			"kube-apiserver .*--enable-priority-and-fairness=false", "etcd .*--watch-progress-notify-interval=60s"} {
 			if !regexp.MustCompile(want).Match(ps) {
 				t.Errorf("%s: no process matches %q", c.Name, want)
 			}

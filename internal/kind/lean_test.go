@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	jsonpatch "github.com/evanphx/json-patch/v5"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/util/strategicpatch"
 	"sigs.k8s.io/yaml"
 
 	"github.com/fluidos-lab/testbed/topology"
@@ -157,8 +159,8 @@ func TestLeanPatchesOnKindsTemplate(t *testing.T) {
 		{"controller manager", args(dig(cc, "controllerManager", "extraArgs")),
 			map[string]string{"enable-hostpath-provisioner": "true", "leader-elect": "false", "controllers": leanDisabledControls}},
 		{"scheduler", args(dig(cc, "scheduler", "extraArgs")), map[string]string{"leader-elect": "false"}},
-		{"etcd untouched", args(dig(cc, "etcd", "local", "extraArgs")), map[string]string{}},
-		{"api server untouched", args(dig(cc, "apiServer", "extraArgs")), map[string]string{"runtime-config": ""}},
+		{"etcd", args(dig(cc, "etcd", "local", "extraArgs")), map[string]string{"watch-progress-notify-interval": leanEtcdProgressNotify}},
+		{"api server", args(dig(cc, "apiServer", "extraArgs")), map[string]string{"runtime-config": "", "enable-priority-and-fairness": "false"}},
 		{"init kubelet", args(dig(docs["InitConfiguration"], "nodeRegistration", "kubeletExtraArgs")),
 			map[string]string{"node-ip": "172.30.0.2", "housekeeping-interval": leanHousekeeping}},
 		{"join kubelet", args(dig(docs["JoinConfiguration"], "nodeRegistration", "kubeletExtraArgs")),
@@ -201,6 +203,12 @@ controllerManager:
 	}
 	if args(dig(cc, "scheduler", "extraArgs"))["leader-elect"] != "false" {
 		t.Errorf("v1beta3 scheduler %v", cc["scheduler"])
+	}
+	if args(dig(cc, "apiServer", "extraArgs"))["enable-priority-and-fairness"] != "false" {
+		t.Errorf("v1beta3 API server %v", cc["apiServer"])
+	}
+	if args(dig(cc, "etcd", "local", "extraArgs"))["watch-progress-notify-interval"] != leanEtcdProgressNotify {
+		t.Errorf("v1beta3 etcd %v", cc["etcd"])
 	}
 }
 
@@ -251,7 +259,10 @@ func TestLeanPatchesDirectory(t *testing.T) {
 }
 
 // LeanFiles are kubeadm strategic-merge patches, one per static pod, each
-// naming the container kubeadm's manifest gives that pod and setting GOGC.
+// naming the container kubeadm's manifest gives that pod. Applied as
+// kubeadm applies them (strategic merge into the Pod) to a manifest shaped
+// like kubeadm's, they set GOGC in every one, and the API server's and
+// etcd's readiness probe period, keeping the rest of that probe.
 func TestLeanFiles(t *testing.T) {
 	files := LeanFiles()
 	if len(files) != len(leanStaticPods) {
@@ -259,20 +270,48 @@ func TestLeanFiles(t *testing.T) {
 	}
 	for _, c := range leanStaticPods {
 		path := LeanPatchDir + "/" + c + "+strategic.yaml"
-		var pod struct {
-			Spec struct {
-				Containers []struct {
-					Name string
-					Env  []struct{ Name, Value string }
-				}
-			}
+		probe := &corev1.Probe{ProbeHandler: corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Host: "172.18.0.2", Path: "/readyz", Scheme: corev1.URISchemeHTTPS}},
+			PeriodSeconds: 1, TimeoutSeconds: 15, FailureThreshold: 3}
+		manifest := corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{
+			Name: c, Command: []string{c}, Env: []corev1.EnvVar{{Name: "KEPT", Value: "1"}}, ReadinessProbe: probe,
+			LivenessProbe: &corev1.Probe{PeriodSeconds: 10}}}}}
+		orig, err := json.Marshal(manifest)
+		if err != nil {
+			t.Fatal(err)
 		}
-		if err := yaml.UnmarshalStrict([]byte(files[path]), &pod); err != nil {
+		patch, err := yaml.YAMLToJSON([]byte(files[path]))
+		if err != nil {
 			t.Fatalf("%s: %v\n%s", path, err, files[path])
 		}
-		cs := pod.Spec.Containers
-		if len(cs) != 1 || cs[0].Name != c || len(cs[0].Env) != 1 || cs[0].Env[0].Name != "GOGC" || cs[0].Env[0].Value != leanGOGC {
-			t.Errorf("%s: %+v", path, cs)
+		merged, err := strategicpatch.StrategicMergePatch(orig, patch, corev1.Pod{})
+		if err != nil {
+			t.Fatalf("%s: %v", path, err)
+		}
+		var got corev1.Pod
+		if err := json.Unmarshal(merged, &got); err != nil {
+			t.Fatal(err)
+		}
+		if len(got.Spec.Containers) != 1 {
+			t.Fatalf("%s: the patch added a container: %+v", path, got.Spec.Containers)
+		}
+		ct := got.Spec.Containers[0]
+		env := map[string]string{}
+		for _, e := range ct.Env {
+			env[e.Name] = e.Value
+		}
+		if env["GOGC"] != leanGOGC || env["KEPT"] != "1" {
+			t.Errorf("%s: env %v, want GOGC=%s and the manifest's own", path, env, leanGOGC)
+		}
+		wantPeriod := int32(1)
+		if c == "kube-apiserver" || c == "etcd" {
+			wantPeriod = leanReadinessPeriod
+		}
+		rp := ct.ReadinessProbe
+		if rp == nil || rp.PeriodSeconds != wantPeriod || rp.TimeoutSeconds != 15 || rp.FailureThreshold != 3 || rp.HTTPGet == nil || rp.HTTPGet.Path != "/readyz" || rp.HTTPGet.Host != "172.18.0.2" {
+			t.Errorf("%s: readiness probe %+v, want kubeadm's with period %d", path, rp, wantPeriod)
+		}
+		if ct.LivenessProbe == nil || ct.LivenessProbe.PeriodSeconds != 10 || len(ct.Command) != 1 {
+			t.Errorf("%s: the patch changed more than it should: %+v", path, ct)
 		}
 	}
 }
