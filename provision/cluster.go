@@ -114,7 +114,9 @@ func (p *Provisioner) apiReachable(ctx context.Context, kubeconfig string) error
 // containers is listed any more, deleting again every deleteRetry. After a
 // SIGKILLed up, KinD's `docker run` child may still be making the node:
 // the container stayed listed for seconds after KinD's delete, and the
-// create right after it failed with "node(s) already exist".
+// create right after it failed with "node(s) already exist". The KinD
+// delete now waits for such a run first (internal/kind/stray.go); this
+// loop stays the check that the cluster is gone before it is created.
 func (p *Provisioner) deleteUntilGone(ctx context.Context, eng *Engine, net network.Summary, c topology.ClusterPlan) error {
 	deadline := p.now().Add(deleteDeadline)
 	for {
