@@ -3,9 +3,14 @@ package provision
 import (
 	"context"
 	"fmt"
+	"strings"
 
+	corev1 "k8s.io/api/core/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/kubernetes"
 
 	"github.com/fluidos-lab/testbed/topology"
 )
@@ -13,6 +18,19 @@ import (
 // leanCoreDNSReplicas is the CoreDNS replica count of the lean profile
 // (kubeadm deploys two and has no setting for it).
 const leanCoreDNSReplicas = 1
+
+// KinD's default storage: the local-path provisioner its node images
+// install, and the StorageClass KinD falls back to without them (the
+// controller manager's in-tree host-path provisioner, which KinD enables).
+const (
+	localPathNamespace   = "local-path-storage"
+	localPathRBAC        = "local-path-provisioner-role" // ClusterRole; its binding is -bind
+	localPathBinding     = "local-path-provisioner-bind"
+	localPathProvisioner = "rancher.io/local-path"
+	hostPathProvisioner  = "kubernetes.io/host-path"
+	defaultStorageClass  = "standard"
+	defaultClassKey      = "storageclass.kubernetes.io/is-default-class"
+)
 
 // profileMismatch returns why a kept cluster's profile differs from the
 // plan's, or "". A node without the label predates profiles: stock.
@@ -35,7 +53,9 @@ func (p *Provisioner) profileMismatch(ctx context.Context, c topology.ClusterPla
 }
 
 // applyProfile does the part of a profile kind's config cannot: the lean
-// profile scales CoreDNS to one replica. It returns a note, "" for none.
+// profile scales CoreDNS to one replica and replaces the local-path
+// provisioner by the in-tree host-path one (leanStorage). It returns a
+// note, "" for none.
 func (p *Provisioner) applyProfile(ctx context.Context, c topology.ClusterPlan) (string, error) {
 	if c.Profile != topology.ProfileLean {
 		return "", nil
@@ -46,17 +66,89 @@ func (p *Provisioner) applyProfile(ctx context.Context, c topology.ClusterPlan) 
 	}
 	ctx, cancel := context.WithTimeout(ctx, p.apiTimeout)
 	defer cancel()
+	var notes []string
 	deps := cs.AppsV1().Deployments("kube-system")
 	d, err := deps.Get(ctx, "coredns", metav1.GetOptions{})
 	if err != nil {
 		return "", fmt.Errorf("lean profile: reading the CoreDNS deployment: %w", err)
 	}
-	if d.Spec.Replicas != nil && *d.Spec.Replicas == leanCoreDNSReplicas {
+	if d.Spec.Replicas == nil || *d.Spec.Replicas != leanCoreDNSReplicas {
+		patch := fmt.Appendf(nil, `{"spec":{"replicas":%d}}`, leanCoreDNSReplicas)
+		if _, err := deps.Patch(ctx, "coredns", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
+			return "", fmt.Errorf("lean profile: scaling CoreDNS to %d: %w", leanCoreDNSReplicas, err)
+		}
+		notes = append(notes, fmt.Sprintf("CoreDNS scaled to %d", leanCoreDNSReplicas))
+	}
+	n, err := leanStorage(ctx, cs)
+	if err != nil {
+		return "", fmt.Errorf("lean profile: %w", err)
+	}
+	if n != "" {
+		notes = append(notes, n)
+	}
+	if len(notes) == 0 {
 		return "", nil
 	}
-	patch := fmt.Appendf(nil, `{"spec":{"replicas":%d}}`, leanCoreDNSReplicas)
-	if _, err := deps.Patch(ctx, "coredns", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
-		return "", fmt.Errorf("lean profile: scaling CoreDNS to %d: %w", leanCoreDNSReplicas, err)
+	return "lean: " + strings.Join(notes, ", "), nil
+}
+
+// leanStorage gives a lean cluster the default storage KinD falls back to
+// when its node image has no local-path manifest: the standard
+// StorageClass on the controller manager's in-tree host-path provisioner
+// (KinD runs it with --enable-hostpath-provisioner), so that a
+// PersistentVolumeClaim still binds, to a directory on the node, without
+// the local-path provisioner's pod (about 12 MiB of a node with its shim
+// and sandbox: docs/scale.md). A standard class of another provisioner
+// (a user's) is left alone. It returns a note, "" when nothing changed.
+func leanStorage(ctx context.Context, cs kubernetes.Interface) (string, error) {
+	changed, create := false, false
+	scs := cs.StorageV1().StorageClasses()
+	sc, err := scs.Get(ctx, defaultStorageClass, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+		create = true
+	case err != nil:
+		return "", fmt.Errorf("reading StorageClass %s: %w", defaultStorageClass, err)
+	case sc.Provisioner == localPathProvisioner:
+		// A class's provisioner cannot change: delete it, then create it.
+		if err := scs.Delete(ctx, defaultStorageClass, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return "", fmt.Errorf("deleting the local-path StorageClass %s: %w", defaultStorageClass, err)
+		}
+		create = true
 	}
-	return fmt.Sprintf("lean: CoreDNS scaled to %d", leanCoreDNSReplicas), nil
+	if create {
+		del := corev1.PersistentVolumeReclaimDelete
+		want := &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: defaultStorageClass, Annotations: map[string]string{defaultClassKey: "true"}},
+			Provisioner: hostPathProvisioner, ReclaimPolicy: &del}
+		if _, err := scs.Create(ctx, want, metav1.CreateOptions{}); err != nil {
+			return "", fmt.Errorf("creating StorageClass %s on %s: %w", defaultStorageClass, hostPathProvisioner, err)
+		}
+		changed = true
+	}
+	ns, err := cs.CoreV1().Namespaces().Get(ctx, localPathNamespace, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return "", fmt.Errorf("reading namespace %s: %w", localPathNamespace, err)
+	case ns.DeletionTimestamp == nil:
+		if err := cs.CoreV1().Namespaces().Delete(ctx, localPathNamespace, metav1.DeleteOptions{}); err != nil && !apierrors.IsNotFound(err) {
+			return "", fmt.Errorf("deleting namespace %s (the local-path provisioner): %w", localPathNamespace, err)
+		}
+		changed = true
+	}
+	rbac := cs.RbacV1()
+	if err := rbac.ClusterRoleBindings().Delete(ctx, localPathBinding, metav1.DeleteOptions{}); err == nil {
+		changed = true
+	} else if !apierrors.IsNotFound(err) {
+		return "", fmt.Errorf("deleting ClusterRoleBinding %s: %w", localPathBinding, err)
+	}
+	if err := rbac.ClusterRoles().Delete(ctx, localPathRBAC, metav1.DeleteOptions{}); err == nil {
+		changed = true
+	} else if !apierrors.IsNotFound(err) {
+		return "", fmt.Errorf("deleting ClusterRole %s: %w", localPathRBAC, err)
+	}
+	if !changed {
+		return "", nil
+	}
+	return "storage on the in-tree host-path provisioner (local-path removed)", nil
 }

@@ -16,6 +16,9 @@ import (
 	"github.com/google/go-cmp/cmp"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	storagev1 "k8s.io/api/storage/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -48,7 +51,7 @@ type fakeLab struct {
 	kubes      map[string]*fakeKube
 	bakeErr    error
 	baked      map[string]bool
-	bakedFiles map[string]string               // files of the last bake
+	bakedFiles map[string]string               // files of the last bake that had some
 	patches    map[string]string               // kubeadm patch directory each cluster was created with
 	images     map[string]string               // node image each cluster was created from
 	applied    map[string][]topology.ChartPlan // by kubeconfig
@@ -116,8 +119,9 @@ func (f *fakeLab) Create(_ context.Context, c topology.ClusterPlan, _ int) error
 }
 
 // kubeObjects makes what KinD leaves in a new cluster and up reads: the
-// nodes, labelled with the profile as internal/kind.Config asks, and
-// CoreDNS with kubeadm's two replicas.
+// nodes, labelled with the profile as internal/kind.Config asks, CoreDNS
+// with kubeadm's two replicas, and the local-path provisioner's namespace,
+// cluster role and binding and its standard StorageClass.
 func (f *fakeLab) kubeObjects(c topology.ClusterPlan) {
 	cs, _, _ := f.kube(c.Kubeconfig)
 	ctx := context.Background()
@@ -138,6 +142,18 @@ func (f *fakeLab) kubeObjects(c topology.ClusterPlan) {
 	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "coredns", Namespace: "kube-system"}, Spec: appsv1.DeploymentSpec{Replicas: &two}}
 	if _, err := cs.AppsV1().Deployments("kube-system").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
 		panic(err)
+	}
+	wffc := storagev1.VolumeBindingWaitForFirstConsumer
+	for _, o := range []runtime.Object{
+		&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: localPathNamespace}},
+		&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: localPathRBAC}},
+		&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: localPathBinding}},
+		&storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "standard", Annotations: map[string]string{defaultClassKey: "true"}},
+			Provisioner: localPathProvisioner, VolumeBindingMode: &wffc},
+	} {
+		if err := cs.(*kfake.Clientset).Tracker().Add(o); err != nil && !apierrors.IsAlreadyExists(err) {
+			panic(err)
+		}
 	}
 }
 
@@ -220,7 +236,9 @@ func (f *fakeLab) EnsureHost(_ context.Context, refs []string, offline bool) ([]
 func (f *fakeLab) Bake(_ context.Context, base string, refs []string, files map[string]string) (string, bool, error) {
 	f.record("bake " + base)
 	f.mu.Lock()
-	f.bakedFiles = files
+	if len(files) > 0 {
+		f.bakedFiles = files
+	}
 	f.mu.Unlock()
 	if f.bakeErr != nil {
 		return "", false, f.bakeErr
@@ -228,6 +246,9 @@ func (f *fakeLab) Bake(_ context.Context, base string, refs []string, files map[
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	ref := "testbed.local/kind-node:baked-" + base
+	if len(files) > 0 {
+		ref += "-with-files" // the real name hashes the files
+	}
 	if f.baked[ref] {
 		return ref, false, nil
 	}
@@ -411,8 +432,10 @@ func TestUpFreshThenNoop(t *testing.T) {
 	}
 }
 
-// The lean profile scales CoreDNS to one replica after create; stock keeps
-// kubeadm's two; a second lean up is a no-op.
+// The lean profile scales CoreDNS to one replica after create and puts the
+// standard StorageClass on the in-tree host-path provisioner, removing the
+// local-path provisioner; stock keeps kubeadm's two replicas and KinD's
+// local-path; a second lean up is a no-op.
 func TestUpProfileCoreDNS(t *testing.T) {
 	for _, profile := range []string{topology.ProfileStock, topology.ProfileLean} {
 		t.Run(profile, func(t *testing.T) {
@@ -437,6 +460,25 @@ func TestUpProfileCoreDNS(t *testing.T) {
 				}
 				if *d.Spec.Replicas != want {
 					t.Errorf("%s: CoreDNS replicas %d, want %d", c.Name, *d.Spec.Replicas, want)
+				}
+				sc, err := cs.StorageV1().StorageClasses().Get(context.Background(), "standard", metav1.GetOptions{})
+				if err != nil {
+					t.Fatalf("%s: %v", c.Name, err)
+				}
+				wantProv, wantLocalPath := localPathProvisioner, true
+				if profile == topology.ProfileLean {
+					wantProv, wantLocalPath = hostPathProvisioner, false
+				}
+				if sc.Provisioner != wantProv || sc.Annotations[defaultClassKey] != "true" {
+					t.Errorf("%s: StorageClass standard %s %v, want the default class on %s", c.Name, sc.Provisioner, sc.Annotations, wantProv)
+				}
+				_, nsErr := cs.CoreV1().Namespaces().Get(context.Background(), localPathNamespace, metav1.GetOptions{})
+				_, crErr := cs.RbacV1().ClusterRoles().Get(context.Background(), localPathRBAC, metav1.GetOptions{})
+				_, crbErr := cs.RbacV1().ClusterRoleBindings().Get(context.Background(), localPathBinding, metav1.GetOptions{})
+				for what, err := range map[string]error{"namespace": nsErr, "cluster role": crErr, "cluster role binding": crbErr} {
+					if (err == nil) != wantLocalPath || (err != nil && !apierrors.IsNotFound(err)) {
+						t.Errorf("%s: local-path %s: %v, want it kept: %v", c.Name, what, err, wantLocalPath)
+					}
 				}
 			}
 			rep, err := p.Up(context.Background(), plan, UpOptions{})
@@ -835,29 +877,37 @@ func TestUpBakesNodeImageOnce(t *testing.T) {
 }
 
 // A lean cluster starts from a node image that carries the lean profile's
-// kubeadm patches, and its KinD configuration names their directory; a
-// stock cluster of the same image does not; --no-bake still bakes the files
-// (no images) for a lean lab; a failed bake leaves lean without them.
+// files, and its KinD configuration names their kubeadm patch directory; a
+// stock cluster of the same lab starts from an image without them (the
+// drop-ins act on every node of an image); --no-bake still bakes the files
+// (no images) for lean clusters; a failed bake leaves lean without them.
 func TestUpBakesLeanPatches(t *testing.T) {
+	const (
+		plain     = "testbed.local/kind-node:baked-node:v1"
+		withFiles = "testbed.local/kind-node:baked-node:v1-with-files"
+	)
 	tests := []struct {
 		name        string
 		profiles    []string
 		opts        UpOptions
 		bakeErr     error
 		wantFiles   bool
+		wantBakes   int
 		wantPatches []string
-		wantImage   string
+		wantImages  []string
 	}{
-		{name: "stock: no files", profiles: []string{"", topology.ProfileStock}, wantPatches: []string{"", ""}, wantImage: "testbed.local/kind-node:baked-node:v1"},
-		{name: "lean", profiles: []string{topology.ProfileLean, topology.ProfileLean}, wantFiles: true,
-			wantPatches: []string{kind.LeanPatchDir, kind.LeanPatchDir}, wantImage: "testbed.local/kind-node:baked-node:v1"},
-		{name: "mixed", profiles: []string{topology.ProfileLean, topology.ProfileStock}, wantFiles: true,
-			wantPatches: []string{kind.LeanPatchDir, ""}, wantImage: "testbed.local/kind-node:baked-node:v1"},
-		{name: "lean, no bake: files only", profiles: []string{topology.ProfileLean, topology.ProfileLean}, opts: UpOptions{NoBake: true}, wantFiles: true,
-			wantPatches: []string{kind.LeanPatchDir, kind.LeanPatchDir}, wantImage: "testbed.local/kind-node:baked-node:v1"},
-		{name: "stock, no bake", profiles: []string{"", ""}, opts: UpOptions{NoBake: true}, wantPatches: []string{"", ""}, wantImage: "node:v1"},
-		{name: "lean, bake fails", profiles: []string{topology.ProfileLean, topology.ProfileLean}, bakeErr: errors.New("disk full"), wantFiles: true,
-			wantPatches: []string{"", ""}, wantImage: "node:v1"},
+		{name: "stock: no files", profiles: []string{"", topology.ProfileStock}, wantBakes: 1, wantPatches: []string{"", ""}, wantImages: []string{plain, plain}},
+		{name: "lean", profiles: []string{topology.ProfileLean, topology.ProfileLean}, wantFiles: true, wantBakes: 1,
+			wantPatches: []string{kind.LeanPatchDir, kind.LeanPatchDir}, wantImages: []string{withFiles, withFiles}},
+		{name: "mixed: an image per profile", profiles: []string{topology.ProfileLean, topology.ProfileStock, topology.ProfileLean}, wantFiles: true, wantBakes: 2,
+			wantPatches: []string{kind.LeanPatchDir, "", kind.LeanPatchDir}, wantImages: []string{withFiles, plain, withFiles}},
+		{name: "lean, no bake: files only", profiles: []string{topology.ProfileLean, topology.ProfileLean}, opts: UpOptions{NoBake: true}, wantFiles: true, wantBakes: 1,
+			wantPatches: []string{kind.LeanPatchDir, kind.LeanPatchDir}, wantImages: []string{withFiles, withFiles}},
+		{name: "mixed, no bake: stock keeps its image", profiles: []string{topology.ProfileStock, topology.ProfileLean}, opts: UpOptions{NoBake: true}, wantFiles: true, wantBakes: 1,
+			wantPatches: []string{"", kind.LeanPatchDir}, wantImages: []string{"node:v1", withFiles}},
+		{name: "stock, no bake", profiles: []string{"", ""}, opts: UpOptions{NoBake: true}, wantPatches: []string{"", ""}, wantImages: []string{"node:v1", "node:v1"}},
+		{name: "lean, bake fails", profiles: []string{topology.ProfileLean, topology.ProfileLean}, bakeErr: errors.New("disk full"), wantFiles: true, wantBakes: 1,
+			wantPatches: []string{"", ""}, wantImages: []string{"node:v1", "node:v1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -867,11 +917,22 @@ func TestUpBakesLeanPatches(t *testing.T) {
 			for i, p := range tt.profiles {
 				plan.Clusters[i].Profile = p
 			}
-			if _, err := newTestProvisioner(t, f).Up(context.Background(), plan, tt.opts); err != nil {
+			rep, err := newTestProvisioner(t, f).Up(context.Background(), plan, tt.opts)
+			if err != nil {
 				t.Fatal(err)
 			}
-			if got := len(f.bakedFiles) > 0; got != tt.wantFiles {
-				t.Errorf("baked files %v, want some: %v", f.bakedFiles, tt.wantFiles)
+			bakes, filesBaked := 0, false
+			for _, c := range f.calls {
+				bakes += strings.Count(c, "bake ")
+			}
+			if bakes != tt.wantBakes {
+				t.Errorf("%d bakes, want %d (once per node image and profile)", bakes, tt.wantBakes)
+			}
+			for _, ref := range rep.NodeImages {
+				filesBaked = filesBaked || ref == withFiles
+			}
+			if tt.bakeErr == nil && filesBaked != tt.wantFiles {
+				t.Errorf("node images %v, want one with the lean files: %v", rep.NodeImages, tt.wantFiles)
 			}
 			if tt.wantFiles {
 				if d := cmp.Diff(kind.LeanFiles(), f.bakedFiles); d != "" {
@@ -879,8 +940,8 @@ func TestUpBakesLeanPatches(t *testing.T) {
 				}
 			}
 			for i, c := range plan.Clusters {
-				if f.patches[c.Name] != tt.wantPatches[i] || f.images[c.Name] != tt.wantImage {
-					t.Errorf("%s created from %s with patches %q, want %s with %q", c.Name, f.images[c.Name], f.patches[c.Name], tt.wantImage, tt.wantPatches[i])
+				if f.patches[c.Name] != tt.wantPatches[i] || f.images[c.Name] != tt.wantImages[i] {
+					t.Errorf("%s created from %s with patches %q, want %s with %q", c.Name, f.images[c.Name], f.patches[c.Name], tt.wantImages[i], tt.wantPatches[i])
 				}
 				if c.KubeadmPatches != "" {
 					t.Errorf("Up changed the caller's plan: %+v", c)
@@ -922,5 +983,57 @@ func TestUpDeletesANeverStartedNodeUntilItIsGone(t *testing.T) {
 	}
 	if deletes != 3 || creates != 1 {
 		t.Errorf("%d deletes and %d creates, want 3 and 1: %v", deletes, creates, f.calls)
+	}
+}
+
+// leanStorage from each state a cluster can be in: KinD's local-path, a
+// run already done (or cut short between its steps), a user's own
+// standard class, no class at all, a namespace already terminating.
+func TestLeanStorage(t *testing.T) {
+	del := metav1.Now()
+	class := func(prov string) *storagev1.StorageClass {
+		return &storagev1.StorageClass{ObjectMeta: metav1.ObjectMeta{Name: "standard", Annotations: map[string]string{defaultClassKey: "true"}}, Provisioner: prov}
+	}
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: localPathNamespace}}
+	rbac := []runtime.Object{&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: localPathRBAC}}, &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: localPathBinding}}}
+	tests := []struct {
+		name     string
+		objs     []runtime.Object
+		wantProv string // "" for no class
+		wantNS   bool
+		wantNote bool
+	}{
+		{"kind's local-path", append([]runtime.Object{class(localPathProvisioner), ns}, rbac...), hostPathProvisioner, false, true},
+		{"done before", []runtime.Object{class(hostPathProvisioner)}, hostPathProvisioner, false, false},
+		{"class replaced, provisioner left", append([]runtime.Object{class(hostPathProvisioner), ns}, rbac...), hostPathProvisioner, false, true},
+		{"a user's class", []runtime.Object{class("example.com/csi")}, "example.com/csi", false, false},
+		{"no class", nil, hostPathProvisioner, false, true},
+		{"namespace terminating", []runtime.Object{class(hostPathProvisioner),
+			&corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: localPathNamespace, DeletionTimestamp: &del, Finalizers: []string{"kubernetes"}}}}, hostPathProvisioner, true, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			cs := kfake.NewSimpleClientset(tt.objs...)
+			note, err := leanStorage(context.Background(), cs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if (note != "") != tt.wantNote {
+				t.Errorf("note %q, want one: %v", note, tt.wantNote)
+			}
+			sc, err := cs.StorageV1().StorageClasses().Get(context.Background(), "standard", metav1.GetOptions{})
+			if err != nil || sc.Provisioner != tt.wantProv || sc.Annotations[defaultClassKey] != "true" {
+				t.Errorf("StorageClass standard %+v (%v), want the default class on %s", sc, err, tt.wantProv)
+			}
+			if _, err := cs.CoreV1().Namespaces().Get(context.Background(), localPathNamespace, metav1.GetOptions{}); (err == nil) != tt.wantNS {
+				t.Errorf("namespace %s: %v, want it there: %v", localPathNamespace, err, tt.wantNS)
+			}
+			if _, err := cs.RbacV1().ClusterRoles().Get(context.Background(), localPathRBAC, metav1.GetOptions{}); !apierrors.IsNotFound(err) {
+				t.Errorf("cluster role %s: %v, want it gone", localPathRBAC, err)
+			}
+			if note, err := leanStorage(context.Background(), cs); err != nil || note != "" {
+				t.Errorf("second run: %q, %v; want nothing to do", note, err)
+			}
+		})
 	}
 }

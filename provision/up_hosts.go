@@ -118,23 +118,24 @@ func (u *upRun) copyToHosts(ctx context.Context, refs []string) (int, error) {
 	return total, err
 }
 
-// bake builds (once per image set, on the first host) a node image with
-// the lab's images preloaded for every planned node image, so that clusters
-// start with their images and the images step finds nothing to do, and
-// with the lean profile's kubeadm patch files where a cluster is lean (with
-// --no-bake, an image with those files only). A failed bake is not fatal:
-// Up warns and falls back to importing into every node (and lean clusters
-// run without the patches).
+// bake builds (once per image set and profile, on the first host) a node
+// image with the lab's images preloaded for every planned node image, so
+// that clusters start with their images and the images step finds nothing
+// to do, and with the lean profile's files (kubeadm patches, the kubelet's
+// and containerd's environment) for lean clusters: a lab that mixes
+// profiles gets one image per profile, as the files are not inert for a
+// stock node (with --no-bake, lean clusters get an image with those files
+// only). A failed bake is not fatal: Up warns and falls back to importing
+// into every node (and lean clusters run without the files).
 func (u *upRun) bake(ctx context.Context) (int, int, error) {
 	refs := u.labImages()
 	if u.o.NoBake {
 		refs = nil
 	}
-	files := u.profileFiles()
-	if len(refs) == 0 && len(files) == 0 {
+	if len(refs) == 0 && !u.anyLean() {
 		return 0, 0, nil
 	}
-	built, reused, baked, err := u.bakeOn(ctx, u.hosts[0], refs, files)
+	built, reused, baked, err := u.bakeOn(ctx, u.hosts[0], refs)
 	if len(baked) > 0 {
 		u.rep.NodeImages = baked
 		u.imagesBaked = len(refs) > 0
@@ -142,13 +143,11 @@ func (u *upRun) bake(ctx context.Context) (int, int, error) {
 	return built, reused, err
 }
 
-// profileFiles are the files the lab's node image must carry for its
-// clusters' profiles (the lean profile's kubeadm patches), nil for none.
-func (u *upRun) profileFiles() map[string]string {
-	for _, s := range u.states {
-		if s.plan.Profile == topology.ProfileLean {
-			return kind.LeanFiles()
-		}
+// profileFiles are the files a node image must carry for a cluster of
+// profile p (the lean profile's), nil for none.
+func profileFiles(p string) map[string]string {
+	if p == topology.ProfileLean {
+		return kind.LeanFiles()
 	}
 	return nil
 }
@@ -173,45 +172,76 @@ func (u *upRun) copyImages(ctx context.Context) (int, int, error) {
 	return n, len(refs)*(len(u.hosts)-1) - n, err
 }
 
-// bakeOn bakes on host h the node images of every cluster and points the
-// clusters at the baked images. A failure that is not cancellation is a
-// warning: the clusters import per node instead.
-func (u *upRun) bakeOn(ctx context.Context, h *hostRun, refs []string, files map[string]string) (built, reused int, baked map[string]string, err error) {
+// bakedKey names a baked image in Report.NodeImages: the planned node
+// image, with " (lean)" for the lean profile's image in a lab whose
+// clusters do not all share one profile.
+func bakedKey(base, profile string, mixed bool) string {
+	if mixed && profile == topology.ProfileLean {
+		return base + " (lean)"
+	}
+	return base
+}
+
+// bakeOn bakes on host h the node images of every cluster, one per planned
+// node image and profile files, and points the clusters at the baked
+// images. A failure that is not cancellation is a warning: the clusters
+// import per node instead.
+func (u *upRun) bakeOn(ctx context.Context, h *hostRun, refs []string) (built, reused int, baked map[string]string, err error) {
 	if h.eng.Images == nil {
 		return 0, 0, nil, nil
 	}
+	mixed := false
+	for _, s := range u.states {
+		mixed = mixed || s.plan.NodeProfile() != u.states[0].plan.NodeProfile()
+	}
 	baked = map[string]string{}
 	for _, s := range u.states {
-		base := s.plan.NodeImage
-		if _, ok := baked[base]; !ok {
-			ref, b, err := h.eng.Images.Bake(ctx, base, refs, files)
-			if err != nil {
-				if ctx.Err() != nil {
-					return built, reused, nil, err
-				}
-				u.bakeWarning(h, err, len(files) > 0)
-				return built, reused, nil, nil
-			}
-			if b {
-				built++
-				with := ""
-				if len(files) > 0 {
-					with = " and the lean profile's kubeadm patches"
-				}
-				u.p.progress.Logf("bake: built %s (%s with %d image(s)%s)%s", ref, base, len(refs), with, onHost(h))
-			} else {
-				reused++
-			}
-			baked[base] = ref
+		files := profileFiles(s.plan.Profile)
+		key := bakedKey(s.plan.NodeImage, s.plan.Profile, mixed)
+		if _, ok := baked[key]; ok || (len(refs) == 0 && len(files) == 0) {
+			continue
 		}
+		ref, b, err := h.eng.Images.Bake(ctx, s.plan.NodeImage, refs, files)
+		if err != nil {
+			if ctx.Err() != nil {
+				return built, reused, nil, err
+			}
+			u.bakeWarning(h, err, u.anyLean())
+			return built, reused, nil, nil
+		}
+		if b {
+			built++
+			with := ""
+			if len(files) > 0 {
+				with = " and the lean profile's files"
+			}
+			u.p.progress.Logf("bake: built %s (%s with %d image(s)%s)%s", ref, s.plan.NodeImage, len(refs), with, onHost(h))
+		} else {
+			reused++
+		}
+		baked[key] = ref
 	}
 	for _, s := range u.states {
-		s.plan.NodeImage = baked[s.plan.NodeImage]
-		if len(files) > 0 && s.plan.Profile == topology.ProfileLean {
+		ref, ok := baked[bakedKey(s.plan.NodeImage, s.plan.Profile, mixed)]
+		if !ok {
+			continue // stock with --no-bake: its own image
+		}
+		s.plan.NodeImage = ref
+		if s.plan.Profile == topology.ProfileLean {
 			s.plan.KubeadmPatches = kind.LeanPatchDir
 		}
 	}
 	return built, reused, baked, nil
+}
+
+// anyLean reports whether some cluster of the lab is lean.
+func (u *upRun) anyLean() bool {
+	for _, s := range u.states {
+		if s.plan.Profile == topology.ProfileLean {
+			return true
+		}
+	}
+	return false
 }
 
 func (u *upRun) bakeWarning(h *hostRun, err error, profileFiles bool) {
@@ -219,7 +249,7 @@ func (u *upRun) bakeWarning(h *hostRun, err error, profileFiles bool) {
 	defer u.mu.Unlock()
 	u.rep.BakeWarning = fmt.Sprintf("%v%s; importing the images into every node instead", err, onHost(h))
 	if profileFiles {
-		u.rep.BakeWarning += " (lean clusters run without the profile's kubeadm patches: no GOGC in their control plane)"
+		u.rep.BakeWarning += " (lean clusters run without the profile's files: kubeadm patches and the kubelet's and containerd's environment)"
 	}
 	u.p.progress.Logf("bake: %s", u.rep.BakeWarning)
 }

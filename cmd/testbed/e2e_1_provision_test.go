@@ -566,9 +566,12 @@ provisioning:
 
 // testLean checks on every cluster of the lean CI lab what the profile
 // promises: the node label, one CoreDNS replica, leader election off, the
-// slower kubelet housekeeping, GOGC in the control plane, the API server's
-// and etcd's readiness probes every 10 s, API Priority and Fairness off
-// and etcd's watch progress every 60 s.
+// slower kubelet housekeeping, GOGC and GOMAXPROCS in the control plane
+// (GOMAXPROCS in the kubelet and containerd too),
+// the API server's, etcd's and the scheduler's readiness probes every
+// 10 s and liveness probes every 30 s, API Priority and Fairness and the
+// watch cache off, etcd's watch progress every 60 s and three more
+// controllers off.
 func testLean(t *testing.T, plan *topology.Plan) {
 	for _, c := range plan.Clusters {
 		node := c.Name + "-control-plane"
@@ -585,27 +588,56 @@ func testLean(t *testing.T, plan *topology.Plan) {
 		if got := kubectl("-n", "kube-system", "get", "deploy", "coredns", "-o", "jsonpath={.spec.replicas}"); got != "1" {
 			t.Errorf("%s: CoreDNS replicas %s, want 1", c.Name, got)
 		}
-		for _, pod := range []string{"kube-apiserver", "etcd"} {
+		if got := kubectl("get", "storageclass", "standard", "-o", "jsonpath={.provisioner}"); got != "kubernetes.io/host-path" {
+			t.Errorf("%s: StorageClass standard on %q, want kubernetes.io/host-path", c.Name, got)
+		}
+		if got := kubectl("get", "ns", "--field-selector", "metadata.name=local-path-storage", "-o", "jsonpath={.items[*].status.phase}"); got != "" && got != "Terminating" {
+			t.Errorf("%s: the local-path provisioner's namespace is %s, want it gone", c.Name, got)
+		}
+		if c.Name == plan.Clusters[0].Name {
+			// A claim of the default class binds on the in-tree provisioner.
+			pvc := `{"apiVersion":"v1","kind":"PersistentVolumeClaim","metadata":{"name":"testbed-e2e","namespace":"default"},"spec":{"accessModes":["ReadWriteOnce"],"resources":{"requests":{"storage":"1Mi"}}}}`
+			cmd := exec.Command("docker", "exec", "-i", node, "kubectl", "--kubeconfig", "/etc/kubernetes/admin.conf", "apply", "-f", "-")
+			cmd.Stdin = strings.NewReader(pvc)
+			if out, err := cmd.CombinedOutput(); err != nil {
+				t.Fatalf("%s: creating a claim: %v\n%s", c.Name, err, out)
+			}
+			kubectl("wait", "--for=jsonpath={.status.phase}=Bound", "pvc/testbed-e2e", "--timeout=90s")
+			kubectl("delete", "pvc", "testbed-e2e", "--wait=true", "--timeout=90s")
+		}
+		for _, pod := range []string{"kube-apiserver", "etcd", "kube-scheduler"} {
 			if got := kubectl("-n", "kube-system", "get", "pod", pod+"-"+node, "-o", "jsonpath={.spec.containers[0].readinessProbe.periodSeconds}"); got != "10" {
 				t.Errorf("%s: %s's readiness probe period is %q, want 10", c.Name, pod, got)
+			}
+		}
+		for _, pod := range []string{"kube-apiserver", "etcd", "kube-scheduler", "kube-controller-manager"} {
+			if got := kubectl("-n", "kube-system", "get", "pod", pod+"-"+node, "-o", "jsonpath={.spec.containers[0].livenessProbe.periodSeconds}"); got != "30" {
+				t.Errorf("%s: %s's liveness probe period is %q, want 30", c.Name, pod, got)
 			}
 		}
 		ps, err := exec.Command("docker", "exec", node, "ps", "-eo", "args").Output()
 		if err != nil {
 			t.Fatalf("%s: ps: %v", c.Name, err)
 		}
-		for _, want := range []string{"kube-scheduler .*--leader-elect=false", "kube-controller-manager .*--leader-elect=false", "kubelet .*--housekeeping-interval=30s",
-			"kube-apiserver .*--enable-priority-and-fairness=false", "etcd .*--watch-progress-notify-interval=60s"} {
+		for _, want := range []string{"kube-scheduler .*--leader-elect=false", "kube-controller-manager .*--leader-elect=false", "kubelet .*--housekeeping-interval=60s", "kube-controller-manager .*--controllers=[^ ]*,-attachdetach,-disruption,-ttl,[^ ]*-device-taint-eviction-controller",
+			"kube-apiserver .*--enable-priority-and-fairness=false", "kube-apiserver .*--watch-cache=false", "etcd .*--watch-progress-notify-interval=60s"} {
 			if !regexp.MustCompile(want).Match(ps) {
 				t.Errorf("%s: no process matches %q", c.Name, want)
 			}
 		}
-		// GOGC from the kubeadm patches the baked node image carries, in
-		// every static pod's process environment.
+		// GOGC and GOMAXPROCS from the kubeadm patches the baked node
+		// image carries, in every static pod's process environment.
 		for _, proc := range []string{"etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler"} {
 			env, err := exec.Command("docker", "exec", node, "sh", "-c", `tr '\0' '\n' < /proc/$(pgrep -o -f "^`+proc+` ")/environ`).Output()
-			if err != nil || !regexp.MustCompile(`(?m)^GOGC=25$`).Match(env) {
-				t.Errorf("%s: %s's environment has no GOGC=25 (%v):\n%s", c.Name, proc, err, env)
+			if err != nil || !regexp.MustCompile(`(?m)^GOGC=25$`).Match(env) || !regexp.MustCompile(`(?m)^GOMAXPROCS=1$`).Match(env) {
+				t.Errorf("%s: %s's environment lacks GOGC=25 or GOMAXPROCS=1 (%v):\n%s", c.Name, proc, err, env)
+			}
+		}
+		// GOMAXPROCS from the systemd drop-ins of the lean node image.
+		for _, proc := range []string{"kubelet", "containerd"} {
+			env, err := exec.Command("docker", "exec", node, "sh", "-c", `tr '\0' '\n' < /proc/$(pgrep -o -x `+proc+`)/environ`).Output()
+			if err != nil || !regexp.MustCompile(`(?m)^GOMAXPROCS=1$`).Match(env) {
+				t.Errorf("%s: %s's environment lacks GOMAXPROCS=1 (%v):\n%s", c.Name, proc, err, env)
 			}
 		}
 	}

@@ -56,7 +56,7 @@ func newUpCommand(a *app) *cobra.Command {
 	cmd.Flags().IntVar(&o.parallelism, "parallelism", 0, "clusters created at once (default: the topology's, else every cluster up to twice the CPU count)")
 	cmd.Flags().BoolVar(&o.recreate, "recreate", false, "delete and rebuild every cluster")
 	cmd.Flags().BoolVar(&o.offline, "offline", false, "use only images present on the host; list missing ones and stop")
-	cmd.Flags().BoolVar(&o.noBake, "no-bake", false, "create clusters without the lab's images baked into their node image and import them into every node instead (a lean lab's node image still gets the profile's kubeadm patch files)")
+	cmd.Flags().BoolVar(&o.noBake, "no-bake", false, "create clusters without the lab's images baked into their node image and import them into every node instead (a lean lab's node image still gets the profile's files)")
 	return cmd
 }
 

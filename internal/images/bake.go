@@ -35,7 +35,7 @@ const (
 	// LabelBakedImages is the JSON list of "ref@ID" preloaded into it.
 	LabelBakedImages = "dev.testbed.baked.images"
 	// LabelBakedFiles is the JSON list of the files written into it (a
-	// node profile's kubeadm patches).
+	// node profile's kubeadm patches and systemd drop-ins).
 	LabelBakedFiles = "dev.testbed.baked.files"
 	// BakedRepo is the repository of baked node images.
 	BakedRepo = "testbed.local/kind-node"

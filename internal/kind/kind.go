@@ -58,7 +58,7 @@ func Config(c topology.ClusterPlan) *v1alpha4.Cluster {
 	if len(cfg.Nodes) == 0 {
 		cfg.Nodes = []v1alpha4.Node{{Role: v1alpha4.ControlPlaneRole, Image: c.NodeImage, Labels: profileLabel(c.Profile)}}
 	}
-	applyProfile(cfg, c.Profile, c.KubeadmPatches)
+	applyProfile(cfg, c.Profile, c.KubeadmPatches, c.NodeImage)
 	v1alpha4.SetDefaultsCluster(cfg)
 	return cfg
 }

@@ -2,6 +2,7 @@ package kind
 
 import (
 	"encoding/json"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -160,7 +161,7 @@ func TestLeanPatchesOnKindsTemplate(t *testing.T) {
 			map[string]string{"enable-hostpath-provisioner": "true", "leader-elect": "false", "controllers": leanDisabledControls}},
 		{"scheduler", args(dig(cc, "scheduler", "extraArgs")), map[string]string{"leader-elect": "false"}},
 		{"etcd", args(dig(cc, "etcd", "local", "extraArgs")), map[string]string{"watch-progress-notify-interval": leanEtcdProgressNotify}},
-		{"api server", args(dig(cc, "apiServer", "extraArgs")), map[string]string{"runtime-config": "", "enable-priority-and-fairness": "false"}},
+		{"api server", args(dig(cc, "apiServer", "extraArgs")), map[string]string{"runtime-config": "", "enable-priority-and-fairness": "false", "watch-cache": "false"}},
 		{"init kubelet", args(dig(docs["InitConfiguration"], "nodeRegistration", "kubeletExtraArgs")),
 			map[string]string{"node-ip": "172.30.0.2", "housekeeping-interval": leanHousekeeping}},
 		{"join kubelet", args(dig(docs["JoinConfiguration"], "nodeRegistration", "kubeletExtraArgs")),
@@ -204,7 +205,7 @@ controllerManager:
 	if args(dig(cc, "scheduler", "extraArgs"))["leader-elect"] != "false" {
 		t.Errorf("v1beta3 scheduler %v", cc["scheduler"])
 	}
-	if args(dig(cc, "apiServer", "extraArgs"))["enable-priority-and-fairness"] != "false" {
+	if a := args(dig(cc, "apiServer", "extraArgs")); a["enable-priority-and-fairness"] != "false" || a["watch-cache"] != "false" {
 		t.Errorf("v1beta3 API server %v", cc["apiServer"])
 	}
 	if args(dig(cc, "etcd", "local", "extraArgs"))["watch-progress-notify-interval"] != leanEtcdProgressNotify {
@@ -261,12 +262,22 @@ func TestLeanPatchesDirectory(t *testing.T) {
 // LeanFiles are kubeadm strategic-merge patches, one per static pod, each
 // naming the container kubeadm's manifest gives that pod. Applied as
 // kubeadm applies them (strategic merge into the Pod) to a manifest shaped
-// like kubeadm's, they set GOGC in every one, and the API server's and
-// etcd's readiness probe period, keeping the rest of that probe.
+// like kubeadm's, they set GOGC and GOMAXPROCS in every one, and the
+// readiness probe period of every one but the controller manager (which
+// kubeadm gives no readiness probe) and every liveness probe's, keeping
+// the rest of those probes.
 func TestLeanFiles(t *testing.T) {
 	files := LeanFiles()
-	if len(files) != len(leanStaticPods) {
-		t.Fatalf("%d files, want %d", len(files), len(leanStaticPods))
+	if len(files) != len(leanStaticPods)+2 {
+		t.Fatalf("%d files, want one per static pod and two drop-ins", len(files))
+	}
+	// The drop-ins are systemd units' [Service] sections that set the
+	// variable systemd passes to the daemon.
+	for _, unit := range []string{"kubelet", "containerd"} {
+		got := files["/etc/systemd/system/"+unit+".service.d/20-testbed-lean.conf"]
+		if !strings.HasPrefix(got, "[Service]\n") || !regexp.MustCompile(`(?m)^Environment=GOMAXPROCS=1$`).MatchString(got) {
+			t.Errorf("%s drop-in %q", unit, got)
+		}
 	}
 	for _, c := range leanStaticPods {
 		path := LeanPatchDir + "/" + c + "+strategic.yaml"
@@ -274,7 +285,7 @@ func TestLeanFiles(t *testing.T) {
 			PeriodSeconds: 1, TimeoutSeconds: 15, FailureThreshold: 3}
 		manifest := corev1.Pod{Spec: corev1.PodSpec{Containers: []corev1.Container{{
 			Name: c, Command: []string{c}, Env: []corev1.EnvVar{{Name: "KEPT", Value: "1"}}, ReadinessProbe: probe,
-			LivenessProbe: &corev1.Probe{PeriodSeconds: 10}}}}}
+			LivenessProbe: &corev1.Probe{PeriodSeconds: 10, FailureThreshold: 8}}}}}
 		orig, err := json.Marshal(manifest)
 		if err != nil {
 			t.Fatal(err)
@@ -299,19 +310,60 @@ func TestLeanFiles(t *testing.T) {
 		for _, e := range ct.Env {
 			env[e.Name] = e.Value
 		}
-		if env["GOGC"] != leanGOGC || env["KEPT"] != "1" {
-			t.Errorf("%s: env %v, want GOGC=%s and the manifest's own", path, env, leanGOGC)
+		if env["GOGC"] != leanGOGC || env["GOMAXPROCS"] != "1" || env["KEPT"] != "1" || len(env) != 3 {
+			t.Errorf("%s: env %v, want GOGC=%s, GOMAXPROCS=1 and the manifest's own", path, env, leanGOGC)
 		}
 		wantPeriod := int32(1)
-		if c == "kube-apiserver" || c == "etcd" {
+		if c != "kube-controller-manager" {
 			wantPeriod = leanReadinessPeriod
 		}
 		rp := ct.ReadinessProbe
 		if rp == nil || rp.PeriodSeconds != wantPeriod || rp.TimeoutSeconds != 15 || rp.FailureThreshold != 3 || rp.HTTPGet == nil || rp.HTTPGet.Path != "/readyz" || rp.HTTPGet.Host != "172.18.0.2" {
 			t.Errorf("%s: readiness probe %+v, want kubeadm's with period %d", path, rp, wantPeriod)
 		}
-		if ct.LivenessProbe == nil || ct.LivenessProbe.PeriodSeconds != 10 || len(ct.Command) != 1 {
+		if ct.LivenessProbe == nil || ct.LivenessProbe.PeriodSeconds != leanLivenessPeriod || ct.LivenessProbe.FailureThreshold != 8 || len(ct.Command) != 1 {
 			t.Errorf("%s: the patch changed more than it should: %+v", path, ct)
 		}
+	}
+}
+
+// The controllers the lean profile turns off by name depend on the node
+// image's Kubernetes version, read from its tag; an image whose tag names
+// no version gets the list every version accepts.
+func TestLeanControllers(t *testing.T) {
+	all := leanDisabledControls + leanDisabledControls134
+	tests := []struct {
+		image string
+		minor int
+		ok    bool
+		want  string
+	}{
+		{"kindest/node:v1.34.2@sha256:abcd", 34, true, all},
+		{"testbed.local/kind-node:v1.34.2", 34, true, all},
+		{"testbed.local/kind-node:v1.35.0-0123456789ab", 35, true, all},
+		{"localhost:5000/kind-node:v1.33.1", 33, true, leanDisabledControls},
+		{"kindest/node:v1.29.14", 29, true, leanDisabledControls},
+		{"localhost:5000/kind-node", 0, false, leanDisabledControls},
+		{"my/node:latest", 0, false, leanDisabledControls},
+		{"", 0, false, leanDisabledControls},
+	}
+	for _, tt := range tests {
+		t.Run(tt.image, func(t *testing.T) {
+			if minor, ok := kubeMinor(tt.image); minor != tt.minor || ok != tt.ok {
+				t.Errorf("kubeMinor = %d, %v; want %d, %v", minor, ok, tt.minor, tt.ok)
+			}
+			if got := leanControllers(tt.image); got != tt.want {
+				t.Errorf("leanControllers = %q, want %q", got, tt.want)
+			}
+			cfg := Config(topology.ClusterPlan{Name: "c1", Profile: topology.ProfileLean, NodeImage: tt.image})
+			var p6902 []struct{ gvk, patch string }
+			for _, p := range cfg.KubeadmConfigPatchesJSON6902 {
+				p6902 = append(p6902, struct{ gvk, patch string }{p.Group + "/" + p.Version + "/" + p.Kind, p.Patch})
+			}
+			cc := patchLikeKind(t, kindV1beta4["ClusterConfiguration"], cfg.KubeadmConfigPatches, p6902)
+			if got := args(dig(cc, "controllerManager", "extraArgs"))["controllers"]; got != tt.want {
+				t.Errorf("v1beta4 --controllers=%s, want %s", got, tt.want)
+			}
+		})
 	}
 }
