@@ -61,9 +61,10 @@ type Clusters struct {
 	PodSubnet     string `yaml:"podSubnet,omitempty" json:"podSubnet,omitempty" jsonschema:"description=pod CIDR inside every cluster (default 10.244.0.0/16)"`
 	ServiceSubnet string `yaml:"serviceSubnet,omitempty" json:"serviceSubnet,omitempty" jsonschema:"description=service CIDR inside every cluster (default 10.96.0.0/16)"`
 	// Profile is how the node's Kubernetes is tuned: stock (KinD as is) or
-	// lean (leader election off, one CoreDNS replica, slower kubelet and
-	// kube-proxy cadences, GOGC=25 in the control plane; see
-	// internal/kind/lean.go and docs/scale.md).
+	// lean (about half a stock node's idle CPU and 0.7 of its memory:
+	// GOMAXPROCS=1 and GOGC=25, fewer controllers, slower probes and
+	// cadences, no watch cache, one CoreDNS replica, PVCs on KinD's in-tree
+	// host-path provisioner; see internal/kind/lean.go and docs/scale.md).
 	Profile string `yaml:"profile,omitempty" json:"profile,omitempty" jsonschema:"enum=stock,enum=lean,description=node tuning: stock KinD or lean (less idle CPU and memory per cluster; default stock)"`
 	// Overrides are per-cluster settings keyed by cluster name.
 	Overrides map[string]ClusterOverride `yaml:"overrides,omitempty" json:"overrides,omitempty"`

@@ -15,11 +15,13 @@ import (
 
 // The lean profile tunes a single-control-plane KinD node for a lab of many
 // idle clusters (measured against stock in docs/scale.md), through kind's
-// kubeadm config patches and kubeadm's patch files. Every change
-// keeps what the discovery workloads use: the API server and its watch
-// cache, the scheduler, the controllers that run Deployments and
-// DaemonSets, kube-proxy (in-cluster clients reach the API through the
-// kubernetes Service's ClusterIP), CoreDNS and the kubelet's probes.
+// kubeadm config patches, kubeadm's patch files and systemd drop-ins in the
+// lab's lean node image, and two changes provision makes after create.
+// Every change keeps what the discovery workloads use: the API server, the
+// scheduler, the controllers that run Deployments, DaemonSets and Jobs,
+// kube-proxy (in-cluster clients reach the API through the kubernetes
+// Service's ClusterIP), CoreDNS, a default StorageClass and the kubelet's
+// probes.
 //
 //   - leader election off in kube-controller-manager and kube-scheduler: a
 //     single control plane has nobody to elect, and each renews its Lease
@@ -61,8 +63,8 @@ import (
 //     files must be in the node before kubeadm runs, so up writes them into
 //     the derived node image it builds for the lab and sets
 //     ClusterPlan.KubeadmPatches. Only the lean configuration names the
-//     directory, so the files are inert for a stock cluster of the same
-//     image;
+//     directory (the drop-ins below are not inert: a lab that mixes
+//     profiles bakes one image per profile);
 //   - the API server's, etcd's and the scheduler's readiness probes every
 //     10 s instead of every second (through the same patch files): each
 //     probe of the API server or the scheduler is a new TLS connection
