@@ -170,6 +170,7 @@ func (s *SDK) kubeConfigFactory(kubeconfig, namespace, digest string) (*action.C
 	if err := cfg.Init(flags, namespace, "secret", action.DebugLog(s.logf)); err != nil {
 		return nil, err
 	}
+	cfg.KubeClient = withCRDWatch(cfg.KubeClient)
 	return cfg, nil
 }
 
