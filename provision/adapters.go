@@ -29,6 +29,11 @@ func (d DockerImages) Load(ctx context.Context, ref string, nodes []string) ([]s
 	return images.LoadIntoNodes(ctx, d.API, ref, nodes)
 }
 
+// Unpack implements Images.
+func (d DockerImages) Unpack(ctx context.Context, refs, nodes []string) error {
+	return images.UnpackInNodes(ctx, d.API, refs, nodes)
+}
+
 // DockerCNI is the production CNI over the Docker Engine API.
 type DockerCNI struct {
 	API    cni.API

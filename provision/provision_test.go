@@ -50,6 +50,7 @@ type fakeLab struct {
 	missing    []string // host images missing (offline)
 	kubes      map[string]*fakeKube
 	bakeErr    error
+	unpackErr  error
 	baked      map[string]bool
 	bakedFiles map[string]string               // files of the last bake that had some
 	patches    map[string]string               // kubeadm patch directory each cluster was created with
@@ -264,6 +265,11 @@ func (f *fakeLab) Load(_ context.Context, ref string, nodes []string) ([]string,
 	return nil, nil
 }
 
+func (f *fakeLab) Unpack(_ context.Context, refs, nodes []string) error {
+	f.record("unpack " + strings.Join(refs, ",") + " in " + strings.Join(nodes, ","))
+	return f.unpackErr
+}
+
 // CNI.
 func (f *fakeLab) Prepare(context.Context, topology.CNIPlan, string) (map[string][]byte, error) {
 	return map[string][]byte{"macvlan": []byte("x")}, nil
@@ -429,6 +435,46 @@ func TestUpFreshThenNoop(t *testing.T) {
 		if len(c) > 6 && (c[:6] == "create" || c[:6] == "delete") {
 			t.Errorf("second up called %q", c)
 		}
+	}
+}
+
+// The images step has every lab image unpacked in every node of a cluster
+// (the baked node image holds them as content only), before Multus is
+// installed; a failed unpack stops up, naming the cluster and the step.
+func TestUpUnpacksLabImages(t *testing.T) {
+	const images = "ghcr.io/k8snetworkplumbingwg/multus-cni:v4.2.2,testbed.local/reference-agent:0123456789ab"
+	tests := []struct {
+		name    string
+		err     error
+		wantErr string
+	}{
+		{name: "every lab image in every node"},
+		{name: "failure stops up", err: errors.New("node c1-control-plane: unpacking x: ctr exited 1"),
+			wantErr: `cluster "c1": images: node c1-control-plane: unpacking x: ctr exited 1`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFakeLab()
+			f.unpackErr = tt.err
+			plan := testPlan(t, 1)
+			_, err := newTestProvisioner(t, f).Up(context.Background(), plan, UpOptions{})
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("Up error %v, want %q", err, tt.wantErr)
+				}
+				if len(f.applied[plan.Clusters[0].Kubeconfig]) != 0 {
+					t.Errorf("charts applied after the failed unpack: %v", f.applied)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := "unpack " + images + " in c1-control-plane"
+			if !slices.Contains(f.calls, want) {
+				t.Errorf("calls %v, want %q", f.calls, want)
+			}
+		})
 	}
 }
 

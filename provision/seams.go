@@ -40,6 +40,9 @@ type Images interface {
 	Bake(ctx context.Context, base string, refs []string, files map[string]string) (ref string, built bool, err error)
 	// Load imports ref into the nodes that lack it and returns those nodes.
 	Load(ctx context.Context, ref string, nodes []string) ([]string, error)
+	// Unpack unpacks refs, present in every node, for the nodes' container
+	// runtime, so that no pod waits for it at its first container.
+	Unpack(ctx context.Context, refs, nodes []string) error
 }
 
 // CNI prepares the plugin binaries once and installs them into nodes

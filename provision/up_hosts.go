@@ -404,7 +404,8 @@ func (u *upRun) attachShared(ctx context.Context, s *clusterState) (string, bool
 }
 
 // images loads every image the lab needs into the cluster's nodes, where
-// missing.
+// missing, and has them unpacked there (a baked node image holds them as
+// content only), while the nodes are still coming up.
 func (u *upRun) images(ctx context.Context, s *clusterState) (string, bool, error) {
 	im := s.host.eng.Images
 	if im == nil {
@@ -419,8 +420,11 @@ func (u *upRun) images(ctx context.Context, s *clusterState) (string, bool, erro
 		}
 		loaded += len(got)
 	}
+	if err := im.Unpack(ctx, refs, s.nodeNames()); err != nil {
+		return "", false, err
+	}
 	total := len(refs) * len(s.nodes)
-	return fmt.Sprintf("%d image(s) loaded, %d already present", loaded, total-loaded), loaded > 0, nil
+	return fmt.Sprintf("%d image(s) loaded, %d already present, all unpacked", loaded, total-loaded), loaded > 0, nil
 }
 
 // cni copies the CNI plugin binaries (macvlan, host-local, static) into the

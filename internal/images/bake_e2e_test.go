@@ -4,10 +4,13 @@ package images
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/docker/docker/api/types/container"
 
 	"github.com/fluidos-lab/testbed/internal/dockerx"
 )
@@ -53,6 +56,7 @@ func TestE2EBake(t *testing.T) {
 	if !strings.Contains(out, Normalize(multus)) || !strings.Contains(out, "io.cri-containerd.pinned=pinned") {
 		t.Errorf("baked image lacks %s (pinned):\n%s", multus, out)
 	}
+	checkUnpack(ctx, t, api, ref, multus)
 	// The files are in it, and an image with files only needs no containerd.
 	if out := runInImage(ctx, t, api, ref, `stat -c '%a %s' /etc/testbed/e2e/a+strategic.yaml`); strings.TrimSpace(out) != "644 9" {
 		t.Errorf("baked file: %q, want mode 644 and 9 bytes", out)
@@ -67,5 +71,56 @@ func TestE2EBake(t *testing.T) {
 	removed, err := Prune(ctx, api, nil)
 	if err != nil || len(removed) == 0 {
 		t.Errorf("prune removed %v, %v", removed, err)
+	}
+}
+
+// checkUnpack starts a node-like container of the baked image (privileged,
+// /var on a volume, as KinD makes its nodes) with containerd, and checks
+// that the baked image is content only until UnpackInNodes, and unpacked
+// for the CRI's snapshotter after it: containerd labels the image config
+// with the snapshot of its top layer.
+func checkUnpack(ctx context.Context, t *testing.T, api BakeAPI, baked, ref string) {
+	t.Helper()
+	info, err := api.ImageInspect(ctx, ref)
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := fmt.Sprintf("testbed-e2e-unpack-%d", time.Now().UnixNano())
+	c, err := api.ContainerCreate(ctx, &container.Config{Image: baked, Entrypoint: []string{"sleep", "infinity"}, Volumes: map[string]struct{}{"/var": {}}},
+		&container.HostConfig{Privileged: true, SecurityOpt: []string{"seccomp=unconfined"}}, nil, nil, name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer api.ContainerRemove(context.Background(), c.ID, container.RemoveOptions{Force: true, RemoveVolumes: true})
+	if err := api.ContainerStart(ctx, c.ID, container.StartOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	sh := func(cmd string) string {
+		out, errOut, err := dockerx.Exec(ctx, api, c.ID, []string{"bash", "-c", cmd}, nil)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, errOut)
+		}
+		return string(out)
+	}
+	sh(`nohup containerd >/tmp/containerd.log 2>&1 & for i in $(seq 1 60); do ctr version >/dev/null 2>&1 && exit 0; sleep 0.5; done; cat /tmp/containerd.log; exit 1`)
+	snapLabel := func() string {
+		return sh(`ctr -n k8s.io content ls | awk -v d="` + info.ID + `" '$1 == d { print $NF }'`)
+	}
+	if l := snapLabel(); strings.Contains(l, "containerd.io/gc.ref.snapshot.") {
+		t.Fatalf("baked %s is already unpacked (labels %s): the test proves nothing", ref, l)
+	}
+	if err := UnpackInNodes(ctx, api, []string{ref}, []string{name}); err != nil {
+		t.Fatal(err)
+	}
+	if l := snapLabel(); !strings.Contains(l, "containerd.io/gc.ref.snapshot.overlayfs=") {
+		t.Errorf("after UnpackInNodes, %s's config %s has labels %q, want an overlayfs snapshot", ref, info.ID, strings.TrimSpace(l))
+	}
+	// Again: a no-op on an unpacked image, and a clear error for an absent one.
+	if err := UnpackInNodes(ctx, api, []string{ref}, []string{name}); err != nil {
+		t.Errorf("second unpack: %v", err)
+	}
+	err = UnpackInNodes(ctx, api, []string{"testbed.invalid/absent:1"}, []string{name})
+	if err == nil || !strings.Contains(err.Error(), "node "+name) || !strings.Contains(err.Error(), "testbed.invalid/absent:1") {
+		t.Errorf("unpacking an absent image: %v, want an error naming the node and the image", err)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/docker/docker/api/types/image"
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
+	"github.com/google/go-cmp/cmp"
 )
 
 // fakeEngine answers the exec commands LoadIntoNodes runs, per node, over
@@ -25,6 +26,10 @@ type fakeEngine struct {
 	execs    map[string]execReq
 	imported map[string]string // node -> stdin of the import
 	saved    int
+	// unpacked records each node's unpack arguments; a node in failUnpack
+	// exits 1 with a ctr error instead.
+	unpacked   map[string][]string
+	failUnpack map[string]bool
 }
 
 type execReq struct {
@@ -85,6 +90,14 @@ func (f *fakeEngine) ContainerExecAttach(_ context.Context, id string, _ contain
 			out = "version = 2\n[plugins.\"io.containerd.grpc.v1.cri\".containerd]\n  snapshotter = \"overlayfs\"\n"
 		case strings.HasPrefix(cmd, "ctr --namespace=k8s.io images import --all-platforms --digests --snapshotter=overlayfs -"):
 			f.imported[req.node] = string(in)
+		case len(req.cmd) > 4 && req.cmd[0] == "sh" && req.cmd[2] == unpackScript:
+			if f.unpacked == nil {
+				f.unpacked = map[string][]string{}
+			}
+			f.unpacked[req.node] = req.cmd[4:]
+			if f.failUnpack[req.node] {
+				stdcopy.NewStdWriter(conn, stdcopy.Stderr).Write([]byte("ctr: image \"x\": not found\n"))
+			}
 		default:
 			out = "unexpected command " + cmd
 		}
@@ -98,8 +111,49 @@ func (f *fakeEngine) ContainerExecAttach(_ context.Context, id string, _ contain
 	return types.NewHijackedResponse(conn, ""), nil
 }
 
-func (f *fakeEngine) ContainerExecInspect(context.Context, string) (container.ExecInspect, error) {
+func (f *fakeEngine) ContainerExecInspect(_ context.Context, id string) (container.ExecInspect, error) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if req := f.execs[id]; req.cmd[0] == "sh" && f.failUnpack[req.node] {
+		return container.ExecInspect{ExitCode: 1}, nil
+	}
 	return container.ExecInspect{}, nil
+}
+
+func TestUnpackInNodes(t *testing.T) {
+	refs := []string{"busybox", "ghcr.io/k8snetworkplumbingwg/multus-cni:v4.2.2"}
+	want := []string{"overlayfs", "docker.io/library/busybox:latest", "ghcr.io/k8snetworkplumbingwg/multus-cni:v4.2.2"}
+	tests := []struct {
+		name    string
+		refs    []string
+		fail    map[string]bool
+		wantErr string
+		want    map[string][]string
+	}{
+		{name: "every node, the CRI snapshotter, normalized refs", refs: refs,
+			want: map[string][]string{"n1": want, "n2": want}},
+		{name: "no refs: no exec", want: map[string][]string{}},
+		{name: "a failure names the node, the images and ctr's message", refs: refs, fail: map[string]bool{"n2": true},
+			wantErr: `node n2: unpacking docker.io/library/busybox:latest, ghcr.io/k8snetworkplumbingwg/multus-cni:v4.2.2 into overlayfs: ctr exited 1: ctr: image "x": not found`},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f := &fakeEngine{execs: map[string]execReq{}, unpacked: map[string][]string{}, failUnpack: tc.fail}
+			err := UnpackInNodes(context.Background(), f, tc.refs, []string{"n1", "n2"})
+			if tc.wantErr != "" {
+				if err == nil || err.Error() != tc.wantErr {
+					t.Fatalf("error %v, want %s", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if d := cmp.Diff(tc.want, f.unpacked); d != "" {
+				t.Errorf("unpack arguments per node (-want +got):\n%s", d)
+			}
+		})
+	}
 }
 
 func TestLoadIntoNodes(t *testing.T) {
