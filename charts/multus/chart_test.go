@@ -41,7 +41,7 @@ func TestEmbeddedChart(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ch.Metadata.Version != "4.2.2-testbed.2" || ch.Metadata.AppVersion != "v4.2.2" {
+	if ch.Metadata.Version != "4.2.2-testbed.3" || ch.Metadata.AppVersion != "v4.2.2" {
 		t.Errorf("chart %s %s", ch.Metadata.Version, ch.Metadata.AppVersion)
 	}
 	if len(ch.CRDObjects()) != 1 {
@@ -62,11 +62,18 @@ func TestEmbeddedChart(t *testing.T) {
 		"image: ghcr.io/k8snetworkplumbingwg/multus-cni:v4.2.2",
 		"imagePullPolicy: IfNotPresent",
 		`"--multus-conf-file=auto"`,
-		`command: ["/install_multus"]`,
-		"mountPropagation: Bidirectional",
+		`command: ["/thin_entrypoint"]`,
 	} {
 		if !strings.Contains(ds, want) {
 			t.Errorf("daemonset lacks %q:\n%s", want, ds)
+		}
+	}
+	// The thin entrypoint installs the binary itself: no init container
+	// (about 2 s on the path from a node's Ready to Multus' configuration),
+	// and nothing tells the entrypoint to skip its copy.
+	for _, unwanted := range []string{"initContainers", "install_multus", "--skip-multus-binary-copy"} {
+		if strings.Contains(ds, unwanted) {
+			t.Errorf("daemonset has %q:\n%s", unwanted, ds)
 		}
 	}
 	checkTolerations(t, ds)

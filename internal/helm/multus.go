@@ -25,7 +25,7 @@ const (
 	// MultusChartName is the builtin (embedded) Multus chart.
 	MultusChartName = "multus"
 	// MultusChartVersion is the embedded chart's version.
-	MultusChartVersion = "4.2.2-testbed.2"
+	MultusChartVersion = "4.2.2-testbed.3"
 	// MultusNamespace is where the Multus DaemonSet runs.
 	MultusNamespace = "kube-system"
 	// MultusRelease is the Helm release name of Multus.
