@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strings"
 
+	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	storagev1 "k8s.io/api/storage/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -15,9 +16,33 @@ import (
 	"github.com/fluidos-lab/testbed/topology"
 )
 
-// leanCoreDNSReplicas is the CoreDNS replica count of the lean profile
-// (kubeadm deploys two and has no setting for it).
-const leanCoreDNSReplicas = 1
+// The lean profile's CoreDNS: one replica (kubeadm deploys two and has no
+// setting for it), with Go's garbage collector at GOGC=25 like the control
+// plane's. Applied right after create, while the node is not Ready yet and
+// the CoreDNS pods still wait to be scheduled, so no running pod restarts.
+const (
+	leanCoreDNSReplicas = 1
+	leanCoreDNSGOGC     = "25"
+)
+
+// coreDNSLean reports whether the CoreDNS deployment already runs as the
+// lean profile wants.
+func coreDNSLean(d *appsv1.Deployment) bool {
+	if d.Spec.Replicas == nil || *d.Spec.Replicas != leanCoreDNSReplicas {
+		return false
+	}
+	for _, c := range d.Spec.Template.Spec.Containers {
+		if c.Name != "coredns" {
+			continue
+		}
+		for _, e := range c.Env {
+			if e.Name == "GOGC" {
+				return e.Value == leanCoreDNSGOGC && e.ValueFrom == nil
+			}
+		}
+	}
+	return false
+}
 
 // KinD's default storage: the local-path provisioner its node images
 // install, and the StorageClass KinD falls back to without them (the
@@ -53,7 +78,7 @@ func (p *Provisioner) profileMismatch(ctx context.Context, c topology.ClusterPla
 }
 
 // applyProfile does the part of a profile kind's config cannot: the lean
-// profile scales CoreDNS to one replica and replaces the local-path
+// profile scales CoreDNS to one replica (GOGC=25) and replaces the local-path
 // provisioner by the in-tree host-path one (leanStorage). It returns a
 // note, "" for none.
 func (p *Provisioner) applyProfile(ctx context.Context, c topology.ClusterPlan) (string, error) {
@@ -72,12 +97,15 @@ func (p *Provisioner) applyProfile(ctx context.Context, c topology.ClusterPlan) 
 	if err != nil {
 		return "", fmt.Errorf("lean profile: reading the CoreDNS deployment: %w", err)
 	}
-	if d.Spec.Replicas == nil || *d.Spec.Replicas != leanCoreDNSReplicas {
-		patch := fmt.Appendf(nil, `{"spec":{"replicas":%d}}`, leanCoreDNSReplicas)
-		if _, err := deps.Patch(ctx, "coredns", types.MergePatchType, patch, metav1.PatchOptions{}); err != nil {
-			return "", fmt.Errorf("lean profile: scaling CoreDNS to %d: %w", leanCoreDNSReplicas, err)
+	if !coreDNSLean(d) {
+		// A strategic merge patch: env merges by name into the coredns
+		// container, keeping anything else set there.
+		patch := fmt.Appendf(nil, `{"spec":{"replicas":%d,"template":{"spec":{"containers":[{"name":"coredns","env":[{"name":"GOGC","value":%q}]}]}}}}`,
+			leanCoreDNSReplicas, leanCoreDNSGOGC)
+		if _, err := deps.Patch(ctx, "coredns", types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
+			return "", fmt.Errorf("lean profile: scaling CoreDNS to %d with GOGC=%s: %w", leanCoreDNSReplicas, leanCoreDNSGOGC, err)
 		}
-		notes = append(notes, fmt.Sprintf("CoreDNS scaled to %d", leanCoreDNSReplicas))
+		notes = append(notes, fmt.Sprintf("CoreDNS scaled to %d, GOGC=%s", leanCoreDNSReplicas, leanCoreDNSGOGC))
 	}
 	n, err := leanStorage(ctx, cs)
 	if err != nil {

@@ -14,6 +14,7 @@ import (
 
 	"github.com/docker/docker/api/types/network"
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
@@ -140,7 +141,9 @@ func (f *fakeLab) kubeObjects(c topology.ClusterPlan) {
 	}
 	two := int32(2)
 	_ = cs.AppsV1().Deployments("kube-system").Delete(ctx, "coredns", metav1.DeleteOptions{})
-	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "coredns", Namespace: "kube-system"}, Spec: appsv1.DeploymentSpec{Replicas: &two}}
+	dep := &appsv1.Deployment{ObjectMeta: metav1.ObjectMeta{Name: "coredns", Namespace: "kube-system"}, Spec: appsv1.DeploymentSpec{Replicas: &two,
+		Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "coredns", Image: "registry.k8s.io/coredns/coredns:v1.12.1",
+			Env: []corev1.EnvVar{{Name: "KEPT", Value: "1"}}}}}}}}
 	if _, err := cs.AppsV1().Deployments("kube-system").Create(ctx, dep, metav1.CreateOptions{}); err != nil {
 		panic(err)
 	}
@@ -506,6 +509,16 @@ func TestUpProfileCoreDNS(t *testing.T) {
 				}
 				if *d.Spec.Replicas != want {
 					t.Errorf("%s: CoreDNS replicas %d, want %d", c.Name, *d.Spec.Replicas, want)
+				}
+				// Lean adds GOGC=25 to the coredns container and keeps the
+				// rest of it; stock leaves it alone.
+				wantEnv := []corev1.EnvVar{{Name: "KEPT", Value: "1"}}
+				if profile == topology.ProfileLean {
+					wantEnv = append(wantEnv, corev1.EnvVar{Name: "GOGC", Value: "25"})
+				}
+				ctrs := d.Spec.Template.Spec.Containers
+				if len(ctrs) != 1 || ctrs[0].Image != "registry.k8s.io/coredns/coredns:v1.12.1" || !cmp.Equal(ctrs[0].Env, wantEnv, cmpopts.SortSlices(func(a, b corev1.EnvVar) bool { return a.Name < b.Name })) {
+					t.Errorf("%s: CoreDNS containers %+v, want env %v and the image kept", c.Name, ctrs, wantEnv)
 				}
 				sc, err := cs.StorageV1().StorageClasses().Get(context.Background(), "standard", metav1.GetOptions{})
 				if err != nil {

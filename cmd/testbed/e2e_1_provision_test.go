@@ -633,12 +633,28 @@ func testLean(t *testing.T, plan *topology.Plan) {
 				t.Errorf("%s: %s's environment lacks GOGC=25 or GOMAXPROCS=1 (%v):\n%s", c.Name, proc, err, env)
 			}
 		}
-		// GOMAXPROCS from the systemd drop-ins of the lean node image.
-		for _, proc := range []string{"kubelet", "containerd"} {
-			env, err := exec.Command("docker", "exec", node, "sh", "-c", `tr '\0' '\n' < /proc/$(pgrep -o -x `+proc+`)/environ`).Output()
-			if err != nil || !regexp.MustCompile(`(?m)^GOMAXPROCS=1$`).Match(env) {
-				t.Errorf("%s: %s's environment lacks GOMAXPROCS=1 (%v):\n%s", c.Name, proc, err, env)
+		// GOMAXPROCS from the systemd drop-ins of the lean node image, and
+		// GOGC in containerd and the pods' shims, which inherit it
+		// (containerd sets the shims' GOMAXPROCS itself).
+		for _, d := range []struct {
+			proc             string
+			gomaxprocs, gogc bool
+		}{{"kubelet", true, false}, {"containerd", true, true}, {"containerd-shim", false, true}} {
+			env, err := exec.Command("docker", "exec", node, "sh", "-c", `tr '\0' '\n' < /proc/$(pgrep -o -x `+d.proc+`)/environ`).Output()
+			if err != nil {
+				t.Errorf("%s: %s's environment: %v", c.Name, d.proc, err)
+				continue
 			}
+			if d.gomaxprocs && !regexp.MustCompile(`(?m)^GOMAXPROCS=1$`).Match(env) {
+				t.Errorf("%s: %s's environment lacks GOMAXPROCS=1:\n%s", c.Name, d.proc, env)
+			}
+			if gogc := regexp.MustCompile(`(?m)^GOGC=25$`).Match(env); gogc != d.gogc {
+				t.Errorf("%s: %s's environment has GOGC=25: %v, want %v:\n%s", c.Name, d.proc, gogc, d.gogc, env)
+			}
+		}
+		// CoreDNS runs with GOGC=25 too.
+		if got := kubectl("-n", "kube-system", "get", "deploy", "coredns", "-o", `jsonpath={.spec.template.spec.containers[?(@.name=="coredns")].env[?(@.name=="GOGC")].value}`); got != "25" {
+			t.Errorf("%s: CoreDNS GOGC %q, want 25", c.Name, got)
 		}
 	}
 }

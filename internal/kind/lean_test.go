@@ -272,11 +272,18 @@ func TestLeanFiles(t *testing.T) {
 		t.Fatalf("%d files, want one per static pod and two drop-ins", len(files))
 	}
 	// The drop-ins are systemd units' [Service] sections that set the
-	// variable systemd passes to the daemon.
-	for _, unit := range []string{"kubelet", "containerd"} {
-		got := files["/etc/systemd/system/"+unit+".service.d/20-testbed-lean.conf"]
+	// variables systemd passes to the daemon: GOMAXPROCS in both, GOGC in
+	// containerd only (its shims inherit it; the kubelet paid CPU for it).
+	for _, d := range []struct {
+		unit string
+		gogc bool
+	}{{"kubelet", false}, {"containerd", true}} {
+		got := files["/etc/systemd/system/"+d.unit+".service.d/20-testbed-lean.conf"]
 		if !strings.HasPrefix(got, "[Service]\n") || !regexp.MustCompile(`(?m)^Environment=GOMAXPROCS=1$`).MatchString(got) {
-			t.Errorf("%s drop-in %q", unit, got)
+			t.Errorf("%s drop-in %q", d.unit, got)
+		}
+		if has := regexp.MustCompile(`(?m)^Environment=GOGC=25$`).MatchString(got); has != d.gogc {
+			t.Errorf("%s drop-in %q: GOGC=25 %v, want %v", d.unit, got, has, d.gogc)
 		}
 	}
 	for _, c := range leanStaticPods {
