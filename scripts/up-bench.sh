@@ -71,7 +71,10 @@ kind_parallel() {
 	done
 	wait
 	t1=$(date +%s.%N)
-	for i in $(seq 1 "$N"); do "$KIND" delete cluster --name "upb-$i" --kubeconfig "$OUT/kind-$i.kubeconfig" >/dev/null 2>&1; done
+	for i in $(seq 1 "$N"); do
+		"$KIND" delete cluster --name "upb-$i" --kubeconfig "$OUT/kind-$i.kubeconfig" >"$OUT/kind-delete-$i.log" 2>&1 ||
+			{ echo "up-bench: deleting upb-$i failed (see $OUT/kind-delete-$i.log); the next rounds would not measure a fresh create" >&2; exit 1; }
+	done
 	echo "$t1 - $t0" | bc
 }
 
@@ -81,6 +84,10 @@ testbed_up() {
 	"$TESTBED" down "$OUT/topology.yaml" >/dev/null 2>&1
 }
 
+if left=$("$KIND" get clusters 2>/dev/null | grep '^upb-'); then
+	echo "up-bench: kind clusters of an earlier bench are still there ($(echo $left)); delete them first" >&2
+	exit 2
+fi
 log "warming up: bake the node image once (not timed)"
 testbed_up 0
 : >"$OUT/rounds.txt"
