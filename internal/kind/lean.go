@@ -53,11 +53,13 @@ import (
 //     itself falls back to (in the controller manager; provision swaps the
 //     standard StorageClass after create: a PersistentVolumeClaim still
 //     binds, without a pod);
-//   - one CoreDNS replica instead of two (provision scales it after create:
-//     kubeadm has no setting for it);
+//   - one CoreDNS replica instead of two, with GOGC=25 (provision patches
+//     it after create: kubeadm has no setting for it);
 //   - GOGC=25 in etcd, the API server, the controller manager and the
 //     scheduler, where the node image carries LeanFiles (a quarter of a
-//     node's anonymous memory, no CPU measurable in 5 minutes: docs/scale.md).
+//     node's anonymous memory, no CPU measurable in 5 minutes: docs/scale.md),
+//     and in containerd and so in every pod's shim (a systemd drop-in, with
+//     CoreDNS's about 8.5 MiB of a node for under a millicore).
 //     KinD writes this node image's kubeadm configuration as v1beta3, which
 //     has no extraEnvs; kubeadm's patches directory is the way in, and its
 //     files must be in the node before kubeadm runs, so up writes them into
@@ -91,7 +93,7 @@ import (
 //     watch the API server holds). The probes, APF and progress
 //     notifications took an idle node from 0.88 to 0.69 × stock CPU, per
 //     process side by side; with the scheduler's probe, GOMAXPROCS, the
-//     watch cache and the rest it is at 0.47 CPU and 0.69 memory
+//     watch cache and the rest it is at 0.45-0.46 CPU and 0.69 memory
 //     (docs/scale.md).
 //
 // The patches come for both kubeadm config versions kind writes: v1beta4
