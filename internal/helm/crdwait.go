@@ -3,10 +3,12 @@ package helm
 import (
 	"context"
 	"fmt"
+	"sync"
 	"time"
 
 	"helm.sh/helm/v3/pkg/kube"
 	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/fields"
@@ -78,29 +80,55 @@ func onlyCRDs(resources kube.ResourceList) bool {
 	return true
 }
 
-// waitCRDReady watches the CRD name until crdReady holds or ctx ends.
+// waitCRDReady watches the CRD name until crdReady holds or ctx ends. It
+// reads the CRD first: an error other than not found (forbidden, say) ends
+// the wait at once, as in Helm's waiter, where the watch's reflector would
+// retry it until the deadline; a CRD already ready needs no watch.
 func waitCRDReady(ctx context.Context, dc dynamic.Interface, name string) error {
-	sel := fields.OneTermEqualSelector("metadata.name", name).String()
 	crds := dc.Resource(crdResource)
+	got, err := crds.Get(ctx, name, metav1.GetOptions{})
+	switch {
+	case apierrors.IsNotFound(err):
+	case err != nil:
+		return fmt.Errorf("reading CRD %s: %w", name, err)
+	default:
+		if crd, cerr := toCRD(got); cerr == nil && crdReady(crd) {
+			return nil
+		}
+	}
+	sel := fields.OneTermEqualSelector("metadata.name", name).String()
+	var mu sync.Mutex
+	var lwErr error // the last list or watch error, which the reflector retries
+	note := func(err error) {
+		if err != nil {
+			mu.Lock()
+			lwErr = err
+			mu.Unlock()
+		}
+	}
 	lw := &cache.ListWatch{
 		ListWithContextFunc: func(ctx context.Context, o metav1.ListOptions) (runtime.Object, error) {
 			o.FieldSelector = sel
-			return crds.List(ctx, o)
+			l, err := crds.List(ctx, o)
+			note(err)
+			return l, err
 		},
 		WatchFuncWithContext: func(ctx context.Context, o metav1.ListOptions) (watch.Interface, error) {
 			o.FieldSelector = sel
-			return crds.Watch(ctx, o)
+			w, err := crds.Watch(ctx, o)
+			note(err)
+			return w, err
 		},
 	}
 	var last *apiextv1.CustomResourceDefinition
 	var convErr error
-	_, err := watchtools.UntilWithSync(ctx, lw, &unstructured.Unstructured{}, nil, func(ev watch.Event) (bool, error) {
+	_, err = watchtools.UntilWithSync(ctx, lw, &unstructured.Unstructured{}, nil, func(ev watch.Event) (bool, error) {
 		u, ok := ev.Object.(*unstructured.Unstructured)
 		if !ok || ev.Type == watch.Deleted || u.GetName() != name {
 			return false, nil
 		}
-		crd := new(apiextv1.CustomResourceDefinition)
-		if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, crd); err != nil {
+		crd, err := toCRD(u)
+		if err != nil {
 			convErr = err
 			return false, nil
 		}
@@ -110,6 +138,11 @@ func waitCRDReady(ctx context.Context, dc dynamic.Interface, name string) error 
 	if err == nil {
 		return nil
 	}
+	mu.Lock()
+	if lwErr != nil {
+		err = fmt.Errorf("%w (last list/watch error: %v)", err, lwErr)
+	}
+	mu.Unlock()
 	switch {
 	case last != nil:
 		return fmt.Errorf("CRD %s not established (conditions %s): %w", name, crdConditions(last), err)
@@ -117,6 +150,14 @@ func waitCRDReady(ctx context.Context, dc dynamic.Interface, name string) error 
 		return fmt.Errorf("CRD %s unreadable (%v): %w", name, convErr, err)
 	}
 	return fmt.Errorf("CRD %s not found: %w", name, err)
+}
+
+func toCRD(u *unstructured.Unstructured) (*apiextv1.CustomResourceDefinition, error) {
+	crd := new(apiextv1.CustomResourceDefinition)
+	if err := runtime.DefaultUnstructuredConverter.FromUnstructured(u.Object, crd); err != nil {
+		return nil, err
+	}
+	return crd, nil
 }
 
 // crdReady is Helm's rule (kube.ReadyChecker): Established, or names not

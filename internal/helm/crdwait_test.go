@@ -10,6 +10,7 @@ import (
 	"helm.sh/helm/v3/pkg/kube"
 	kubefake "helm.sh/helm/v3/pkg/kube/fake"
 	apiextv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
@@ -60,6 +61,7 @@ func TestCRDWaitClient(t *testing.T) {
 		// later is sent on the watch once it is open (nil: nothing).
 		later        *unstructured.Unstructured
 		timeout      time.Duration
+		react        func(*dynfake.FakeDynamicClient)
 		wantErr      string
 		wantFallback bool
 	}{
@@ -78,6 +80,11 @@ func TestCRDWaitClient(t *testing.T) {
 			wantErr: "CRD peers.agent.testbed.dev not established (conditions Established=False)"},
 		{name: "absent CRD", resources: kube.ResourceList{crdInfo(crdName)}, timeout: 100 * time.Millisecond,
 			wantErr: "CRD peers.agent.testbed.dev not found"},
+		{name: "forbidden ends the wait at once, with the API's error", objects: []runtime.Object{crdObject(t, crdName, notYet)},
+			resources: kube.ResourceList{crdInfo(crdName)}, react: forbid("get"), wantErr: `reading CRD peers.agent.testbed.dev: customresourcedefinitions.apiextensions.k8s.io "peers.agent.testbed.dev" is forbidden`},
+		{name: "a list the reflector retries is named at the deadline", objects: []runtime.Object{crdObject(t, crdName, notYet)},
+			resources: kube.ResourceList{crdInfo(crdName)}, react: forbid("list"), timeout: 100 * time.Millisecond,
+			wantErr: "last list/watch error: customresourcedefinitions.apiextensions.k8s.io"},
 		{name: "other kinds go to Helm's waiter", wantFallback: true,
 			resources: kube.ResourceList{crdInfo(crdName), {Name: "x", Mapping: &meta.RESTMapping{GroupVersionKind: schema.GroupVersionKind{Group: "apps", Version: "v1", Kind: "DaemonSet"}}}}},
 	}
@@ -85,6 +92,9 @@ func TestCRDWaitClient(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dc := dynfake.NewSimpleDynamicClientWithCustomListKinds(runtime.NewScheme(),
 				map[schema.GroupVersionResource]string{crdResource: "CustomResourceDefinitionList"}, tt.objects...)
+			if tt.react != nil {
+				tt.react(dc)
+			}
 			if tt.later != nil {
 				w := watch.NewFake()
 				dc.PrependWatchReactor("customresourcedefinitions", func(k8stesting.Action) (bool, watch.Interface, error) {
@@ -114,9 +124,21 @@ func TestCRDWaitClient(t *testing.T) {
 				}
 				return
 			}
-			if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !errors.Is(err, context.DeadlineExceeded) && !strings.Contains(err.Error(), "timed out") {
-				t.Fatalf("error %v, want %q after the deadline", err, tt.wantErr)
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("error %v, want %q", err, tt.wantErr)
 			}
+			if timedOut := errors.Is(err, context.DeadlineExceeded) || strings.Contains(err.Error(), "timed out"); timedOut != (tt.timeout != 0) {
+				t.Errorf("error %v: timed out %v, want %v", err, timedOut, tt.timeout != 0)
+			}
+		})
+	}
+}
+
+// forbid makes the fake API server refuse verb on CRDs.
+func forbid(verb string) func(*dynfake.FakeDynamicClient) {
+	return func(dc *dynfake.FakeDynamicClient) {
+		dc.PrependReactor(verb, "customresourcedefinitions", func(a k8stesting.Action) (bool, runtime.Object, error) {
+			return true, nil, apierrors.NewForbidden(schema.GroupResource{Group: apiextv1.GroupName, Resource: "customresourcedefinitions"}, crdName, errors.New("no RBAC"))
 		})
 	}
 }
