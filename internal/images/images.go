@@ -237,7 +237,7 @@ func LoadIntoNodes(ctx context.Context, api API, ref string, nodes []string) ([]
 const unpackScript = `set -e
 snap=$1; shift
 d=$(mktemp -d /tmp/testbed-unpack.XXXXXX)
-trap 'rmdir "$d" 2>/dev/null || true' EXIT
+trap 'ctr --namespace=k8s.io images unmount --rm "$d" >/dev/null 2>&1; rmdir "$d" 2>/dev/null || true' EXIT
 n=0
 for r in "$@"; do
 	ctr --namespace=k8s.io images mount --snapshotter="$snap" "$r" "$d" >/dev/null
@@ -245,6 +245,16 @@ for r in "$@"; do
 	n=$((n+1))
 done
 echo "$n"`
+
+// unpackError is the unpack script's failure, named by its exit status and
+// output instead of the script (errors.As still finds the ExecError).
+type unpackError struct{ *dockerx.ExecError }
+
+func (e unpackError) Error() string {
+	return fmt.Sprintf("unpack script exited %d: %s", e.ExitCode, strings.TrimSpace(e.Stderr+" "+e.Stdout))
+}
+
+func (e unpackError) Unwrap() error { return e.ExecError }
 
 // UnpackInNodes unpacks refs, already in every node's containerd, into the
 // snapshotter the node's CRI uses, concurrently across nodes. An image
@@ -270,9 +280,13 @@ func UnpackInNodes(ctx context.Context, api dockerx.ExecAPI, refs, nodes []strin
 			}
 			cmd := append([]string{"sh", "-c", unpackScript, "sh", snap}, norm...)
 			if _, _, err := dockerx.Exec(gctx, api, n, cmd, nil); err != nil {
+				// Name the failure without the script, which every error
+				// of dockerx.Exec quotes whole.
 				var xe *dockerx.ExecError
 				if errors.As(err, &xe) {
-					err = fmt.Errorf("ctr exited %d: %s", xe.ExitCode, strings.TrimSpace(xe.Stderr+" "+xe.Stdout))
+					err = unpackError{xe}
+				} else if inner := errors.Unwrap(err); inner != nil {
+					err = inner
 				}
 				return fmt.Errorf("node %s: unpacking %s into %s: %w", n, strings.Join(norm, ", "), snap, err)
 			}

@@ -16,6 +16,8 @@ import (
 	"github.com/docker/docker/client"
 	"github.com/docker/docker/pkg/stdcopy"
 	"github.com/google/go-cmp/cmp"
+
+	"github.com/fluidos-lab/testbed/internal/dockerx"
 )
 
 // fakeEngine answers the exec commands LoadIntoNodes runs, per node, over
@@ -134,15 +136,16 @@ func TestUnpackInNodes(t *testing.T) {
 			want: map[string][]string{"n1": want, "n2": want}},
 		{name: "no refs: no exec", want: map[string][]string{}},
 		{name: "a failure names the node, the images and ctr's message", refs: refs, fail: map[string]bool{"n2": true},
-			wantErr: `node n2: unpacking docker.io/library/busybox:latest, ghcr.io/k8snetworkplumbingwg/multus-cni:v4.2.2 into overlayfs: ctr exited 1: ctr: image "x": not found`},
+			wantErr: `node n2: unpacking docker.io/library/busybox:latest, ghcr.io/k8snetworkplumbingwg/multus-cni:v4.2.2 into overlayfs: unpack script exited 1: ctr: image "x": not found`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			f := &fakeEngine{execs: map[string]execReq{}, unpacked: map[string][]string{}, failUnpack: tc.fail}
 			err := UnpackInNodes(context.Background(), f, tc.refs, []string{"n1", "n2"})
 			if tc.wantErr != "" {
-				if err == nil || err.Error() != tc.wantErr {
-					t.Fatalf("error %v, want %s", err, tc.wantErr)
+				var xe *dockerx.ExecError
+				if err == nil || err.Error() != tc.wantErr || !errors.As(err, &xe) || xe.ExitCode != 1 {
+					t.Fatalf("error %v, want %s wrapping the exec's exit status", err, tc.wantErr)
 				}
 				return
 			}
