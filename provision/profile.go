@@ -2,6 +2,7 @@ package provision
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"strings"
 
@@ -18,30 +19,45 @@ import (
 
 // The lean profile's CoreDNS: one replica (kubeadm deploys two and has no
 // setting for it), with Go's garbage collector at GOGC=25 like the control
-// plane's. Applied right after create, while the node is not Ready yet and
-// the CoreDNS pods still wait to be scheduled, so no running pod restarts.
+// plane's. On a new cluster this is applied right after create, while the
+// node is not Ready yet and the CoreDNS pods still wait to be scheduled, so
+// no running pod restarts; a lean cluster made before GOGC joined the
+// profile gets it on its next up, with one CoreDNS rollout. A GOGC already
+// in the container (a user's, of any form) is left as it is.
 const (
 	leanCoreDNSReplicas = 1
 	leanCoreDNSGOGC     = "25"
 )
 
-// coreDNSLean reports whether the CoreDNS deployment already runs as the
-// lean profile wants.
-func coreDNSLean(d *appsv1.Deployment) bool {
+// coreDNSPatch returns the strategic merge patch that makes the CoreDNS
+// deployment lean and what it changes, nil when it already is.
+func coreDNSPatch(d *appsv1.Deployment) ([]byte, []string) {
+	spec := map[string]any{}
+	var notes []string
 	if d.Spec.Replicas == nil || *d.Spec.Replicas != leanCoreDNSReplicas {
-		return false
+		spec["replicas"] = leanCoreDNSReplicas
+		notes = append(notes, fmt.Sprintf("CoreDNS scaled to %d", leanCoreDNSReplicas))
 	}
+	hasGOGC := false
 	for _, c := range d.Spec.Template.Spec.Containers {
 		if c.Name != "coredns" {
 			continue
 		}
 		for _, e := range c.Env {
-			if e.Name == "GOGC" {
-				return e.Value == leanCoreDNSGOGC && e.ValueFrom == nil
-			}
+			hasGOGC = hasGOGC || e.Name == "GOGC"
+		}
+		if !hasGOGC {
+			// env merges by name into the coredns container.
+			spec["template"] = map[string]any{"spec": map[string]any{"containers": []any{
+				map[string]any{"name": "coredns", "env": []any{map[string]any{"name": "GOGC", "value": leanCoreDNSGOGC}}}}}}
+			notes = append(notes, "CoreDNS GOGC="+leanCoreDNSGOGC)
 		}
 	}
-	return false
+	if len(spec) == 0 {
+		return nil, nil
+	}
+	b, _ := json.Marshal(map[string]any{"spec": spec}) // maps of strings and ints: cannot fail
+	return b, notes
 }
 
 // KinD's default storage: the local-path provisioner its node images
@@ -97,15 +113,11 @@ func (p *Provisioner) applyProfile(ctx context.Context, c topology.ClusterPlan) 
 	if err != nil {
 		return "", fmt.Errorf("lean profile: reading the CoreDNS deployment: %w", err)
 	}
-	if !coreDNSLean(d) {
-		// A strategic merge patch: env merges by name into the coredns
-		// container, keeping anything else set there.
-		patch := fmt.Appendf(nil, `{"spec":{"replicas":%d,"template":{"spec":{"containers":[{"name":"coredns","env":[{"name":"GOGC","value":%q}]}]}}}}`,
-			leanCoreDNSReplicas, leanCoreDNSGOGC)
+	if patch, what := coreDNSPatch(d); patch != nil {
 		if _, err := deps.Patch(ctx, "coredns", types.StrategicMergePatchType, patch, metav1.PatchOptions{}); err != nil {
-			return "", fmt.Errorf("lean profile: scaling CoreDNS to %d with GOGC=%s: %w", leanCoreDNSReplicas, leanCoreDNSGOGC, err)
+			return "", fmt.Errorf("lean profile: %s: %w", strings.Join(what, ", "), err)
 		}
-		notes = append(notes, fmt.Sprintf("CoreDNS scaled to %d, GOGC=%s", leanCoreDNSReplicas, leanCoreDNSGOGC))
+		notes = append(notes, what...)
 	}
 	n, err := leanStorage(ctx, cs)
 	if err != nil {

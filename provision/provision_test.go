@@ -285,6 +285,7 @@ func (f *fakeLab) Install(_ context.Context, nodes []string, _ map[string][]byte
 // Charts. The reference agent's chart leaves a ready DaemonSet, as its
 // pods would on a real cluster.
 func (f *fakeLab) Apply(ctx context.Context, kubeconfig string, c topology.ChartPlan) (helm.Release, error) {
+	f.record("apply " + c.Release)
 	if usesAgentImage(c) {
 		cs, _, _ := f.kube(kubeconfig)
 		ds := &appsv1.DaemonSet{ObjectMeta: metav1.ObjectMeta{Name: AgentDaemonSet, Namespace: c.Namespace},
@@ -474,8 +475,9 @@ func TestUpUnpacksLabImages(t *testing.T) {
 				t.Fatal(err)
 			}
 			want := "unpack " + images + " in c1-control-plane"
-			if !slices.Contains(f.calls, want) {
-				t.Errorf("calls %v, want %q", f.calls, want)
+			unpacked, multus := slices.Index(f.calls, want), slices.Index(f.calls, "apply "+helm.MultusRelease)
+			if unpacked < 0 || multus < 0 || unpacked > multus {
+				t.Errorf("calls %v, want %q before Multus is applied", f.calls, want)
 			}
 		})
 	}
@@ -1092,6 +1094,39 @@ func TestLeanStorage(t *testing.T) {
 			}
 			if note, err := leanStorage(context.Background(), cs); err != nil || note != "" {
 				t.Errorf("second run: %q, %v; want nothing to do", note, err)
+			}
+		})
+	}
+}
+
+// The CoreDNS patch of the lean profile sets what is missing and nothing
+// else: a GOGC already in the container, of any form, is the user's.
+func TestCoreDNSPatch(t *testing.T) {
+	dep := func(replicas int32, env ...corev1.EnvVar) *appsv1.Deployment {
+		return &appsv1.Deployment{Spec: appsv1.DeploymentSpec{Replicas: &replicas, Template: corev1.PodTemplateSpec{Spec: corev1.PodSpec{
+			Containers: []corev1.Container{{Name: "coredns", Env: env}}}}}}
+	}
+	fromField := corev1.EnvVar{Name: "GOGC", ValueFrom: &corev1.EnvVarSource{FieldRef: &corev1.ObjectFieldSelector{FieldPath: "metadata.name"}}}
+	tests := []struct {
+		name      string
+		d         *appsv1.Deployment
+		want      string
+		wantNotes []string
+	}{
+		{name: "kubeadm's", d: dep(2), want: `{"spec":{"replicas":1,"template":{"spec":{"containers":[{"env":[{"name":"GOGC","value":"25"}],"name":"coredns"}]}}}}`,
+			wantNotes: []string{"CoreDNS scaled to 1", "CoreDNS GOGC=25"}},
+		{name: "already lean", d: dep(1, corev1.EnvVar{Name: "GOGC", Value: "25"})},
+		{name: "lean before GOGC joined", d: dep(1), want: `{"spec":{"template":{"spec":{"containers":[{"env":[{"name":"GOGC","value":"25"}],"name":"coredns"}]}}}}`,
+			wantNotes: []string{"CoreDNS GOGC=25"}},
+		{name: "a user's GOGC from a field is kept", d: dep(1, fromField)},
+		{name: "a user's GOGC value is kept", d: dep(2, corev1.EnvVar{Name: "GOGC", Value: "100"}), want: `{"spec":{"replicas":1}}`,
+			wantNotes: []string{"CoreDNS scaled to 1"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, notes := coreDNSPatch(tt.d)
+			if string(got) != tt.want || !slices.Equal(notes, tt.wantNotes) {
+				t.Errorf("patch %s %q, want %s %q", got, notes, tt.want, tt.wantNotes)
 			}
 		})
 	}
