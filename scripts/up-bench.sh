@@ -64,17 +64,24 @@ image_flag=()
 [[ -n $NODE_IMAGE ]] && image_flag=(--image "$NODE_IMAGE")
 # kind_parallel [FLAGS]: seconds for N parallel kind creates (then deleted).
 kind_parallel() {
-	local t0 t1 i
+	local t0 t1 i failed=0
+	local -a pids=()
 	t0=$(date +%s.%N)
 	for i in $(seq 1 "$N"); do
 		"$KIND" create cluster --name "upb-$i" "${image_flag[@]}" "$@" --kubeconfig "$OUT/kind-$i.kubeconfig" >"$OUT/kind-$i.log" 2>&1 &
+		pids+=($!)
 	done
-	wait
+	for i in $(seq 1 "$N"); do
+		wait "${pids[i - 1]}" || { echo "up-bench: kind create of upb-$i failed (see $OUT/kind-$i.log)" >&2; failed=1; }
+	done
 	t1=$(date +%s.%N)
+	# Every delete is tried; a failed one leaves a node the next rounds
+	# would not create afresh.
 	for i in $(seq 1 "$N"); do
 		"$KIND" delete cluster --name "upb-$i" --kubeconfig "$OUT/kind-$i.kubeconfig" >"$OUT/kind-delete-$i.log" 2>&1 ||
-			{ echo "up-bench: deleting upb-$i failed (see $OUT/kind-delete-$i.log); the next rounds would not measure a fresh create" >&2; exit 1; }
+			{ echo "up-bench: deleting upb-$i failed (see $OUT/kind-delete-$i.log)" >&2; failed=1; }
 	done
+	((failed == 0)) || exit 1
 	echo "$t1 - $t0" | bc
 }
 
