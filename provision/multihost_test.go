@@ -81,13 +81,15 @@ type multiHost struct {
 func newMultiHost(t *testing.T) *multiHost {
 	m := &multiHost{labs: map[string]*fakeLab{"a": newFakeLab(), "b": newFakeLab()}}
 	kubeLab := newFakeLab() // one set of cluster API fakes for both hosts
+	for _, f := range m.labs {
+		f.kubeFrom = kubeLab
+	}
 	shared := map[string]*fakeShared{"a": {lab: m.labs["a"], base: "172.29.0."}, "b": {lab: m.labs["b"], base: "172.29.1."}}
 	factory := func(h topology.HostPlan) (*Engine, error) {
 		f, ok := m.labs[h.Name]
 		if !ok {
 			return nil, errors.New("unreachable")
 		}
-		f.kubes = kubeLab.kubes
 		return &Engine{Host: h.Name, Clusters: f, Network: f, Images: f, CNI: f, Shared: shared[h.Name],
 			AgentImage: func(context.Context) (string, error) { return "testbed.local/reference-agent:0123456789ab", nil }}, nil
 	}

@@ -50,6 +50,9 @@ type fakeLab struct {
 	createErr  map[string]error
 	missing    []string // host images missing (offline)
 	kubes      map[string]*fakeKube
+	// kubeFrom, when set, holds the cluster API fakes instead (several
+	// host labs sharing one set, under its lock).
+	kubeFrom   *fakeLab
 	bakeErr    error
 	unpackErr  error
 	baked      map[string]bool
@@ -304,6 +307,9 @@ func (f *fakeLab) Apply(ctx context.Context, kubeconfig string, c topology.Chart
 }
 
 func (f *fakeLab) kube(kubeconfig string) (kubernetes.Interface, dynamic.Interface, error) {
+	if f.kubeFrom != nil {
+		return f.kubeFrom.kube(kubeconfig)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	k, ok := f.kubes[kubeconfig]
@@ -321,6 +327,9 @@ func (f *fakeLab) kube(kubeconfig string) (kubernetes.Interface, dynamic.Interfa
 
 // kubeconfigOf is the kubeconfig whose fake clients are cs.
 func (f *fakeLab) kubeconfigOf(cs kubernetes.Interface) string {
+	if f.kubeFrom != nil {
+		return f.kubeFrom.kubeconfigOf(cs)
+	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for kc, k := range f.kubes {
