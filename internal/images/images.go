@@ -205,46 +205,51 @@ func LoadIntoNodes(ctx context.Context, api API, ref string, nodes []string) ([]
 	if err != nil {
 		return nil, fmt.Errorf("saving %s: %w", ref, err)
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	for _, n := range need {
-		g.Go(func() error {
-			snap, err := Snapshotter(gctx, api, n)
-			if err != nil {
-				return fmt.Errorf("node %s: %w", n, err)
-			}
-			f, err := os.Open(tmp.Name())
-			if err != nil {
-				return fmt.Errorf("node %s: %w", n, err)
-			}
-			defer f.Close()
-			cmd := []string{"ctr", "--namespace=k8s.io", "images", "import", "--all-platforms", "--digests", "--snapshotter=" + snap, "-"}
-			if _, _, err := dockerx.Exec(gctx, api, n, cmd, f); err != nil {
-				return fmt.Errorf("node %s: loading %s: %w", n, ref, err)
-			}
-			return nil
-		})
-	}
-	if err := g.Wait(); err != nil {
+	err = onNodes(ctx, api, need, func(ctx context.Context, n, snap string) error {
+		f, err := os.Open(tmp.Name())
+		if err != nil {
+			return fmt.Errorf("node %s: %w", n, err)
+		}
+		defer f.Close()
+		cmd := []string{"ctr", "--namespace=k8s.io", "images", "import", "--all-platforms", "--digests", "--snapshotter=" + snap, "-"}
+		if _, _, err := dockerx.Exec(ctx, api, n, cmd, f); err != nil {
+			return fmt.Errorf("node %s: loading %s: %w", n, ref, err)
+		}
+		return nil
+	})
+	if err != nil {
 		return nil, err
 	}
 	return need, nil
 }
 
+// onNodes runs fn on every node concurrently, with the snapshotter the
+// node's CRI uses; the first error cancels the others.
+func onNodes(ctx context.Context, api dockerx.ExecAPI, nodes []string, fn func(ctx context.Context, node, snap string) error) error {
+	g, gctx := errgroup.WithContext(ctx)
+	for _, n := range nodes {
+		g.Go(func() error {
+			snap, err := Snapshotter(gctx, api, n)
+			if err != nil {
+				return fmt.Errorf("node %s: %w", n, err)
+			}
+			return fn(gctx, n, snap)
+		})
+	}
+	return g.Wait()
+}
+
 // unpackScript mounts every image given ($2…) read-only through the CRI's
 // snapshotter ($1) and unmounts it at once, which unpacks layers that are
-// not yet unpacked and costs a few milliseconds for those that are. It
-// prints how many it checked.
+// not yet unpacked and costs a few milliseconds for those that are.
 const unpackScript = `set -e
 snap=$1; shift
 d=$(mktemp -d /tmp/testbed-unpack.XXXXXX)
 trap 'ctr --namespace=k8s.io images unmount --rm "$d" >/dev/null 2>&1; rmdir "$d" 2>/dev/null || true' EXIT
-n=0
 for r in "$@"; do
 	ctr --namespace=k8s.io images mount --snapshotter="$snap" "$r" "$d" >/dev/null
 	ctr --namespace=k8s.io images unmount --rm "$d" >/dev/null
-	n=$((n+1))
-done
-echo "$n"`
+done`
 
 // unpackError is the unpack script's failure, named by its exit status and
 // output instead of the script (errors.As still finds the ExecError).
@@ -271,27 +276,19 @@ func UnpackInNodes(ctx context.Context, api dockerx.ExecAPI, refs, nodes []strin
 	for i, r := range refs {
 		norm[i] = Normalize(r)
 	}
-	g, gctx := errgroup.WithContext(ctx)
-	for _, n := range nodes {
-		g.Go(func() error {
-			snap, err := Snapshotter(gctx, api, n)
-			if err != nil {
-				return fmt.Errorf("node %s: %w", n, err)
+	return onNodes(ctx, api, nodes, func(ctx context.Context, n, snap string) error {
+		cmd := append([]string{"sh", "-c", unpackScript, "sh", snap}, norm...)
+		if _, _, err := dockerx.Exec(ctx, api, n, cmd, nil); err != nil {
+			// Name the failure without the script, which every error of
+			// dockerx.Exec quotes whole.
+			var xe *dockerx.ExecError
+			if errors.As(err, &xe) {
+				err = unpackError{xe}
+			} else if inner := errors.Unwrap(err); inner != nil {
+				err = inner
 			}
-			cmd := append([]string{"sh", "-c", unpackScript, "sh", snap}, norm...)
-			if _, _, err := dockerx.Exec(gctx, api, n, cmd, nil); err != nil {
-				// Name the failure without the script, which every error
-				// of dockerx.Exec quotes whole.
-				var xe *dockerx.ExecError
-				if errors.As(err, &xe) {
-					err = unpackError{xe}
-				} else if inner := errors.Unwrap(err); inner != nil {
-					err = inner
-				}
-				return fmt.Errorf("node %s: unpacking %s into %s: %w", n, strings.Join(norm, ", "), snap, err)
-			}
-			return nil
-		})
-	}
-	return g.Wait()
+			return fmt.Errorf("node %s: unpacking %s into %s: %w", n, strings.Join(norm, ", "), snap, err)
+		}
+		return nil
+	})
 }
