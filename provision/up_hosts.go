@@ -206,7 +206,7 @@ func (u *upRun) bakeOn(ctx context.Context, h *hostRun, refs []string) (built, r
 			if ctx.Err() != nil {
 				return built, reused, nil, err
 			}
-			u.bakeWarning(h, err, u.anyLean())
+			u.bakeWarning(h, err)
 			return built, reused, nil, nil
 		}
 		if b {
@@ -244,11 +244,12 @@ func (u *upRun) anyLean() bool {
 	return false
 }
 
-func (u *upRun) bakeWarning(h *hostRun, err error, profileFiles bool) {
+func (u *upRun) bakeWarning(h *hostRun, err error) {
+	lean := u.anyLean()
 	u.mu.Lock()
 	defer u.mu.Unlock()
 	u.rep.BakeWarning = fmt.Sprintf("%v%s; importing the images into every node instead", err, onHost(h))
-	if profileFiles {
+	if lean {
 		u.rep.BakeWarning += " (lean clusters run without the profile's files: kubeadm patches and the kubelet's and containerd's environment)"
 	}
 	u.p.progress.Logf("bake: %s", u.rep.BakeWarning)
